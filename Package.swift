@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers (dependencies point down only):
+//   prefixbl (CLI) → DNSBLServer → DNSBL → DNSWire, PrefixStore
+//   prefixbl → ZoneSource → PrefixStore, LDNSKit → CLDNS
+// DNSWire, PrefixStore and DNSBL do no I/O besides mapping the store file, never log and never
+// touch libldns: libldns belongs to the compiler, the `query` client and the tests.
+let package = Package(
+    name: "prefixbl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "prefixbl", targets: ["prefixbl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLDNS", pkgConfig: "ldns",
+            providers: [.apt(["libldns-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CSystemShims"),
+        .target(name: "LDNSKit", dependencies: ["CLDNS"]),
+        .target(name: "DNSWire"),
+        .target(name: "PrefixStore", dependencies: ["CZlib"]),
+        .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
+        .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
+        .target(
+            name: "DNSBLServer",
+            dependencies: [
+                "DNSBL", "ZoneSource", "CSystemShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "prefixbl",
+            dependencies: [
+                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
+        .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"]),
+        .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "ZoneSource", "LDNSKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

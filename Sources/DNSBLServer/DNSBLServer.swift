@@ -1,0 +1,2 @@
+import DNSBL
+public enum DNSBLServer {}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct PrefixBL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prefixbl",
+        abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
+        subcommands: [])
+}
