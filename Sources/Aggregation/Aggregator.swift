@@ -215,14 +215,14 @@ public struct Aggregator: Sendable {
                 continue
             }
             unitsListed += 1
-            let txt = "\(k.cidr) listed: \(unit.bad) bad events from \(unit.badAddresses) addresses\(windowText); "
+            let txt = "\(k.cidr) listed: \(counted(unit.bad, "bad event", "bad events")) from \(counted(unit.badAddresses, "address", "addresses"))\(windowText); "
                 + assignmentText(unit, k) + "; " + allocationText(unit.alloc)
             entries.append(OutputEntry(prefix: k.cidr, kind: .unit, a: policy.listingA, txt: txt))
         }
         for (b, blk) in blocks {
             let sizes = blk.unitLens.sorted().map { "/\($0)" }.joined(separator: ", ")
             let txt = "\(b.cidr) listed: \(blk.units) of its \(sizes) units listed (escalate-units \(policy.escalateUnits)), "
-                + "\(blk.bad) bad events from \(blk.addresses) addresses\(windowText); " + allocationText(blk.alloc)
+                + "\(counted(blk.bad, "bad event", "bad events")) from \(counted(blk.addresses, "address", "addresses"))\(windowText); " + allocationText(blk.alloc)
             entries.append(OutputEntry(prefix: b.cidr, kind: .block, a: policy.listingA, txt: txt))
         }
         let holes = holesFor(entries)
@@ -257,7 +257,7 @@ public struct Aggregator: Sendable {
             else { cls = 2 }
             tally[cls - 1] += 1
             let name = ["good", "mixed", "bad"][cls - 1]
-            let txt = "\(k.cidr) class \(name): \(unit.bad) bad and \(unit.good) good events from \(unit.addresses) addresses\(windowText); "
+            let txt = "\(k.cidr) class \(name): \(unit.bad) bad and \(unit.good) good events from \(counted(unit.addresses, "address", "addresses"))\(windowText); "
                 + assignmentText(unit, k) + "; " + allocationText(unit.alloc)
             entries.append(OutputEntry(prefix: k.cidr, kind: .reputation, a: 0x7F00_0100 | UInt32(cls), txt: txt))
         }
@@ -298,8 +298,9 @@ public struct Aggregator: Sendable {
         return (out, unused)
     }
 
-    /// Address order, a listing before a hole of the same prefix.
+    /// IPv6 before IPv4, then address order; a listing before a hole of the same prefix.
     static func order(_ a: OutputEntry, _ b: OutputEntry) -> Bool {
+        if a.prefix.family != b.prefix.family { return a.prefix.family == .ipv6 }
         let ka = PrefixKey(a.prefix), kb = PrefixKey(b.prefix)
         if ka != kb { return ka < kb }
         return a.kind != .hole && b.kind == .hole

@@ -223,10 +223,10 @@ struct AddressCounts {
     }
 }
 
-/// Seconds as the shortest of w/d/h/m/s that divides them: `604800` → `7d`... `1w`.
+/// Seconds in the largest of d/h/m/s that divides them: `604800` → `7d`, `5400` → `90m`.
 func durationText(_ s: Int64) -> String {
     if s == 0 { return "unlimited" }
-    for (unit, size) in [("w", Int64(604800)), ("d", 86400), ("h", 3600), ("m", 60)] where s % size == 0 {
+    for (unit, size) in [("d", Int64(86400)), ("h", 3600), ("m", 60)] where s % size == 0 {
         return "\(s / size)\(unit)"
     }
     return "\(s)s"
@@ -255,4 +255,9 @@ func parseDuration(_ text: String) -> Int64? {
 /// The last path component, for TXT records (no directory names leak into public answers).
 func baseName(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? path
+}
+
+/// `1 address`, `2 addresses`.
+func counted<N: BinaryInteger>(_ n: N, _ one: String, _ many: String) -> String {
+    n == 1 ? "1 \(one)" : "\(n) \(many)"
 }
