@@ -87,6 +87,8 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let errors = diagnostics.filter { $0.severity == .error }.count
     let warnings = diagnostics.count - errors
     if errors > 0 {
+        let s = result.stats
+        writeStderr("\(s.lines) lines read, \(s.entries) entries in \(format(s.seconds, 3)) s\n")
         writeStderr("prefixbl: \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s"); \(output == nil ? "check failed" : "nothing written")\n")
         return 1
     }
