@@ -89,6 +89,9 @@ public final class Reloader: Service, @unchecked Sendable {
     public var force: Bool = false
     /// Trap SIGHUP while ``run()`` runs.
     public var handleSIGHUP: Bool = true
+    /// A SIGHUP sequence trapped earlier (at process start, so that a SIGHUP arriving while the
+    /// data loads does not kill the process); when nil, ``run()`` traps SIGHUP itself.
+    public var hangupSignals: UnixSignalsSequence? = nil
 
     private let state = Mutex<[FileFingerprint]>([])
     private let reloadLock = Mutex<Bool>(false)
@@ -134,7 +137,8 @@ public final class Reloader: Service, @unchecked Sendable {
         if state.withLock({ $0.isEmpty }) { setBaseline(loader.files.map(FileFingerprint.of)) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if handleSIGHUP {
-                let signals = await UnixSignalsSequence(trapping: .sighup)
+                let signals: UnixSignalsSequence
+                if let early = hangupSignals { signals = early } else { signals = await UnixSignalsSequence(trapping: .sighup) }
                 group.addTask { [self] in
                     for await _ in signals {
                         logger.info("SIGHUP: reload requested")

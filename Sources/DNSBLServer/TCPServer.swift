@@ -183,7 +183,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Fairness between connections of one event loop comes from small reads: each read
     /// brings at most `readSize` bytes, so one busy connection gets one such slice per loop tick.
     private func process(context: ChannelHandlerContext) {
-        guard var buffer = input else { return }
+        guard var buffer = input else {
+            if draining || closing { closeAfterWrites(context: context) }
+            return
+        }
         var wrote = false
         while context.channel.isWritable || draining {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }

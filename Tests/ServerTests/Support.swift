@@ -267,3 +267,32 @@ func makeTempDirectory() throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// Collects log records so tests can check what was logged.
+final class LogCollector: Sendable {
+    private let records = Mutex<[(level: Logger.Level, message: String, metadata: String)]>([])
+    func append(_ level: Logger.Level, _ message: String, _ metadata: String) {
+        records.withLock { $0.append((level, message, metadata)) }
+    }
+    var all: [(level: Logger.Level, message: String, metadata: String)] { records.withLock { $0 } }
+    func count(level: Logger.Level, containing text: String) -> Int {
+        all.filter { $0.level == level && ($0.message + " " + $0.metadata).contains(text) }.count
+    }
+    var logger: Logger {
+        Logger(label: "test") { _ in CollectingHandler(collector: self) }
+    }
+}
+
+struct CollectingHandler: LogHandler {
+    let collector: LogCollector
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let md = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        collector.append(event.level, "\(event.message)", md)
+    }
+}
