@@ -7,5 +7,6 @@ struct PrefixBL: ParsableCommand {
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
         subcommands: [
             Serve.self,
+            Query.self,
         ])
 }

@@ -14,10 +14,16 @@ import Synchronization
 final class StubHandler: QueryHandler {
     let value: UInt8
     let delayMicroseconds: UInt32
+    /// RCODE to answer with; nonzero answers carry no records.
+    let rcode: UInt8
+    /// Over UDP answer TC=1 with no records (the client must retry over TCP).
+    let truncateUDP: Bool
     let calls = Atomic<Int>(0)
-    init(value: UInt8 = 2, delayMicroseconds: UInt32 = 0) {
+    init(value: UInt8 = 2, delayMicroseconds: UInt32 = 0, rcode: UInt8 = 0, truncateUDP: Bool = false) {
         self.value = value
         self.delayMicroseconds = delayMicroseconds
+        self.rcode = rcode
+        self.truncateUDP = truncateUDP
     }
 
     func respond(to q: UnsafeRawBufferPointer, transport: Transport,
@@ -39,6 +45,15 @@ final class StubHandler: QueryHandler {
         r[3] = 0
         r[4] = 0; r[5] = 1; r[6] = 0; r[7] = 1
         r[8] = 0; r[9] = 0; r[10] = 0; r[11] = 0
+        if rcode != 0 || (truncateUDP && transport == .udp) {
+            r[3] = rcode
+            r[7] = 0
+            if rcode == 0 { r[2] |= 0x02 }
+            outcome.length = o
+            outcome.rcode = rcode
+            outcome.truncated = rcode == 0
+            return outcome
+        }
         let rr: [UInt8] = [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, value]
         for (i, b) in rr.enumerated() { r[o + i] = b }
         outcome.length = o + rr.count
