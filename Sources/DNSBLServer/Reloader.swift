@@ -189,6 +189,7 @@ public final class Reloader: Service, @unchecked Sendable {
                 return .unsettled
             }
             let candidate: Snapshot
+            let loadStarted = clock.now
             do {
                 candidate = try await Reloader.offThread(loader.build)
             } catch {
@@ -217,12 +218,11 @@ public final class Reloader: Service, @unchecked Sendable {
                                 zones: candidate.zones, generation: previous.generation + 1)
             holder.swap(next)
             state.withLock { $0 = after }
-            let ms = Double((clock.now - started).components.attoseconds / 1_000_000_000_000_000)
-                + Double((clock.now - started).components.seconds) * 1000
+            func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
             logger.info("reloaded", metadata: [
                 "trigger": "\(trigger)", "generation": "\(next.generation)",
                 "entries": "\(next.entryCount)", "previous-entries": "\(previous.entryCount)",
-                "ms": "\(Int(ms))",
+                "load-ms": "\(ms(clock.now - loadStarted))", "total-ms": "\(ms(clock.now - started))",
                 "zones": "\(next.zones.map(\.description).joined(separator: "; "))"])
             return .swapped(generation: next.generation, entries: next.entryCount)
         }
