@@ -89,6 +89,13 @@ public final class Reloader: Service, @unchecked Sendable {
     public var force: Bool = false
     /// Trap SIGHUP while ``run()`` runs.
     public var handleSIGHUP: Bool = true
+    /// Rebuilds the current snapshot from the data it already has (no file is read), for
+    /// time-dependent rules such as `$TIMESTAMP` expiry; nil = nothing to do. Called every
+    /// ``refreshInterval`` seconds off the serving threads; the result is swapped in without the
+    /// shrink guard (an expired dataset is meant to disappear).
+    public var refresh: (@Sendable (Snapshot) -> Snapshot?)? = nil
+    /// Seconds between ``refresh`` calls.
+    public var refreshInterval: Double = 60
     /// A SIGHUP sequence trapped earlier (at process start, so that a SIGHUP arriving while the
     /// data loads does not kill the process); when nil, ``run()`` traps SIGHUP itself.
     public var hangupSignals: UnixSignalsSequence? = nil
@@ -148,10 +155,16 @@ public final class Reloader: Service, @unchecked Sendable {
             }
             group.addTask { [self] in
                 var sinceCheck = 0.0
+                var sinceRefresh = 0.0
                 let tick = 0.1
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: .milliseconds(Int(tick * 1000)))
                     sinceCheck += tick
+                    sinceRefresh += tick
+                    if refresh != nil && sinceRefresh >= refreshInterval {
+                        sinceRefresh = 0
+                        await refreshNow()
+                    }
                     if hupRequested.exchange(false, ordering: .acquiringAndReleasing) {
                         _ = await reload(trigger: "SIGHUP")
                         sinceCheck = 0
@@ -166,6 +179,25 @@ public final class Reloader: Service, @unchecked Sendable {
             }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Applies ``refresh`` once (serialised with reloads).
+    public func refreshNow() async {
+        guard let refresh else { return }
+        while reloadLock.withLock({ busy in if busy { return true }; busy = true; return false }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        defer { reloadLock.withLock { $0 = false } }
+        let current = holder.load()
+        let built: Snapshot?? = try? await Reloader.offThread({ refresh(current) })
+        guard let fresh = built.flatMap({ $0 }) else { return }
+        let next = Snapshot(handler: fresh.handler, entryCount: fresh.entryCount, zones: fresh.zones,
+                            generation: current.generation + 1)
+        holder.swap(next)
+        if fresh.entryCount != current.entryCount {
+            logger.info("refreshed: time-limited data changed", metadata: [
+                "entries": "\(fresh.entryCount)", "previous-entries": "\(current.entryCount)"])
         }
     }
 

@@ -193,6 +193,16 @@ struct Serve: ParsableCommand {
         reloader.force = forceReload
         reloader.setBaseline(prints)
         reloader.hangupSignals = hangupSignals
+        // $TIMESTAMP expiry is judged when a Responder is built: rebuild it every minute when
+        // some dataset has an expiry, so expired data stops being served without a file change.
+        reloader.refresh = { current in
+            guard let responder = current.handler as? Responder,
+                  responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
+            else { return nil }
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            return Snapshot.serving(responder.stores, options: options, now: UInt64(ts.tv_sec))
+        }
 
         // Services start in order and shut down in reverse: the reloader stops first, then the
         // server stops accepting and finishes what it has read.

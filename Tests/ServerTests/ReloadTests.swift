@@ -176,4 +176,28 @@ struct ReloadTests {
         }
         #expect(holder.load().generation == 3)
     }
+
+    @Test("refresh rebuilds the snapshot periodically without reading files (for $TIMESTAMP expiry)")
+    func periodicRefresh() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/data"
+        try writeAtomically("1 1000", to: path)
+        let loader = stubLoader(path)
+        let (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
+        let holder = SnapshotHolder(first)
+        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
+        reloader.handleSIGHUP = false
+        reloader.setBaseline(prints)
+        reloader.refreshInterval = 0.2
+        // An "expiry" that drops every entry: allowed, the shrink guard does not apply.
+        reloader.refresh = { current in Snapshot(handler: StubHandler(value: 9), entryCount: 0) }
+        let runner = Task { try await reloader.run() }
+        let deadline = Date().addingTimeInterval(5)
+        while holder.load().entryCount != 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(holder.load().entryCount == 0)
+        #expect(holder.load().generation >= 2)
+    }
 }
