@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs, with Debian's apt, what building, serving and testing prefixbl need:
+#   libldns-dev, zlib1g-dev, pkg-config  — build (libldns is our DNS library, zlib reads .gz input)
+#   dnsutils (dig), knot-dnsutils (kdig)   — end-to-end tests talk to the server like operators do
+#   unbound                                 — the QNAME-minimisation end-to-end test (SPEC §4, case C2)
+#   rbldnsd, dnsperf                        — differential tests and side-by-side benchmarks
+# Already-installed packages are skipped, so a second run costs nothing.
+set -euo pipefail
+want=(libldns-dev zlib1g-dev pkg-config dnsutils knot-dnsutils unbound rbldnsd dnsperf ldnsutils)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
