@@ -353,11 +353,11 @@ for r in $(seq "$RUNS"); do
         for s in "${active[@]}"; do cpu_per_query "$s" "${PID[$s]}" "${PORT[$s]}" "$rate" "$QMIX"; done
     done
     for s in "${active[@]}"; do
-        loadgen_run "$s" "${PID[$s]}" "${PORT[$s]}" pinned 1 -d "$QMIX" -Q 0 -w "$WINDOW" -l "$D_CAP"
+        loadgen_run "$s" "${PID[$s]}" "${PORT[$s]}" pinned 1 -d "$QMIX" -Q 0 -w "$WINDOW" -t 0.2 -l "$D_CAP"
     done
     for s in "${active[@]}"; do
         taskset -a -p -c 0,1 "${PID[$s]}" >/dev/null
-        loadgen_run "$s" "${PID[$s]}" "${PORT[$s]}" unpinned 0,1 -d "$QMIX" -Q 0 -w "$WINDOW" -l "$D_CAP"
+        loadgen_run "$s" "${PID[$s]}" "${PORT[$s]}" unpinned 0,1 -d "$QMIX" -Q 0 -w "$WINDOW" -t 0.2 -l "$D_CAP"
         taskset -a -p -c 0 "${PID[$s]}" >/dev/null
     done
     for rate in $RATES; do

@@ -18,7 +18,7 @@
  * comes round again) is lost. Latency is measured per answer with 1 µs buckets.
  *
  * The last line of output is machine-readable:
- *   RESULT mode=udp sent=N answered=N lost=N loss_pct=X offered_qps=X qps=X p50_us=N
+ *   RESULT mode=udp sent=N answered=N lost=N loss_pct=X offered_qps=X qps=X mean_us=X p50_us=N
  *          p90_us=N p99_us=N p999_us=N max_us=N noerror=N nxdomain=N other_rcode=N late=N
  */
 #define _GNU_SOURCE
@@ -48,7 +48,7 @@ typedef struct { uint16_t len; uint8_t wire[MAXQ]; } query_t;
 static query_t *queries;
 static size_t nqueries;
 static uint32_t *hist;
-static uint64_t hist_over, lat_max_us;
+static uint64_t hist_over, lat_max_us, lat_sum_ns;
 static uint64_t rc_noerror, rc_nxdomain, rc_other, n_late;
 static volatile sig_atomic_t stop_flag;
 
@@ -130,6 +130,7 @@ static void load_queries(const char *path, int edns) {
 
 static void record_answer(const uint8_t *msg, size_t len, uint64_t sent_ns, uint64_t t) {
     uint64_t us = (t - sent_ns) / 1000;
+    lat_sum_ns += t - sent_ns;
     if (us < HIST_US) hist[us]++; else hist_over++;
     if (us > lat_max_us) lat_max_us = us;
     int rc = len >= 4 ? (msg[3] & 0x0F) : -1;
@@ -160,19 +161,19 @@ static void report(const char *mode, uint64_t sent, uint64_t answered, uint64_t 
                (unsigned long long)lost, loss, (unsigned long long)n_late);
         printf("  offered %.0f qps (target %s), answered %.0f qps\n", (double)sent / secs,
                rate > 0 ? "fixed" : "max", (double)answered / secs);
-        printf("  latency µs: p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
-               (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
+        printf("  latency µs: mean %.1f  p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
+               tot ? (double)lat_sum_ns / 1e3 / (double)tot : 0.0, (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
                (unsigned long long)p999, (unsigned long long)lat_max_us);
         printf("  rcodes: NOERROR %llu  NXDOMAIN %llu  other %llu\n",
                (unsigned long long)rc_noerror, (unsigned long long)rc_nxdomain,
                (unsigned long long)rc_other);
     }
     printf("RESULT mode=%s sent=%llu answered=%llu lost=%llu loss_pct=%.4f offered_qps=%.0f "
-           "qps=%.0f p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu noerror=%llu "
+           "qps=%.0f mean_us=%.1f p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu noerror=%llu "
            "nxdomain=%llu other_rcode=%llu late=%llu secs=%.3f\n",
            mode, (unsigned long long)sent, (unsigned long long)answered,
            (unsigned long long)lost, loss, (double)sent / secs, (double)answered / secs,
-           (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
+           tot ? (double)lat_sum_ns / 1e3 / (double)tot : 0.0, (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
            (unsigned long long)p999, (unsigned long long)lat_max_us,
            (unsigned long long)rc_noerror, (unsigned long long)rc_nxdomain,
            (unsigned long long)rc_other, (unsigned long long)n_late, secs);
