@@ -233,18 +233,25 @@ enum StoreReader {
         let n = try int(try r.u64(d + 56), "\(what) table entry count")
         let listed = try int(try r.u64(d + 64), "\(what) listed range count")
         let radixBits = Int(try r.u8(d + 112)), radixShift = Int(try r.u8(d + 113))
-        guard try r.u16(d + 114) == 0, try r.u32(d + 116) == 0, try r.u64(d + 120) == 0 else {
+        let layout = try r.u8(d + 114)
+        guard layout <= 1 else { throw layoutError("\(what) has unknown table layout \(layout)") }
+        let interleaved = layout == 1
+        guard try r.u64(d + 96) == 0, try r.u64(d + 104) == 0,
+              try r.u8(d + 115) == 0, try r.u32(d + 116) == 0, try r.u64(d + 120) == 0 else {
             throw layoutError("\(what) reserved fields are not zero")
         }
-        guard radixBits <= RadixPolicy.maxBits, radixShift <= 64 else {
+        guard radixBits <= StoreLayoutOptions.maxRadixBits, radixShift <= 64 else {
             throw layoutError("\(what) radix of \(radixBits) bits, shift \(radixShift) out of range")
         }
         let keyWidth = kind == 0 ? 4 : 8
-        let sizes = [n * keyWidth, kind == 2 ? n * 8 : 0, n * width, n, ((1 << radixBits) + 1) * 4]
-        let names = ["keys", "low keys", "values", "spans", "radix"]
+        let tailStride = RangeTable.tailStride(kind: kind, valueWidth: width)
+        let radixBytes = ((1 << radixBits) + 1) * 4
+        let sizes = interleaved ? [n * (keyWidth + tailStride) + 8, 0, radixBytes]
+                                : [n * keyWidth, n * tailStride + 8, radixBytes]
+        let names = ["keys", "tails", "radix"]
         var offs: [Int] = []
         var end = tablesFrom
-        for k in 0..<5 {
+        for k in 0..<3 {
             let o = try int(try r.u64(d + 72 + 8 * k), "\(what) \(names[k]) offset")
             if sizes[k] == 0 {
                 guard o == 0 else { throw layoutError("\(what) has an offset for empty \(names[k])") }
@@ -260,10 +267,8 @@ enum StoreReader {
         }
         let b = mem.base
         let table = RangeTable(family: family, kind: kind, count: n, keys: b + offs[0],
-                               lows: kind == 2 ? (b + offs[1]).assumingMemoryBound(to: UInt64.self) : nil,
-                               vals: b + offs[2], valueWidth: width,
-                               spans: (b + offs[3]).assumingMemoryBound(to: UInt8.self),
-                               radix: (b + offs[4]).assumingMemoryBound(to: UInt32.self),
+                               tails: interleaved ? b + offs[0] + keyWidth : b + offs[1], interleaved: interleaved,
+                               valueWidth: width, radix: (b + offs[2]).assumingMemoryBound(to: UInt32.self),
                                radixBits: radixBits, radixShift: radixShift, rangeCount: listed, owner: mem)
         try validateTable(table, vCount: vCount, listed: listed, what: what)
         let ds = StoreDataset(name: name, type: type, family: family, ttl: ttl, table: table,
@@ -296,6 +301,11 @@ enum StoreReader {
         let domainBits: Int = t.kind == 0 ? 32 : t.kind == 1 ? 64 : 128
         let domainMax: UInt128 = t.kind == 0 ? UInt128(UInt32.max) : t.kind == 1 ? UInt128(UInt64.max) : .max
         let first = UInt64(truncatingIfNeeded: t.domainKey(0) >> (t.kind == 2 ? 64 : 0))
+        // The tails' padding must be zero (it is read together with the last value).
+        let padding = t.tails + (n == 0 ? 0 : (n - 1) * t.tailStride + RangeTable.tailStride(kind: t.kind, valueWidth: t.valueWidth))
+        for k in 0..<8 where padding.load(fromByteOffset: k, as: UInt8.self) != 0 {
+            throw layoutError("\(what) tail padding byte \(k) is not zero")
+        }
         var listedCount = 0
         var prevKey: UInt128 = 0
         var prevListed = false
@@ -307,9 +317,8 @@ enum StoreReader {
                 guard key > prevKey else { throw layoutError("\(what) keys not strictly ascending at entry \(i)") }
                 if prevSpanned && prevEnd >= key { throw layoutError("\(what) entry \(i - 1) overlaps entry \(i)") }
             }
-            let v = t.valueIndex(i)
-            let s = t.spans[i]
-            if v == t.notListed {
+            let (v, s) = t.tail(i)
+            if v == t.valueMask {
                 guard s == 0xFF, prevListed else { throw layoutError("\(what) entry \(i) is a misplaced \"not listed\" entry") }
                 prevListed = false
                 prevSpanned = false

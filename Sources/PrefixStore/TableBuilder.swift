@@ -4,17 +4,26 @@
 // next key plus, when the next listed range does not start right after it, one "not listed"
 // terminator entry. Random CIDR data is thus one entry per listed range; the worst case is two.
 
-/// Radix bucket count policy: 2^bits buckets for n entries, about 2^`radixSlack` entries each.
-enum RadixPolicy {
-    /// log2 of the mean entries per bucket; measured (see StoreFormat.md): 2 is the best
-    /// trade of index bytes against keys scanned per lookup.
-    nonisolated(unsafe) static var slack = 2
-    static let maxBits = 24
+/// Table layout knobs. The defaults are the measured choice (StoreFormat.md, "Why this layout");
+/// the others exist so the benchmark can show the alternatives. Every combination is valid
+/// format version 1 and reads with the same code.
+public struct StoreLayoutOptions: Sendable, Hashable {
+    /// Interleave keys and tails into one record per entry (the found key's tail then shares
+    /// its cache line and page) instead of two separate arrays.
+    public var interleaved: Bool
+    /// log2 of the mean entries per radix bucket: 2^(⌊log2 n⌋ − slack) buckets (at most 2^24).
+    public var radixSlack: Int
 
-    static func bits(forCount n: Int) -> Int {
+    public init(interleaved: Bool = true, radixSlack: Int = 2) {
+        self.interleaved = interleaved; self.radixSlack = max(0, radixSlack)
+    }
+
+    static let maxRadixBits = 24
+
+    func radixBits(forCount n: Int) -> Int {
         if n <= 1 { return 0 }
         let log2n = Int.bitWidth - n.leadingZeroBitCount - 1
-        return max(0, min(maxBits, log2n - slack))
+        return max(0, min(StoreLayoutOptions.maxRadixBits, log2n - radixSlack))
     }
 }
 
@@ -29,13 +38,16 @@ struct TableBuilder: RangeSink {
 
     var keys32: [UInt32] = []
     var hi: [UInt64] = []
-    var lo: [UInt64] = []
-    var vals: [UInt8] = []
-    var spans: [UInt8] = []
+    /// Tail records (see ``RangeTable``): [low half (kind 2)] [value index] [span].
+    var tails: [UInt8] = []
+    let tailStride: Int
+    var count = 0
     var listed = 0
     var pendingOpen = false
     var pendingEnd: UInt128 = 0
 
+    let options: StoreLayoutOptions
+    var interleaved: Bool { options.interleaved }
     // Filled by `finish()`.
     var radix: [UInt32] = []
     var radixBits = 0
@@ -53,10 +65,11 @@ struct TableBuilder: RangeSink {
         n < 0xFF ? 1 : n < 0xFFFF ? 2 : 4
     }
 
-    init(family: AddressFamily, kind: UInt8, valueCount: Int) {
-        self.family = family; self.kind = kind
+    init(family: AddressFamily, kind: UInt8, valueCount: Int, options: StoreLayoutOptions = .init()) {
+        self.family = family; self.kind = kind; self.options = options
         valueWidth = TableBuilder.valueWidth(forCount: valueCount)
         notListed = valueWidth == 1 ? 0xFF : valueWidth == 2 ? 0xFFFF : 0xFFFF_FFFF
+        tailStride = RangeTable.tailStride(kind: kind, valueWidth: valueWidth)
         switch kind {
         case 0: domainMax = UInt128(UInt32.max); domainBits = 32
         case 1: domainMax = UInt128(UInt64.max); domainBits = 64
@@ -64,16 +77,9 @@ struct TableBuilder: RangeSink {
         }
     }
 
-    var count: Int { spans.count }
-
     mutating func reserve(_ n: Int) {
-        switch kind {
-        case 0: keys32.reserveCapacity(n)
-        case 1: hi.reserveCapacity(n)
-        default: hi.reserveCapacity(n); lo.reserveCapacity(n)
-        }
-        vals.reserveCapacity(n * valueWidth)
-        spans.reserveCapacity(n)
+        if kind == 0 { keys32.reserveCapacity(n) } else { hi.reserveCapacity(n) }
+        tails.reserveCapacity(n * tailStride + 8)
     }
 
     @inline(__always)
@@ -83,17 +89,13 @@ struct TableBuilder: RangeSink {
         case 1: hi.append(UInt64(truncatingIfNeeded: key))
         default:
             hi.append(UInt64(truncatingIfNeeded: key >> 64))
-            lo.append(UInt64(truncatingIfNeeded: key))
+            var l = UInt64(truncatingIfNeeded: key)
+            for _ in 0..<8 { tails.append(UInt8(truncatingIfNeeded: l)); l >>= 8 }
         }
-        switch valueWidth {
-        case 1: vals.append(UInt8(truncatingIfNeeded: value))
-        case 2:
-            vals.append(UInt8(truncatingIfNeeded: value)); vals.append(UInt8(truncatingIfNeeded: value >> 8))
-        default:
-            vals.append(UInt8(truncatingIfNeeded: value)); vals.append(UInt8(truncatingIfNeeded: value >> 8))
-            vals.append(UInt8(truncatingIfNeeded: value >> 16)); vals.append(UInt8(truncatingIfNeeded: value >> 24))
-        }
-        spans.append(span)
+        var v = value
+        for _ in 0..<valueWidth { tails.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+        tails.append(span)
+        count += 1
     }
 
     mutating func addListed(first: UInt128, last: UInt128, value: UInt32) {
@@ -128,8 +130,10 @@ struct TableBuilder: RangeSink {
             append(pendingEnd + 1, notListed, 0xFF)
             pendingOpen = false
         }
+        // Padding: lookups read value and span with one 8-byte load.
+        tails.append(contentsOf: repeatElement(0, count: 8))
         let n = count
-        radixBits = RadixPolicy.bits(forCount: n)
+        radixBits = options.radixBits(forCount: n)
         let buckets = 1 << radixBits
         radix = [UInt32](repeating: UInt32(truncatingIfNeeded: n), count: buckets + 1)
         guard n > 0 else { radixShift = 0; radix[0] = 0; return }
@@ -145,26 +149,41 @@ struct TableBuilder: RangeSink {
         // Remaining buckets (beyond the last key's) already hold n.
     }
 
-    /// Byte sizes of the arrays in file order: keys, lows, vals, spans, radix.
+    var keyWidth: Int { kind == 0 ? 4 : 8 }
+
+    /// Byte sizes of the arrays in file order: keys, tails (each with 8 bytes of padding after
+    /// the last tail), radix. Interleaved: one records array (keys) and no tails array.
     var arraySizes: [Int] {
-        let n = count
-        let keyBytes = kind == 0 ? 4 * n : 8 * n
-        return [keyBytes, kind == 2 ? 8 * n : 0, n * valueWidth, n, radix.count * 4]
+        let radixBytes = radix.count * 4
+        if interleaved { return [count * (keyWidth + tailStride) + 8, 0, radixBytes] }
+        return [keyWidth * count, count * tailStride + 8, radixBytes]
     }
 
     /// Copies the arrays to `base + offsets[k]` (little-endian).
     func copyArrays(to base: UnsafeMutableRawPointer, offsets: [Int]) {
-        func put<T: FixedWidthInteger>(_ a: [T], _ off: Int) {
-            a.withUnsafeBufferPointer { src in
-                let dst = base.advanced(by: off)
-                for (i, x) in src.enumerated() { dst.storeBytes(of: x.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self) }
+        let kw = keyWidth
+        let keyStride = interleaved ? kw + tailStride : kw
+        let dst = base.advanced(by: offsets[0])
+        for i in 0..<count {
+            if kind == 0 {
+                dst.storeBytes(of: keys32[i].littleEndian, toByteOffset: i * keyStride, as: UInt32.self)
+            } else {
+                dst.storeBytes(of: hi[i].littleEndian, toByteOffset: i * keyStride, as: UInt64.self)
             }
         }
-        if kind == 0 { put(keys32, offsets[0]) } else { put(hi, offsets[0]) }
-        if kind == 2 { put(lo, offsets[1]) }
-        vals.withUnsafeBytes { base.advanced(by: offsets[2]).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        spans.withUnsafeBytes { base.advanced(by: offsets[3]).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        put(radix, offsets[4])
+        tails.withUnsafeBytes { t in
+            if interleaved {
+                for i in 0..<count {
+                    (dst + i * keyStride + kw).copyMemory(from: t.baseAddress! + i * tailStride, byteCount: tailStride)
+                }
+            } else {
+                base.advanced(by: offsets[1]).copyMemory(from: t.baseAddress!, byteCount: t.count)
+            }
+        }
+        radix.withUnsafeBufferPointer { r in
+            let d = base.advanced(by: offsets[2])
+            for (i, x) in r.enumerated() { d.storeBytes(of: x.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+        }
     }
 
     /// Offsets of the arrays when laid out from `start`, each 64-byte aligned; returns the end.
@@ -191,10 +210,8 @@ struct TableBuilder: RangeSink {
     func makeTable(_ mem: StoreMemory, _ offs: [Int]) -> RangeTable {
         let b = UnsafeRawPointer(mem.mutableBase)
         return RangeTable(family: family, kind: kind, count: count, keys: b + offs[0],
-                          lows: kind == 2 ? (b + offs[1]).assumingMemoryBound(to: UInt64.self) : nil,
-                          vals: b + offs[2], valueWidth: valueWidth,
-                          spans: (b + offs[3]).assumingMemoryBound(to: UInt8.self),
-                          radix: (b + offs[4]).assumingMemoryBound(to: UInt32.self),
+                          tails: interleaved ? b + offs[0] + keyWidth : b + offs[1], interleaved: interleaved,
+                          valueWidth: valueWidth, radix: (b + offs[2]).assumingMemoryBound(to: UInt32.self),
                           radixBits: radixBits, radixShift: radixShift, rangeCount: listed, owner: mem)
     }
 }
