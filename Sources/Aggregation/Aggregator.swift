@@ -41,10 +41,11 @@ public struct AggregationResult: Sendable {
     public func entries(_ family: AddressFamily) -> [OutputEntry] { entries.filter { $0.prefix.family == family } }
 
     /// A data file for an `ip6trie` (IPv6) or `ip4trie` (IPv4) dataset: `header` lines as
-    /// comments, then one line per entry.
-    public func sourceText(_ family: AddressFamily, header: [String]) -> String {
+    /// comments, then `specials` verbatim (`$SOA`, `$NS` lines), then one line per entry.
+    public func sourceText(_ family: AddressFamily, header: [String], specials: String = "") -> String {
         var s = ""
         for h in header { s += "# \(h)\n" }
+        s += specials
         for e in entries where e.prefix.family == family { s += e.sourceLine + "\n" }
         return s
     }

@@ -78,6 +78,12 @@ struct Aggregate: ParsableCommand {
     @Option(help: "Zone name for -o (e.g. bl.example).")
     var zone: String?
 
+    @Option(help: "Write '$SOA TEXT' into BASE.ip6 ('ttl mname rname serial refresh retry expire minimum').")
+    var soa: String?
+
+    @Option(help: "Write '$NS TEXT' into BASE.ip6 ('ttl name…').")
+    var ns: String?
+
     func validate() throws {
         if classes && allocationZone { throw ValidationError("--classes and --allocation-zone are different modes; give one") }
         if allocationZone && !evidence.isEmpty { throw ValidationError("--allocation-zone reads no evidence; drop the evidence files") }
@@ -130,9 +136,13 @@ struct Aggregate: ParsableCommand {
                 header += pol.reportLines.map { "policy: \($0)" }
             }
 
+            // Specials go after the comment header; the .ip6 spec comes first, so its $SOA/$NS win.
+            var specials = ""
+            if let soa { specials += "$SOA \(soa)\n" }
+            if let ns { specials += "$NS \(ns)\n" }
             var outputs: [String] = []
             let v6 = dataBase + ".ip6", v4 = dataBase + ".ip4"
-            try writeFile(v6, result.sourceText(.ipv6, header: header + ["ip6trie data: \(result.entries(.ipv6).count) entries"]))
+            try writeFile(v6, result.sourceText(.ipv6, header: header + ["ip6trie data: \(result.entries(.ipv6).count) entries"], specials: specials))
             try writeFile(v4, result.sourceText(.ipv4, header: header + ["ip4trie data: \(result.entries(.ipv4).count) entries"]))
             outputs += ["ip6trie data: \(v6)", "ip4trie data: \(v4)"]
 
