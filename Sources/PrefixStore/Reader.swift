@@ -337,21 +337,33 @@ enum StoreReader {
                 if key <= prevKey { throw layoutError("\(what) keys not strictly ascending at entry \(i)") }
                 if prevSpanned && prevEnd >= key { throw layoutError("\(what) entry \(i - 1) overlaps entry \(i)") }
             }
-            let (v, s) = t.tail(i)
+            let (v, e, m) = t.tail(i)
             if v == valueMask {
-                if s != 0xFF || !prevListed { throw layoutError("\(what) entry \(i) is a misplaced \"not listed\" entry") }
+                if m != 0 || e != 0 || !prevListed { throw layoutError("\(what) entry \(i) is a misplaced \"not listed\" entry") }
                 prevListed = false
                 prevSpanned = false
             } else {
                 if v >= vCount64 { throw layoutError("\(what) entry \(i) value index \(v) ≥ \(vCount) values") }
                 listedCount &+= 1
                 prevListed = true
-                if s == 0xFF {
+                if m == 0 {
+                    if e != 0 { throw layoutError("\(what) entry \(i) has a size exponent without a mantissa") }
                     prevSpanned = false
                 } else {
-                    if Int(s) > domainBits { throw layoutError("\(what) entry \(i) span \(s) exceeds \(domainBits) bits") }
-                    let extent: UInt128 = s >= 128 ? .max : (UInt128(1) &<< UInt128(s)) &- 1
-                    if domainMax &- key < extent { throw layoutError("\(what) entry \(i) runs past the end of the address space") }
+                    // Size m·2^e must fit the domain from this key: at most 1·2^width from 0.
+                    let extent: UInt128
+                    if Int(e) >= domainBits {
+                        if Int(e) > domainBits || m != 1 || key != 0 {
+                            throw layoutError("\(what) entry \(i) size \(m)·2^\(e) exceeds the \(domainBits)-bit space")
+                        }
+                        extent = domainMax
+                    } else {
+                        let size = UInt128(m) &<< UInt128(e)
+                        if size >> UInt128(e) != UInt128(m) || size &- 1 > domainMax || domainMax &- key < size &- 1 {
+                            throw layoutError("\(what) entry \(i) size \(m)·2^\(e) runs past the end of the address space")
+                        }
+                        extent = size &- 1
+                    }
                     prevEnd = key &+ extent
                     prevSpanned = true
                 }

@@ -1,8 +1,9 @@
 // Turns flattened listed ranges into the table arrays of the store (see StoreFormat.md):
-// one entry per listed range whose size is a power of two (span byte = log2 of the size; nothing
-// is listed after it until the next key), otherwise an entry with span 0xFF that runs to the
-// next key plus, when the next listed range does not start right after it, one "not listed"
-// terminator entry. Random CIDR data is thus one entry per listed range; the worst case is two.
+// one entry per listed range whose size is m·2^e with m < 256 (every CIDR prefix, and most
+// merged runs of adjacent prefixes): the entry says the size, and nothing is listed after it
+// until the next key. Any other range gets an entry that runs to the next key plus, when the
+// next listed range does not start right after it, one "not listed" terminator entry. Random
+// CIDR data is thus one entry per listed range; the worst case is two.
 
 /// Table layout knobs. The defaults are the measured choice (StoreFormat.md, "Why this layout");
 /// the others exist so the benchmark can show the alternatives. Every combination is valid
@@ -41,7 +42,8 @@ struct TableBuilder: RangeSink {
     /// Tail fields, interleaved into tail records (see ``RangeTable``) when copied out.
     var lo: [UInt64] = []
     var vals: [UInt32] = []
-    var spans: [UInt8] = []
+    /// Size per entry: exponent | mantissa << 8 (mantissa 0: "up to the next key").
+    var spans: [UInt16] = []
     let tailStride: Int
     var count: Int { spans.count }
     var listed = 0
@@ -89,7 +91,7 @@ struct TableBuilder: RangeSink {
     }
 
     @inline(__always)
-    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt8) {
+    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt16) {
         switch kind {
         case 0: keys32.append(UInt32(truncatingIfNeeded: key))
         case 1: hi.append(UInt64(truncatingIfNeeded: key))
@@ -105,20 +107,22 @@ struct TableBuilder: RangeSink {
         let f = kind == 1 ? first >> 64 : first
         let l = kind == 1 ? last >> 64 : last
         if pendingOpen && f != pendingEnd + 1 {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
         }
         pendingOpen = false
         listed += 1
         let diff = l - f
         if diff == domainMax {
-            append(f, value, UInt8(domainBits))
+            append(f, value, UInt16(domainBits) | 1 << 8)   // 1·2^width: the whole space
             return
         }
         let size = diff + 1
-        if size & (size - 1) == 0 {
-            append(f, value, UInt8(size.trailingZeroBitCount))
+        let e = size.trailingZeroBitCount
+        let m = size >> UInt128(e)
+        if m <= 0xFF {
+            append(f, value, UInt16(e) | UInt16(m) << 8)
         } else {
-            append(f, value, 0xFF)
+            append(f, value, 0)
             if l != domainMax { pendingOpen = true; pendingEnd = l }
         }
     }
@@ -130,7 +134,7 @@ struct TableBuilder: RangeSink {
     /// Closes the last range and builds the radix index.
     mutating func finish() {
         if pendingOpen {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
             pendingOpen = false
         }
         let n = count
@@ -187,7 +191,7 @@ struct TableBuilder: RangeSink {
                 // Value (width bytes) then span; written as one 8-byte little-endian store that the
                 // next record's fields overwrite (records are written in order; padding follows
                 // the last one).
-                let packed = UInt64(v[i]) | UInt64(sp[i]) << UInt64(8 * width)
+                let packed = UInt64(v[i]) | UInt64(sp[i]) << UInt64(8 * width)   // value, exponent, mantissa
                 (t + vOff).storeBytes(of: packed.littleEndian, as: UInt64.self)
             }
         }}}}}

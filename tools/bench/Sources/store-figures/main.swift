@@ -32,6 +32,45 @@ func realdataDir() -> String? {
     }
 }
 
+/// Size stretch estimate: the table's entries (range starts plus the "not listed" terminators
+/// the format needs) delta-coded in blocks of `block` keys — a block header with the first key in
+/// full and a 4-byte payload offset, then each later key as the difference from its predecessor
+/// in the block's byte width, then the tails (value index + span) — plus a radix over the block
+/// headers at the current policy. Returns bytes per listed range.
+func blockCompressedBytesPerRange(_ t: RangeTable, block: Int) -> Double {
+    let ranges = t.ranges()
+    if ranges.isEmpty { return .nan }
+    var keys: [UInt128] = []
+    let maxKey: UInt128 = t.family == .ipv4 ? UInt128(UInt32.max) : .max
+    for (i, r) in ranges.enumerated() {
+        keys.append(r.first)
+        let size = r.last &- r.first &+ 1
+        let pow2 = size == 0 || size & (size &- 1) == 0
+        let nextStart = i + 1 < ranges.count ? ranges[i + 1].first : nil
+        if !pow2 && r.last != maxKey && nextStart != r.last + 1 { keys.append(r.last + 1) }
+    }
+    let aligned64 = t.family == .ipv6 && keys.allSatisfy { UInt64(truncatingIfNeeded: $0) == 0 }
+        && ranges.allSatisfy { UInt64(truncatingIfNeeded: $0.last) == UInt64.max }
+    if aligned64 { keys = keys.map { $0 >> 64 } }
+    let keyWidth = t.family == .ipv4 ? 4 : aligned64 ? 8 : 16
+    var bytes = 0
+    var i = 0
+    var blocks = 0
+    while i < keys.count {
+        let end = min(keys.count, i + block)
+        var maxDelta: UInt128 = 0
+        for j in (i + 1)..<max(i + 1, end) { maxDelta = max(maxDelta, keys[j] - keys[j - 1]) }
+        let deltaBytes = (128 - maxDelta.leadingZeroBitCount + 7) / 8
+        bytes += keyWidth + 4 + 1 + (end - i - 1) * deltaBytes
+        blocks += 1
+        i = end
+    }
+    bytes += keys.count * 2                      // value index (1 byte here) + span
+    let radixBits = max(0, Int.bitWidth - blocks.leadingZeroBitCount - 1 - 1)
+    bytes += ((1 << radixBits) + 1) * 4
+    return Double(bytes) / Double(ranges.count)
+}
+
 func build(_ entries: [PrefixEntry], _ family: AddressFamily) -> (Store, StoreImage) {
     let image = try! StoreBuilder.encode(benchZone(entries, family: family))
     return (try! Store(bytes: image.bytes), image)
@@ -115,19 +154,30 @@ let sizes = [1_000, 100_000, 1_000_000, 10_000_000]
 
 if !onlyLookups {
     out("## Store size: whole store bytes / listed ranges after flattening")
+    var stretch: [(String, RangeTable, Double)] = []
     out("| data | entries | listed ranges | table entries | store bytes | B/range |")
     out("|---|---:|---:|---:|---:|---:|")
     for mix in Mix.allCases {
         let e = generate(mix, count: 1_000_000)
         let (store, image) = build(e, mix.family)
         let t = store.zones[0].datasets[0].table
-        out("| \(mix.rawValue) (1M generated) | \(e.count) | \(image.summary.ranges) | \(t.ranges().count) | \(image.bytes.count) | \(fmt(Double(image.bytes.count) / Double(image.summary.ranges), 2)) |")
+            stretch.append((mix.rawValue + " (1M)", t, Double(image.bytes.count) / Double(image.summary.ranges)))
+        out("| \(mix.rawValue) (1M generated) | \(e.count) | \(image.summary.ranges) | \(t.entryCount) | \(image.bytes.count) | \(fmt(Double(image.bytes.count) / Double(image.summary.ranges), 2)) |")
     }
     if let dir = realdataDir(), let e = readIPv6Prefixes(dir + "/fullbogons-ipv6.txt") {
-        let (_, image) = build(e, .ipv6)
-        out("| fullbogons-ipv6.txt | \(e.count) | \(image.summary.ranges) | – | \(image.bytes.count) | \(fmt(Double(image.bytes.count) / Double(image.summary.ranges), 2)) |")
+        let (store, image) = build(e, .ipv6)
+        let t = store.zones[0].datasets[0].table
+        stretch.append(("fullbogons", t, Double(image.bytes.count) / Double(image.summary.ranges)))
+        out("| fullbogons-ipv6.txt | \(e.count) | \(image.summary.ranges) | \(t.entryCount) | \(image.bytes.count) | \(fmt(Double(image.bytes.count) / Double(image.summary.ranges), 2)) |")
     } else {
         out("| fullbogons-ipv6.txt | not found (set PREFIXBL_REALDATA) | | | | |")
+    }
+    out("")
+    out("## Size stretch (estimate): keys delta-coded in blocks, B/range")
+    out("| data | now | blocks of 16 | blocks of 64 |")
+    out("|---|---:|---:|---:|")
+    for (name, t, now) in stretch {
+        out("| \(name) | \(fmt(now, 2)) | \(fmt(blockCompressedBytesPerRange(t, block: 16), 2)) | \(fmt(blockCompressedBytesPerRange(t, block: 64), 2)) |")
     }
     out("")
 }
@@ -152,37 +202,37 @@ out("## Open + full validation, 10M-range IPv6 store in the page cache (median o
 if let (_, image) = store10M {
     let path = "/tmp/prefixbl-figures-10M.pfxbl"
     try! StoreBuilder.write(image, to: path)
-    var opens: [Double] = [], firsts: [Double] = []
+    var opens: [Double] = [], firsts: [Double] = [], cpus: [Double] = []
     for _ in 0..<5 {
-        let t = now()
+        let t = now(), c = cpuNow()
         let s = try! Store(path: path)
         let mid = now()
         _ = s.zones[0].datasets[0].table.value(at: entries10M[0].address)
         let end = now()
-        opens.append((mid - t) * 1000); firsts.append((end - t) * 1000)
+        opens.append((mid - t) * 1000); firsts.append((end - t) * 1000); cpus.append((cpuNow() - c) * 1000)
     }
-    out("| store bytes | open+validate ms | to first answered lookup ms |")
+    out("| store bytes | open+validate+first lookup, thread CPU ms | same, wall ms (machine shared) |")
     out("|---:|---:|---:|")
-    out("| \(image.bytes.count) | \(fmt(median(opens))) | \(fmt(median(firsts))) |")
+    out("| \(image.bytes.count) | \(fmt(median(cpus))) | \(fmt(median(firsts))) |")
     unlink(path)
 }
 store10M = nil
 out("")
 
-out("## Encode (flatten + layout + checksum), generated IPv6 mixed, unsorted input")
+out("## Encode (flatten + layout + checksum), generated IPv6 mixed, unsorted input; thread CPU time")
 out("| entries | seconds (median of 3) | M entries/s |")
 out("|---:|---:|---:|")
 for n in [1_000_000, 10_000_000] {
     let e = n == 10_000_000 ? entries10M : generate(.ipv6Mixed, count: n)
     var ts: [Double] = []
     for _ in 0..<(n == 10_000_000 ? 1 : 3) {
-        let t = now()
+        let t = cpuNow()
         _ = try! StoreBuilder.encode(benchZone(e, family: .ipv6))
-        ts.append(now() - t)
+        ts.append(cpuNow() - t)
     }
     out("| \(n) | \(fmt(median(ts), 2)) | \(fmt(Double(n) / median(ts) / 1e6, 2)) |")
 }
 let sortedE = generate(.ipv6Mixed, count: 1_000_000).sorted { ($0.address, $0.prefixLength) < ($1.address, $1.prefixLength) }
 var ts: [Double] = []
-for _ in 0..<3 { let t = now(); _ = try! StoreBuilder.encode(benchZone(sortedE, family: .ipv6)); ts.append(now() - t) }
+for _ in 0..<3 { let t = cpuNow(); _ = try! StoreBuilder.encode(benchZone(sortedE, family: .ipv6)); ts.append(cpuNow() - t) }
 out("| 1000000 (already sorted) | \(fmt(median(ts), 2)) | \(fmt(1e6 / median(ts) / 1e6, 2)) |")
