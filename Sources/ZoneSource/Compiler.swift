@@ -178,13 +178,15 @@ public enum Compiler {
                     var reader = try LineReader(path: file)
                     if let progress = options.progress {
                         var sinceReport = 0
+                        var consumed = bytesBefore
                         try reader.forEachLine { p, n in
                             parser.line(p, n)
                             sinceReport &+= 1
+                            consumed &+= n &+ 1
                             if sinceReport == 1 << 20 {
                                 sinceReport = 0
                                 progress(CompileProgress(file: file, lines: stats.lines + parser.linesRead,
-                                                         bytesRead: bytesBefore, bytesTotal: bytesTotal))
+                                                         bytesRead: consumed, bytesTotal: bytesTotal))
                             }
                         }
                     } else {

@@ -71,7 +71,9 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let options = source.compileOptions
     let started = ContinuousClock.now
     let result = Compiler.compile(specs, options: options)
-    if options.progress != nil { writeStderr("\r\u{1B}[K") }
+    if options.progress != nil {
+        writeStderr(result.hasErrors ? "\r\u{1B}[K" : "\r\u{1B}[K  building the store…")
+    }
     var diagnostics = result.diagnostics
     var image: StoreImage? = nil
     let encodeStarted = ContinuousClock.now
@@ -84,6 +86,7 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
             diagnostics.append(Diagnostic(.error, .io, "cannot build the store: \(error)"))
         }
     }
+    if options.progress != nil && !result.hasErrors { writeStderr("\r\u{1B}[K") }
     for d in diagnostics { writeStderr(d.description + "\n") }
     let errors = diagnostics.filter { $0.severity == .error }.count
     let warnings = diagnostics.count - errors
