@@ -3,6 +3,10 @@
 
 import CZlib
 
+#if _endian(big)
+#error("the store format is little-endian and lookups read it in place: big-endian hosts are not supported")
+#endif
+
 enum Format {
     static let magic: [UInt8] = Array("PFXSTORE".utf8)
     static let version: UInt32 = 1
@@ -63,7 +67,7 @@ enum StoreEncoder {
         var valueFirst: Int
     }
 
-    static func encode(_ zones: [ZoneInput]) throws(StoreError) -> StoreImage {
+    static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions = .init()) throws(StoreError) -> StoreImage {
         var pool = StringPool()
         var plans: [[DatasetPlan]] = []
         var conflicts: [[[FlattenConflict]]] = []
@@ -78,7 +82,7 @@ enum StoreEncoder {
             for d in z.datasets {
                 guard d.values.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
                 var tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
-                                      valueCount: d.values.count)
+                                      valueCount: d.values.count, options: options)
                 let c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)
                 tb.finish()
                 guard tb.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many ranges in \(d.name)") }
@@ -182,9 +186,10 @@ enum StoreEncoder {
                     w.u32(d + 48, UInt32(p.valueFirst)); w.u32(d + 52, UInt32(p.input.values.count))
                     w.u64(d + 56, UInt64(t.count))
                     w.u64(d + 64, UInt64(t.listed))
-                    for k in 0..<5 { w.u64(d + 72 + 8 * k, UInt64(o[k])) }
+                    for k in 0..<3 { w.u64(d + 72 + 8 * k, UInt64(o[k])) }
                     w.u8(d + 112, UInt8(t.radixBits))
                     w.u8(d + 113, UInt8(t.radixShift))
+                    w.u8(d + 114, t.interleaved ? 1 : 0)
                     t.copyArrays(to: buf.baseAddress!, offsets: o)
                     dsIndex += 1
                 }

@@ -30,48 +30,69 @@ public struct StoreValue: @unchecked Sendable {
 /// A dataset's flattened table: sorted, disjoint ranges, each with a value index.
 ///
 /// The table points into the store's memory (the mapping, or an owned buffer) and keeps that
-/// memory alive. Lookups are O(log n), touch a handful of cache lines (a radix bucket, then a
-/// short branch-free search over the bucket's keys) and allocate nothing. See StoreFormat.md for
-/// the layout: one *entry* per listed range (a start key, a value index and a span byte) plus a
-/// "not listed" entry only where a non-power-of-two range needs its end spelled out.
+/// memory alive. Lookups are O(log n), allocate nothing and touch three places: the radix
+/// bucket, a short branch-free search over the bucket's keys, and the found entry's *tail* (low
+/// key half, value index and size in one record). See StoreFormat.md for the layout: one entry
+/// per listed range (a start key, a value index and a size `m·2^e` in two bytes) plus a "not
+/// listed" entry only where a range whose size has more than 8 significant bits is followed by
+/// a gap.
 public struct RangeTable: @unchecked Sendable {
     public let family: AddressFamily
     /// Key layout: 0 = 32-bit IPv4 keys; 1 = IPv6 high 64 bits only (every boundary /64-aligned);
-    /// 2 = IPv6 high and low 64 bits in two arrays (search runs on the high array).
+    /// 2 = IPv6 128-bit keys: high halves in the key array (the search runs on them), low halves
+    /// in the tails.
     @usableFromInline let kind: UInt8
     /// Number of entries (listed entries + "not listed" terminators).
     @usableFromInline let count: Int
-    /// Start keys: `UInt32` (kind 0) or the high 64 bits `UInt64` (kinds 1, 2).
+    /// Start keys: `UInt32` (kind 0) or the high 64 bits `UInt64` (kinds 1, 2), little-endian,
+    /// `keyStride` bytes apart (the key width for separate arrays; key width + tail stride when
+    /// keys and tails are interleaved into one record per entry).
     @usableFromInline let keys: UnsafeRawPointer
-    /// Low 64 bits of the start keys (kind 2 only; else equal to `keys`, never read).
-    @usableFromInline let lows: UnsafePointer<UInt64>
-    /// Value index per entry, `valueWidth` bytes little-endian; all ones = "not listed".
-    @usableFromInline let vals: UnsafeRawPointer
-    /// Span per entry: `s` ≤ key width means the entry covers `[key, key + 2^s - 1]` in key units
-    /// and nothing until the next key; 0xFF means it covers `[key, nextKey - 1]`.
-    @usableFromInline let spans: UnsafePointer<UInt8>
+    @usableFromInline let keyStride: Int
+    /// Per-entry tail records of `tailStride` bytes: [low key half, 8 bytes, kind 2 only]
+    /// [value index, `valueWidth` bytes; all ones = "not listed"] [size exponent e, 1 byte]
+    /// [size mantissa m, 1 byte], followed by 8 bytes of padding so one unaligned 8-byte load
+    /// reads value and size together.
+    /// m > 0: the entry covers `[key, key + m·2^e - 1]` (in key units) and nothing until the
+    /// next key; m = 0: it covers `[key, nextKey - 1]`.
+    @usableFromInline let tails: UnsafeRawPointer
+    @usableFromInline let tailStride: Int
+    @usableFromInline let valueOffset: Int
+    @usableFromInline let valueMask: UInt64
+    @usableFromInline let spanShift: UInt64
     /// Radix over `(highKey - keys[0]) >> radixShift`: `radix[b]` is the first entry whose
     /// bucket is ≥ b; `radixBuckets + 1` entries.
     @usableFromInline let radix: UnsafePointer<UInt32>
     @usableFromInline let radixBuckets: UInt64
     @usableFromInline let radixShift: UInt64
     @usableFromInline let valueWidth: Int
-    @usableFromInline let notListed: UInt32
     @usableFromInline let owner: AnyObject?
 
     /// Listed ranges after flattening (gaps not counted).
     public let rangeCount: Int
 
+    /// Entries in the table: one per listed range plus a "not listed" terminator after each
+    /// range whose size is not a power of two and that is followed by a gap (StoreFormat.md).
+    public var entryCount: Int { count }
+
+    /// Bytes per tail record for a key kind and value width.
+    static func tailStride(kind: UInt8, valueWidth: Int) -> Int { (kind == 2 ? 8 : 0) + valueWidth + 2 }
+
     @usableFromInline
-    init(family: AddressFamily, kind: UInt8, count: Int, keys: UnsafeRawPointer,
-         lows: UnsafePointer<UInt64>?, vals: UnsafeRawPointer, valueWidth: Int,
-         spans: UnsafePointer<UInt8>, radix: UnsafePointer<UInt32>, radixBits: Int,
-         radixShift: Int, rangeCount: Int, owner: AnyObject?) {
-        self.family = family; self.kind = kind; self.count = count; self.keys = keys
-        self.lows = lows ?? keys.assumingMemoryBound(to: UInt64.self)
-        self.vals = vals; self.valueWidth = valueWidth; self.spans = spans; self.radix = radix
+    init(family: AddressFamily, kind: UInt8, count: Int, keys: UnsafeRawPointer, tails: UnsafeRawPointer,
+         interleaved: Bool, valueWidth: Int, radix: UnsafePointer<UInt32>, radixBits: Int, radixShift: Int,
+         rangeCount: Int, owner: AnyObject?) {
+        self.family = family; self.kind = kind; self.count = count; self.keys = keys; self.tails = tails
+        self.valueWidth = valueWidth
+        let ts = RangeTable.tailStride(kind: kind, valueWidth: valueWidth)
+        let kw = kind == 0 ? 4 : 8
+        self.tailStride = interleaved ? kw + ts : ts
+        self.keyStride = interleaved ? kw + ts : kw
+        self.valueOffset = kind == 2 ? 8 : 0
+        self.valueMask = valueWidth == 1 ? 0xFF : valueWidth == 2 ? 0xFFFF : 0xFFFF_FFFF
+        self.spanShift = UInt64(8 * valueWidth)
+        self.radix = radix
         self.radixBuckets = UInt64(1) << UInt64(radixBits); self.radixShift = UInt64(radixShift)
-        self.notListed = valueWidth == 1 ? 0xFF : valueWidth == 2 ? 0xFFFF : 0xFFFF_FFFF
         self.rangeCount = rangeCount; self.owner = owner
     }
 
@@ -84,32 +105,27 @@ public struct RangeTable: @unchecked Sendable {
         case 0:
             guard key >> 32 == 0 else { return -1 }
             let k = UInt32(truncatingIfNeeded: key)
-            let p = keys.assumingMemoryBound(to: UInt32.self)
-            let i = locate(p, UInt64(k))
+            let i = locate(UInt32.self, UInt64(k))
             if i < 0 { return -1 }
-            let v = valueIndex(i)
-            if v == notListed { return -1 }
-            let s = spans[i]
-            if s != 0xFF && (k &- p[i]) >> UInt32(s) != 0 { return -1 }
-            return Int32(bitPattern: v)
+            let (v, e, m) = tail(i)
+            if v == valueMask { return -1 }
+            if m != 0 && (k &- storedKey(i, UInt32.self)) >> UInt32(e) >= UInt32(m) { return -1 }
+            return Int32(truncatingIfNeeded: v)
         case 1:
             let k = UInt64(truncatingIfNeeded: key >> 64)
-            let p = keys.assumingMemoryBound(to: UInt64.self)
-            let i = locate(p, k)
+            let i = locate(UInt64.self, k)
             if i < 0 { return -1 }
-            let v = valueIndex(i)
-            if v == notListed { return -1 }
-            let s = spans[i]
-            if s != 0xFF && (k &- p[i]) >> UInt64(s) != 0 { return -1 }
-            return Int32(bitPattern: v)
+            let (v, e, m) = tail(i)
+            if v == valueMask { return -1 }
+            if m != 0 && (k &- storedKey(i, UInt64.self)) >> UInt64(e) >= UInt64(m) { return -1 }
+            return Int32(truncatingIfNeeded: v)
         default:
             let i = locate128(key)
             if i < 0 { return -1 }
-            let v = valueIndex(i)
-            if v == notListed { return -1 }
-            let s = spans[i]
-            if s != 0xFF && (key &- key128(i)) >> UInt128(s) != 0 { return -1 }
-            return Int32(bitPattern: v)
+            let (v, e, m) = tail(i)
+            if v == valueMask { return -1 }
+            if m != 0 && (key &- key128(i)) >> UInt128(e) >= UInt128(m) { return -1 }
+            return Int32(truncatingIfNeeded: v)
         }
     }
 
@@ -124,46 +140,44 @@ public struct RangeTable: @unchecked Sendable {
             guard first >> 32 == 0 else { return false }
             let f = UInt32(truncatingIfNeeded: first)
             let l = last >> 32 == 0 ? UInt32(truncatingIfNeeded: last) : UInt32.max
-            let p = keys.assumingMemoryBound(to: UInt32.self)
-            let i = locate(p, UInt64(f))
-            if i >= 0 && valueIndex(i) != notListed {
-                let s = spans[i]
-                if s == 0xFF || (f &- p[i]) >> UInt32(s) == 0 { return true }
+            let i = locate(UInt32.self, UInt64(f))
+            if i >= 0 {
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (f &- storedKey(i, UInt32.self)) >> UInt32(e) < UInt32(m)) { return true }
             }
             var j = i + 1
-            if j < count && p[j] <= l {
-                if valueIndex(j) != notListed { return true }
+            if j < count && storedKey(j, UInt32.self) <= l {
+                if tail(j).value != valueMask { return true }
                 j += 1
-                if j < count && p[j] <= l && valueIndex(j) != notListed { return true }
+                if j < count && storedKey(j, UInt32.self) <= l && tail(j).value != valueMask { return true }
             }
             return false
         case 1:
             let f = UInt64(truncatingIfNeeded: first >> 64)
             let l = UInt64(truncatingIfNeeded: last >> 64)
-            let p = keys.assumingMemoryBound(to: UInt64.self)
-            let i = locate(p, f)
-            if i >= 0 && valueIndex(i) != notListed {
-                let s = spans[i]
-                if s == 0xFF || (f &- p[i]) >> UInt64(s) == 0 { return true }
+            let i = locate(UInt64.self, f)
+            if i >= 0 {
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (f &- storedKey(i, UInt64.self)) >> UInt64(e) < UInt64(m)) { return true }
             }
             var j = i + 1
-            if j < count && p[j] <= l {
-                if valueIndex(j) != notListed { return true }
+            if j < count && storedKey(j, UInt64.self) <= l {
+                if tail(j).value != valueMask { return true }
                 j += 1
-                if j < count && p[j] <= l && valueIndex(j) != notListed { return true }
+                if j < count && storedKey(j, UInt64.self) <= l && tail(j).value != valueMask { return true }
             }
             return false
         default:
             let i = locate128(first)
-            if i >= 0 && valueIndex(i) != notListed {
-                let s = spans[i]
-                if s == 0xFF || (first &- key128(i)) >> UInt128(s) == 0 { return true }
+            if i >= 0 {
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (first &- key128(i)) >> UInt128(e) < UInt128(m)) { return true }
             }
             var j = i + 1
             if j < count && key128(j) <= last {
-                if valueIndex(j) != notListed { return true }
+                if tail(j).value != valueMask { return true }
                 j += 1
-                if j < count && key128(j) <= last && valueIndex(j) != notListed { return true }
+                if j < count && key128(j) <= last && tail(j).value != valueMask { return true }
             }
             return false
         }
@@ -176,20 +190,20 @@ public struct RangeTable: @unchecked Sendable {
         out.reserveCapacity(rangeCount)
         let maxKey: UInt128 = kind == 0 ? UInt128(UInt32.max) : kind == 1 ? UInt128(UInt64.max) : .max
         for i in 0..<count {
-            let v = valueIndex(i)
-            if v == notListed { continue }
+            let (v, e, m) = tail(i)
+            if v == valueMask { continue }
             let k = domainKey(i)
-            let s = spans[i]
             let end: UInt128
-            if s == 0xFF {
+            if m == 0 {
                 end = i + 1 < count ? domainKey(i + 1) - 1 : maxKey
             } else {
-                end = s >= 128 ? UInt128.max : k + ((UInt128(1) << UInt128(s)) - 1)
+                // Validated: k + m·2^e - 1 fits the key domain (2^128 only as 1·2^128 from 0).
+                end = k &+ ((UInt128(m) << UInt128(e)) &- 1)
             }
             if kind == 1 {
-                out.append((k << 64, (end << 64) | UInt128(UInt64.max), Int32(bitPattern: v)))
+                out.append((k << 64, (end << 64) | UInt128(UInt64.max), Int32(truncatingIfNeeded: v)))
             } else {
-                out.append((k, end, Int32(bitPattern: v)))
+                out.append((k, end, Int32(truncatingIfNeeded: v)))
             }
         }
         return out
@@ -197,99 +211,118 @@ public struct RangeTable: @unchecked Sendable {
 
     // MARK: internals
 
-    @inlinable
-    func valueIndex(_ i: Int) -> UInt32 {
-        switch valueWidth {
-        case 1: return UInt32(vals.load(fromByteOffset: i, as: UInt8.self))
-        case 2: return UInt32(UInt16(littleEndian: vals.load(fromByteOffset: i &* 2, as: UInt16.self)))
-        default: return UInt32(littleEndian: vals.load(fromByteOffset: i &* 4, as: UInt32.self))
-        }
+    /// Value index (all ones = "not listed", compare with `valueMask`) and size exponent and
+    /// mantissa of entry `i`.
+    @inlinable @inline(__always)
+    func tail(_ i: Int) -> (value: UInt64, exp: UInt8, mant: UInt8) {
+        let raw = UInt64(littleEndian: tails.loadUnaligned(fromByteOffset: i &* tailStride &+ valueOffset, as: UInt64.self))
+        return (raw & valueMask, UInt8(truncatingIfNeeded: raw &>> spanShift),
+                UInt8(truncatingIfNeeded: raw &>> (spanShift &+ 8)))
+    }
+
+    /// Low 64 bits of entry `i`'s key (kind 2).
+    @inlinable @inline(__always)
+    func low(_ i: Int) -> UInt64 {
+        UInt64(littleEndian: tails.loadUnaligned(fromByteOffset: i &* tailStride, as: UInt64.self))
+    }
+
+    /// Stored key of entry `i` (kind 0: `UInt32`; kinds 1, 2: the high 64 bits).
+    @inlinable @inline(__always)
+    func storedKey<K: FixedWidthInteger>(_ i: Int, _: K.Type) -> K {
+        K(littleEndian: keys.loadUnaligned(fromByteOffset: i &* keyStride, as: K.self))
     }
 
     /// The entry's start key in its key domain (kind 1: the high 64 bits).
     @usableFromInline
     func domainKey(_ i: Int) -> UInt128 {
         switch kind {
-        case 0: return UInt128(keys.assumingMemoryBound(to: UInt32.self)[i])
-        case 1: return UInt128(keys.assumingMemoryBound(to: UInt64.self)[i])
+        case 0: return UInt128(storedKey(i, UInt32.self))
+        case 1: return UInt128(storedKey(i, UInt64.self))
         default: return key128(i)
         }
     }
 
     @inlinable
     func key128(_ i: Int) -> UInt128 {
-        (UInt128(keys.assumingMemoryBound(to: UInt64.self)[i]) << 64) | UInt128(lows[i])
+        (UInt128(storedKey(i, UInt64.self)) << 64) | UInt128(low(i))
     }
 
     /// Index of the last entry whose key is ≤ `k`, or -1. `K` is the stored key type; `k` is
     /// given widened to 64 bits.
-    @inlinable
-    func locate<K: FixedWidthInteger & UnsignedInteger>(_ p: UnsafePointer<K>, _ k64: UInt64) -> Int {
+    @inlinable @inline(__always)
+    func locate<K: FixedWidthInteger & UnsignedInteger>(_: K.Type, _ k64: UInt64) -> Int {
         let n = count
         if n == 0 { return -1 }
-        let first = UInt64(p[0])
+        let first = UInt64(storedKey(0, K.self))
         if k64 < first { return -1 }
         let d = (k64 &- first) >> radixShift
         if d >= radixBuckets { return n - 1 }
         let b = Int(truncatingIfNeeded: d)
         let lo = Int(radix[b]), hi = Int(radix[b &+ 1])
-        return RangeTable.upperBound(p, lo, hi, K(truncatingIfNeeded: k64)) - 1
+        return upperBound(lo, hi, K(truncatingIfNeeded: k64)) - 1
     }
 
-    @inlinable
-    func locate128(_ key: UInt128) -> Int {
+    @inlinable @inline(__always)
+    func locate128(_ k: UInt128) -> Int {
         let n = count
         if n == 0 { return -1 }
-        let p = keys.assumingMemoryBound(to: UInt64.self)
-        let qh = UInt64(truncatingIfNeeded: key >> 64)
-        let ql = UInt64(truncatingIfNeeded: key)
-        let first = p[0]
+        let qh = UInt64(truncatingIfNeeded: k >> 64)
+        let first = storedKey(0, UInt64.self)
         if qh < first { return -1 }
         let d = (qh &- first) >> radixShift
-        var lo = 0, hi = n
-        if d < radixBuckets {
-            let b = Int(truncatingIfNeeded: d)
-            lo = Int(radix[b]); hi = Int(radix[b &+ 1])
-        } else {
-            lo = n; hi = n
-        }
-        var j = RangeTable.upperBound(p, lo, hi, qh)
+        if d >= radixBuckets { return n - 1 }
+        let b = Int(truncatingIfNeeded: d)
+        let lo = Int(radix[b])
+        var j = upperBound(lo, Int(radix[b &+ 1]), qh)
         // Keys sharing the high half sit next to each other inside one bucket; order them by the
-        // low half. `lo == n` (beyond the last bucket) still needs this for the final run.
-        let runLo = d < radixBuckets ? lo : 0
-        if j > runLo && p[j &- 1] == qh {
-            let r = RangeTable.lowerBound(p, runLo, j, qh)
-            j = RangeTable.upperBound(lows, r, j, ql)
+        // low half (rare: only prefixes longer than /64 share a high half).
+        if j > lo && storedKey(j &- 1, UInt64.self) == qh {
+            j = lowUpperBound(lowerBound(lo, j, qh), j, UInt64(truncatingIfNeeded: k))
         }
         return j - 1
     }
 
-    /// First index in `lo..<hi` whose key is > `k` (branch-free halving).
-    @inlinable
-    static func upperBound<K: FixedWidthInteger>(_ p: UnsafePointer<K>, _ lo: Int, _ hi: Int, _ k: K) -> Int {
+    /// First index in `lo..<hi` whose key is > `k`. Branch-free halving: the comparison feeds
+    /// an add, not a jump, so mispredictions do not stall the next lookup's loads.
+    @inlinable @inline(__always)
+    func upperBound<K: FixedWidthInteger>(_ lo: Int, _ hi: Int, _ k: K) -> Int {
         var base = lo
         var n = hi &- lo
         if n <= 0 { return lo }
         while n > 1 {
-            let half = n >> 1
-            base = p[base &+ half] <= k ? base &+ half : base
+            let half = n &>> 1
+            base &+= half & (0 &- Int(truncatingIfNeeded: unsafeBitCast(storedKey(base &+ half, K.self) <= k, to: UInt8.self)))
             n &-= half
         }
-        return base &+ (p[base] <= k ? 1 : 0)
+        return base &+ Int(truncatingIfNeeded: unsafeBitCast(storedKey(base, K.self) <= k, to: UInt8.self))
     }
 
     /// First index in `lo..<hi` whose key is ≥ `k`.
     @inlinable
-    static func lowerBound<K: FixedWidthInteger>(_ p: UnsafePointer<K>, _ lo: Int, _ hi: Int, _ k: K) -> Int {
+    func lowerBound<K: FixedWidthInteger>(_ lo: Int, _ hi: Int, _ k: K) -> Int {
         var base = lo
         var n = hi &- lo
         if n <= 0 { return lo }
         while n > 1 {
-            let half = n >> 1
-            base = p[base &+ half] < k ? base &+ half : base
+            let half = n &>> 1
+            base = storedKey(base &+ half, K.self) < k ? base &+ half : base
             n &-= half
         }
-        return base &+ (p[base] < k ? 1 : 0)
+        return base &+ (storedKey(base, K.self) < k ? 1 : 0)
+    }
+
+    /// First index in `lo..<hi` whose low key half is > `k` (within one run of equal high halves).
+    @inlinable
+    func lowUpperBound(_ lo: Int, _ hi: Int, _ k: UInt64) -> Int {
+        var base = lo
+        var n = hi &- lo
+        if n <= 0 { return lo }
+        while n > 1 {
+            let half = n &>> 1
+            base = low(base &+ half) <= k ? base &+ half : base
+            n &-= half
+        }
+        return base &+ (low(base) <= k ? 1 : 0)
     }
 }
 
@@ -395,6 +428,12 @@ public enum StoreBuilder {
     ///   `.tooLarge` when a count or size exceeds the format's integer widths.
     public static func encode(_ zones: [ZoneInput]) throws(StoreError) -> StoreImage {
         try StoreEncoder.encode(zones)
+    }
+
+    /// ``encode(_:)`` with explicit table layout knobs (benchmarks compare layouts with it;
+    /// every choice is valid format version 1).
+    public static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions) throws(StoreError) -> StoreImage {
+        try StoreEncoder.encode(zones, options: options)
     }
 
     /// Writes an image to `path` atomically: temp file in the same directory, write, fsync,

@@ -1,20 +1,30 @@
 // Turns flattened listed ranges into the table arrays of the store (see StoreFormat.md):
-// one entry per listed range whose size is a power of two (span byte = log2 of the size; nothing
-// is listed after it until the next key), otherwise an entry with span 0xFF that runs to the
-// next key plus, when the next listed range does not start right after it, one "not listed"
-// terminator entry. Random CIDR data is thus one entry per listed range; the worst case is two.
+// one entry per listed range whose size is m·2^e with m < 256 (every CIDR prefix, and most
+// merged runs of adjacent prefixes): the entry says the size, and nothing is listed after it
+// until the next key. Any other range gets an entry that runs to the next key plus, when the
+// next listed range does not start right after it, one "not listed" terminator entry. Random
+// CIDR data is thus one entry per listed range; the worst case is two.
 
-/// Radix bucket count policy: 2^bits buckets for n entries, about 2^`radixSlack` entries each.
-enum RadixPolicy {
-    /// log2 of the mean entries per bucket; measured (see StoreFormat.md): 2 is the best
-    /// trade of index bytes against keys scanned per lookup.
-    nonisolated(unsafe) static var slack = 2
-    static let maxBits = 24
+/// Table layout knobs. The defaults are the measured choice (StoreFormat.md, "Why this layout");
+/// the others exist so the benchmark can show the alternatives. Every combination is valid
+/// format version 1 and reads with the same code.
+public struct StoreLayoutOptions: Sendable, Hashable {
+    /// Interleave keys and tails into one record per entry (the found key's tail then shares
+    /// its cache line and page) instead of two separate arrays.
+    public var interleaved: Bool
+    /// log2 of the mean entries per radix bucket: 2^(⌊log2 n⌋ − slack) buckets (at most 2^24).
+    public var radixSlack: Int
 
-    static func bits(forCount n: Int) -> Int {
+    public init(interleaved: Bool = true, radixSlack: Int = 1) {
+        self.interleaved = interleaved; self.radixSlack = max(0, radixSlack)
+    }
+
+    static let maxRadixBits = 24
+
+    func radixBits(forCount n: Int) -> Int {
         if n <= 1 { return 0 }
         let log2n = Int.bitWidth - n.leadingZeroBitCount - 1
-        return max(0, min(maxBits, log2n - slack))
+        return max(0, min(StoreLayoutOptions.maxRadixBits, log2n - radixSlack))
     }
 }
 
@@ -29,13 +39,19 @@ struct TableBuilder: RangeSink {
 
     var keys32: [UInt32] = []
     var hi: [UInt64] = []
+    /// Tail fields, interleaved into tail records (see ``RangeTable``) when copied out.
     var lo: [UInt64] = []
-    var vals: [UInt8] = []
-    var spans: [UInt8] = []
+    var vals: [UInt32] = []
+    /// Size per entry: exponent | mantissa << 8 (mantissa 0: "up to the next key").
+    var spans: [UInt16] = []
+    let tailStride: Int
+    var count: Int { spans.count }
     var listed = 0
     var pendingOpen = false
     var pendingEnd: UInt128 = 0
 
+    let options: StoreLayoutOptions
+    var interleaved: Bool { options.interleaved }
     // Filled by `finish()`.
     var radix: [UInt32] = []
     var radixBits = 0
@@ -53,10 +69,11 @@ struct TableBuilder: RangeSink {
         n < 0xFF ? 1 : n < 0xFFFF ? 2 : 4
     }
 
-    init(family: AddressFamily, kind: UInt8, valueCount: Int) {
-        self.family = family; self.kind = kind
+    init(family: AddressFamily, kind: UInt8, valueCount: Int, options: StoreLayoutOptions = .init()) {
+        self.family = family; self.kind = kind; self.options = options
         valueWidth = TableBuilder.valueWidth(forCount: valueCount)
         notListed = valueWidth == 1 ? 0xFF : valueWidth == 2 ? 0xFFFF : 0xFFFF_FFFF
+        tailStride = RangeTable.tailStride(kind: kind, valueWidth: valueWidth)
         switch kind {
         case 0: domainMax = UInt128(UInt32.max); domainBits = 32
         case 1: domainMax = UInt128(UInt64.max); domainBits = 64
@@ -64,20 +81,17 @@ struct TableBuilder: RangeSink {
         }
     }
 
-    var count: Int { spans.count }
+    mutating func reserveHint(_ n: Int) { reserve(n) }
 
     mutating func reserve(_ n: Int) {
-        switch kind {
-        case 0: keys32.reserveCapacity(n)
-        case 1: hi.reserveCapacity(n)
-        default: hi.reserveCapacity(n); lo.reserveCapacity(n)
-        }
-        vals.reserveCapacity(n * valueWidth)
+        if kind == 0 { keys32.reserveCapacity(n) } else { hi.reserveCapacity(n) }
+        if kind == 2 { lo.reserveCapacity(n) }
+        vals.reserveCapacity(n)
         spans.reserveCapacity(n)
     }
 
     @inline(__always)
-    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt8) {
+    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt16) {
         switch kind {
         case 0: keys32.append(UInt32(truncatingIfNeeded: key))
         case 1: hi.append(UInt64(truncatingIfNeeded: key))
@@ -85,14 +99,7 @@ struct TableBuilder: RangeSink {
             hi.append(UInt64(truncatingIfNeeded: key >> 64))
             lo.append(UInt64(truncatingIfNeeded: key))
         }
-        switch valueWidth {
-        case 1: vals.append(UInt8(truncatingIfNeeded: value))
-        case 2:
-            vals.append(UInt8(truncatingIfNeeded: value)); vals.append(UInt8(truncatingIfNeeded: value >> 8))
-        default:
-            vals.append(UInt8(truncatingIfNeeded: value)); vals.append(UInt8(truncatingIfNeeded: value >> 8))
-            vals.append(UInt8(truncatingIfNeeded: value >> 16)); vals.append(UInt8(truncatingIfNeeded: value >> 24))
-        }
+        vals.append(value)
         spans.append(span)
     }
 
@@ -100,20 +107,22 @@ struct TableBuilder: RangeSink {
         let f = kind == 1 ? first >> 64 : first
         let l = kind == 1 ? last >> 64 : last
         if pendingOpen && f != pendingEnd + 1 {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
         }
         pendingOpen = false
         listed += 1
         let diff = l - f
         if diff == domainMax {
-            append(f, value, UInt8(domainBits))
+            append(f, value, UInt16(domainBits) | 1 << 8)   // 1·2^width: the whole space
             return
         }
         let size = diff + 1
-        if size & (size - 1) == 0 {
-            append(f, value, UInt8(size.trailingZeroBitCount))
+        let e = size.trailingZeroBitCount
+        let m = size >> UInt128(e)
+        if m <= 0xFF {
+            append(f, value, UInt16(e) | UInt16(m) << 8)
         } else {
-            append(f, value, 0xFF)
+            append(f, value, 0)
             if l != domainMax { pendingOpen = true; pendingEnd = l }
         }
     }
@@ -125,11 +134,11 @@ struct TableBuilder: RangeSink {
     /// Closes the last range and builds the radix index.
     mutating func finish() {
         if pendingOpen {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
             pendingOpen = false
         }
         let n = count
-        radixBits = RadixPolicy.bits(forCount: n)
+        radixBits = options.radixBits(forCount: n)
         let buckets = 1 << radixBits
         radix = [UInt32](repeating: UInt32(truncatingIfNeeded: n), count: buckets + 1)
         guard n > 0 else { radixShift = 0; radix[0] = 0; return }
@@ -145,26 +154,51 @@ struct TableBuilder: RangeSink {
         // Remaining buckets (beyond the last key's) already hold n.
     }
 
-    /// Byte sizes of the arrays in file order: keys, lows, vals, spans, radix.
+    var keyWidth: Int { kind == 0 ? 4 : 8 }
+
+    /// Byte sizes of the arrays in file order: keys, tails (each with 8 bytes of padding after
+    /// the last tail), radix. Interleaved: one records array (keys) and no tails array.
     var arraySizes: [Int] {
-        let n = count
-        let keyBytes = kind == 0 ? 4 * n : 8 * n
-        return [keyBytes, kind == 2 ? 8 * n : 0, n * valueWidth, n, radix.count * 4]
+        let radixBytes = radix.count * 4
+        if interleaved { return [count * (keyWidth + tailStride) + 8, 0, radixBytes] }
+        return [keyWidth * count, count * tailStride + 8, radixBytes]
     }
 
-    /// Copies the arrays to `base + offsets[k]` (little-endian).
+    /// Copies the arrays to `base + offsets[k]` (little-endian). The destination is zeroed, so
+    /// the padding after the last tail stays zero.
     func copyArrays(to base: UnsafeMutableRawPointer, offsets: [Int]) {
-        func put<T: FixedWidthInteger>(_ a: [T], _ off: Int) {
-            a.withUnsafeBufferPointer { src in
-                let dst = base.advanced(by: off)
-                for (i, x) in src.enumerated() { dst.storeBytes(of: x.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self) }
+        let kw = keyWidth
+        let keyStride = interleaved ? kw + tailStride : kw
+        let keysDst = base.advanced(by: offsets[0])
+        let tailsDst = interleaved ? keysDst + kw : base.advanced(by: offsets[1])
+        let tailsStep = interleaved ? keyStride : tailStride
+        let vOff = kind == 2 ? 8 : 0
+        let width = valueWidth
+        let n = count
+        keys32.withUnsafeBufferPointer { k32 in
+        hi.withUnsafeBufferPointer { h in
+        lo.withUnsafeBufferPointer { l in
+        vals.withUnsafeBufferPointer { v in
+        spans.withUnsafeBufferPointer { sp in
+            for i in 0..<n {
+                if kind == 0 {
+                    keysDst.storeBytes(of: k32[i].littleEndian, toByteOffset: i &* keyStride, as: UInt32.self)
+                } else {
+                    keysDst.storeBytes(of: h[i].littleEndian, toByteOffset: i &* keyStride, as: UInt64.self)
+                }
+                let t = tailsDst + i &* tailsStep
+                if kind == 2 { t.storeBytes(of: l[i].littleEndian, as: UInt64.self) }
+                // Value (width bytes) then span; written as one 8-byte little-endian store that the
+                // next record's fields overwrite (records are written in order; padding follows
+                // the last one).
+                let packed = UInt64(v[i]) | UInt64(sp[i]) << UInt64(8 * width)   // value, exponent, mantissa
+                (t + vOff).storeBytes(of: packed.littleEndian, as: UInt64.self)
             }
+        }}}}}
+        radix.withUnsafeBufferPointer { r in
+            let d = base.advanced(by: offsets[2])
+            for (i, x) in r.enumerated() { d.storeBytes(of: x.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
         }
-        if kind == 0 { put(keys32, offsets[0]) } else { put(hi, offsets[0]) }
-        if kind == 2 { put(lo, offsets[1]) }
-        vals.withUnsafeBytes { base.advanced(by: offsets[2]).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        spans.withUnsafeBytes { base.advanced(by: offsets[3]).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        put(radix, offsets[4])
     }
 
     /// Offsets of the arrays when laid out from `start`, each 64-byte aligned; returns the end.
@@ -191,10 +225,8 @@ struct TableBuilder: RangeSink {
     func makeTable(_ mem: StoreMemory, _ offs: [Int]) -> RangeTable {
         let b = UnsafeRawPointer(mem.mutableBase)
         return RangeTable(family: family, kind: kind, count: count, keys: b + offs[0],
-                          lows: kind == 2 ? (b + offs[1]).assumingMemoryBound(to: UInt64.self) : nil,
-                          vals: b + offs[2], valueWidth: valueWidth,
-                          spans: (b + offs[3]).assumingMemoryBound(to: UInt8.self),
-                          radix: (b + offs[4]).assumingMemoryBound(to: UInt32.self),
+                          tails: interleaved ? b + offs[0] + keyWidth : b + offs[1], interleaved: interleaved,
+                          valueWidth: valueWidth, radix: (b + offs[2]).assumingMemoryBound(to: UInt32.self),
                           radixBits: radixBits, radixShift: radixShift, rangeCount: listed, owner: mem)
     }
 }

@@ -20,7 +20,9 @@ import Testing
         let entries = randomEntries(family: family, count: n, valueCount: valueCount, maxLength: maxLength, using: &rng)
         let ds = DatasetInput(name: "ds\(round)", type: family == .ipv4 ? "ip4trie" : "ip6trie", family: family,
                               ttl: 60, values: values(valueCount), entries: entries)
-        let image = try StoreBuilder.encode([zone("bl.example", [ds])])
+        // Every layout: interleaved or separate arrays, radix from one bucket to one per entry.
+        let options = StoreLayoutOptions(interleaved: round % 3 != 0, radixSlack: [0, 2, 5, 64][round % 4])
+        let image = try StoreBuilder.encode([zone("bl.example", [ds])], options: options)
         let store = try Store(bytes: image.bytes)
         let table = store.zones[0].datasets[0].table
         let reference = StoreBuilder.referenceFlatten(entries, family: family)
