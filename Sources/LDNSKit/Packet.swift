@@ -1,13 +1,5 @@
 import CLDNS
 
-/// A libldns failure: the ldns status code and its text.
-public struct LDNSError: Error, Sendable, CustomStringConvertible {
-    /// `ldns_status` raw value.
-    public var status: Int32
-    public var reason: String
-    public var description: String { "ldns status \(status): \(reason)" }
-}
-
 /// One resource record of a parsed packet, as Swift values.
 public struct PacketRecord: Sendable, Hashable, CustomStringConvertible {
     /// Owner in presentation form with the case as received, e.g. `A.0.…bl.example.`.
@@ -60,7 +52,7 @@ public final class Packet: @unchecked Sendable {
         let status = wire.withUnsafeBufferPointer { ldns_wire2pkt(&p, $0.baseAddress, $0.count) }
         guard status == LDNS_STATUS_OK, let pkt = p else {
             throw LDNSError(status: Int32(status.rawValue),
-                            reason: String(cString: ldns_get_errorstr_by_id(status)))
+                            reason: String(cString: ldns_get_errorstr_by_id(status)), input: "wire message")
         }
         self.pkt = pkt
         self.wire = wire
