@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "prefixbl", targets: ["prefixbl"]),
+        // For tools/bench (a separate package that depends on this one by path).
+        .library(name: "PrefixStore", targets: ["PrefixStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,6 +1,6 @@
-// API CONTRACT (skeleton). The store helper replaces the bodies with the mmap-backed format; the
-// public signatures below are what DNSBL, ZoneSource and the CLI program against. The current
-// bodies are a slow in-memory placeholder so the layers above can be built and tested meanwhile.
+// The public face of the store: the validated, memory-mapped reader (`Store`), its range tables
+// and the builder entry points. The byte layout is described in StoreFormat.md (DocC) and in
+// Format.swift; the flattening sweep lives in Flatten.swift.
 
 /// Errors opening, validating or writing a store.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -28,41 +28,292 @@ public struct StoreValue: @unchecked Sendable {
 }
 
 /// A dataset's flattened table: sorted, disjoint ranges, each with a value index.
-/// Lookups are O(log n) and allocate nothing.
+///
+/// The table points into the store's memory (the mapping, or an owned buffer) and keeps that
+/// memory alive. Lookups are O(log n), allocate nothing and touch three places: the radix
+/// bucket, a short branch-free search over the bucket's keys, and the found entry's *tail* (low
+/// key half, value index and span in one record). See StoreFormat.md for the layout: one entry
+/// per listed range (a start key, a value index and a span byte) plus a "not listed" entry only
+/// where a range whose size is not a power of two needs its end spelled out.
 public struct RangeTable: @unchecked Sendable {
     public let family: AddressFamily
-    // placeholder representation: boundaries with value (-1 = gap)
-    @usableFromInline let starts: [UInt128]
-    @usableFromInline let vals: [Int32]
+    /// Key layout: 0 = 32-bit IPv4 keys; 1 = IPv6 high 64 bits only (every boundary /64-aligned);
+    /// 2 = IPv6 128-bit keys: high halves in the key array (the search runs on them), low halves
+    /// in the tails.
+    @usableFromInline let kind: UInt8
+    /// Number of entries (listed entries + "not listed" terminators).
+    @usableFromInline let count: Int
+    /// Start keys: `UInt32` (kind 0) or the high 64 bits `UInt64` (kinds 1, 2), little-endian,
+    /// `keyStride` bytes apart (the key width for separate arrays; key width + tail stride when
+    /// keys and tails are interleaved into one record per entry).
+    @usableFromInline let keys: UnsafeRawPointer
+    @usableFromInline let keyStride: Int
+    /// Per-entry tail records of `tailStride` bytes: [low key half, 8 bytes, kind 2 only]
+    /// [value index, `valueWidth` bytes; all ones = "not listed"] [span, 1 byte], followed by 8
+    /// bytes of padding so one unaligned 8-byte load reads value and span together.
+    /// Span `s` ≤ key width: the entry covers `[key, key + 2^s - 1]` (in key units) and nothing
+    /// until the next key; 0xFF: it covers `[key, nextKey - 1]`.
+    @usableFromInline let tails: UnsafeRawPointer
+    @usableFromInline let tailStride: Int
+    @usableFromInline let valueOffset: Int
+    @usableFromInline let valueMask: UInt64
+    @usableFromInline let spanShift: UInt64
+    /// Radix over `(highKey - keys[0]) >> radixShift`: `radix[b]` is the first entry whose
+    /// bucket is ≥ b; `radixBuckets + 1` entries.
+    @usableFromInline let radix: UnsafePointer<UInt32>
+    @usableFromInline let radixBuckets: UInt64
+    @usableFromInline let radixShift: UInt64
+    @usableFromInline let valueWidth: Int
+    @usableFromInline let owner: AnyObject?
 
     /// Listed ranges after flattening (gaps not counted).
-    public var rangeCount: Int { vals.filter { $0 >= 0 }.count }
+    public let rangeCount: Int
+
+    /// Bytes per tail record for a key kind and value width.
+    static func tailStride(kind: UInt8, valueWidth: Int) -> Int { (kind == 2 ? 8 : 0) + valueWidth + 1 }
+
+    @usableFromInline
+    init(family: AddressFamily, kind: UInt8, count: Int, keys: UnsafeRawPointer, tails: UnsafeRawPointer,
+         interleaved: Bool, valueWidth: Int, radix: UnsafePointer<UInt32>, radixBits: Int, radixShift: Int,
+         rangeCount: Int, owner: AnyObject?) {
+        self.family = family; self.kind = kind; self.count = count; self.keys = keys; self.tails = tails
+        self.valueWidth = valueWidth
+        let ts = RangeTable.tailStride(kind: kind, valueWidth: valueWidth)
+        let kw = kind == 0 ? 4 : 8
+        self.tailStride = interleaved ? kw + ts : ts
+        self.keyStride = interleaved ? kw + ts : kw
+        self.valueOffset = kind == 2 ? 8 : 0
+        self.valueMask = valueWidth == 1 ? 0xFF : valueWidth == 2 ? 0xFFFF : 0xFFFF_FFFF
+        self.spanShift = UInt64(8 * valueWidth)
+        self.radix = radix
+        self.radixBuckets = UInt64(1) << UInt64(radixBits); self.radixShift = UInt64(radixShift)
+        self.rangeCount = rangeCount; self.owner = owner
+    }
+
+    // MARK: lookups
 
     /// The value index covering `key` (IPv4 in the low 32 bits), or -1 when not listed.
     @inlinable
     public func value(at key: UInt128) -> Int32 {
-        var lo = 0, hi = starts.count
-        while lo < hi { let mid = (lo + hi) / 2; if starts[mid] <= key { lo = mid + 1 } else { hi = mid } }
-        return lo == 0 ? -1 : vals[lo - 1]
+        switch kind {
+        case 0:
+            guard key >> 32 == 0 else { return -1 }
+            let k = UInt32(truncatingIfNeeded: key)
+            let i = locate(UInt32.self, UInt64(k))
+            if i < 0 { return -1 }
+            let (v, s) = tail(i)
+            if v == valueMask { return -1 }
+            if s != 0xFF && (k &- storedKey(i, UInt32.self)) >> UInt32(s) != 0 { return -1 }
+            return Int32(truncatingIfNeeded: v)
+        case 1:
+            let k = UInt64(truncatingIfNeeded: key >> 64)
+            let i = locate(UInt64.self, k)
+            if i < 0 { return -1 }
+            let (v, s) = tail(i)
+            if v == valueMask { return -1 }
+            if s != 0xFF && (k &- storedKey(i, UInt64.self)) >> UInt64(s) != 0 { return -1 }
+            return Int32(truncatingIfNeeded: v)
+        default:
+            let i = locate128(key)
+            if i < 0 { return -1 }
+            let (v, s) = tail(i)
+            if v == valueMask { return -1 }
+            if s != 0xFF && (key &- key128(i)) >> UInt128(s) != 0 { return -1 }
+            return Int32(truncatingIfNeeded: v)
+        }
     }
 
-    /// Whether any listed range intersects the closed interval `first...last`.
+    /// Whether any listed range intersects the closed interval `first...last` (IPv4 in the low
+    /// 32 bits). This is the empty-non-terminal test of SPEC §4: a partial query name names a
+    /// prefix, and the name exists when listed data lies at or below it.
     @inlinable
     public func intersects(first: UInt128, last: UInt128) -> Bool {
-        var lo = 0, hi = starts.count
-        while lo < hi { let mid = (lo + hi) / 2; if starts[mid] <= first { lo = mid + 1 } else { hi = mid } }
-        if lo > 0 && vals[lo - 1] >= 0 { return true }
-        return lo < starts.count && starts[lo] <= last && vals[lo] >= 0
+        if first > last || count == 0 { return false }
+        switch kind {
+        case 0:
+            guard first >> 32 == 0 else { return false }
+            let f = UInt32(truncatingIfNeeded: first)
+            let l = last >> 32 == 0 ? UInt32(truncatingIfNeeded: last) : UInt32.max
+            let i = locate(UInt32.self, UInt64(f))
+            if i >= 0 {
+                let (v, s) = tail(i)
+                if v != valueMask && (s == 0xFF || (f &- storedKey(i, UInt32.self)) >> UInt32(s) == 0) { return true }
+            }
+            var j = i + 1
+            if j < count && storedKey(j, UInt32.self) <= l {
+                if tail(j).value != valueMask { return true }
+                j += 1
+                if j < count && storedKey(j, UInt32.self) <= l && tail(j).value != valueMask { return true }
+            }
+            return false
+        case 1:
+            let f = UInt64(truncatingIfNeeded: first >> 64)
+            let l = UInt64(truncatingIfNeeded: last >> 64)
+            let i = locate(UInt64.self, f)
+            if i >= 0 {
+                let (v, s) = tail(i)
+                if v != valueMask && (s == 0xFF || (f &- storedKey(i, UInt64.self)) >> UInt64(s) == 0) { return true }
+            }
+            var j = i + 1
+            if j < count && storedKey(j, UInt64.self) <= l {
+                if tail(j).value != valueMask { return true }
+                j += 1
+                if j < count && storedKey(j, UInt64.self) <= l && tail(j).value != valueMask { return true }
+            }
+            return false
+        default:
+            let i = locate128(first)
+            if i >= 0 {
+                let (v, s) = tail(i)
+                if v != valueMask && (s == 0xFF || (first &- key128(i)) >> UInt128(s) == 0) { return true }
+            }
+            var j = i + 1
+            if j < count && key128(j) <= last {
+                if tail(j).value != valueMask { return true }
+                j += 1
+                if j < count && key128(j) <= last && tail(j).value != valueMask { return true }
+            }
+            return false
+        }
     }
 
     /// Listed ranges as (first, last, value index), in order: for `dump` and tests.
+    /// Addresses as in ``value(at:)``: IPv4 in the low 32 bits.
     public func ranges() -> [(first: UInt128, last: UInt128, value: Int32)] {
-        var out: [(UInt128, UInt128, Int32)] = []
-        let maxKey: UInt128 = family == .ipv4 ? UInt128(UInt32.max) : UInt128.max
-        for i in starts.indices where vals[i] >= 0 {
-            out.append((starts[i], i + 1 < starts.count ? starts[i + 1] - 1 : maxKey, vals[i]))
+        var out: [(first: UInt128, last: UInt128, value: Int32)] = []
+        out.reserveCapacity(rangeCount)
+        let maxKey: UInt128 = kind == 0 ? UInt128(UInt32.max) : kind == 1 ? UInt128(UInt64.max) : .max
+        for i in 0..<count {
+            let (v, s) = tail(i)
+            if v == valueMask { continue }
+            let k = domainKey(i)
+            let end: UInt128
+            if s == 0xFF {
+                end = i + 1 < count ? domainKey(i + 1) - 1 : maxKey
+            } else {
+                end = s >= 128 ? UInt128.max : k + ((UInt128(1) << UInt128(s)) - 1)
+            }
+            if kind == 1 {
+                out.append((k << 64, (end << 64) | UInt128(UInt64.max), Int32(truncatingIfNeeded: v)))
+            } else {
+                out.append((k, end, Int32(truncatingIfNeeded: v)))
+            }
         }
         return out
+    }
+
+    // MARK: internals
+
+    /// Value index (all ones = "not listed", compare with `valueMask`) and span of entry `i`.
+    @inlinable @inline(__always)
+    func tail(_ i: Int) -> (value: UInt64, span: UInt8) {
+        let raw = UInt64(littleEndian: tails.loadUnaligned(fromByteOffset: i &* tailStride &+ valueOffset, as: UInt64.self))
+        return (raw & valueMask, UInt8(truncatingIfNeeded: raw &>> spanShift))
+    }
+
+    /// Low 64 bits of entry `i`'s key (kind 2).
+    @inlinable @inline(__always)
+    func low(_ i: Int) -> UInt64 {
+        UInt64(littleEndian: tails.loadUnaligned(fromByteOffset: i &* tailStride, as: UInt64.self))
+    }
+
+    /// Stored key of entry `i` (kind 0: `UInt32`; kinds 1, 2: the high 64 bits).
+    @inlinable @inline(__always)
+    func storedKey<K: FixedWidthInteger>(_ i: Int, _: K.Type) -> K {
+        K(littleEndian: keys.loadUnaligned(fromByteOffset: i &* keyStride, as: K.self))
+    }
+
+    /// The entry's start key in its key domain (kind 1: the high 64 bits).
+    @usableFromInline
+    func domainKey(_ i: Int) -> UInt128 {
+        switch kind {
+        case 0: return UInt128(storedKey(i, UInt32.self))
+        case 1: return UInt128(storedKey(i, UInt64.self))
+        default: return key128(i)
+        }
+    }
+
+    @inlinable
+    func key128(_ i: Int) -> UInt128 {
+        (UInt128(storedKey(i, UInt64.self)) << 64) | UInt128(low(i))
+    }
+
+    /// Index of the last entry whose key is ≤ `k`, or -1. `K` is the stored key type; `k` is
+    /// given widened to 64 bits.
+    @inlinable @inline(__always)
+    func locate<K: FixedWidthInteger & UnsignedInteger>(_: K.Type, _ k64: UInt64) -> Int {
+        let n = count
+        if n == 0 { return -1 }
+        let first = UInt64(storedKey(0, K.self))
+        if k64 < first { return -1 }
+        let d = (k64 &- first) >> radixShift
+        if d >= radixBuckets { return n - 1 }
+        let b = Int(truncatingIfNeeded: d)
+        let lo = Int(radix[b]), hi = Int(radix[b &+ 1])
+        return upperBound(lo, hi, K(truncatingIfNeeded: k64)) - 1
+    }
+
+    @inlinable @inline(__always)
+    func locate128(_ k: UInt128) -> Int {
+        let n = count
+        if n == 0 { return -1 }
+        let qh = UInt64(truncatingIfNeeded: k >> 64)
+        let first = storedKey(0, UInt64.self)
+        if qh < first { return -1 }
+        let d = (qh &- first) >> radixShift
+        if d >= radixBuckets { return n - 1 }
+        let b = Int(truncatingIfNeeded: d)
+        let lo = Int(radix[b])
+        var j = upperBound(lo, Int(radix[b &+ 1]), qh)
+        // Keys sharing the high half sit next to each other inside one bucket; order them by the
+        // low half (rare: only prefixes longer than /64 share a high half).
+        if j > lo && storedKey(j &- 1, UInt64.self) == qh {
+            j = lowUpperBound(lowerBound(lo, j, qh), j, UInt64(truncatingIfNeeded: k))
+        }
+        return j - 1
+    }
+
+    /// First index in `lo..<hi` whose key is > `k`. Branch-free halving: the comparison feeds
+    /// an add, not a jump, so mispredictions do not stall the next lookup's loads.
+    @inlinable @inline(__always)
+    func upperBound<K: FixedWidthInteger>(_ lo: Int, _ hi: Int, _ k: K) -> Int {
+        var base = lo
+        var n = hi &- lo
+        if n <= 0 { return lo }
+        while n > 1 {
+            let half = n &>> 1
+            base &+= half & (0 &- Int(truncatingIfNeeded: unsafeBitCast(storedKey(base &+ half, K.self) <= k, to: UInt8.self)))
+            n &-= half
+        }
+        return base &+ Int(truncatingIfNeeded: unsafeBitCast(storedKey(base, K.self) <= k, to: UInt8.self))
+    }
+
+    /// First index in `lo..<hi` whose key is ≥ `k`.
+    @inlinable
+    func lowerBound<K: FixedWidthInteger>(_ lo: Int, _ hi: Int, _ k: K) -> Int {
+        var base = lo
+        var n = hi &- lo
+        if n <= 0 { return lo }
+        while n > 1 {
+            let half = n &>> 1
+            base = storedKey(base &+ half, K.self) < k ? base &+ half : base
+            n &-= half
+        }
+        return base &+ (storedKey(base, K.self) < k ? 1 : 0)
+    }
+
+    /// First index in `lo..<hi` whose low key half is > `k` (within one run of equal high halves).
+    @inlinable
+    func lowUpperBound(_ lo: Int, _ hi: Int, _ k: UInt64) -> Int {
+        var base = lo
+        var n = hi &- lo
+        if n <= 0 { return lo }
+        while n > 1 {
+            let half = n &>> 1
+            base = low(base &+ half) <= k ? base &+ half : base
+            n &-= half
+        }
+        return base &+ (low(base) <= k ? 1 : 0)
     }
 }
 
@@ -112,93 +363,84 @@ public struct StoreImage: Sendable {
 }
 
 /// An opened, validated, immutable store. Read-only; safe to share between threads.
+///
+/// Opening checks every byte that lookups will later trust (see StoreFormat.md, "Validation");
+/// afterwards lookups do no bounds checks and cannot fail.
 public final class Store: @unchecked Sendable {
     public let zones: [StoreZone]
     /// Size of the store in bytes.
     public let byteCount: Int
-    // placeholder keeps TXT bytes alive
-    private let txtStorage: [UnsafeMutableRawBufferPointer]
+    /// The mapping or owned buffer every table and TXT pointer refers to.
+    let memory: StoreMemory
 
     /// Opens `path` read-only with mmap and validates it completely.
-    /// - Throws: ``StoreError`` naming the path and what is wrong.
+    /// - Throws: ``StoreError`` naming the path and what is wrong (`.io` for open/mmap
+    ///   failures, the validation codes otherwise).
     public convenience init(path: String) throws(StoreError) {
-        throw StoreError(.io, "store files not implemented in the skeleton", path: path)
+        let mem = try StoreMemory(mapping: path)
+        do {
+            try self.init(memory: mem)
+        } catch {
+            var e = error
+            e.path = path
+            throw e
+        }
     }
 
-    /// Validates and opens an in-memory store image (tests, fuzzing).
+    /// Validates and opens an in-memory store image (tests, fuzzing). The bytes are copied into
+    /// an owned, 64-byte aligned buffer.
+    /// - Throws: ``StoreError`` when the image is not a valid store.
     public convenience init(bytes: [UInt8]) throws(StoreError) {
-        throw StoreError(.io, "store images not implemented in the skeleton")
+        try self.init(memory: StoreMemory(copying: bytes))
     }
 
     /// Builds a store in memory from compile input; the same as encode + open.
-    public init(zones input: [ZoneInput]) throws(StoreError) {
-        var bufs: [UnsafeMutableRawBufferPointer] = []
-        var zs: [StoreZone] = []
-        for z in input {
-            var ds: [StoreDataset] = []
-            for d in z.datasets {
-                let t = StoreBuilder.referenceFlatten(d.entries, family: d.family).table
-                var vals: [StoreValue] = []
-                for v in d.values {
-                    var p: UnsafeRawBufferPointer? = nil
-                    if let txt = v.txt {
-                        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(txt.count, 1), alignment: 1)
-                        b.copyBytes(from: txt); bufs.append(b)
-                        p = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(b)[0..<txt.count])
-                    }
-                    vals.append(StoreValue(a: v.a, txt: p))
-                }
-                ds.append(StoreDataset(name: d.name, type: d.type, family: d.family, ttl: d.ttl, table: t,
-                                       values: vals, created: d.created, expires: d.expires,
-                                       entryCount: d.entries.count))
-            }
-            zs.append(StoreZone(name: z.name, soa: z.soa, nsTTL: z.nsTTL, ns: z.ns, datasets: ds))
-        }
-        zones = zs; byteCount = 0; txtStorage = bufs
+    /// - Throws: ``StoreError`` `.invalidInput` for entries the builder refuses.
+    public convenience init(zones input: [ZoneInput]) throws(StoreError) {
+        let image = try StoreBuilder.encode(input)
+        try self.init(bytes: image.bytes)
     }
 
-    deinit { for b in txtStorage { b.deallocate() } }
+    init(memory: StoreMemory) throws(StoreError) {
+        self.memory = memory
+        self.byteCount = memory.count
+        self.zones = try StoreReader.open(memory)
+    }
 }
 
 public enum StoreBuilder {
     /// Flattens and encodes zones into a store image.
+    ///
+    /// Per dataset the entries are flattened (longest prefix wins; at equal prefix an exclusion
+    /// beats a listing, and of two listings the first in entry order wins and is reported in
+    /// ``StoreImage/conflicts``). O(n log n) time; already sorted input is not copied.
+    /// - Throws: ``StoreError`` `.invalidInput` for a prefix with host bits set, a prefix length
+    ///   beyond the family's width, an IPv4 address above 32 bits or a value index out of range;
+    ///   `.tooLarge` when a count or size exceeds the format's integer widths.
     public static func encode(_ zones: [ZoneInput]) throws(StoreError) -> StoreImage {
-        throw StoreError(.io, "not implemented in the skeleton")
+        try StoreEncoder.encode(zones)
     }
 
-    /// Writes an image to `path` atomically: temp file in the same directory, fsync, rename.
-    /// A failure leaves any previous file at `path` untouched.
+    /// ``encode(_:)`` with explicit table layout knobs (benchmarks compare layouts with it;
+    /// every choice is valid format version 1).
+    public static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions) throws(StoreError) -> StoreImage {
+        try StoreEncoder.encode(zones, options: options)
+    }
+
+    /// Writes an image to `path` atomically: temp file in the same directory, write, fsync,
+    /// rename, fsync of the directory. A failure leaves any previous file at `path` untouched.
+    /// - Throws: ``StoreError`` `.io` naming the path and the failing system call.
     public static func write(_ image: StoreImage, to path: String) throws(StoreError) {
-        throw StoreError(.io, "not implemented in the skeleton", path: path)
+        try StoreFile.writeAtomically(image.bytes, to: path)
     }
 
     /// Slow, obviously-correct flattening used as the test reference: every boundary of every
     /// prefix, and for each elementary interval the longest covering prefix (exclusion wins at
-    /// equal length, then the first in order).
+    /// equal length, then the first in order). Conflicts: each later listing of an already
+    /// listed prefix with a different value index, against the first listing. O(n²).
     public static func referenceFlatten(_ entries: [PrefixEntry], family: AddressFamily)
         -> (table: RangeTable, conflicts: [FlattenConflict])
     {
-        let bits = family.bits
-        func last(_ e: PrefixEntry) -> UInt128 {
-            let host = bits - Int(e.prefixLength)
-            return host == 0 ? e.address : e.address | ((host >= 128 ? UInt128.max : (UInt128(1) << host) - 1))
-        }
-        let maxKey: UInt128 = family == .ipv4 ? UInt128(UInt32.max) : UInt128.max
-        var points = Set<UInt128>([0])
-        for e in entries { points.insert(e.address); let l = last(e); if l < maxKey { points.insert(l + 1) } }
-        let sorted = points.sorted()
-        var starts: [UInt128] = [], vals: [Int32] = []
-        for p in sorted {
-            var best: PrefixEntry? = nil
-            for e in entries where e.address <= p && p <= last(e) {
-                if let b = best {
-                    if e.prefixLength > b.prefixLength || (e.prefixLength == b.prefixLength && e.isExclusion && !b.isExclusion) { best = e }
-                } else { best = e }
-            }
-            let v = best.map { $0.isExclusion ? -1 : $0.value } ?? -1
-            if let lv = vals.last, lv == v { continue }
-            starts.append(p); vals.append(v)
-        }
-        return (RangeTable(family: family, starts: starts, vals: vals), [])
+        Flattener.reference(entries, family: family)
     }
 }

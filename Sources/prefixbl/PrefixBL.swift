@@ -1,9 +1,16 @@
 import ArgumentParser
 
 @main
-struct PrefixBL: ParsableCommand {
+struct PrefixBL: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefixbl",
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
-        subcommands: [])
+        subcommands: [
+            Serve.self,
+            Query.self,
+            Compile.self,
+            Check.self,
+            Dump.self,
+            Lookup.self,
+        ])
 }

@@ -1,0 +1,51 @@
+import CSystemShims
+import DNSBL
+
+/// Transport settings of a ``DNSServer``. Sizes in bytes, durations in seconds.
+public struct ServerConfiguration: Sendable {
+    /// Addresses to serve on, UDP and TCP alike. Port 0 = an ephemeral port.
+    public var listen: [ListenAddress]
+    /// UDP serving threads per listen address (each with its own `SO_REUSEPORT` socket);
+    /// default: the number of online CPUs.
+    public var udpThreads: Int
+    /// Datagrams per `recvmmsg`/`sendmmsg` call.
+    public var udpBatchSize: Int = 64
+    /// Requested `SO_RCVBUF` per UDP socket, bytes (the kernel caps it at `net.core.rmem_max`
+    /// unless the process may use `SO_RCVBUFFORCE`). rbldnsd's 64 KiB loses queries in bursts.
+    public var udpReceiveBuffer: Int = 4 << 20
+    /// Largest UDP response the handler may write, bytes (the EDNS payload size we offer).
+    public var udpPayloadSize: Int = 1232
+    /// NIO event loops for TCP; default: the number of online CPUs.
+    public var tcpThreads: Int
+    /// A TCP connection with no read or write for this long is closed (RFC 7766 §6.2.3).
+    public var tcpIdleTimeout: Double = 10
+    /// Open TCP connections at most, over all listen addresses; connections above it are
+    /// accepted and closed at once.
+    public var tcpMaxConnections: Int = 256
+    /// Bytes of responses queued on one connection before the server stops reading its
+    /// queries (backpressure against clients that send but do not read).
+    public var tcpMaxQueuedBytes: Int = 64 << 10
+    /// On shutdown, how long open TCP connections get to receive the answers to the queries
+    /// already read before they are closed.
+    public var shutdownGrace: Double = 2
+
+    public init(listen: [ListenAddress], threads: Int? = nil) {
+        self.listen = listen
+        let n = threads ?? onlineCPUs()
+        self.udpThreads = max(1, n)
+        self.tcpThreads = max(1, n)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Online CPUs as the scheduler sees them (respects affinity masks on Linux).
+public func onlineCPUs() -> Int {
+    let n = Int(csys_affinity_cpus())
+    if n > 0 { return n }
+    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}

@@ -1,2 +1,0 @@
-import DNSBL
-public enum DNSBLServer {}

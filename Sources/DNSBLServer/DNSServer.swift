@@ -1,0 +1,88 @@
+import DNSBL
+import Logging
+
+/// A DNS server answering over UDP and TCP on every configured address from the current
+/// snapshot of a ``SnapshotHolder``.
+///
+/// Lifecycle: ``start()`` binds every socket (so errors such as "address in use" surface before
+/// anything serves, and before privileges are dropped) and starts serving; ``stop()`` stops
+/// accepting and receiving, finishes queries already read, and returns when every serving
+/// thread has ended. Bound addresses (with the ephemeral port when port 0 was asked) are in
+/// ``udpAddresses`` and ``tcpAddresses`` after ``start()``.
+public final class DNSServer: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    public let holder: SnapshotHolder
+    public let logger: Logger
+    public let queryLog: QueryLog?
+    private let udp: UDPServer
+    private let tcp: TCPServer
+    private var started = false
+    private var stopped = false
+
+    public init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger,
+                queryLog: QueryLog? = nil) {
+        self.configuration = configuration
+        self.holder = holder
+        self.logger = logger
+        self.queryLog = queryLog
+        self.udp = UDPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
+        self.tcp = TCPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
+    }
+
+    /// Binds UDP and TCP sockets on every listen address and starts serving.
+    /// - Throws: ``ServerError`` (`.socket`, `.bind`) naming the address; nothing is left open.
+    public func start() async throws {
+        precondition(!started, "DNSServer.start() called twice")
+        started = true
+        // TCP binds first so that an ephemeral port (port 0) is chosen once and UDP joins the
+        // same number: resolvers fall back from UDP to TCP on the same port. If that UDP port is
+        // taken, try another ephemeral port.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await tcp.bind(configuration.listen)
+            } catch {
+                try? await tcp.group.shutdownGracefully()
+                throw error
+            }
+            do {
+                try udp.bind(tcp.boundAddresses)
+                break
+            } catch {
+                await tcp.unbind()
+                let ephemeral = configuration.listen.contains { $0.port == 0 }
+                if !ephemeral || attempt >= 8 {
+                    try? await tcp.group.shutdownGracefully()
+                    throw error
+                }
+            }
+        }
+        udp.start()
+        logger.info("serving", metadata: [
+            "udp": "\(udpAddresses.map(\.description).joined(separator: " "))",
+            "tcp": "\(tcpAddresses.map(\.description).joined(separator: " "))",
+            "udp-threads-per-address": "\(configuration.udpThreads)",
+            "tcp-event-loops": "\(configuration.tcpThreads)"])
+    }
+
+    /// Stops serving; idempotent. UDP workers answer the batch they hold; TCP connections get
+    /// the answers to queries already read (up to ``ServerConfiguration/shutdownGrace``).
+    public func stop() async {
+        guard started, !stopped else { return }
+        stopped = true
+        await tcp.stop()
+        udp.stop()
+        logger.info("stopped", metadata: [
+            "udp-answered": "\(udp.stats.answered)", "tcp-answered": "\(tcp.stats.answered)"])
+    }
+
+    /// UDP addresses actually bound (port 0 replaced by the kernel's choice), in `listen` order.
+    public var udpAddresses: [ListenAddress] { udp.boundAddresses }
+    /// TCP addresses actually bound, in `listen` order.
+    public var tcpAddresses: [ListenAddress] { tcp.boundAddresses }
+    public var udpStats: TransportStats { udp.stats }
+    public var tcpStats: TransportStats { tcp.stats }
+    /// Open TCP connections now.
+    public var tcpConnectionCount: Int { tcp.connections.count }
+}

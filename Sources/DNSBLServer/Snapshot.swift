@@ -1,0 +1,77 @@
+import DNSBL
+import Synchronization
+
+/// Answers one DNS message: the seam between transport and answer logic.
+///
+/// The server calls it from many threads at once with the query bytes (without the TCP length
+/// prefix) and a response buffer of at least 65535 bytes for TCP and at least the configured UDP
+/// payload size for UDP. Returning `length == 0` means "send nothing". ``DNSBL/Responder`` is
+/// the production conformer; tests plug in trivial handlers (echo, faults, delays).
+public protocol QueryHandler: AnyObject, Sendable {
+    func respond(to query: UnsafeRawBufferPointer, transport: Transport,
+                 into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
+}
+
+extension Responder: QueryHandler {}
+
+/// One zone of a snapshot, for logs.
+public struct ZoneSummary: Sendable, CustomStringConvertible {
+    /// Zone name in text form, e.g. `bl.example`.
+    public var name: String
+    /// Serial of the zone's SOA.
+    public var serial: UInt32
+    public var datasets: Int
+    /// Entries (listings and exclusions) read from source, summed over datasets.
+    public var entries: Int
+    public init(name: String, serial: UInt32, datasets: Int, entries: Int) {
+        self.name = name; self.serial = serial; self.datasets = datasets; self.entries = entries
+    }
+    public var description: String {
+        "\(name) serial \(serial), \(datasets) dataset(s), \(entries) entries"
+    }
+}
+
+/// An immutable serving snapshot: the handler answering queries plus what it was built from.
+///
+/// Transport threads read the current snapshot once per batch (UDP) or per query (TCP) from a
+/// ``SnapshotHolder``; a reload swaps in a new one, and the old one lives (store files stay
+/// mapped) until the last query holding it finishes and ARC releases it.
+public final class Snapshot: Sendable {
+    public let handler: any QueryHandler
+    /// Total entries over all zones; compared between reloads by the shrink guard.
+    public let entryCount: Int
+    public let zones: [ZoneSummary]
+    /// 1 for the first snapshot, +1 per successful reload.
+    public let generation: Int
+
+    public init(handler: any QueryHandler, entryCount: Int, zones: [ZoneSummary] = [], generation: Int = 1) {
+        self.handler = handler
+        self.entryCount = entryCount
+        self.zones = zones
+        self.generation = generation
+    }
+}
+
+/// The atomically replaceable current ``Snapshot``.
+///
+/// Readers take a strong reference under a mutex (a few nanoseconds, no allocation); the
+/// writer replaces it. Readers never wait for a reload: candidates are built outside the lock.
+public final class SnapshotHolder: Sendable {
+    private let current: Mutex<Snapshot>
+
+    public init(_ snapshot: Snapshot) { current = Mutex(snapshot) }
+
+    /// The snapshot to answer with now.
+    @inline(__always)
+    public func load() -> Snapshot { current.withLock { $0 } }
+
+    /// Installs `snapshot` and returns the one it replaced.
+    @discardableResult
+    public func swap(_ snapshot: Snapshot) -> Snapshot {
+        current.withLock { old in
+            let previous = old
+            old = snapshot
+            return previous
+        }
+    }
+}

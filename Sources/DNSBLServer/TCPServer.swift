@@ -1,0 +1,287 @@
+import DNSBL
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// TCP transport (RFC 7766) on SwiftNIO.
+///
+/// - Framing: each message is preceded by its length as a 2-byte big-endian integer (RFC 1035
+///   §4.2.2). Several queries may arrive in one segment (pipelining); they are answered **in
+///   the order received**, one response per query that gets one.
+/// - A zero-length frame is not a DNS message: the connection is closed.
+/// - Idle timeout: no byte read or written for ``ServerConfiguration/tcpIdleTimeout`` closes
+///   the connection, which also ends connections stuck on a length prefix that lies.
+/// - Connection cap: above ``ServerConfiguration/tcpMaxConnections`` open connections, new ones
+///   are closed at once.
+/// - Backpressure: once ``ServerConfiguration/tcpMaxQueuedBytes`` of responses wait for a client
+///   that does not read, the server stops answering and reading that connection until the client
+///   drains them; unread input is then bounded by one partial message plus one read burst.
+///   Event loops never block, so such a client costs the others nothing.
+final class TCPServer: @unchecked Sendable {
+    let configuration: ServerConfiguration
+    let holder: SnapshotHolder
+    let logger: Logger
+    let queryLog: QueryLog?
+    let group: MultiThreadedEventLoopGroup
+    let connections: ConnectionRegistry
+    let stats = TransportStats()
+    private var serverChannels: [Channel] = []
+    private(set) var boundAddresses: [ListenAddress] = []
+    private let scratch: [ObjectIdentifier: ResponseScratch]
+
+    init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger, queryLog: QueryLog?) {
+        self.configuration = configuration
+        self.holder = holder
+        self.logger = logger
+        self.queryLog = queryLog
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.tcpThreads)
+        self.connections = ConnectionRegistry(limit: configuration.tcpMaxConnections)
+        var scratch: [ObjectIdentifier: ResponseScratch] = [:]
+        for loop in group.makeIterator() { scratch[ObjectIdentifier(loop)] = ResponseScratch() }
+        self.scratch = scratch
+    }
+
+    func bind(_ addresses: [ListenAddress]) async throws {
+        do {
+            for address in addresses {
+                let channel = try await bootstrap(for: address).bind(host: address.host, port: Int(address.port)).get()
+                serverChannels.append(channel)
+                var actual = address
+                actual.port = UInt16(channel.localAddress?.port ?? Int(address.port))
+                boundAddresses.append(actual)
+            }
+        } catch {
+            for c in serverChannels { try? await c.close() }
+            serverChannels = []
+            throw ServerError(.bind, "TCP bind: \(error)")
+        }
+    }
+
+    /// Closes the listening sockets (before serving; used when the UDP side cannot bind).
+    func unbind() async {
+        for c in serverChannels { try? await c.close() }
+        serverChannels = []
+        boundAddresses = []
+    }
+
+    private func bootstrap(for address: ListenAddress) -> ServerBootstrap {
+        let idle = TimeAmount.nanoseconds(Int64(configuration.tcpIdleTimeout * 1e9))
+        let queued = configuration.tcpMaxQueuedBytes
+        var b = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        if address.family == .ipv6 {
+            b = b.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel.ipv6, name: NIOBSDSocket.Option.ipv6_v6only),
+                value: 1)
+        }
+        return b
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: queued / 2, high: queued))
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DNSTCPHandler.readSize))
+            .childChannelInitializer { [self] channel in
+                guard connections.admit(channel) else {
+                    return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
+                }
+                let scratch = self.scratch[ObjectIdentifier(channel.eventLoop)]!
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
+                                                      stats: stats, registry: connections))
+                }
+            }
+    }
+
+    /// Stops accepting, lets open connections receive the answers to what they already sent
+    /// (for at most `shutdownGrace` seconds), closes them and stops the event loops.
+    func stop() async {
+        for c in serverChannels { try? await c.close() }
+        serverChannels = []
+        let open = connections.all()
+        for c in open { c.pipeline.fireUserInboundEventTriggered(DNSTCPHandler.Drain()) }
+        let deadline = ContinuousClock.now + .milliseconds(Int(configuration.shutdownGrace * 1000))
+        while connections.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for c in connections.all() { try? await c.close() }
+        try? await group.shutdownGracefully()
+    }
+}
+
+struct ConnectionLimitReached: Error {}
+
+/// Open TCP connections, capped.
+final class ConnectionRegistry: Sendable {
+    let limit: Int
+    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+    init(limit: Int) { self.limit = limit }
+
+    /// Registers `channel` unless the cap is reached; unregisters itself when it closes.
+    func admit(_ channel: Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let ok = open.withLock { map -> Bool in
+            guard map.count < limit else { return false }
+            map[id] = channel
+            return true
+        }
+        if ok { channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } } }
+        return ok
+    }
+    var count: Int { open.withLock { $0.count } }
+    func all() -> [Channel] { open.withLock { Array($0.values) } }
+}
+
+/// A 65535-byte response buffer per event loop: handlers on one loop run one at a time.
+final class ResponseScratch: @unchecked Sendable {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    deinit { buffer.deallocate() }
+}
+
+/// Decodes length-prefixed queries, answers them in order, applies backpressure.
+final class DNSTCPHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Never
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    /// Shutdown: answer what is complete in the buffer, then close once written.
+    struct Drain {}
+
+    private let holder: SnapshotHolder
+    private let scratch: ResponseScratch
+    private let queryLog: QueryLog?
+    private let stats: TransportStats
+    private var input: ByteBuffer? = nil
+    private var readWanted = false
+    private var draining = false
+    private var closing = false
+    private var closeQueued = false
+
+    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
+         registry: ConnectionRegistry) {
+        self.holder = holder
+        self.scratch = scratch
+        self.queryLog = queryLog
+        self.stats = stats
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if draining || closing { return }
+        if input == nil || input!.readableBytes == 0 {
+            input = bytes
+        } else {
+            input!.writeBuffer(&bytes)
+        }
+        process(context: context)
+    }
+
+    /// Answers every complete frame in the buffer, in order, while the channel is writable.
+    /// Fairness between connections of one event loop comes from small reads: each read
+    /// brings at most `readSize` bytes, so one busy connection gets one such slice per loop tick.
+    private func process(context: ChannelHandlerContext) {
+        guard var buffer = input else {
+            if draining || closing { closeAfterWrites(context: context) }
+            return
+        }
+        var wrote = false
+        while context.channel.isWritable || draining {
+            guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
+            if length == 0 {
+                // Not a DNS message; nothing sensible follows on this stream.
+                closing = true
+                buffer.clear()
+                break
+            }
+            guard buffer.readableBytes >= 2 + Int(length) else { break }
+            buffer.moveReaderIndex(forwardBy: 2)
+            let snapshot = holder.load()
+            let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
+                let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
+                let o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                if let queryLog {
+                    if let remote = context.channel.remoteAddress {
+                        remote.withSockAddr { sa, _ in queryLog.record(transport: .tcp, peer: sa, query: query, outcome: o) }
+                    } else {
+                        queryLog.record(transport: .tcp, peer: nil, query: query, outcome: o)
+                    }
+                }
+                return o
+            }
+            buffer.moveReaderIndex(forwardBy: Int(length))
+            if outcome.length > 0 && outcome.length <= 65535 {
+                var out = context.channel.allocator.buffer(capacity: outcome.length + 2)
+                out.writeInteger(UInt16(outcome.length))
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(scratch.buffer)[0..<outcome.length]))
+                context.write(wrapOutboundOut(out), promise: nil)
+                wrote = true
+                stats.add(received: 1, answered: 1, dropped: 0)
+            } else {
+                stats.add(received: 1, answered: 0, dropped: 1)
+            }
+        }
+        if buffer.readableBytes == 0 {
+            buffer.clear()
+        } else if buffer.readerIndex > 32 << 10 {
+            buffer.discardReadBytes()
+        }
+        input = buffer
+        if wrote { context.flush() }
+        if draining || closing { closeAfterWrites(context: context) }
+    }
+
+    /// Bytes per read: small enough that one connection's backlog is handled in slices.
+    static let readSize = 4096
+
+    /// Closes once everything written so far has gone out: writes complete in order, so an
+    /// empty write queued last completes after them.
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        if closeQueued { return }
+        closeQueued = true
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+    }
+
+    private func resumeReadingIfWanted(context: ChannelHandlerContext) {
+        if readWanted && context.channel.isWritable && !draining && !closing {
+            readWanted = false
+            context.read()
+        }
+    }
+
+    // Outbound read: suppressed while responses are backed up; re-issued when they drain.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable && !draining && !closing {
+            context.read()
+        } else {
+            readWanted = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            process(context: context)
+            resumeReadingIfWanted(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else if event is Drain {
+            draining = true
+            process(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSystemShims
+import DNSBL
+import Logging
+import Synchronization
+
+/// UDP transport: for every listen address, `threads` sockets bound to the same address with
+/// `SO_REUSEPORT` (the kernel spreads datagrams over them by flow hash), each served by its own
+/// thread that receives up to `batchSize` queries with one `recvmmsg(2)`, answers them into
+/// preallocated per-slot buffers and sends all answers with one `sendmmsg(2)`.
+///
+/// Why not SwiftNIO for UDP: measured on this 2-vCPU machine, recvmmsg/sendmmsg threads served
+/// ~273k qps per core against ~234k for NIO `DatagramBootstrap` with vector reads and one flush
+/// per read burst (SWIFT-NOTES.md); the hand-rolled loop also allocates nothing per packet.
+final class UDPServer: @unchecked Sendable {
+    struct Worker {
+        var fd: Int32
+        var thread: pthread_t?
+    }
+
+    let configuration: ServerConfiguration
+    let holder: SnapshotHolder
+    let logger: Logger
+    let queryLog: QueryLog?
+    private(set) var boundAddresses: [ListenAddress] = []
+    private var workers: [Worker] = []
+    private let stopFlag = Atomic<Bool>(false)
+    let stats = TransportStats()
+
+    init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger, queryLog: QueryLog?) {
+        self.configuration = configuration
+        self.holder = holder
+        self.logger = logger
+        self.queryLog = queryLog
+    }
+
+    /// Creates and binds every socket; on failure closes what was opened.
+    func bind(_ addresses: [ListenAddress]) throws(ServerError) {
+        do {
+            for address in addresses {
+                var actual = address
+                for i in 0..<configuration.udpThreads {
+                    let fd = try makeSocket(actual)
+                    workers.append(Worker(fd: fd, thread: nil))
+                    if i == 0 {
+                        // Port 0 takes an ephemeral port; the other sockets of the group join it.
+                        actual.port = try boundPort(fd)
+                        boundAddresses.append(actual)
+                        let rcv = csys_get_rcvbuf(fd)
+                        if rcv < configuration.udpReceiveBuffer {
+                            logger.warning("UDP receive buffer smaller than asked", metadata: [
+                                "address": "\(actual)", "asked": "\(configuration.udpReceiveBuffer)",
+                                "got": "\(rcv)", "hint": "raise sysctl net.core.rmem_max"])
+                        }
+                    }
+                }
+            }
+        } catch {
+            for w in workers { close(w.fd) }
+            workers = []
+            throw error
+        }
+    }
+
+    private func makeSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
+        let domain = address.family == .ipv4 ? AF_INET : AF_INET6
+        #if canImport(Glibc)
+        let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #else
+        let fd = socket(domain, SOCK_DGRAM, 0)
+        #endif
+        guard fd >= 0 else { throw ServerError(.socket, "UDP socket for \(address): \(errnoText())") }
+        var ok = csys_set_reuseport(fd) == 0
+        if ok, address.family == .ipv6 { ok = csys_set_v6only(fd) == 0 }
+        if ok { _ = csys_set_rcvbuf(fd, Int32(configuration.udpReceiveBuffer)) }
+        // The receive timeout lets a blocked worker notice `stop()`; the send timeout bounds a
+        // sendmmsg stuck on a full send buffer.
+        if ok { ok = csys_set_timeouts(fd, 200, 100) == 0 }
+        guard ok else {
+            let e = errnoText(); close(fd)
+            throw ServerError(.socket, "UDP socket options for \(address): \(e)")
+        }
+        let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
+        guard rc == 0 else {
+            let e = errnoText(); close(fd)
+            throw ServerError(.bind, "UDP bind \(address): \(e)")
+        }
+        return fd
+    }
+
+    /// Starts one thread per socket.
+    func start() {
+        for i in workers.indices {
+            let context = WorkerContext(server: self, fd: workers[i].fd)
+            let box = Unmanaged.passRetained(context).toOpaque()
+            var tid = pthread_t()
+            let rc = pthread_create(&tid, nil, { arg in
+                let context = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
+                context.server.serve(fd: context.fd)
+                return nil
+            }, box)
+            if rc == 0 {
+                workers[i].thread = tid
+            } else {
+                Unmanaged<WorkerContext>.fromOpaque(box).release()
+                logger.error("cannot start UDP thread", metadata: ["errno": "\(rc)"])
+            }
+        }
+    }
+
+    /// Stops receiving; each worker finishes (answers) the batch it holds, then exits.
+    func stop() {
+        if stopFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        for w in workers {
+            if let t = w.thread { pthread_join(t, nil) }
+            close(w.fd)
+        }
+        workers = []
+    }
+
+    private final class WorkerContext {
+        let server: UDPServer
+        let fd: Int32
+        init(server: UDPServer, fd: Int32) { self.server = server; self.fd = fd }
+    }
+
+    /// The packet loop. Allocates the batch once; nothing per packet.
+    private func serve(fd: Int32) {
+        let querySlot = 4096
+        let responseSlot = max(configuration.udpPayloadSize, 4096)
+        guard let batch = csys_udp_batch_new(UInt32(configuration.udpBatchSize), querySlot, responseSlot) else {
+            logger.critical("cannot allocate UDP batch buffers")
+            return
+        }
+        defer { csys_udp_batch_free(batch) }
+        var lastErrorLog: UInt64 = 0
+        while !stopFlag.load(ordering: .relaxed) {
+            let n = csys_udp_batch_recv(fd, batch)
+            if n <= 0 {
+                let e = errno
+                if n < 0 && e != EAGAIN && e != EWOULDBLOCK && e != EINTR {
+                    if e == EBADF { return }
+                    let now = monotonicSeconds()
+                    if now != lastErrorLog {
+                        lastErrorLog = now
+                        logger.error("recvmmsg failed", metadata: ["error": "\(errnoText(e))"])
+                    }
+                }
+                continue
+            }
+            // One snapshot per batch: a reload is picked up by the next batch, and the old
+            // snapshot stays alive (mapped) until this reference is dropped.
+            let snapshot = holder.load()
+            let handler = snapshot.handler
+            var queued: UInt32 = 0
+            var dropped = 0
+            for i in 0..<UInt32(n) {
+                var qlen = 0
+                var truncated: Int32 = 0
+                let q = csys_udp_batch_query(batch, i, &qlen, &truncated)!
+                var rcap = 0
+                let r = csys_udp_batch_response(batch, i, &rcap)!
+                let query = UnsafeRawBufferPointer(start: q, count: qlen)
+                let outcome = handler.respond(to: query, transport: .udp,
+                                              into: UnsafeMutableRawBufferPointer(start: r, count: rcap))
+                if outcome.length > 0 && outcome.length <= rcap {
+                    csys_udp_batch_queue(batch, queued, i, outcome.length)
+                    queued += 1
+                } else {
+                    dropped += 1
+                }
+                if let queryLog {
+                    var plen: socklen_t = 0
+                    queryLog.record(transport: .udp, peer: csys_udp_batch_peer(batch, i, &plen),
+                                    query: query, outcome: outcome)
+                }
+            }
+            var sent: Int32 = 0
+            if queued > 0 { sent = csys_udp_batch_send(fd, batch, queued) }
+            stats.add(received: Int(n), answered: Int(sent), dropped: dropped + Int(queued) - Int(sent))
+        }
+    }
+}
+
+/// Counters of one transport, updated once per batch (UDP) or per query (TCP).
+public final class TransportStats: Sendable {
+    private let receivedCount = Atomic<Int>(0)
+    private let answeredCount = Atomic<Int>(0)
+    private let droppedCount = Atomic<Int>(0)
+    public init() {}
+    func add(received: Int, answered: Int, dropped: Int) {
+        receivedCount.add(received, ordering: .relaxed)
+        answeredCount.add(answered, ordering: .relaxed)
+        if dropped != 0 { droppedCount.add(dropped, ordering: .relaxed) }
+    }
+    /// Queries received.
+    public var received: Int { receivedCount.load(ordering: .relaxed) }
+    /// Responses sent.
+    public var answered: Int { answeredCount.load(ordering: .relaxed) }
+    /// Queries not answered (handler returned nothing, or the send failed).
+    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+}
+
+func boundPort(_ fd: Int32) throws(ServerError) -> UInt16 {
+    var ss = sockaddr_storage()
+    var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let rc = withUnsafeMutablePointer(to: &ss) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    guard rc == 0 else { throw ServerError(.socket, "getsockname: \(errnoText())") }
+    return withUnsafePointer(to: &ss) { p -> UInt16 in
+        if Int32(p.pointee.ss_family) == AF_INET {
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+        return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+    }
+}
+
+func monotonicSeconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec)
+}

@@ -1,0 +1,230 @@
+// The store file format, version 1 (StoreFormat.md describes it byte by byte).
+// All integers little-endian; every position is a file offset, never a pointer.
+
+import CZlib
+
+#if _endian(big)
+#error("the store format is little-endian and lookups read it in place: big-endian hosts are not supported")
+#endif
+
+enum Format {
+    static let magic: [UInt8] = Array("PFXSTORE".utf8)
+    static let version: UInt32 = 1
+    static let headerSize = 64
+    static let sectionEntrySize = 32
+    static let sectionCount = 5
+    static let sectionTableOffset = 64
+    static let zoneRecordSize = 80
+    static let datasetRecordSize = 128
+    static let valueRecordSize = 16
+
+    enum Section: UInt32, CaseIterable {
+        case strings = 1, zones = 2, datasets = 3, values = 4, tables = 5
+    }
+
+    static var firstSectionOffset: Int { sectionTableOffset + sectionCount * sectionEntrySize }
+
+    static func crc(_ p: UnsafeRawPointer, _ n: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: crc32_z(0, p.assumingMemoryBound(to: UInt8.self), n))
+    }
+}
+
+/// Little-endian stores into an image under construction.
+struct ImageWriter {
+    let base: UnsafeMutableRawPointer
+    @inline(__always) func u8(_ off: Int, _ v: UInt8) { base.storeBytes(of: v, toByteOffset: off, as: UInt8.self) }
+    @inline(__always) func u16(_ off: Int, _ v: UInt16) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt16.self) }
+    @inline(__always) func u32(_ off: Int, _ v: UInt32) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt32.self) }
+    @inline(__always) func u64(_ off: Int, _ v: UInt64) { base.storeBytes(of: v.littleEndian, toByteOffset: off, as: UInt64.self) }
+    func bytes(_ off: Int, _ b: [UInt8]) {
+        b.withUnsafeBytes { if !$0.isEmpty { base.advanced(by: off).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+    }
+}
+
+/// The string pool: every byte string stored once (names, dataset types, TXT templates).
+struct StringPool {
+    var bytes: [UInt8] = []
+    var index: [[UInt8]: UInt32] = [:]
+
+    mutating func intern(_ s: [UInt8]) throws(StoreError) -> (off: UInt32, len: UInt32) {
+        if let o = index[s] { return (o, UInt32(s.count)) }
+        guard bytes.count + s.count <= Int(UInt32.max) else {
+            throw StoreError(.tooLarge, "string pool exceeds 4 GiB")
+        }
+        let o = UInt32(bytes.count)
+        bytes.append(contentsOf: s)
+        index[s] = o
+        return (o, UInt32(s.count))
+    }
+}
+
+enum StoreEncoder {
+    struct DatasetPlan {
+        var input: DatasetInput
+        var table: TableBuilder
+        var name: (UInt32, UInt32)
+        var type: (UInt32, UInt32)
+        var valueFirst: Int
+    }
+
+    static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions = .init()) throws(StoreError) -> StoreImage {
+        var pool = StringPool()
+        var plans: [[DatasetPlan]] = []
+        var conflicts: [[[FlattenConflict]]] = []
+        var values: [(a: UInt32, txt: (UInt32, UInt32)?)] = []
+        var summary = StoreSummary(zones: zones.count, datasets: 0, entries: 0, ranges: 0, bytes: 0)
+        for z in zones {
+            for n in [z.name, z.soa.mname, z.soa.rname] + z.ns where !isValidWireName(n[...]) {
+                throw StoreError(.invalidInput, "not a valid wire-form name: \(n)")
+            }
+            var zp: [DatasetPlan] = []
+            var zc: [[FlattenConflict]] = []
+            for d in z.datasets {
+                guard d.values.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
+                var tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
+                                      valueCount: d.values.count, options: options)
+                let c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)
+                tb.finish()
+                guard tb.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many ranges in \(d.name)") }
+                let first = values.count
+                for v in d.values {
+                    values.append((v.a, try v.txt.map { t throws(StoreError) in try pool.intern(t) }))
+                }
+                zp.append(DatasetPlan(input: d, table: tb,
+                                      name: try pool.intern(Array(d.name.utf8)),
+                                      type: try pool.intern(Array(d.type.utf8)), valueFirst: first))
+                zc.append(c)
+                summary.datasets += 1
+                summary.entries += d.entries.count
+                summary.ranges += tb.listed
+            }
+            plans.append(zp)
+            conflicts.append(zc)
+        }
+        // Zone names go into the pool after the datasets only so that the order is stable; the
+        // pool deduplicates either way.
+        var zoneStrings: [(name: (UInt32, UInt32), mname: (UInt32, UInt32), rname: (UInt32, UInt32), ns: (UInt32, UInt32))] = []
+        for z in zones {
+            zoneStrings.append((try pool.intern(z.name), try pool.intern(z.soa.mname), try pool.intern(z.soa.rname),
+                                try pool.intern(z.ns.flatMap { $0 })))
+        }
+        let datasetCount = plans.reduce(0) { $0 + $1.count }
+        guard values.count < Int(UInt32.max), datasetCount < Int(UInt32.max) else {
+            throw StoreError(.tooLarge, "too many values or datasets")
+        }
+
+        // Layout.
+        var off = Format.firstSectionOffset
+        let stringsOff = off; off += pool.bytes.count; off = align(off, 8)
+        let zonesOff = off; off += zones.count * Format.zoneRecordSize
+        let datasetsOff = off; off += datasetCount * Format.datasetRecordSize
+        let valuesOff = off; off += values.count * Format.valueRecordSize
+        off = align(off, 64)
+        let tablesOff = off
+        var tableOffsets: [[[Int]]] = []
+        for zp in plans {
+            var zo: [[Int]] = []
+            for p in zp {
+                let (o, end) = p.table.layout(from: off)
+                zo.append(o); off = end
+            }
+            tableOffsets.append(zo)
+        }
+        off = align(off, 8)
+        let fileSize = off
+
+        var image = [UInt8](repeating: 0, count: fileSize)
+        image.withUnsafeMutableBytes { buf in
+            let w = ImageWriter(base: buf.baseAddress!)
+            w.bytes(0, Format.magic)
+            w.u32(8, Format.version)
+            w.u32(12, UInt32(Format.headerSize))
+            w.u64(16, UInt64(fileSize))
+            w.u32(24, UInt32(Format.sectionCount))
+            w.u32(28, UInt32(Format.sectionTableOffset))
+            let sections: [(Format.Section, Int, Int, Int)] = [
+                (.strings, pool.bytes.count, stringsOff, pool.bytes.count),
+                (.zones, zones.count, zonesOff, zones.count * Format.zoneRecordSize),
+                (.datasets, datasetCount, datasetsOff, datasetCount * Format.datasetRecordSize),
+                (.values, values.count, valuesOff, values.count * Format.valueRecordSize),
+                (.tables, datasetCount, tablesOff, fileSize - tablesOff),
+            ]
+            for (i, s) in sections.enumerated() {
+                let e = Format.sectionTableOffset + i * Format.sectionEntrySize
+                w.u32(e, s.0.rawValue)
+                w.u32(e + 4, UInt32(truncatingIfNeeded: s.1))
+                w.u64(e + 8, UInt64(s.2))
+                w.u64(e + 16, UInt64(s.3))
+            }
+            w.bytes(stringsOff, pool.bytes)
+            var dsIndex = 0
+            for (zi, z) in zones.enumerated() {
+                let r = zonesOff + zi * Format.zoneRecordSize
+                let s = zoneStrings[zi]
+                w.u32(r, s.name.0); w.u32(r + 4, s.name.1)
+                w.u32(r + 8, z.soa.ttl); w.u32(r + 12, z.soa.serial); w.u32(r + 16, z.soa.refresh)
+                w.u32(r + 20, z.soa.retry); w.u32(r + 24, z.soa.expire); w.u32(r + 28, z.soa.minimum)
+                w.u32(r + 32, s.mname.0); w.u32(r + 36, s.mname.1)
+                w.u32(r + 40, s.rname.0); w.u32(r + 44, s.rname.1)
+                w.u32(r + 48, z.nsTTL); w.u32(r + 52, UInt32(z.ns.count))
+                w.u32(r + 56, s.ns.0); w.u32(r + 60, s.ns.1)
+                w.u32(r + 64, UInt32(dsIndex)); w.u32(r + 68, UInt32(plans[zi].count))
+                for (di, p) in plans[zi].enumerated() {
+                    let d = datasetsOff + dsIndex * Format.datasetRecordSize
+                    let t = p.table
+                    let o = tableOffsets[zi][di]
+                    w.u32(d, p.name.0); w.u32(d + 4, p.name.1)
+                    w.u32(d + 8, p.type.0); w.u32(d + 12, p.type.1)
+                    w.u8(d + 16, p.input.family.rawValue)
+                    w.u8(d + 17, t.kind)
+                    w.u8(d + 18, UInt8(t.valueWidth))
+                    w.u8(d + 19, (p.input.created != nil ? 1 : 0) | (p.input.expires != nil ? 2 : 0))
+                    w.u32(d + 20, p.input.ttl)
+                    w.u64(d + 24, p.input.created ?? 0)
+                    w.u64(d + 32, p.input.expires ?? 0)
+                    w.u64(d + 40, UInt64(p.input.entries.count))
+                    w.u32(d + 48, UInt32(p.valueFirst)); w.u32(d + 52, UInt32(p.input.values.count))
+                    w.u64(d + 56, UInt64(t.count))
+                    w.u64(d + 64, UInt64(t.listed))
+                    for k in 0..<3 { w.u64(d + 72 + 8 * k, UInt64(o[k])) }
+                    w.u8(d + 112, UInt8(t.radixBits))
+                    w.u8(d + 113, UInt8(t.radixShift))
+                    w.u8(d + 114, t.interleaved ? 1 : 0)
+                    t.copyArrays(to: buf.baseAddress!, offsets: o)
+                    dsIndex += 1
+                }
+            }
+            for (i, v) in values.enumerated() {
+                let r = valuesOff + i * Format.valueRecordSize
+                w.u32(r, v.a)
+                if let t = v.txt { w.u32(r + 4, 1); w.u32(r + 8, t.0); w.u32(r + 12, t.1) }
+            }
+            w.u32(32, Format.crc(buf.baseAddress! + Format.headerSize, fileSize - Format.headerSize))
+            w.u32(60, Format.crc(buf.baseAddress!, 60))
+        }
+        summary.bytes = fileSize
+        return StoreImage(bytes: image, summary: summary, conflicts: conflicts)
+    }
+}
+
+/// A valid uncompressed wire-form name exactly filling `b`: labels of 1–63 bytes, a final root
+/// label, at most 255 bytes (RFC 1035 §3.1).
+func isValidWireName(_ b: ArraySlice<UInt8>) -> Bool {
+    wireNameLength(b) == b.count
+}
+
+/// Length of the wire name at the start of `b`, or nil when none is there.
+func wireNameLength(_ b: ArraySlice<UInt8>) -> Int? {
+    var i = b.startIndex
+    while i < b.endIndex {
+        let l = Int(b[i])
+        if l == 0 {
+            let n = i + 1 - b.startIndex
+            return n <= 255 ? n : nil
+        }
+        if l > 63 { return nil }
+        i += 1 + l
+        if i - b.startIndex > 255 { return nil }
+    }
+    return nil
+}

@@ -1,0 +1,313 @@
+import PrefixStore
+import LDNSKit
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One dataset named on the command line, in rbldnsd's spelling `zone:type:file[,file…]`.
+public struct ZoneSpec: Sendable, Hashable, CustomStringConvertible {
+    /// Zone name as written (`bl.example`).
+    public var zone: String
+    /// rbldnsd dataset type name (`ip4set`, `ip6trie`, …).
+    public var type: String
+    /// Source files in order; read as one dataset.
+    public var files: [String]
+
+    public init(zone: String, type: String, files: [String]) {
+        self.zone = zone; self.type = type; self.files = files
+    }
+
+    /// Parses `zone:type:file[,file…]`. Files are separated by `,` (rbldnsd also accepts `:`).
+    /// - Throws: ``Diagnostic`` (code `badSpec`) when a part is missing.
+    public init(parsing text: String) throws(Diagnostic) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3 else {
+            throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': expected zone:type:file[,file…]")
+        }
+        zone = String(parts[0])
+        type = String(parts[1]).lowercased()
+        files = parts[2].split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init)
+        guard !zone.isEmpty else {
+            throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing zone name")
+        }
+        guard !files.isEmpty else {
+            throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing file names")
+        }
+    }
+
+    public var description: String { "\(zone):\(type):\(files.joined(separator: ","))" }
+}
+
+/// How to compile.
+public struct CompileOptions: Sendable {
+    /// Every warning becomes an error (`--strict`).
+    public var strict = false
+    /// Allow listings the guards refuse: 0.0.0.0/0, ::/0, IPv4 data listing 127.0.0.1 (`--force`).
+    public var force = false
+    /// Read a numeric second column N as A 127.0.0.N instead of as TXT (`--count-as-value`).
+    public var countAsValue = false
+    /// Unix seconds used for `$TIMESTAMP` checks; defaults to the current time.
+    public var now: UInt64 = UInt64(time(nil))
+    /// Called about every million lines with the running totals (for a progress display).
+    public var progress: (@Sendable (CompileProgress) -> Void)? = nil
+
+    public init(strict: Bool = false, force: Bool = false, countAsValue: Bool = false) {
+        self.strict = strict; self.force = force; self.countAsValue = countAsValue
+    }
+}
+
+/// Running totals passed to ``CompileOptions/progress``.
+public struct CompileProgress: Sendable {
+    public var file: String
+    public var lines: Int
+    /// Bytes read of all input (uncompressed), and the total size of the input files on disk.
+    public var bytesRead: Int
+    public var bytesTotal: Int
+}
+
+/// Figures of one compile.
+public struct CompileStats: Sendable {
+    public var files = 0
+    /// Lines read, comments and blank lines included.
+    public var lines = 0
+    /// Entries kept (listings and exclusions; a range counts once per CIDR it splits into).
+    public var entries = 0
+    /// Input bytes read (uncompressed).
+    public var bytes = 0
+    /// Wall-clock seconds spent parsing.
+    public var seconds = 0.0
+}
+
+/// What a compile produced.
+public struct CompileResult: Sendable {
+    /// The zones, ready for ``StoreBuilder/encode(_:)`` (empty when there are errors).
+    public var zones: [ZoneInput]
+    public var diagnostics: [Diagnostic]
+    public var stats: CompileStats
+    /// Maps an entry's `origin` tag back to file:line.
+    public var origins: OriginTable
+
+    /// Whether any diagnostic is an error (then nothing must be written).
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var warningCount: Int { diagnostics.filter { $0.severity == .warning }.count }
+}
+
+/// Maps origin tags (a line number counted across every file of a compile) to file:line.
+public struct OriginTable: Sendable {
+    /// Per file in reading order: the origin tag of its line 0, and its name.
+    var files: [(base: UInt32, name: String)] = []
+
+    /// The file and 1-based line of `origin`, or nil for a tag not from this compile.
+    public func location(_ origin: UInt32) -> (file: String, line: Int)? {
+        var lo = 0, hi = files.count
+        while lo < hi { let m = (lo + hi) / 2; if files[m].base < origin { lo = m + 1 } else { hi = m } }
+        guard lo > 0 else { return nil }
+        let f = files[lo - 1]
+        return (f.name, Int(origin - f.base))
+    }
+}
+
+/// The compile driver: specs in, zones and diagnostics out (SPEC §2).
+public enum Compiler {
+    /// Dataset types recognised by name but not compiled yet.
+    static let laterTypes: Set<String> = ["dnset", "combined", "generic", "acl"]
+
+    /// Parses every spec's files and assembles zones: datasets in command-line order, a zone
+    /// named several times unites its datasets, the first `$SOA`/`$NS` in command-line order
+    /// wins, a zone without `$SOA` gets a synthesised one. Applies the guards of SPEC §2.
+    /// Never throws: every problem is a ``Diagnostic``; with any error `zones` is empty.
+    public static func compile(_ specs: [ZoneSpec], options: CompileOptions = CompileOptions()) -> CompileResult {
+        let clock = ContinuousClock.now
+        var sink = DiagnosticSink(strict: options.strict)
+        var stats = CompileStats()
+        var origins = OriginTable()
+        var nextOrigin: UInt32 = 0
+
+        struct ZoneBuild {
+            var name: DomainName
+            var text: String
+            var datasets: [DatasetInput] = []
+            var soa: SOASource? = nil
+            var ns: NSSource? = nil
+            var newestMTime: UInt64 = 0
+        }
+        var zones: [ZoneBuild] = []
+        var zoneIndex: [DomainName: Int] = [:]
+
+        var bytesTotal = 0
+        for spec in specs { for f in spec.files { var st = stat(); if stat(f, &st) == 0 { bytesTotal += Int(st.st_size) } } }
+        var bytesBefore = 0
+
+        for spec in specs {
+            let zoneName: DomainName
+            do throws(LDNSError) { zoneName = try DomainName(spec.zone) } catch {
+                sink.error(.badSpec, "invalid zone name in '\(spec)': \(error.reason)")
+                continue
+            }
+            guard let kind = DatasetKind(rawValue: spec.type) else {
+                if laterTypes.contains(spec.type) {
+                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (only ip4set, ip4trie, ip4tset, ip6trie, ip6tset)")
+                } else {
+                    sink.error(.unsupportedType, "unknown dataset type '\(spec.type)' in '\(spec)'")
+                }
+                continue
+            }
+            var parser = DatasetParser(kind: kind, countAsValue: options.countAsValue, force: options.force,
+                                       strict: options.strict, now: options.now)
+            var newest: UInt64 = 0
+            for file in spec.files {
+                stats.files += 1
+                var st = stat()
+                if stat(file, &st) == 0 { newest = max(newest, UInt64(st.st_mtim.tv_sec)) }
+                origins.files.append((nextOrigin, file))
+                parser.beginFile(file, originBase: nextOrigin)
+                do throws(LineReaderError) {
+                    var reader = try LineReader(path: file)
+                    if let progress = options.progress {
+                        var sinceReport = 0
+                        try reader.forEachLine { p, n in
+                            parser.line(p, n)
+                            sinceReport &+= 1
+                            if sinceReport == 1 << 20 {
+                                sinceReport = 0
+                                progress(CompileProgress(file: file, lines: stats.lines + parser.linesRead,
+                                                         bytesRead: bytesBefore, bytesTotal: bytesTotal))
+                            }
+                        }
+                    } else {
+                        try reader.forEachLine { p, n in parser.line(p, n) }
+                    }
+                    bytesBefore += reader.bytesRead
+                    stats.bytes += reader.bytesRead
+                } catch {
+                    sink.error(.io, "cannot read: \(error.reason)", file: file)
+                }
+                nextOrigin = parser.origin &+ 1
+            }
+            stats.lines += parser.linesRead
+            let values = parser.finish()
+            for d in parser.sink.list { sink.add(d) }
+            sink.suppressed += parser.sink.suppressed
+            stats.entries += parser.entries.count
+
+            let zi: Int
+            if let i = zoneIndex[zoneName] { zi = i } else {
+                zi = zones.count
+                zoneIndex[zoneName] = zi
+                zones.append(ZoneBuild(name: zoneName, text: spec.zone))
+            }
+            if zones[zi].soa == nil { zones[zi].soa = parser.soa }
+            if zones[zi].ns == nil { zones[zi].ns = parser.ns }
+            zones[zi].newestMTime = max(zones[zi].newestMTime, newest)
+            zones[zi].datasets.append(DatasetInput(
+                name: "\(kind.rawValue):\(spec.files.joined(separator: ","))", type: kind.rawValue,
+                family: kind.family, ttl: parser.ttl, values: values, entries: parser.entries,
+                created: parser.created, expires: parser.expires))
+        }
+
+        var out: [ZoneInput] = []
+        for z in zones {
+            guards(z.datasets, zone: z.text, options: options, origins: origins, sink: &sink)
+            let soa: SOAData
+            if var s = z.soa?.soa {
+                if s.serial == 0 { s.serial = UInt32(truncatingIfNeeded: z.newestMTime) }
+                soa = s
+            } else {
+                let mname = z.ns?.names.first?.wire ?? z.name.wire
+                let rname = (try? DomainName("hostmaster." + z.text))?.wire ?? z.name.wire
+                soa = SOAData(ttl: 2100, mname: mname, rname: rname,
+                              serial: UInt32(truncatingIfNeeded: z.newestMTime),
+                              refresh: 3600, retry: 600, expire: 604800, minimum: 60)
+                sink.warning(.noSOA, "zone \(z.text) has no $SOA; synthesised '\(DomainName.text(wire: mname)) \(DomainName.text(wire: rname)) \(soa.serial) 3600 600 604800 60' with TTL 2100")
+            }
+            if let ns = z.ns {
+                for n in ns.names where n.isSubdomain(of: z.name) {
+                    sink.warning(.nsWithoutAddress, "NS \(n) is inside zone \(z.text) but no data gives it an address; it will answer NODATA", file: ns.file, line: ns.line)
+                }
+            }
+            out.append(ZoneInput(name: z.name.wire, soa: soa, nsTTL: z.ns?.ttl ?? 2100,
+                                 ns: z.ns?.names.map(\.wire) ?? [], datasets: z.datasets))
+        }
+        stats.seconds = Double((ContinuousClock.now - clock).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - clock).components.seconds)
+        let diags = sink.finished()
+        let failed = diags.contains { $0.severity == .error }
+        return CompileResult(zones: failed ? [] : out, diagnostics: diags, stats: stats, origins: origins)
+    }
+
+    /// The entry that decides `key` within one dataset, by the flattening rule (longest prefix;
+    /// at equal length an exclusion beats a listing, then the first in file order). Linear.
+    static func decidingEntry(_ entries: [PrefixEntry], key: UInt128, bits: Int) -> PrefixEntry? {
+        var best: PrefixEntry? = nil
+        for e in entries {
+            let len = Int(e.prefixLength)
+            let host = bits - len
+            let covers = host >= 128 ? true : (key >> UInt128(host)) == (e.address >> UInt128(host))
+            guard covers else { continue }
+            if let b = best {
+                if len > Int(b.prefixLength) || (len == Int(b.prefixLength) && e.isExclusion && !b.isExclusion) { best = e }
+            } else { best = e }
+        }
+        return best
+    }
+
+    static func guards(_ datasets: [DatasetInput], zone: String, options: CompileOptions,
+                       origins: OriginTable, sink: inout DiagnosticSink) {
+        func place(_ origin: UInt32) -> (String?, Int?) {
+            guard let l = origins.location(origin) else { return (nil, nil) }
+            return (l.file, l.line)
+        }
+        let hasIPv4 = datasets.contains { $0.family == .ipv4 && $0.entries.contains { !$0.isExclusion } }
+        for d in datasets {
+            if d.family == .ipv4 {
+                if let e = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32), !e.isExclusion {
+                    let (f, l) = place(e.origin)
+                    if options.force {
+                        sink.warning(.testPointListed, "IPv4 data lists 127.0.0.1, the RFC 5782 negative test point (forced)", file: f, line: l)
+                    } else {
+                        sink.error(.testPointListed, "IPv4 data lists 127.0.0.1, the RFC 5782 negative test point; refused (exclude it with !127.0.0.1, or use --force)", file: f, line: l)
+                    }
+                }
+            } else if !hasIPv4 {
+                let mapped: UInt128 = 0xFFFF_7F00_0001
+                if let e = decidingEntry(d.entries, key: mapped, bits: 128), !e.isExclusion {
+                    let (f, l) = place(e.origin)
+                    sink.warning(.mappedTestPoint, "IPv6 data covers ::ffff:127.0.0.1 (the RFC 5782 negative test point seen through IPv4-mapped addresses) in zone \(zone), which has no IPv4 data", file: f, line: l)
+                }
+            } else {
+                var shown = 0, more = 0
+                for e in d.entries where !e.isExclusion && e.prefixLength >= 96 && e.address >> 32 == 0xFFFF {
+                    if shown < 5 {
+                        let (f, l) = place(e.origin)
+                        sink.warning(.mappedUnreachable, "\(ipv6Text(e.address))/\(e.prefixLength) lies in ::ffff:0:0/96, which zone \(zone) answers from its IPv4 data; this entry is never consulted", file: f, line: l)
+                        shown += 1
+                    } else { more += 1 }
+                }
+                if more > 0 {
+                    sink.warning(.mappedUnreachable, "\(more) more entries of \(d.name) in ::ffff:0:0/96 are never consulted")
+                }
+            }
+        }
+    }
+
+    /// Turns the equal-prefix conflicts the store builder reports into warnings naming both
+    /// lines (the winner first), in the shape ``StoreImage/conflicts`` has.
+    public static func conflictDiagnostics(_ conflicts: [[[FlattenConflict]]], origins: OriginTable,
+                                           strict: Bool) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for zone in conflicts {
+            for ds in zone {
+                for c in ds {
+                    let w = origins.location(c.winnerOrigin), l = origins.location(c.loserOrigin)
+                    let wText = w.map { "\($0.file):\($0.line)" } ?? "?"
+                    out.append(Diagnostic(strict ? .error : .warning, .conflict,
+                                          "same prefix as \(wText) with a different decision; \(wText) wins",
+                                          file: l?.file, line: l?.line))
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+import PrefixStore
+import LDNSKit
+
+/// One dataset's answer for an address, with the TXT already expanded.
+public struct LookupAnswer: Sendable, Hashable, CustomStringConvertible {
+    /// Zone name, presentation form without the trailing dot.
+    public var zone: String
+    public var dataset: String
+    /// A record, host-order (127.0.0.2 = 0x7F000002).
+    public var a: UInt32
+    /// TXT with `$` replaced by the address and `$$` by `$`; nil when the listing has no TXT.
+    public var txt: [UInt8]?
+
+    public var description: String {
+        var s = "\(zone) \(ipv4Text(a))"
+        if let txt { s += " \"\(String(decoding: txt, as: UTF8.self))\"" }
+        return s + " (\(dataset))"
+    }
+}
+
+/// Answers "is this address listed, and with what" from stores, offline, following SPEC §3:
+/// the deciding entry per dataset; every listing dataset contributes; in a zone with IPv4 data
+/// `::ffff:0:0/96` is answered from the IPv4 data only and `2002::/16` from the IPv4 data for
+/// the embedded address united with the IPv6 data.
+public enum OfflineLookup {
+    /// Answers for `key` (IPv4 in the low 32 bits when `family` is `.ipv4`), zone by zone in
+    /// store order; zones of the same name in several stores are united.
+    public static func lookup(_ stores: [Store], family: AddressFamily, key: UInt128) -> [LookupAnswer] {
+        var byZone: [[UInt8]: [StoreDataset]] = [:]
+        var order: [[UInt8]] = []
+        for s in stores {
+            for z in s.zones {
+                if byZone[z.name] == nil { order.append(z.name) }
+                byZone[z.name, default: []] += z.datasets
+            }
+        }
+        var out: [LookupAnswer] = []
+        for name in order {
+            let datasets = byZone[name]!
+            var zoneText = DomainName.text(wire: name)
+            if zoneText.hasSuffix(".") && zoneText.count > 1 { zoneText.removeLast() }
+            let hasIPv4 = datasets.contains { $0.family == .ipv4 && $0.table.rangeCount > 0 }
+            var probes: [(AddressFamily, UInt128)] = []
+            if family == .ipv4 {
+                probes = [(.ipv4, key)]
+            } else if hasIPv4 && key >> 32 == 0xFFFF {
+                probes = [(.ipv4, key & 0xFFFF_FFFF)]
+            } else if hasIPv4 && key >> 112 == 0x2002 {
+                probes = [(.ipv4, (key >> 80) & 0xFFFF_FFFF), (.ipv6, key)]
+            } else {
+                probes = [(.ipv6, key)]
+            }
+            for (fam, k) in probes {
+                let addressText = fam == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: k)) : ipv6Text(k)
+                for d in datasets where d.family == fam {
+                    let v = d.table.value(at: k)
+                    guard v >= 0 else { continue }
+                    let value = d.values[Int(v)]
+                    let txt = value.txt.map { expand(Array($0), address: addressText) }
+                    let answer = LookupAnswer(zone: zoneText, dataset: d.name, a: value.a, txt: txt)
+                    if !out.contains(answer) { out.append(answer) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Expands a stored TXT template: `$$` → `$`, `$` → `address`.
+    public static func expand(_ template: [UInt8], address: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(template.count + 40)
+        var i = 0
+        while i < template.count {
+            let c = template[i]
+            i += 1
+            if c != 0x24 { out.append(c); continue }
+            if i < template.count && template[i] == 0x24 { out.append(0x24); i += 1 }
+            else { out += Array(address.utf8) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,307 @@
+import ArgumentParser
+import DNSBL
+import DNSBLServer
+import Dispatch
+import Logging
+import PrefixStore
+import ServiceLifecycle
+import UnixSignals
+import ZoneSource
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `prefixbl serve`: answer DNSBL queries over UDP and TCP from stores and rbldnsd-style sources.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve DNSBL zones over UDP and TCP.",
+        discussion: """
+            Inputs are compiled stores (--store) and rbldnsd-style dataset specs compiled at start \
+            (ZONE:TYPE:FILE[,FILE...], as on an rbldnsd command line). Every input file is watched: \
+            a change (or SIGHUP) reloads without pausing the answers; a bad candidate is refused and \
+            the old data keeps serving. SIGTERM/SIGINT finish in-flight queries and exit 0.
+
+            Example:
+              prefixbl serve --listen 127.0.0.1:5300 bl.example:ip6trie:v6.txt bl.example:ip4set:v4.txt
+            """)
+
+    @Option(name: .customLong("listen"), help: ArgumentHelp(
+        "Address to serve on, UDP and TCP: ADDR[:PORT] or [V6ADDR]:PORT; repeatable. Port 0 = ephemeral.",
+        valueName: "addr"))
+    var listen: [String] = []
+
+    @Option(name: .customLong("store"), help: ArgumentHelp("A compiled store file; repeatable.", valueName: "file"))
+    var stores: [String] = []
+
+    @Argument(help: ArgumentHelp("Dataset specs compiled at start.", valueName: "zone:type:file[,file...]"))
+    var specs: [String] = []
+
+    @Option(help: "EDNS UDP payload size we offer, bytes (512-4096).")
+    var udpPayload: Int = 1232
+
+    @Option(help: "Identity for NSID and CH TXT id.server (default: the host name).")
+    var identity: String?
+
+    @Flag(help: "Answer CH TXT version.bind with REFUSED.")
+    var noVersion = false
+
+    @Flag(help: "Answer CH TXT id.server with REFUSED and send no NSID.")
+    var noIdServer = false
+
+    @Flag(help: "Add the zone's NS RRset to the AUTHORITY section of positive answers.")
+    var nsInAuthority = false
+
+    @Option(help: "Seconds without traffic before a TCP connection is closed.")
+    var tcpIdleTimeout: Double = 10
+
+    @Option(help: "Open TCP connections at most; more are closed at once.")
+    var tcpMaxConnections: Int = 256
+
+    @Option(help: "UDP threads per listen address and TCP event loops (default: CPUs available).")
+    var threads: Int?
+
+    @Option(help: "Seconds between checks of the input files for changes.")
+    var checkInterval: Double = 1
+
+    @Option(help: "Seconds between the two looks at a changed file that must agree before it is read.")
+    var settleDelay: Double = 0.5
+
+    @Option(help: "Refuse a reload whose entry count falls by more than this percentage.")
+    var maxShrink: Double = 50
+
+    @Flag(help: "Accept reloads that fail the --max-shrink guard.")
+    var forceReload = false
+
+    @Flag(name: .customLong("force"), help: "Compile listings the guards refuse (0.0.0.0/0, ::/0, 127.0.0.1).")
+    var forceCompile = false
+
+    @Option(help: ArgumentHelp("Append one line per query to this file.", valueName: "file"))
+    var queryLog: String?
+
+    @Option(help: "Switch to this user after binding the sockets.")
+    var user: String?
+
+    @Option(help: "Switch to this group after binding the sockets (default: the user's group).")
+    var group: String?
+
+    @Option(help: ArgumentHelp("Write the process id to this file.", valueName: "file"))
+    var pidFile: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if stores.isEmpty && specs.isEmpty {
+            throw ValidationError("nothing to serve: give --store FILE and/or ZONE:TYPE:FILE specs")
+        }
+        guard (512...4096).contains(udpPayload) else { throw ValidationError("--udp-payload must be 512...4096") }
+        guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
+        guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
+        guard checkInterval > 0 else { throw ValidationError("--check-interval must be > 0") }
+        guard settleDelay >= 0 else { throw ValidationError("--settle-delay must be >= 0") }
+        guard (0...100).contains(maxShrink) else { throw ValidationError("--max-shrink is a percentage, 0...100") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        for a in listenAddresses { _ = try ListenAddress(parsing: a) }
+        for s in specs { _ = try ZoneSpec(parsing: s) }
+    }
+
+    var listenAddresses: [String] { listen.isEmpty ? ["127.0.0.1:5300", "[::1]:5300"] : listen }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let status = blockingRun { try await serve() }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    func answerOptions() -> AnswerOptions {
+        var options = AnswerOptions()
+        options.udpPayloadSize = udpPayload
+        options.version = noVersion ? nil : Array("prefixbl".utf8)
+        options.identity = noIdServer ? nil : Array((identity ?? hostName()).utf8)
+        options.nsInAuthority = nsInAuthority
+        return options
+    }
+
+    func serve() async throws -> Int32 {
+        let logger = Logger(label: "prefixbl")
+        // Trap signals before anything else: a SIGTERM or SIGHUP arriving while the data loads
+        // must not kill the process with the default action.
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let hangupSignals = await UnixSignalsSequence(trapping: .sighup)
+        let addresses = try listenAddresses.map { try ListenAddress(parsing: $0) }
+        let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
+        let options = answerOptions()
+        let storePaths = stores
+        let forceCompile = self.forceCompile
+        let loader = SnapshotLoader(files: storePaths + sourceSpecs.flatMap(\.files)) {
+            var loaded: [Store] = []
+            for path in storePaths { loaded.append(try Store(path: path)) }
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            if !sourceSpecs.isEmpty {
+                loaded.append(try compileSources(sourceSpecs, now: UInt64(ts.tv_sec), force: forceCompile, logger: logger))
+            }
+            return Snapshot.serving(loaded, options: options, now: UInt64(ts.tv_sec))
+        }
+
+        let started = ContinuousClock.now
+        let (first, prints): (Snapshot, [FileFingerprint])
+        do {
+            (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
+        } catch {
+            logger.critical("cannot load the data to serve", metadata: ["reason": "\(error)"])
+            return 2
+        }
+        logger.info("data loaded", metadata: [
+            "entries": "\(first.entryCount)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
+        for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
+
+        var config = ServerConfiguration(listen: addresses, threads: threads)
+        config.udpPayloadSize = udpPayload
+        config.tcpIdleTimeout = tcpIdleTimeout
+        config.tcpMaxConnections = tcpMaxConnections
+        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
+        let holder = SnapshotHolder(first)
+        let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLogger)
+        do {
+            try await server.start()
+        } catch {
+            logger.critical("cannot bind", metadata: ["reason": "\(error)"])
+            queryLogger?.stop()
+            return 2
+        }
+        do {
+            try Privileges.drop(user: user, group: group)
+        } catch {
+            logger.critical("cannot drop privileges", metadata: ["reason": "\(error)"])
+            await server.stop()
+            queryLogger?.stop()
+            return 2
+        }
+        if let pidFile { writePidFile(pidFile, logger: logger) }
+
+        let reloader = Reloader(holder: holder, loader: loader, logger: logger)
+        reloader.checkInterval = checkInterval
+        reloader.settleDelay = settleDelay
+        reloader.maxShrink = maxShrink / 100
+        reloader.force = forceReload
+        reloader.setBaseline(prints)
+        reloader.hangupSignals = hangupSignals
+        // $TIMESTAMP expiry is judged when a Responder is built: rebuild it every minute when
+        // some dataset has an expiry, so expired data stops being served without a file change.
+        reloader.refresh = { current in
+            guard let responder = current.handler as? Responder,
+                  responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
+            else { return nil }
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            return Snapshot.serving(responder.stores, options: options, now: UInt64(ts.tv_sec))
+        }
+
+        // Services start in order and shut down in reverse: the reloader stops first, then the
+        // server stops accepting and finishes what it has read.
+        let group = ServiceGroup(configuration: .init(
+            services: [DNSServerService(server: server), reloader],
+            logger: logger))
+        let signalTask = Task {
+            for await signal in stopSignals {
+                logger.info("signal received: shutting down", metadata: ["signal": "\(signal)"])
+                await group.triggerGracefulShutdown()
+            }
+        }
+        defer { signalTask.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            logger.error("service group ended with an error", metadata: ["error": "\(error)"])
+            await server.stop()
+            queryLogger?.stop()
+            if let pidFile { unlink(pidFile) }
+            return 1
+        }
+        queryLogger?.stop()
+        if let pidFile { unlink(pidFile) }
+        logger.info("exiting")
+        return 0
+    }
+
+    func writePidFile(_ path: String, logger: Logger) {
+        let text = "\(getpid())\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            logger.warning("cannot write pid file", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            return
+        }
+        _ = text.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
+    }
+}
+
+/// Compiles rbldnsd-style specs into one in-memory store with ZoneSource's compiler (the code
+/// path of `prefixbl compile`). Warnings are logged; any error refuses the candidate.
+/// - Throws: ``ServerError`` `.config` listing the first errors with file:line.
+func compileSources(_ specs: [ZoneSpec], now: UInt64, force: Bool, logger: Logger) throws -> Store {
+    var options = CompileOptions(force: force)
+    options.now = now
+    let result = Compiler.compile(specs, options: options)
+    for d in result.diagnostics where d.severity != .error {
+        logger.warning("\(d)")
+    }
+    if result.hasErrors {
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        let shown = errors.prefix(5).map(\.description).joined(separator: "; ")
+        throw ServerError(.config, "compile failed with \(errors.count) error(s): \(shown)")
+    }
+    return try Store(zones: result.zones)
+}
+
+func hostName() -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buf, buf.count) == 0 else { return "prefixbl" }
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// Runs async work from a synchronous `run()`, blocking the main thread until it ends, so that
+/// the root command can stay a plain `ParsableCommand`.
+func blockingRun(_ body: @escaping @Sendable () async throws -> Int32) -> Int32 {
+    let done = DispatchSemaphore(value: 0)
+    let result = ResultBox()
+    Task {
+        do { result.set(try await body()) } catch {
+            FileHandleStderr.write("prefixbl: \(error)\n")
+            result.set(2)
+        }
+        done.signal()
+    }
+    done.wait()
+    return result.value
+}
+
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLockLike()
+    private var stored: Int32 = 0
+    func set(_ v: Int32) { lock.withLock { stored = v } }
+    var value: Int32 { lock.withLock { stored } }
+}
+
+/// A pthread mutex (avoids Foundation in the CLI).
+final class NSLockLike: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func withLock<T>(_ body: () -> T) -> T { pthread_mutex_lock(&m); defer { pthread_mutex_unlock(&m) }; return body() }
+}
+
+enum FileHandleStderr {
+    static func write(_ s: String) { _ = s.utf8CString.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count - 1) } }
+}

@@ -1,0 +1,324 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSBL
+@testable import DNSBLServer
+import Foundation
+import PrefixStore
+import Synchronization
+import Testing
+
+let engineReason: Comment = "the answer engine is still the skeleton placeholder (answer branch not merged)"
+
+/// Source data shared by the end-to-end tests (cases C1, C2, C7 of ../shared/cases).
+enum E2EData {
+    static let soa = "$SOA 3600 ns1.bl.example hostmaster.bl.example 1 600 300 86400 300\n$NS 3600 ns1.bl.example\n"
+    static let c1 = soa + ":127.0.0.2:Listed, see https://bl.example/q?$\n192.0.2.10\n"
+    static let c2 = ":127.0.0.2:Listed\n2001:db8:abcc::/47\n"
+    static let c7a = "2001:db8::/32 :127.0.0.2:" + String(repeating: "a", count: 400) + " $\n"
+    static let c7b = "2001:db8:5::/48 :127.0.0.3:" + String(repeating: "b", count: 200) + " $\n"
+
+    static func write(in dir: String) throws -> [String] {
+        try c1.write(toFile: dir + "/c1.txt", atomically: true, encoding: .utf8)
+        try c2.write(toFile: dir + "/c2.txt", atomically: true, encoding: .utf8)
+        try c7a.write(toFile: dir + "/c7a.txt", atomically: true, encoding: .utf8)
+        try c7b.write(toFile: dir + "/c7b.txt", atomically: true, encoding: .utf8)
+        return ["bl.example:ip4set:c1.txt", "bl.example:ip6trie:c2.txt",
+                "c7.bl.example:ip6trie:c7a.txt", "c7.bl.example:ip6trie:c7b.txt"]
+    }
+}
+
+@Suite("prefixbl serve end to end (built binary)", .serialized)
+struct ServeProcessTests {
+    @Test("SIGTERM: stops serving, exits 0", .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    func sigtermExitsZero() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let specs = try E2EData.write(in: dir)
+        let server = try ServeProcess(specs, directory: dir)
+        // An open TCP connection must not hold up the exit.
+        let tcp = try TestSocket(tcp: server.v4, timeout: 5)
+        server.child.signal(SIGTERM)
+        let status = server.child.waitExit(timeout: 10)
+        #expect(status == 0, "exit status \(String(describing: status)); output:\n\(server.child.text)")
+        #expect(tcp.waitForClose())
+        #expect(server.child.text.contains("exiting"))
+    }
+
+    @Test("SIGINT exits 0 too; SIGHUP reloads without exiting", .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    func sighupThenSigint() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let specs = try E2EData.write(in: dir)
+        let server = try ServeProcess(specs, directory: dir)
+        server.child.signal(SIGHUP)
+        #expect(server.child.waitFor("reloaded", timeout: 10), "\(server.child.text)")
+        #expect(server.child.process.isRunning)
+        server.child.signal(SIGINT)
+        #expect(server.child.waitExit(timeout: 10) == 0)
+    }
+
+    @Test("start fails with exit 2 and a reason when a source has errors or the port is taken",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    func startFailures() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "not-an-address\n".write(toFile: dir + "/bad.txt", atomically: true, encoding: .utf8)
+        let bad = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:bad.txt"], directory: dir)
+        #expect(bad.waitExit(timeout: 10) == 2)
+        #expect(bad.text.contains("bad.txt:1"), "\(bad.text)")
+        let specs = try E2EData.write(in: dir)
+        let first = try ServeProcess(specs, directory: dir, ipv6: false)
+        let clash = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:\(first.v4.port)"] + specs, directory: dir)
+        #expect(clash.waitExit(timeout: 10) == 2)
+        #expect(clash.text.contains("cannot bind"), "\(clash.text)")
+        first.child.signal(SIGTERM)
+        #expect(first.child.waitExit() == 0)
+    }
+
+    @Test("dig and kdig: listed, TXT, empty non-terminal, NXDOMAIN, TC then TCP, over IPv4 and IPv6",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func digAnswers() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try ServeProcess(try E2EData.write(in: dir), directory: dir)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        let dig = which("dig")!
+        for address in [server.v4, server.v6!] {
+            for transport in ["+notcp", "+tcp"] {
+                func ask(_ name: String, _ type: String, _ extra: [String] = []) throws -> String {
+                    let r = try run(dig, ["@\(address.host)", "-p", "\(address.port)", transport, "+tries=2", "+time=2",
+                                          name, type] + extra)
+                    #expect(r.status == 0, "dig \(name) \(type): \(r.output)")
+                    return r.output
+                }
+                var out = try ask(reversedName("192.0.2.10"), "A", ["+short"])
+                #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.2")
+                out = try ask(reversedName("192.0.2.10"), "TXT", ["+short"])
+                #expect(out.contains("Listed, see https://bl.example/q?192.0.2.10"))
+                out = try ask("2.0.192.bl.example", "A")
+                #expect(out.contains("status: NOERROR") && out.contains("ANSWER: 0"), "empty non-terminal: \(out)")
+                out = try ask(reversedName("192.0.2.11"), "A")
+                #expect(out.contains("status: NXDOMAIN"))
+                out = try ask(nibbleName("2001:db8:abcd::5"), "A", ["+short"])
+                #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.2")
+                // C7: ~750 bytes of TXT; without EDNS UDP says TC=1, dig retries over TCP.
+                out = try ask(nibbleName("2001:db8:5::1", zone: "c7.bl.example"), "TXT", ["+noedns"])
+                #expect(out.contains("ANSWER: 2"), "C7 complete answer: \(out)")
+                if transport == "+notcp" { #expect(out.contains("Truncated, retrying in TCP mode"), "\(out)") }
+            }
+        }
+        if let kdig = which("kdig") {
+            for tcp in [false, true] {
+                let r = try run(kdig, ["@\(server.v4.host)", "-p", "\(server.v4.port)", "+short", "+retry=1", "+time=2",
+                                       reversedName("192.0.2.10"), "A"] + (tcp ? ["+tcp"] : []))
+                #expect(r.output.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.2", "kdig: \(r.output)")
+            }
+        }
+    }
+
+    @Test("query log: one line per query with client, QNAME, QTYPE, RCODE and answer count",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func queryLog() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try ServeProcess(try E2EData.write(in: dir) + ["--query-log", dir + "/q.log"], directory: dir)
+        _ = try udpQuery(server.v4, makeQuery(id: 1, name: reversedName("192.0.2.10")))
+        _ = try udpQuery(server.v4, makeQuery(id: 2, name: reversedName("192.0.2.11"), type: 16))
+        let tcp = try TestSocket(tcp: server.v4)
+        try tcp.send(framed(makeQuery(id: 3, name: "2.0.192.BL.example")))
+        _ = tcp.receiveFramed()
+        server.child.signal(SIGTERM)
+        #expect(server.child.waitExit() == 0)
+        let log = try String(contentsOfFile: dir + "/q.log", encoding: .utf8)
+        let lines = log.split(separator: "\n")
+        #expect(lines.count == 3, "\(log)")
+        #expect(lines.contains { $0.contains(" udp 127.0.0.1#") && $0.hasSuffix("10.2.0.192.bl.example A NOERROR 1") })
+        #expect(lines.contains { $0.hasSuffix("11.2.0.192.bl.example TXT NXDOMAIN 0") })
+        #expect(lines.contains { $0.contains(" tcp ") && $0.hasSuffix("2.0.192.BL.example A NOERROR 0") })
+    }
+}
+
+@Suite("Resolver end to end: Unbound with strict QNAME minimisation", .serialized)
+struct UnboundTests {
+    static let unbound = which("unbound")
+
+    @Test("C2 through Unbound (qname-minimisation-strict) returns 127.0.0.2 for N(2001:db8:abcd::5)",
+          .enabled(if: unbound != nil, "unbound is not installed"),
+          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"),
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func c2ThroughUnbound() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try (E2EData.soa + E2EData.c2).write(toFile: dir + "/c2.txt", atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["bl.example:ip6trie:c2.txt", "--query-log", dir + "/q.log"], directory: dir, ipv6: false)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        let port = try freeUDPAndTCPPort()
+        let config = """
+            server:
+                interface: 127.0.0.1
+                port: \(port)
+                do-ip6: no
+                do-daemonize: no
+                username: ""
+                chroot: ""
+                directory: "\(dir)"
+                pidfile: "\(dir)/unbound.pid"
+                use-syslog: no
+                logfile: ""
+                verbosity: 1
+                module-config: "iterator"
+                qname-minimisation: yes
+                qname-minimisation-strict: yes
+                do-not-query-localhost: no
+                access-control: 127.0.0.0/8 allow
+                cache-min-ttl: 0
+            remote-control:
+                control-enable: no
+            stub-zone:
+                name: "bl.example"
+                stub-addr: 127.0.0.1@\(server.v4.port)
+            """
+        try config.write(toFile: dir + "/unbound.conf", atomically: true, encoding: .utf8)
+        let resolver = try ChildProcess(UnboundTests.unbound!, ["-d", "-c", dir + "/unbound.conf"])
+        defer { resolver.signal(SIGTERM); _ = resolver.waitExit(timeout: 5) }
+        let resolverAddress = try ListenAddress(parsing: "127.0.0.1:\(port)")
+        // Wait until Unbound answers at all.
+        var up = false
+        for _ in 0..<50 where !up {
+            up = (try? udpQuery(resolverAddress, makeQuery(id: 1, name: "bl.example", type: 6), timeout: 0.2, retries: 0)) != nil
+        }
+        #expect(up, "unbound did not start: \(resolver.text)")
+        let name = nibbleName("2001:db8:abcd::5")
+        let r = try run(which("dig")!, ["@127.0.0.1", "-p", "\(port)", "+tries=2", "+time=3", name, "A"])
+        #expect(r.output.contains("status: NOERROR"), "\(r.output)\nunbound:\n\(resolver.text)")
+        #expect(r.output.contains("127.0.0.2"), "\(r.output)")
+        // The resolver really minimised: our query log shows shorter names under the zone first.
+        let log = (try? String(contentsOfFile: dir + "/q.log", encoding: .utf8)) ?? ""
+        #expect(log.contains(" 2.bl.example ") || log.contains(" 2.0.bl.example ") || log.contains(".0.0.2.bl.example "),
+                "no minimised queries seen:\n\(log)")
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now (bind port 0 on TCP, check UDP).
+func freeUDPAndTCPPort() throws -> UInt16 {
+    for _ in 0..<20 {
+        let t = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(t) }
+        let a = try ListenAddress(parsing: "127.0.0.1:0")
+        guard withSockaddr(a, { bind(t, $0, $1) }) == 0 else { continue }
+        let port = try DNSBLServer.boundPort(t)
+        let u = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(u) }
+        if withSockaddr(try ListenAddress(parsing: "127.0.0.1:\(port)"), { bind(u, $0, $1) }) == 0 { return port }
+    }
+    throw TestError.failed("no free port")
+}
+
+@Suite("Reload under load, end to end (built binary, real stores)", .serialized)
+struct ReloadEndToEndTests {
+    /// Store generation `k`: 2001:db8::/32 → 127.0.0.(k+2), plus 1000 /64s so counts stay level.
+    static func image(_ k: Int, dir: String) throws -> StoreImage {
+        var text = E2EData.soa + "2001:db8::/32 :127.0.0.\(k + 2):gen \(k)\n"
+        for i in 0..<1000 { text += "2001:db9:\(String(i, radix: 16))::/64\n" }
+        return try compileStore([("ip6trie", text)], in: dir)
+    }
+
+    static func writeFile(_ bytes: [UInt8], to path: String) throws {
+        let tmp = path + ".partial"
+        try Data(bytes).write(to: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else { throw TestError.failed("rename") }
+    }
+
+    @Test("store replaced 20 times (one corrupt, one truncated, one source rewritten in place slowly): zero wrong, zero unanswered",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func reloadUnderLoad() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let storePath = dir + "/bl.store"
+        let sourcePath = dir + "/v4.txt"
+        try StoreBuilder.write(try Self.image(0, dir: dir), to: storePath)
+        try (E2EData.soa + ":127.0.0.2:old\n192.0.2.0/24\n").write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["--store", storePath, "v4.bl.example:ip4set:v4.txt",
+                                       "--check-interval", "0.1", "--settle-delay", "0.2"],
+                                      directory: dir, ipv6: false)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+
+        let v6name = nibbleName("2001:db8::1")
+        let v4name = reversedName("192.0.2.1", zone: "v4.bl.example")
+        let accepted = Mutex<Set<String>>(["127.0.0.2"])
+        let wrong = Mutex<[String]>([])
+        let unanswered = Atomic<Int>(0)
+        let total = Atomic<Int>(0)
+        let stop = Atomic<Bool>(false)
+        let loopDone = DispatchSemaphore(value: 0)
+        let address = server.v4
+        Thread {
+            var id: UInt16 = 0
+            while !stop.load(ordering: .relaxed) {
+                id &+= 1
+                let v6 = id % 2 == 0
+                let r = (try? udpQuery(address, makeQuery(id: id, name: v6 ? v6name : v4name), timeout: 2, retries: 1)).flatMap { $0 }
+                total.add(1, ordering: .relaxed)
+                guard let r, let p = parseResponse(r) else { unanswered.add(1, ordering: .relaxed); continue }
+                let a = p.addresses.joined(separator: ",")
+                let ok = v6 ? accepted.withLock { $0.contains(a) } : (a == "127.0.0.2" || a == "127.0.0.3")
+                if p.rcode != 0 || !ok { wrong.withLock { $0.append("\(v6 ? "v6" : "v4") rcode \(p.rcode) \(a)") } }
+            }
+            loopDone.signal()
+        }.start()
+
+        func events() -> Int {
+            let t = server.child.text
+            return t.components(separatedBy: "reloaded").count + t.components(separatedBy: "reload refused").count - 2
+        }
+        func served(_ name: String) -> String? {
+            (try? udpQuery(address, makeQuery(id: 9, name: name))).flatMap { $0 }.flatMap(parseResponse)?.addresses.joined(separator: ",")
+        }
+        var expectedV6 = "127.0.0.2"
+        for round in 1...20 {
+            let before = events()
+            switch round {
+            case 5:
+                var bytes = try Self.image(round, dir: dir).bytes
+                for i in stride(from: bytes.count / 3, to: bytes.count / 3 + 64, by: 1) { bytes[i] ^= 0x5A }
+                try Self.writeFile(bytes, to: storePath)
+            case 10:
+                let bytes = try Self.image(round, dir: dir).bytes
+                try Self.writeFile(Array(bytes[0..<(bytes.count / 2)]), to: storePath)
+            case 15:
+                let fd = open(sourcePath, O_WRONLY | O_TRUNC)
+                for b in Array((E2EData.soa + ":127.0.0.3:new\n192.0.2.0/24\n").utf8) {
+                    var byte = b
+                    _ = write(fd, &byte, 1)
+                    usleep(b == 10 ? 50_000 : 1_000)
+                }
+                close(fd)
+            default:
+                let value = "127.0.0.\(round + 2)"
+                accepted.withLock { _ = $0.insert(value) }  // before the file lands: answers may switch any time now
+                try StoreBuilder.write(try Self.image(round, dir: dir), to: storePath)
+                expectedV6 = value
+            }
+            let eventDeadline = Date().addingTimeInterval(15)
+            while events() <= before && Date() < eventDeadline { usleep(20_000) }
+            #expect(events() > before, "round \(round): no reload event\n\(server.child.text.suffix(2000))")
+            let deadline = Date().addingTimeInterval(5)
+            while served(v6name) != expectedV6 && Date() < deadline { usleep(50_000) }
+            #expect(served(v6name) == expectedV6, "round \(round)")
+        }
+        #expect(served(v4name) == "127.0.0.3", "source rewritten in place was reloaded")
+        stop.store(true, ordering: .relaxed)
+        loopDone.wait()
+        #expect(wrong.withLock { $0 }.isEmpty, "wrong answers: \(wrong.withLock { $0.prefix(10) })")
+        #expect(unanswered.load(ordering: .relaxed) == 0)
+        #expect(total.load(ordering: .relaxed) > 200, "query loop ran \(total.load(ordering: .relaxed)) queries")
+        let refused = server.child.text.split(separator: "\n").filter { $0.contains("reload refused") }
+        #expect(refused.count == 2, "\(refused)")
+    }
+}

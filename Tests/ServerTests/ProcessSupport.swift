@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSBL
+import DNSBLServer
+import Foundation
+import PrefixStore
+import Synchronization
+import ZoneSource
+
+/// The built `prefixbl` executable: `$PREFIXBL_BIN` if set, else the SwiftPM build directory of
+/// this package (`.build/debug/prefixbl`, `.build/<triple>/debug/prefixbl`, then release), found
+/// by walking up from this file to the directory holding Package.swift. `swift test` builds the
+/// executable along with the tests.
+func prefixblBinary() -> String? {
+    let fm = FileManager.default
+    if let env = ProcessInfo.processInfo.environment["PREFIXBL_BIN"], fm.isExecutableFile(atPath: env) { return env }
+    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while dir.path != "/" {
+        if fm.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { break }
+        dir = dir.deletingLastPathComponent()
+    }
+    let build = dir.appendingPathComponent(".build")
+    var candidates = [build.appendingPathComponent("debug/prefixbl").path]
+    if let triples = try? fm.contentsOfDirectory(atPath: build.path) {
+        for t in triples.sorted() { candidates.append(build.appendingPathComponent("\(t)/debug/prefixbl").path) }
+        for t in triples.sorted() { candidates.append(build.appendingPathComponent("\(t)/release/prefixbl").path) }
+    }
+    candidates.append(build.appendingPathComponent("release/prefixbl").path)
+    return candidates.first { fm.isExecutableFile(atPath: $0) }
+}
+
+/// A child process whose stdout and stderr are collected into one string.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Mutex<String>("")
+    private let pipe = Pipe()
+
+    init(_ path: String, _ args: [String], directory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let handle = pipe.fileHandleForReading
+        try process.run()
+        Thread { [self] in
+            while true {
+                let d = handle.availableData
+                if d.isEmpty { break }
+                let s = String(decoding: d, as: UTF8.self)
+                output.withLock { $0 += s }
+            }
+        }.start()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    var text: String { output.withLock { $0 } }
+
+    /// Waits until the output contains `needle` `count` times; false on timeout or exit.
+    func waitFor(_ needle: String, count: Int = 1, timeout: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if text.components(separatedBy: needle).count - 1 >= count { return true }
+            if !process.isRunning { return text.components(separatedBy: needle).count - 1 >= count }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Exit status after the process ends, or nil if it is still running after `timeout`.
+    func waitExit(timeout: Double = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { return nil }
+        process.waitUntilExit()
+        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    }
+}
+
+/// Starts `prefixbl serve` on ephemeral loopback ports and waits until it serves.
+final class ServeProcess {
+    let child: ChildProcess
+    let v4: ListenAddress
+    let v6: ListenAddress?
+
+    init(_ args: [String], directory: String, ipv6: Bool = true) throws {
+        guard let bin = prefixblBinary() else { throw TestError.failed("prefixbl binary not found; run swift build") }
+        var listen = ["--listen", "127.0.0.1:0"]
+        if ipv6 { listen += ["--listen", "[::1]:0"] }
+        child = try ChildProcess(bin, ["serve"] + listen + ["--threads", "2", "--log-level", "debug"] + args,
+                                 directory: directory)
+        guard child.waitFor(" serving") else {
+            throw TestError.failed("server did not start:\n\(child.text)")
+        }
+        // "udp=127.0.0.1:PORT [::1]:PORT" from the serving line.
+        let line = child.text.split(separator: "\n").first { $0.contains(" serving") }.map(String.init) ?? ""
+        guard let r = line.range(of: "udp=") else { throw TestError.failed("no udp= in '\(line)'") }
+        let fields = line[r.upperBound...].split(separator: " ")
+        v4 = try ListenAddress(parsing: String(fields[0]))
+        v6 = ipv6 ? try ListenAddress(parsing: String(fields[1])) : nil
+    }
+}
+
+/// RFC 5782 §2.4 name: 32 reversed nibbles of an IPv6 address, then the zone.
+func nibbleName(_ address: String, zone: String = "bl.example") -> String {
+    var a = in6_addr()
+    precondition(inet_pton(AF_INET6, address, &a) == 1)
+    let bytes = withUnsafeBytes(of: &a) { Array($0) }
+    var labels: [String] = []
+    for b in bytes.reversed() {
+        labels.append(String(b & 0xF, radix: 16))
+        labels.append(String(b >> 4, radix: 16))
+    }
+    return labels.joined(separator: ".") + "." + zone
+}
+
+/// RFC 5782 §2.1 name: reversed octets of an IPv4 address, then the zone.
+func reversedName(_ address: String, zone: String = "bl.example") -> String {
+    address.split(separator: ".").reversed().joined(separator: ".") + "." + zone
+}
+
+/// Compiles source text into a store image for bl.example (ZoneSource's compiler).
+func compileStore(_ sources: [(type: String, text: String)], in dir: String) throws -> StoreImage {
+    var specs: [ZoneSpec] = []
+    for (i, s) in sources.enumerated() {
+        let path = dir + "/src-\(UUID().uuidString)-\(i).txt"
+        try s.text.write(toFile: path, atomically: true, encoding: .utf8)
+        specs.append(ZoneSpec(zone: "bl.example", type: s.type, files: [path]))
+    }
+    let result = Compiler.compile(specs)
+    if result.hasErrors { throw TestError.failed("compile: \(result.diagnostics)") }
+    return try StoreBuilder.encode(result.zones)
+}
+
+/// Whether the answer engine is the real one: the skeleton's placeholder answers nothing.
+/// (A probe, so these end-to-end tests run as soon as the answer branch is merged.)
+let answerEngineAvailable: Bool = {
+    guard let store = try? Store(zones: []) else { return false }
+    let responder = Responder(stores: [store])
+    let q = makeQuery(id: 1, name: "bl.example", type: 6)
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    defer { out.deallocate() }
+    return q.withUnsafeBytes { responder.respond(to: $0, transport: .udp, into: out).length > 0 }
+}()

@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSBL
+@testable import DNSBLServer
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Stub data file: "VALUE COUNT" → a handler answering 127.0.0.VALUE with COUNT entries.
+func stubLoader(_ path: String) -> SnapshotLoader {
+    SnapshotLoader(files: [path]) {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count == 2, let v = UInt8(parts[0]), let n = Int(parts[1]) else {
+            throw ServerError(.io, "\(path): corrupt stub data '\(text.prefix(20))'")
+        }
+        return Snapshot(handler: StubHandler(value: v), entryCount: n)
+    }
+}
+
+func writeAtomically(_ text: String, to path: String) throws {
+    let tmp = path + ".tmp"
+    try text.write(toFile: tmp, atomically: false, encoding: .utf8)
+    guard rename(tmp, path) == 0 else { throw TestError.failed("rename: \(errno)") }
+}
+
+/// Background UDP query loop counting answers per value, wrong and unanswered queries.
+final class QueryLoop: @unchecked Sendable {
+    let stop = Atomic<Bool>(false)
+    let values = Mutex<[String: Int]>([:])
+    let unanswered = Atomic<Int>(0)
+    let total = Atomic<Int>(0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(address: ListenAddress, name: String) {
+        Thread { [self] in
+            var id: UInt16 = 0
+            while !stop.load(ordering: .relaxed) {
+                id &+= 1
+                let answer = try? udpQuery(address, makeQuery(id: id, name: name), timeout: 2, retries: 1)
+                total.add(1, ordering: .relaxed)
+                if let a = answer.flatMap({ $0 }).flatMap(parseResponse) {
+                    values.withLock { $0[a.addresses.joined(separator: ","), default: 0] += 1 }
+                } else {
+                    unanswered.add(1, ordering: .relaxed)
+                }
+            }
+            done.signal()
+        }.start()
+    }
+
+    func finish() {
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+    }
+}
+
+@Suite("Reload: snapshot swap under load (stub data)", .serialized)
+struct ReloadTests {
+    @Test("file fingerprint sees rewrite in place, rename and touch")
+    func fingerprints() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/f"
+        try "1 10".write(toFile: path, atomically: false, encoding: .utf8)
+        let a = FileFingerprint.of(path)
+        #expect(!a.missing)
+        try "2 10".write(toFile: path, atomically: false, encoding: .utf8)  // same size, same inode
+        let b = FileFingerprint.of(path)
+        #expect(a != b, "a same-size rewrite within the same second must be seen (nanosecond mtime)")
+        try writeAtomically("2 10", to: path)
+        #expect(FileFingerprint.of(path).inode != b.inode)
+        #expect(FileFingerprint.of(dir + "/none").missing)
+    }
+
+    @Test("20 replacements under a query loop: zero wrong, zero unanswered, bad candidates refused and logged")
+    func reloadUnderLoad() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/data"
+        try writeAtomically("1 1000", to: path)
+        let logs = LogCollector()
+        let loader = stubLoader(path)
+        let (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0.05)
+        let holder = SnapshotHolder(first)
+        var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
+        config.udpThreads = 2
+        let server = DNSServer(configuration: config, holder: holder, logger: logs.logger)
+        try await server.start()
+        let reloader = Reloader(holder: holder, loader: loader, logger: logs.logger)
+        reloader.checkInterval = 0.1
+        reloader.settleDelay = 0.2
+        reloader.handleSIGHUP = false
+        reloader.setBaseline(prints)
+        let runner = Task { try await reloader.run() }
+        let loop = QueryLoop(address: server.udpAddresses[0], name: "x.bl.example")
+
+        func waitUntilSeen() async throws {
+            let deadline = Date().addingTimeInterval(10)
+            while reloader.seenFingerprints != [FileFingerprint.of(path)] && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(reloader.seenFingerprints == [FileFingerprint.of(path)], "reloader did not pick up the change")
+        }
+
+        var accepted: Set<String> = ["127.0.0.1"]
+        var expected = "127.0.0.1"
+        for round in 1...20 {
+            let value = round + 1
+            switch round {
+            case 5:
+                try writeAtomically("garbage", to: path)          // corrupt candidate
+            case 10:
+                try writeAtomically("\(value) 10", to: path)      // truncated: 99% fewer entries
+            case 15:
+                // Rewritten in place, slowly: truncate, then a few bytes every 50 ms.
+                let fd = open(path, O_WRONLY | O_TRUNC)
+                for b in Array("\(value) 1000".utf8) {
+                    var byte = b
+                    _ = write(fd, &byte, 1)
+                    usleep(50_000)
+                }
+                close(fd)
+                accepted.insert("127.0.0.\(value)")
+                expected = "127.0.0.\(value)"
+            default:
+                try writeAtomically("\(value) 1000", to: path)
+                accepted.insert("127.0.0.\(value)")
+                expected = "127.0.0.\(value)"
+            }
+            try await waitUntilSeen()
+            let served = try #require(try udpQuery(server.udpAddresses[0], makeQuery(id: 1, name: "y.bl.example")))
+            #expect(parseResponse(served)?.addresses == [expected], "round \(round)")
+        }
+        loop.finish()
+        runner.cancel()
+        _ = try? await runner.value
+        await server.stop()
+
+        let seen = loop.values.withLock { $0 }
+        let wrong = seen.filter { !accepted.contains($0.key) }
+        #expect(wrong.isEmpty, "answers from refused candidates: \(wrong)")
+        #expect(loop.unanswered.load(ordering: .relaxed) == 0)
+        #expect(loop.total.load(ordering: .relaxed) > 100, "the query loop ran")
+        #expect(reloader.refusals == 2)
+        #expect(logs.count(level: .error, containing: "corrupt stub data") == 1)
+        #expect(logs.count(level: .error, containing: "--max-shrink") == 1)
+        #expect(holder.load().generation == 19)
+    }
+
+    @Test("shrink guard: --force-reload accepts; a failed build keeps the old snapshot")
+    func shrinkGuardAndForce() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/data"
+        try writeAtomically("1 1000", to: path)
+        let loader = stubLoader(path)
+        let (first, _) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
+        let holder = SnapshotHolder(first)
+        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
+        reloader.settleDelay = 0.01
+        try writeAtomically("2 500", to: path)   // exactly 50% fewer: allowed
+        #expect(await reloader.reload(trigger: "test") == .swapped(generation: 2, entries: 500))
+        try writeAtomically("3 249", to: path)
+        guard case .refused = await reloader.reload(trigger: "test") else {
+            Issue.record("a fall of more than 50% must be refused"); return
+        }
+        #expect(holder.load().entryCount == 500)
+        reloader.force = true
+        #expect(await reloader.reload(trigger: "test") == .swapped(generation: 3, entries: 249))
+        try FileManager.default.removeItem(atPath: path)
+        guard case .refused = await reloader.reload(trigger: "test") else {
+            Issue.record("a missing file must be refused"); return
+        }
+        #expect(holder.load().generation == 3)
+    }
+
+    @Test("refresh rebuilds the snapshot periodically without reading files (for $TIMESTAMP expiry)")
+    func periodicRefresh() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/data"
+        try writeAtomically("1 1000", to: path)
+        let loader = stubLoader(path)
+        let (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
+        let holder = SnapshotHolder(first)
+        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
+        reloader.handleSIGHUP = false
+        reloader.setBaseline(prints)
+        reloader.refreshInterval = 0.2
+        // An "expiry" that drops every entry: allowed, the shrink guard does not apply.
+        reloader.refresh = { current in Snapshot(handler: StubHandler(value: 9), entryCount: 0) }
+        let runner = Task { try await reloader.run() }
+        let deadline = Date().addingTimeInterval(5)
+        while holder.load().entryCount != 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        runner.cancel()
+        _ = try? await runner.value
+        #expect(holder.load().entryCount == 0)
+        #expect(holder.load().generation >= 2)
+    }
+}
