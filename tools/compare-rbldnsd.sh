@@ -4,7 +4,7 @@
 #
 # usage: tools/compare-rbldnsd.sh [--quick] [--runs N] [--no-build] [--prefixbl PATH]
 #                                 [--rbldnsd-only] [--work DIR] [--budget SECONDS] [--window N]
-#                                 [--report RESULTS.tsv] [--nice N]
+#                                 [--report RESULTS.tsv] [--nice N] [--parse-only]
 #
 #   --quick          one run, 3 s per measurement, three open-loop rates (about 2 minutes)
 #   --runs N         repetitions of the serving measurements (default 3; medians are printed)
@@ -15,6 +15,7 @@
 #   --budget S       stop starting new repetitions after S seconds (default 600, quick 120)
 #   --window N       queries in flight for the capacity runs (default 256)
 #   --report FILE    only print the table for an earlier results file
+#   --parse-only     only the parse/compile figures (issue 2: compile throughput vs rbldnsd)
 #   --nice N         run in a session of its own whose scheduler autogroup has nice N (e.g.
 #                    -10 on a machine where other jobs compete; both servers get the same
 #                    treatment). Plain nice does nothing against other sessions when
@@ -40,7 +41,7 @@
 set -uo pipefail
 
 QUICK=0 RUNS=3 BUILD=1 PBL="" ONLY_RBL=0 WORK=${PREFIXBL_BENCH_DIR:-/tmp/prefixbl-bench}
-BUDGET="" WINDOW=256 REPORT_ONLY="" NICE=0
+BUDGET="" WINDOW=256 REPORT_ONLY="" NICE=0 PARSE_ONLY=0
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -54,7 +55,8 @@ while [ $# -gt 0 ]; do
         --window) WINDOW=$2; shift ;;
         --report) REPORT_ONLY=$2; shift ;;
         --nice) NICE=$2; shift ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        --parse-only) PARSE_ONLY=1 ;;
+        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -121,6 +123,8 @@ LABEL = {  # metric prefix -> (label, unit); "@" suffix says which data set / ra
     "lines": ("source lines", ""), "parse_ttfa_ms": ("parse: start→first answer", "ms"),
     "parse_self_s": ("parse: rbldnsd's own timer", "s"), "compile_s": ("compile wall time", "s"),
     "parse_lines_per_s": ("parse/compile throughput", "lines/s"),
+    "parse_cpu_s": ("parse/compile CPU (user+sys)", "s"),
+    "parse_lines_per_cpu_s": ("parse/compile per CPU-second", "lines/s"),
     "store_bytes": ("store file size", "bytes"), "loadavg1": ("load average (1 min)", ""),
     "ttfa_ms": ("start→1st answer (pbl --store)", "ms"),
     "ttfa_specs_ms": ("start→1st answer (pbl specs)", "ms"),
@@ -280,6 +284,8 @@ bg_pct() {
     python3 -c "print(round(max(0.0, ($b1-$MB0)*100*$NCPU/($t1-$MT0+1) - ($1)*100/$CLK/$3 - $2*100/$3), 1))"
 }
 
+rbl_time() { awk -F. 'NF==2 && length($2)==1 {printf "%d.0%s\n", $1, $2; next} {print}'; }
+
 ticks() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }; s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
@@ -338,14 +344,24 @@ for set in "${SETS[@]}"; do
     for r in $(seq "$PARSE_RUNS"); do
         start_server rbldnsd "$PORT_R" "$probe" "$zone:$type:$file" || continue; ms=$TTFA
         rec "parse_ttfa_ms@$tag" rbldnsd "$ms"
-        self=$(sed -n 's/.*zones reloaded, time \([0-9.]*\)e.*/\1/p' "$WORK/rbldnsd-$PORT_R.log" | head -1)
+        # rbldnsd prints centiseconds without zero padding ("0.9e" is 0.09 s: its start to
+        # first answer agrees), so a one-digit fraction is read as hundredths
+        self=$(sed -n 's/.*zones reloaded, time \([0-9.]*\)e.*/\1/p' "$WORK/rbldnsd-$PORT_R.log" | head -1 | rbl_time)
         [ -n "$self" ] && rec "parse_self_s@$tag" rbldnsd "$self"
+        # rbldnsd's own CPU figure ("time 0.57e/0.51u sec": u = user CPU): robust under load
+        selfu=$(sed -n 's/.*zones reloaded, time [0-9.]*e\/\([0-9.]*\)u.*/\1/p' "$WORK/rbldnsd-$PORT_R.log" | head -1 | rbl_time)
+        [ -n "$selfu" ] && rec "parse_cpu_s@$tag" rbldnsd "$selfu" &&
+            rec "parse_lines_per_cpu_s@$tag" rbldnsd "$(python3 -c "print(round($lines/max($selfu,0.01)))")"
         rec "parse_lines_per_s@$tag" rbldnsd "$(python3 -c "print(round($lines/($ms/1000)))")"
         stop_server "$SRV_PID"
         if [ "$HAVE_COMPILE" = 1 ]; then
             t0=$(now_us)
-            if run timeout 120 nice -n "$NICE" "$PBL" compile "$zone:$type:$file" -o "$WORK/$tag.store" > "$WORK/compile-$tag.log" 2>&1; then
+            printf '%s\n' "$PBL compile $zone:$type:$file -o $WORK/$tag.store" >> "$CMDLOG"
+            if cpu=$( { TIMEFORMAT='%U %S'; time timeout 120 nice -n "$NICE" "$PBL" compile "$zone:$type:$file" -o "$WORK/$tag.store" > "$WORK/compile-$tag.log" 2>&1; } 2>&1 ); then
                 t1=$(now_us)
+                cpu=$(echo "$cpu" | tail -1 | awk '{print $1+$2}')
+                rec "parse_cpu_s@$tag" prefixbl "$cpu"
+                rec "parse_lines_per_cpu_s@$tag" prefixbl "$(python3 -c "print(round($lines/max($cpu,0.01)))")"
                 rec "compile_s@$tag" prefixbl "$(python3 -c "print(round(($t1-$t0)/1e6,3))")"
                 rec "parse_lines_per_s@$tag" prefixbl "$(python3 -c "print(round($lines/(($t1-$t0)/1e6)))")"
                 rec "store_bytes@$tag" prefixbl "$(stat -c %s "$WORK/$tag.store")"
@@ -371,6 +387,7 @@ PROBE=$DATA/probe-v4.txt
 servers=(rbldnsd)
 [ "$HAVE_SERVE" = 1 ] && [ -f "$STORE" ] && servers+=(prefixbl)
 per_run=$(( 4 * D_CPU + 4 * D_CAP + 2 * D_LAT * $(echo $RATES | wc -w) + D_TCP + 20 ))
+[ "$PARSE_ONLY" = 1 ] && RUNS=0
 for r in $(seq "$RUNS"); do
     if [ "$(left)" -lt "$per_run" ] && [ "$r" -gt 1 ]; then
         log "budget: stopping after $((r - 1)) runs ($(left) s left, a run takes ~$per_run s)"
@@ -440,14 +457,14 @@ for r in $(seq "$RUNS"); do
 done
 
 # prefixbl compiling its sources at start (drop-in mode), and the real files side by side
-if [ "$HAVE_SERVE" = 1 ] && [ "$(left)" -gt 30 ]; then
+if [ "$HAVE_SERVE" = 1 ] && [ "$PARSE_ONLY" = 0 ] && [ "$(left)" -gt 30 ]; then
     for r in $(seq "$PARSE_RUNS"); do
         start_server prefixbl "$PORT_P" "$PROBE" "${SPECS[@]}" || break; ms=$TTFA
         rec "ttfa_specs_ms@v6+v4" prefixbl "$ms"
         stop_server "$SRV_PID"
     done
 fi
-if [ -n "$realdata" ] && [ "$(left)" -gt 20 ]; then
+if [ -n "$realdata" ] && [ "$PARSE_ONLY" = 0 ] && [ "$(left)" -gt 20 ]; then
     RSPECS=("fullbogons.example:ip6trie:$realdata/fullbogons-ipv6.txt"
             "uce1.example:ip4set:$realdata/dnsbl-1.uceprotect.net.rbldnsd"
             "uce2.example:ip4set:$realdata/dnsbl-2.uceprotect.net.rbldnsd")
