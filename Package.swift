@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
         .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
+        .target(name: "Aggregation", dependencies: ["ZoneSource", "PrefixStore"]),
         .target(
             name: "DNSBLServer",
             dependencies: [
@@ -45,13 +46,14 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit",
+                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
         .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "ZoneSource", "LDNSKit"]),
     ],
     swiftLanguageModes: [.v6]

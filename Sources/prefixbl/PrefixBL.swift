@@ -12,5 +12,6 @@ struct PrefixBL: AsyncParsableCommand {
             Check.self,
             Dump.self,
             Lookup.self,
+            Aggregate.self,
         ])
 }
