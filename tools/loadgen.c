@@ -20,6 +20,7 @@
  * The last line of output is machine-readable:
  *   RESULT mode=udp sent=N answered=N lost=N loss_pct=X offered_qps=X qps=X mean_us=X p50_us=N
  *          p90_us=N p99_us=N p999_us=N max_us=N noerror=N nxdomain=N other_rcode=N late=N
+ *          secs=X (sending time) cpu_s=X (this process's user+system CPU)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +151,14 @@ static uint64_t percentile(uint64_t total, double p) {
     return lat_max_us;
 }
 
+/* user+system CPU this generator has used, seconds: tells what the load cost its own core */
+static double self_cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void report(const char *mode, uint64_t sent, uint64_t answered, uint64_t lost,
                    double secs, double rate, int quiet) {
     uint64_t tot = answered;
@@ -170,13 +180,13 @@ static void report(const char *mode, uint64_t sent, uint64_t answered, uint64_t 
     }
     printf("RESULT mode=%s sent=%llu answered=%llu lost=%llu loss_pct=%.4f offered_qps=%.0f "
            "qps=%.0f mean_us=%.1f p50_us=%llu p90_us=%llu p99_us=%llu p999_us=%llu max_us=%llu noerror=%llu "
-           "nxdomain=%llu other_rcode=%llu late=%llu secs=%.3f\n",
+           "nxdomain=%llu other_rcode=%llu late=%llu secs=%.3f cpu_s=%.3f\n",
            mode, (unsigned long long)sent, (unsigned long long)answered,
            (unsigned long long)lost, loss, (double)sent / secs, (double)answered / secs,
            tot ? (double)lat_sum_ns / 1e3 / (double)tot : 0.0, (unsigned long long)p50, (unsigned long long)p90, (unsigned long long)p99,
            (unsigned long long)p999, (unsigned long long)lat_max_us,
            (unsigned long long)rc_noerror, (unsigned long long)rc_nxdomain,
-           (unsigned long long)rc_other, (unsigned long long)n_late, secs);
+           (unsigned long long)rc_other, (unsigned long long)n_late, secs, self_cpu_s());
     fflush(stdout);
 }
 

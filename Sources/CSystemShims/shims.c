@@ -148,3 +148,6 @@ int csys_affinity_cpus(void) {
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
     return CPU_COUNT(&set);
 }
+
+#include <pthread.h>
+void csys_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

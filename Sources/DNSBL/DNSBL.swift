@@ -1,5 +1,6 @@
-// API CONTRACT (skeleton). The answer helper fills in the bodies; DNSBLServer programs against
-// these signatures.
+// API CONTRACT. DNSBLServer programs against these signatures; the answer rules live in the
+// other files of this module (ServingIndex, QueryName, AnswerWriter) and are described in
+// DNSBL.docc/AnswerRules.md.
 import PrefixStore
 import DNSWire
 
@@ -9,13 +10,16 @@ public enum Transport: Sendable { case udp, tcp }
 
 /// Answer options fixed for one serving snapshot.
 public struct AnswerOptions: Sendable {
-    /// Our EDNS UDP payload size in bytes (RFC 6891 §6.2.5); default 1232.
+    /// Our EDNS UDP payload size in bytes (RFC 6891 §6.2.5); default 1232. Values below 512
+    /// are treated as 512.
     public var udpPayloadSize: Int = 1232
-    /// Identity for NSID (RFC 5001) and `id.server`; `nil` disables both (REFUSED).
+    /// Identity for NSID (RFC 5001) and `id.server` / `hostname.bind`; `nil` disables both
+    /// (NSID not returned, the CH names REFUSED).
     public var identity: [UInt8]? = nil
-    /// Text for CH TXT `version.bind`; `nil` disables it (REFUSED).
+    /// Text for CH TXT `version.bind` / `version.server`; `nil` disables it (REFUSED).
     public var version: [UInt8]? = Array("prefixbl".utf8)
-    /// Add the zone's NS RRset to AUTHORITY of positive answers (rbldnsd -A); default minimal.
+    /// Add the zone's NS RRset to AUTHORITY of positive answers (rbldnsd -A) when it fits;
+    /// default minimal responses.
     public var nsInAuthority: Bool = false
     public init() {}
 }
@@ -24,6 +28,7 @@ public struct AnswerOptions: Sendable {
 public struct AnswerOutcome: Sendable {
     /// Response length in bytes written into the caller's buffer; 0 = send nothing.
     public var length: Int = 0
+    /// The full RCODE (BADVERS = 16 included).
     public var rcode: UInt8 = 0
     public var qtype: UInt16 = 0
     public var answerCount: UInt16 = 0
@@ -34,24 +39,342 @@ public struct AnswerOutcome: Sendable {
 }
 
 /// Answers DNS queries from an immutable set of stores (one serving snapshot).
-/// Thread-safe: many transport threads call ``respond(to:transport:into:)`` at once.
+/// Thread-safe: many transport threads call ``respond(to:transport:into:)`` at once; the
+/// responder holds no mutable state.
 public final class Responder: Sendable {
     public let options: AnswerOptions
     public let stores: [Store]
+    let index: ServingIndex
+    /// `options.udpPayloadSize` clamped to 512…65535 bytes.
+    let ourPayloadSize: Int
 
+    /// Builds the serving index: zones by apex (a zone in several stores unites its datasets),
+    /// each zone's datasets split by family, expired datasets left out.
     /// - Parameters:
-    ///   - stores: the stores to answer from; a zone present in several stores unites its datasets.
-    ///   - now: Unix seconds used for `$TIMESTAMP` expiry checks.
+    ///   - stores: the stores to answer from; a zone present in several stores unites its
+    ///     datasets; the first store naming a zone gives its SOA and NS.
+    ///   - now: Unix seconds used for `$TIMESTAMP` expiry checks: a dataset whose `expires`
+    ///     is before `now` is not served. The server rebuilds the responder to re-check.
     public init(stores: [Store], options: AnswerOptions = AnswerOptions(), now: UInt64 = 0) {
         self.stores = stores
         self.options = options
+        self.index = ServingIndex(stores: stores, now: now)
+        self.ourPayloadSize = min(max(options.udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
     }
 
     /// Writes the response to `query` into `response` (which must hold 65535 bytes for TCP,
-    /// at least `options.udpPayloadSize` for UDP). Never throws, never allocates in steady state.
-    /// - Returns: the outcome; `outcome.length == 0` means send nothing (QR=1 input, unreadable header).
+    /// at least `options.udpPayloadSize` for UDP; a smaller buffer lowers the limit, and one
+    /// too small for the question gets no reply). Never throws, never allocates in steady state.
+    /// - Returns: the outcome; `outcome.length == 0` means send nothing (QR=1 input, unreadable
+    ///   header).
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport,
                         into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
-        AnswerOutcome()
+        var out = AnswerOutcome()
+        // RFC 1035 §4.1.1: nothing to address a reply to, or a response — never answer those.
+        guard let h = DNSHeader(reading: query), !h.isResponse else { return out }
+        let echoed = h.flags & (DNSFlags.opcodeMask | DNSFlags.rd | DNSFlags.cd)
+        var w = MessageWriter(buffer: response,
+                              limit: transport == .tcp ? DNSWire.maxTCPMessage : DNSWire.classicUDPLimit)
+        guard h.opcode == 0 else {
+            guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.notImp) else { return out }
+            out.rcode = UInt8(DNSRCode.notImp)
+            out.length = w.count
+            return out
+        }
+        let q: ParsedQuery
+        do {
+            q = try DNSWire.parseQuery(query)
+        } catch {
+            guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
+            out.rcode = UInt8(DNSRCode.formErr)
+            out.length = w.count
+            return out
+        }
+        out.qtype = q.qtype
+
+        // Size limit (RFC 6891 §6.2.3–6.2.5; RFC 1035 §4.2.1; RFC 7766 §8).
+        var limit: Int
+        if transport == .tcp {
+            limit = DNSWire.maxTCPMessage
+        } else if let e = q.edns {
+            limit = min(max(Int(e.udpPayloadSize), DNSWire.classicUDPLimit), ourPayloadSize)
+        } else {
+            limit = DNSWire.classicUDPLimit
+        }
+        limit = min(limit, response.count)
+        w.limit = limit
+
+        guard w.header(id: h.id, flags: DNSFlags.qr | echoed, qd: 1),
+              w.bytes(UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<q.questionEnd]))
+        else { return AnswerOutcome() }
+        let afterQuestion = w.mark
+
+        // Reserve room for the OPT so a truncated answer still carries it.
+        var nsid: UnsafeRawBufferPointer? = nil
+        var optSize = 0
+        if let e = q.edns {
+            optSize = DNSWire.optSize(nsidLength: nil)
+            if e.nsidRequested, let id = options.identity,
+               w.count + DNSWire.optSize(nsidLength: id.count) <= limit {
+                optSize = DNSWire.optSize(nsidLength: id.count)
+                nsid = id.withUnsafeBytes { $0 }  // `options` is immutable and lives as long as self
+            }
+            w.limit = max(w.count, limit - optSize)
+        }
+
+        var r = Reply()
+        if let e = q.edns, e.version > 0 {
+            r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
+        } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
+            r.rcode = DNSRCode.notImp
+        } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
+            answerIN(query, q, &w, &r)
+            if q.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
+        } else if q.qclass == DNSClass.ch {
+            answerCH(query, q, &w, &r)
+        } else {
+            r.rcode = DNSRCode.refused
+        }
+
+        if r.tc {
+            // RFC 2181 §9: no partial RRset; the client retries over TCP.
+            w.rollback(to: afterQuestion)
+            r.an = 0; r.ns = 0
+        }
+        w.limit = limit
+        var flags = DNSFlags.qr | echoed | (r.rcode & 0xF)
+        if r.aa { flags |= DNSFlags.aa }
+        if r.tc { flags |= DNSFlags.tc }
+        w.set16(flags, at: 2)
+        w.set16(r.an, at: 6)
+        w.set16(r.ns, at: 8)
+        if let e = q.edns {
+            _ = w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: UInt8(r.rcode >> 4),
+                      dnssecOK: e.dnssecOK, nsid: nsid)
+            w.set16(1, at: 10)
+        }
+        out.length = w.count
+        out.rcode = UInt8(truncatingIfNeeded: r.rcode)
+        out.answerCount = r.an
+        out.truncated = r.tc
+        out.listed = r.listed
+        return out
+    }
+}
+
+/// The header fields an answer decides.
+struct Reply {
+    var rcode: UInt16 = DNSRCode.noError
+    var aa = false
+    var tc = false
+    var an: UInt16 = 0
+    var ns: UInt16 = 0
+    var listed = false
+}
+
+extension Responder {
+    /// Class IN (and ANY): the answer rules of SPEC §4–§5.
+    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ w: inout MessageWriter,
+                  _ r: inout Reply) {
+        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength) else {
+            r.rcode = DNSRCode.refused
+            return
+        }
+        let zone = m.zone
+        let apexAt = m.apexOffset
+        r.aa = true
+        if m.labels == 0 {
+            // Apex: SOA and NS exist, everything else is NODATA; never NXDOMAIN.
+            switch q.qtype {
+            case DNSType.soa:
+                guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w) else { r.tc = true; return }
+                r.an = 1
+            case DNSType.ns:
+                guard let n = writeNS(zone, apexAt, &w) else { r.tc = true; return }
+                r.an = n
+            case DNSType.any:
+                guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w), let n = writeNS(zone, apexAt, &w)
+                else { r.tc = true; return }
+                r.an = 1 + n
+            default:
+                negative(zone, apexAt, nx: false, &w, &r)
+            }
+            return
+        }
+
+        let qa = QueryAddress(query, start: q.qnameOffset, end: apexAt)
+        let capacity = max(index.maxDatasets, 1)
+        withUnsafeTemporaryAllocation(of: Hit.self, capacity: capacity) { hits in
+            var render = RenderAddresses()
+            let n = zone.lookup(qa, hits, &render)
+            if n > 0 {
+                r.listed = true
+                let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])
+                positive(zone, q.qtype, listed, render, apexAt, &w, &r)
+                return
+            }
+            if zone.hasDataBelow(qa) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt) {
+                negative(zone, apexAt, nx: false, &w, &r)
+            } else {
+                negative(zone, apexAt, nx: true, &w, &r)
+            }
+        }
+    }
+
+    /// A listed name: A and/or TXT per QTYPE; other types NODATA (SPEC §5).
+    func positive(_ zone: ServingZone, _ qtype: UInt16, _ hits: UnsafeMutableBufferPointer<Hit>,
+                  _ render: RenderAddresses, _ apexAt: Int, _ w: inout MessageWriter, _ r: inout Reply) {
+        var count: UInt16 = 0
+        switch qtype {
+        case DNSType.a:
+            guard let n = writeA(hits, &w) else { r.tc = true; return }
+            count = n
+        case DNSType.txt:
+            guard let n = writeTXT(hits, render, &w) else { r.tc = true; return }
+            count = n
+        case DNSType.any:
+            // RFC 8482 allows less; a DNSBL's ANY is cheap, so we give both RRsets.
+            guard let a = writeA(hits, &w), let t = writeTXT(hits, render, &w) else { r.tc = true; return }
+            count = a + t
+        default:
+            break
+        }
+        if count == 0 {
+            negative(zone, apexAt, nx: false, &w, &r)
+            return
+        }
+        r.an = count
+        if options.nsInAuthority {
+            let m = w.mark
+            if let n = writeNS(zone, apexAt, &w) { r.ns = n } else { w.rollback(to: m) }
+        }
+    }
+
+    /// NXDOMAIN or NODATA with the SOA in AUTHORITY, TTL min(SOA TTL, MINIMUM) (RFC 2308 §3, §5).
+    func negative(_ zone: ServingZone, _ apexAt: Int, nx: Bool, _ w: inout MessageWriter,
+                  _ r: inout Reply) {
+        if nx { r.rcode = DNSRCode.nxDomain }
+        guard writeSOA(zone, ttl: zone.negativeTTL, apexAt, &w) else { r.tc = true; return }
+        r.ns = 1
+    }
+
+    /// One A per listing dataset, identical addresses once; TTL the smallest of the datasets'
+    /// (RFC 2181 §5, §5.2). `nil` when the RRset does not fit (nothing written).
+    func writeA(_ hits: UnsafeMutableBufferPointer<Hit>, _ w: inout MessageWriter) -> UInt16? {
+        var ttl = UInt32.max
+        for h in hits { ttl = min(ttl, h.ttl) }
+        let start = w.mark
+        var n: UInt16 = 0
+        for i in hits.indices {
+            var seen = false
+            for j in 0..<i where hits[j].a == hits[i].a { seen = true; break }
+            if seen { continue }
+            guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                  w.rrFixed(type: DNSType.a, rrClass: DNSClass.in, ttl: ttl) != nil,
+                  w.u32(hits[i].a)
+            else { w.rollback(to: start); return nil }
+            w.set16(4, at: w.count - 6)
+            n += 1
+        }
+        return n
+    }
+
+    /// One TXT per listing dataset that has one, `$` expanded, identical RRs once; TTL the
+    /// smallest of those datasets'. `nil` when the RRset does not fit (nothing written).
+    func writeTXT(_ hits: UnsafeMutableBufferPointer<Hit>, _ render: RenderAddresses,
+                  _ w: inout MessageWriter) -> UInt16? {
+        var ttl = UInt32.max
+        for h in hits where h.txt != nil { ttl = min(ttl, h.ttl) }
+        let start = w.mark
+        var n: UInt16 = 0
+        for h in hits {
+            guard let t = h.txt else { continue }
+            let rr = w.mark
+            guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                  let rdl = w.rrFixed(type: DNSType.txt, rrClass: DNSClass.in, ttl: ttl),
+                  w.expandedTXT(t, fromV4: h.fromV4, render: render)
+            else { w.rollback(to: start); return nil }
+            w.finishRData(lengthAt: rdl)
+            if w.repeatsEarlierRR(setStart: start.count, rrStart: rr.count) {
+                w.rollback(to: rr)
+            } else {
+                n += 1
+            }
+        }
+        return n
+    }
+
+    /// The zone's SOA, owner the apex (a pointer into the question).
+    func writeSOA(_ zone: ServingZone, ttl: UInt32, _ apexAt: Int, _ w: inout MessageWriter) -> Bool {
+        let start = w.mark
+        let s = zone.soa
+        guard w.u16(0xC000 | UInt16(apexAt)),
+              let rdl = w.rrFixed(type: DNSType.soa, rrClass: DNSClass.in, ttl: ttl),
+              w.encodedName(zone.mname, apexOffset: apexAt),
+              w.encodedName(zone.rname, apexOffset: apexAt),
+              w.u32(s.serial), w.u32(s.refresh), w.u32(s.retry), w.u32(s.expire), w.u32(s.minimum)
+        else { w.rollback(to: start); return false }
+        w.finishRData(lengthAt: rdl)
+        return true
+    }
+
+    /// The zone's NS RRset; `nil` when it does not fit (nothing written).
+    func writeNS(_ zone: ServingZone, _ apexAt: Int, _ w: inout MessageWriter) -> UInt16? {
+        let start = w.mark
+        for i in zone.ns.indices {
+            guard w.u16(0xC000 | UInt16(apexAt)),
+                  let rdl = w.rrFixed(type: DNSType.ns, rrClass: DNSClass.in, ttl: zone.nsTTL),
+                  w.encodedName(zone.ns[i], apexOffset: apexAt)
+            else { w.rollback(to: start); return nil }
+            w.finishRData(lengthAt: rdl)
+        }
+        return UInt16(zone.ns.count)
+    }
+
+    /// Class CH: `version.bind`/`version.server` and `id.server`/`hostname.bind` as operators
+    /// expect (TXT, TTL 0); a disabled or unknown name is REFUSED.
+    func answerCH(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ w: inout MessageWriter,
+                  _ r: inout Reply) {
+        let name = UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<(q.qnameOffset + q.qnameLength)])
+        let text: [UInt8]?
+        switch CHName(name) {
+        case .version: text = options.version
+        case .identity: text = options.identity
+        case nil: text = nil
+        }
+        guard let t = text else { r.rcode = DNSRCode.refused; return }
+        r.aa = true
+        guard q.qtype == DNSType.txt || q.qtype == DNSType.any else { return }
+        let ok = t.withUnsafeBytes { p -> Bool in
+            guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                  let rdl = w.rrFixed(type: DNSType.txt, rrClass: DNSClass.ch, ttl: 0),
+                  w.plainTXT(p)
+            else { return false }
+            w.finishRData(lengthAt: rdl)
+            return true
+        }
+        if ok { r.an = 1 } else { r.tc = true }
+    }
+}
+
+/// The CH-class names operators query (RFC 4892 §2: `id.server`, `version.server`; BIND's
+/// `version.bind`, `hostname.bind`).
+enum CHName {
+    case version, identity
+
+    init?(_ name: UnsafeRawBufferPointer) {
+        func eq(_ lit: StaticString) -> Bool {
+            guard lit.utf8CodeUnitCount == name.count else { return false }
+            let p = lit.utf8Start
+            for i in 0..<name.count where lowerASCII(name[i]) != p[i] { return false }
+            return true
+        }
+        if eq("\u{7}version\u{4}bind\u{0}") || eq("\u{7}version\u{6}server\u{0}") {
+            self = .version
+        } else if eq("\u{2}id\u{6}server\u{0}") || eq("\u{8}hostname\u{4}bind\u{0}") {
+            self = .identity
+        } else {
+            return nil
+        }
     }
 }

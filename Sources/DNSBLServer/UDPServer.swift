@@ -100,6 +100,7 @@ final class UDPServer: @unchecked Sendable {
             var tid = pthread_t()
             let rc = pthread_create(&tid, nil, { arg in
                 let context = Unmanaged<WorkerContext>.fromOpaque(arg!).takeRetainedValue()
+                csys_set_thread_name("prefixbl-udp")
                 context.server.serve(fd: context.fd)
                 return nil
             }, box)
@@ -158,7 +159,10 @@ final class UDPServer: @unchecked Sendable {
             let handler = snapshot.handler
             var queued: UInt32 = 0
             var dropped = 0
-            for i in 0..<UInt32(n) {
+            var i: UInt32 = 0
+            // A plain counter: a Range<UInt32> iterator is generic and allocates in debug builds.
+            while i < UInt32(n) {
+                defer { i += 1 }
                 var qlen = 0
                 var truncated: Int32 = 0
                 let q = csys_udp_batch_query(batch, i, &qlen, &truncated)!

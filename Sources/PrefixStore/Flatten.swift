@@ -3,12 +3,14 @@
 // Entries sorted by (address ascending, prefix length ascending) visit every parent before its
 // children, so one sweep with a stack of open prefixes (depth ≤ 129) emits the decision for every
 // address in order. Input that is already in that order (most list files are) is swept in place;
-// otherwise a compact (key, length, index) record array is sorted first: O(n log n) time, about
-// 24 bytes per entry of extra memory only in that case.
+// otherwise a copy of the entries as (key, length, index, value, origin) records is sorted first:
+// O(n log n) time, 32 bytes per entry of extra memory only in that case.
 
 /// Receives the flattened, merged listed ranges in ascending order.
 protocol RangeSink {
     mutating func addListed(first: UInt128, last: UInt128, value: UInt32)
+    /// Expected entry count, for reserving storage once.
+    mutating func reserveHint(_ n: Int)
 }
 
 enum Flattener {
@@ -20,12 +22,19 @@ enum Flattener {
     /// Last address of a prefix.
     @inline(__always)
     static func lastAddress(_ address: UInt128, _ length: UInt8, bits: Int) -> UInt128 {
-        let host = bits - Int(length)
-        if host <= 0 { return address }
-        return address | (host >= 128 ? UInt128.max : (UInt128(1) << UInt128(host)) - 1)
+        address | hostMask(length, bits: bits)
+    }
+
+    /// The host bits of a prefix of `length` bits in a `bits`-wide family.
+    @inline(__always)
+    static func hostMask(_ length: UInt8, bits: Int) -> UInt128 {
+        let host = bits &- Int(length)
+        if host <= 0 { return 0 }
+        return host >= 128 ? UInt128.max : (UInt128(1) &<< UInt128(host)) &- 1
     }
 
     /// Checks one entry against the family and the value table.
+    @inline(__always)
     static func check(_ e: PrefixEntry, family: AddressFamily, valueCount: Int) throws(StoreError) {
         let bits = family.bits
         if Int(e.prefixLength) > bits {
@@ -34,7 +43,7 @@ enum Flattener {
         if family == .ipv4 && e.address >> 32 != 0 {
             throw StoreError(.invalidInput, "IPv4 address above 32 bits (origin \(e.origin))")
         }
-        if lastAddress(e.address, e.prefixLength, bits: bits) & ~(lastAddress(0, e.prefixLength, bits: bits)) != e.address {
+        if e.address & hostMask(e.prefixLength, bits: bits) != 0 {
             throw StoreError(.invalidInput, "prefix /\(e.prefixLength) has host bits set (origin \(e.origin))")
         }
         if !e.isExclusion && Int(e.value) >= valueCount {
@@ -53,19 +62,26 @@ enum Flattener {
             prev = e
         }
         var sweep = Sweep(sink: sink, bits: family.bits, maxKey: maxKey(family))
+        sweep.sink.reserveHint(entries.count + entries.count / 8 + 2)
         if sorted {
             for e in entries { sweep.add(e) }
         } else {
-            // Compact sort records: the entry array stays untouched (it may be shared).
+            // Sort records carry the whole entry (no gather through a permutation afterwards:
+            // that costs a cache miss per entry); the entry array stays untouched (it may be
+            // shared). The index in the tag keeps duplicates in entry order.
             var recs = [SortRecord]()
             recs.reserveCapacity(entries.count)
             for (i, e) in entries.enumerated() {
                 recs.append(SortRecord(hi: UInt64(truncatingIfNeeded: e.address >> 64),
                                        lo: UInt64(truncatingIfNeeded: e.address),
-                                       tag: UInt64(e.prefixLength) << 40 | UInt64(i)))
+                                       tag: UInt64(e.prefixLength) << 40 | UInt64(i),
+                                       value: e.value, origin: e.origin))
             }
             recs.sort()
-            for r in recs { sweep.add(entries[Int(r.tag & 0xFF_FFFF_FFFF)]) }
+            for r in recs {
+                sweep.add(PrefixEntry(address: UInt128(r.hi) << 64 | UInt128(r.lo), prefixLength: UInt8(truncatingIfNeeded: r.tag >> 40),
+                                      value: r.value, origin: r.origin))
+            }
         }
         sweep.finish()
         sink = sweep.sink
@@ -120,6 +136,8 @@ struct SortRecord: Comparable {
     var lo: UInt64
     /// prefix length << 40 | entry index.
     var tag: UInt64
+    var value: Int32
+    var origin: UInt32
     @inline(__always)
     static func < (a: SortRecord, b: SortRecord) -> Bool {
         if a.hi != b.hi { return a.hi < b.hi }

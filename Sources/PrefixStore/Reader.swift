@@ -298,51 +298,75 @@ enum StoreReader {
             guard listed == 0 else { throw layoutError("\(what) lists \(listed) ranges with no entries") }
             return
         }
-        let domainBits: Int = t.kind == 0 ? 32 : t.kind == 1 ? 64 : 128
-        let domainMax: UInt128 = t.kind == 0 ? UInt128(UInt32.max) : t.kind == 1 ? UInt128(UInt64.max) : .max
-        let first = UInt64(truncatingIfNeeded: t.domainKey(0) >> (t.kind == 2 ? 64 : 0))
+        let kind = t.kind
+        let domainBits: Int = kind == 0 ? 32 : kind == 1 ? 64 : 128
+        let domainMax: UInt128 = kind == 0 ? UInt128(UInt32.max) : kind == 1 ? UInt128(UInt64.max) : .max
         // The tails' padding must be zero (it is read together with the last value).
-        let padding = t.tails + (n == 0 ? 0 : (n - 1) * t.tailStride + RangeTable.tailStride(kind: t.kind, valueWidth: t.valueWidth))
+        let padding = t.tails + (n - 1) * t.tailStride + RangeTable.tailStride(kind: kind, valueWidth: t.valueWidth)
         for k in 0..<8 where padding.load(fromByteOffset: k, as: UInt8.self) != 0 {
             throw layoutError("\(what) tail padding byte \(k) is not zero")
         }
+        // Radix: bucket(i) is monotone in i once keys ascend, so checking the first and the last
+        // entry of every non-empty bucket proves every entry sits in its own bucket.
+        @inline(__always) func searchKey(_ i: Int) -> UInt64 {
+            kind == 0 ? UInt64(t.storedKey(i, UInt32.self)) : t.storedKey(i, UInt64.self)
+        }
+        let first = searchKey(0)
+        let shift = t.radixShift
+        guard (searchKey(n - 1) &- first) >> shift < t.radixBuckets else {
+            throw layoutError("\(what) last entry falls beyond the radix")
+        }
+        for b in 0..<buckets {
+            let r0 = Int(radix[b]), r1 = Int(radix[b + 1])
+            if r0 == r1 { continue }
+            guard (searchKey(r0) &- first) >> shift == UInt64(b), (searchKey(r1 - 1) &- first) >> shift == UInt64(b) else {
+                throw layoutError("\(what) radix bucket \(b) does not hold entries \(r0)..<\(r1)")
+            }
+        }
+        // Entries: one pass, keys as 128-bit values (high search key, low half for kind 2).
+        let vCount64 = UInt64(vCount)
+        let valueMask = t.valueMask
         var listedCount = 0
         var prevKey: UInt128 = 0
         var prevListed = false
-        var prevEnd: UInt128 = 0   // last address covered by the previous entry's span (when not 0xFF)
+        var prevEnd: UInt128 = 0   // last key covered by the previous entry's span
         var prevSpanned = false
         for i in 0..<n {
-            let key = t.domainKey(i)
+            let key: UInt128 = kind == 2 ? (UInt128(searchKey(i)) &<< 64) | UInt128(t.low(i)) : UInt128(searchKey(i))
             if i > 0 {
-                guard key > prevKey else { throw layoutError("\(what) keys not strictly ascending at entry \(i)") }
+                if key <= prevKey { throw layoutError("\(what) keys not strictly ascending at entry \(i)") }
                 if prevSpanned && prevEnd >= key { throw layoutError("\(what) entry \(i - 1) overlaps entry \(i)") }
             }
-            let (v, s) = t.tail(i)
-            if v == t.valueMask {
-                guard s == 0xFF, prevListed else { throw layoutError("\(what) entry \(i) is a misplaced \"not listed\" entry") }
+            let (v, e, m) = t.tail(i)
+            if v == valueMask {
+                if m != 0 || e != 0 || !prevListed { throw layoutError("\(what) entry \(i) is a misplaced \"not listed\" entry") }
                 prevListed = false
                 prevSpanned = false
             } else {
-                guard Int(v) < vCount else { throw layoutError("\(what) entry \(i) value index \(v) ≥ \(vCount) values") }
-                listedCount += 1
+                if v >= vCount64 { throw layoutError("\(what) entry \(i) value index \(v) ≥ \(vCount) values") }
+                listedCount &+= 1
                 prevListed = true
-                if s == 0xFF {
+                if m == 0 {
+                    if e != 0 { throw layoutError("\(what) entry \(i) has a size exponent without a mantissa") }
                     prevSpanned = false
                 } else {
-                    guard Int(s) <= domainBits else { throw layoutError("\(what) entry \(i) span \(s) exceeds \(domainBits) bits") }
-                    let extent: UInt128 = s >= 128 ? .max : (UInt128(1) << UInt128(s)) - 1
-                    guard domainMax - key >= extent else { throw layoutError("\(what) entry \(i) runs past the end of the address space") }
-                    prevEnd = key + extent
+                    // Size m·2^e must fit the domain from this key: at most 1·2^width from 0.
+                    let extent: UInt128
+                    if Int(e) >= domainBits {
+                        if Int(e) > domainBits || m != 1 || key != 0 {
+                            throw layoutError("\(what) entry \(i) size \(m)·2^\(e) exceeds the \(domainBits)-bit space")
+                        }
+                        extent = domainMax
+                    } else {
+                        let size = UInt128(m) &<< UInt128(e)
+                        if size >> UInt128(e) != UInt128(m) || size &- 1 > domainMax || domainMax &- key < size &- 1 {
+                            throw layoutError("\(what) entry \(i) size \(m)·2^\(e) runs past the end of the address space")
+                        }
+                        extent = size &- 1
+                    }
+                    prevEnd = key &+ extent
                     prevSpanned = true
                 }
-            }
-            // Radix bucket of this key must contain it.
-            let hk = UInt64(truncatingIfNeeded: key >> (t.kind == 2 ? 64 : 0))
-            let d = (hk &- first) >> t.radixShift
-            guard d < t.radixBuckets else { throw layoutError("\(what) entry \(i) falls beyond the radix") }
-            let bk = Int(d)
-            guard Int(radix[bk]) <= i, i < Int(radix[bk + 1]) else {
-                throw layoutError("\(what) radix bucket \(bk) does not hold entry \(i)")
             }
             prevKey = key
         }

@@ -32,9 +32,10 @@ public struct StoreValue: @unchecked Sendable {
 /// The table points into the store's memory (the mapping, or an owned buffer) and keeps that
 /// memory alive. Lookups are O(log n), allocate nothing and touch three places: the radix
 /// bucket, a short branch-free search over the bucket's keys, and the found entry's *tail* (low
-/// key half, value index and span in one record). See StoreFormat.md for the layout: one entry
-/// per listed range (a start key, a value index and a span byte) plus a "not listed" entry only
-/// where a range whose size is not a power of two needs its end spelled out.
+/// key half, value index and size in one record). See StoreFormat.md for the layout: one entry
+/// per listed range (a start key, a value index and a size `m·2^e` in two bytes) plus a "not
+/// listed" entry only where a range whose size has more than 8 significant bits is followed by
+/// a gap.
 public struct RangeTable: @unchecked Sendable {
     public let family: AddressFamily
     /// Key layout: 0 = 32-bit IPv4 keys; 1 = IPv6 high 64 bits only (every boundary /64-aligned);
@@ -49,10 +50,11 @@ public struct RangeTable: @unchecked Sendable {
     @usableFromInline let keys: UnsafeRawPointer
     @usableFromInline let keyStride: Int
     /// Per-entry tail records of `tailStride` bytes: [low key half, 8 bytes, kind 2 only]
-    /// [value index, `valueWidth` bytes; all ones = "not listed"] [span, 1 byte], followed by 8
-    /// bytes of padding so one unaligned 8-byte load reads value and span together.
-    /// Span `s` ≤ key width: the entry covers `[key, key + 2^s - 1]` (in key units) and nothing
-    /// until the next key; 0xFF: it covers `[key, nextKey - 1]`.
+    /// [value index, `valueWidth` bytes; all ones = "not listed"] [size exponent e, 1 byte]
+    /// [size mantissa m, 1 byte], followed by 8 bytes of padding so one unaligned 8-byte load
+    /// reads value and size together.
+    /// m > 0: the entry covers `[key, key + m·2^e - 1]` (in key units) and nothing until the
+    /// next key; m = 0: it covers `[key, nextKey - 1]`.
     @usableFromInline let tails: UnsafeRawPointer
     @usableFromInline let tailStride: Int
     @usableFromInline let valueOffset: Int
@@ -69,8 +71,12 @@ public struct RangeTable: @unchecked Sendable {
     /// Listed ranges after flattening (gaps not counted).
     public let rangeCount: Int
 
+    /// Entries in the table: one per listed range plus a "not listed" terminator after each
+    /// range whose size is not a power of two and that is followed by a gap (StoreFormat.md).
+    public var entryCount: Int { count }
+
     /// Bytes per tail record for a key kind and value width.
-    static func tailStride(kind: UInt8, valueWidth: Int) -> Int { (kind == 2 ? 8 : 0) + valueWidth + 1 }
+    static func tailStride(kind: UInt8, valueWidth: Int) -> Int { (kind == 2 ? 8 : 0) + valueWidth + 2 }
 
     @usableFromInline
     init(family: AddressFamily, kind: UInt8, count: Int, keys: UnsafeRawPointer, tails: UnsafeRawPointer,
@@ -101,24 +107,24 @@ public struct RangeTable: @unchecked Sendable {
             let k = UInt32(truncatingIfNeeded: key)
             let i = locate(UInt32.self, UInt64(k))
             if i < 0 { return -1 }
-            let (v, s) = tail(i)
+            let (v, e, m) = tail(i)
             if v == valueMask { return -1 }
-            if s != 0xFF && (k &- storedKey(i, UInt32.self)) >> UInt32(s) != 0 { return -1 }
+            if m != 0 && (k &- storedKey(i, UInt32.self)) >> UInt32(e) >= UInt32(m) { return -1 }
             return Int32(truncatingIfNeeded: v)
         case 1:
             let k = UInt64(truncatingIfNeeded: key >> 64)
             let i = locate(UInt64.self, k)
             if i < 0 { return -1 }
-            let (v, s) = tail(i)
+            let (v, e, m) = tail(i)
             if v == valueMask { return -1 }
-            if s != 0xFF && (k &- storedKey(i, UInt64.self)) >> UInt64(s) != 0 { return -1 }
+            if m != 0 && (k &- storedKey(i, UInt64.self)) >> UInt64(e) >= UInt64(m) { return -1 }
             return Int32(truncatingIfNeeded: v)
         default:
             let i = locate128(key)
             if i < 0 { return -1 }
-            let (v, s) = tail(i)
+            let (v, e, m) = tail(i)
             if v == valueMask { return -1 }
-            if s != 0xFF && (key &- key128(i)) >> UInt128(s) != 0 { return -1 }
+            if m != 0 && (key &- key128(i)) >> UInt128(e) >= UInt128(m) { return -1 }
             return Int32(truncatingIfNeeded: v)
         }
     }
@@ -136,8 +142,8 @@ public struct RangeTable: @unchecked Sendable {
             let l = last >> 32 == 0 ? UInt32(truncatingIfNeeded: last) : UInt32.max
             let i = locate(UInt32.self, UInt64(f))
             if i >= 0 {
-                let (v, s) = tail(i)
-                if v != valueMask && (s == 0xFF || (f &- storedKey(i, UInt32.self)) >> UInt32(s) == 0) { return true }
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (f &- storedKey(i, UInt32.self)) >> UInt32(e) < UInt32(m)) { return true }
             }
             var j = i + 1
             if j < count && storedKey(j, UInt32.self) <= l {
@@ -151,8 +157,8 @@ public struct RangeTable: @unchecked Sendable {
             let l = UInt64(truncatingIfNeeded: last >> 64)
             let i = locate(UInt64.self, f)
             if i >= 0 {
-                let (v, s) = tail(i)
-                if v != valueMask && (s == 0xFF || (f &- storedKey(i, UInt64.self)) >> UInt64(s) == 0) { return true }
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (f &- storedKey(i, UInt64.self)) >> UInt64(e) < UInt64(m)) { return true }
             }
             var j = i + 1
             if j < count && storedKey(j, UInt64.self) <= l {
@@ -164,8 +170,8 @@ public struct RangeTable: @unchecked Sendable {
         default:
             let i = locate128(first)
             if i >= 0 {
-                let (v, s) = tail(i)
-                if v != valueMask && (s == 0xFF || (first &- key128(i)) >> UInt128(s) == 0) { return true }
+                let (v, e, m) = tail(i)
+                if v != valueMask && (m == 0 || (first &- key128(i)) >> UInt128(e) < UInt128(m)) { return true }
             }
             var j = i + 1
             if j < count && key128(j) <= last {
@@ -184,14 +190,15 @@ public struct RangeTable: @unchecked Sendable {
         out.reserveCapacity(rangeCount)
         let maxKey: UInt128 = kind == 0 ? UInt128(UInt32.max) : kind == 1 ? UInt128(UInt64.max) : .max
         for i in 0..<count {
-            let (v, s) = tail(i)
+            let (v, e, m) = tail(i)
             if v == valueMask { continue }
             let k = domainKey(i)
             let end: UInt128
-            if s == 0xFF {
+            if m == 0 {
                 end = i + 1 < count ? domainKey(i + 1) - 1 : maxKey
             } else {
-                end = s >= 128 ? UInt128.max : k + ((UInt128(1) << UInt128(s)) - 1)
+                // Validated: k + m·2^e - 1 fits the key domain (2^128 only as 1·2^128 from 0).
+                end = k &+ ((UInt128(m) << UInt128(e)) &- 1)
             }
             if kind == 1 {
                 out.append((k << 64, (end << 64) | UInt128(UInt64.max), Int32(truncatingIfNeeded: v)))
@@ -204,11 +211,13 @@ public struct RangeTable: @unchecked Sendable {
 
     // MARK: internals
 
-    /// Value index (all ones = "not listed", compare with `valueMask`) and span of entry `i`.
+    /// Value index (all ones = "not listed", compare with `valueMask`) and size exponent and
+    /// mantissa of entry `i`.
     @inlinable @inline(__always)
-    func tail(_ i: Int) -> (value: UInt64, span: UInt8) {
+    func tail(_ i: Int) -> (value: UInt64, exp: UInt8, mant: UInt8) {
         let raw = UInt64(littleEndian: tails.loadUnaligned(fromByteOffset: i &* tailStride &+ valueOffset, as: UInt64.self))
-        return (raw & valueMask, UInt8(truncatingIfNeeded: raw &>> spanShift))
+        return (raw & valueMask, UInt8(truncatingIfNeeded: raw &>> spanShift),
+                UInt8(truncatingIfNeeded: raw &>> (spanShift &+ 8)))
     }
 
     /// Low 64 bits of entry `i`'s key (kind 2).

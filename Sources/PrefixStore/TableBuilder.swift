@@ -1,8 +1,9 @@
 // Turns flattened listed ranges into the table arrays of the store (see StoreFormat.md):
-// one entry per listed range whose size is a power of two (span byte = log2 of the size; nothing
-// is listed after it until the next key), otherwise an entry with span 0xFF that runs to the
-// next key plus, when the next listed range does not start right after it, one "not listed"
-// terminator entry. Random CIDR data is thus one entry per listed range; the worst case is two.
+// one entry per listed range whose size is m·2^e with m < 256 (every CIDR prefix, and most
+// merged runs of adjacent prefixes): the entry says the size, and nothing is listed after it
+// until the next key. Any other range gets an entry that runs to the next key plus, when the
+// next listed range does not start right after it, one "not listed" terminator entry. Random
+// CIDR data is thus one entry per listed range; the worst case is two.
 
 /// Table layout knobs. The defaults are the measured choice (StoreFormat.md, "Why this layout");
 /// the others exist so the benchmark can show the alternatives. Every combination is valid
@@ -14,7 +15,7 @@ public struct StoreLayoutOptions: Sendable, Hashable {
     /// log2 of the mean entries per radix bucket: 2^(⌊log2 n⌋ − slack) buckets (at most 2^24).
     public var radixSlack: Int
 
-    public init(interleaved: Bool = true, radixSlack: Int = 2) {
+    public init(interleaved: Bool = true, radixSlack: Int = 1) {
         self.interleaved = interleaved; self.radixSlack = max(0, radixSlack)
     }
 
@@ -38,10 +39,13 @@ struct TableBuilder: RangeSink {
 
     var keys32: [UInt32] = []
     var hi: [UInt64] = []
-    /// Tail records (see ``RangeTable``): [low half (kind 2)] [value index] [span].
-    var tails: [UInt8] = []
+    /// Tail fields, interleaved into tail records (see ``RangeTable``) when copied out.
+    var lo: [UInt64] = []
+    var vals: [UInt32] = []
+    /// Size per entry: exponent | mantissa << 8 (mantissa 0: "up to the next key").
+    var spans: [UInt16] = []
     let tailStride: Int
-    var count = 0
+    var count: Int { spans.count }
     var listed = 0
     var pendingOpen = false
     var pendingEnd: UInt128 = 0
@@ -77,45 +81,48 @@ struct TableBuilder: RangeSink {
         }
     }
 
+    mutating func reserveHint(_ n: Int) { reserve(n) }
+
     mutating func reserve(_ n: Int) {
         if kind == 0 { keys32.reserveCapacity(n) } else { hi.reserveCapacity(n) }
-        tails.reserveCapacity(n * tailStride + 8)
+        if kind == 2 { lo.reserveCapacity(n) }
+        vals.reserveCapacity(n)
+        spans.reserveCapacity(n)
     }
 
     @inline(__always)
-    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt8) {
+    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt16) {
         switch kind {
         case 0: keys32.append(UInt32(truncatingIfNeeded: key))
         case 1: hi.append(UInt64(truncatingIfNeeded: key))
         default:
             hi.append(UInt64(truncatingIfNeeded: key >> 64))
-            var l = UInt64(truncatingIfNeeded: key)
-            for _ in 0..<8 { tails.append(UInt8(truncatingIfNeeded: l)); l >>= 8 }
+            lo.append(UInt64(truncatingIfNeeded: key))
         }
-        var v = value
-        for _ in 0..<valueWidth { tails.append(UInt8(truncatingIfNeeded: v)); v >>= 8 }
-        tails.append(span)
-        count += 1
+        vals.append(value)
+        spans.append(span)
     }
 
     mutating func addListed(first: UInt128, last: UInt128, value: UInt32) {
         let f = kind == 1 ? first >> 64 : first
         let l = kind == 1 ? last >> 64 : last
         if pendingOpen && f != pendingEnd + 1 {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
         }
         pendingOpen = false
         listed += 1
         let diff = l - f
         if diff == domainMax {
-            append(f, value, UInt8(domainBits))
+            append(f, value, UInt16(domainBits) | 1 << 8)   // 1·2^width: the whole space
             return
         }
         let size = diff + 1
-        if size & (size - 1) == 0 {
-            append(f, value, UInt8(size.trailingZeroBitCount))
+        let e = size.trailingZeroBitCount
+        let m = size >> UInt128(e)
+        if m <= 0xFF {
+            append(f, value, UInt16(e) | UInt16(m) << 8)
         } else {
-            append(f, value, 0xFF)
+            append(f, value, 0)
             if l != domainMax { pendingOpen = true; pendingEnd = l }
         }
     }
@@ -127,11 +134,9 @@ struct TableBuilder: RangeSink {
     /// Closes the last range and builds the radix index.
     mutating func finish() {
         if pendingOpen {
-            append(pendingEnd + 1, notListed, 0xFF)
+            append(pendingEnd + 1, notListed, 0)
             pendingOpen = false
         }
-        // Padding: lookups read value and span with one 8-byte load.
-        tails.append(contentsOf: repeatElement(0, count: 8))
         let n = count
         radixBits = options.radixBits(forCount: n)
         let buckets = 1 << radixBits
@@ -159,27 +164,37 @@ struct TableBuilder: RangeSink {
         return [keyWidth * count, count * tailStride + 8, radixBytes]
     }
 
-    /// Copies the arrays to `base + offsets[k]` (little-endian).
+    /// Copies the arrays to `base + offsets[k]` (little-endian). The destination is zeroed, so
+    /// the padding after the last tail stays zero.
     func copyArrays(to base: UnsafeMutableRawPointer, offsets: [Int]) {
         let kw = keyWidth
         let keyStride = interleaved ? kw + tailStride : kw
-        let dst = base.advanced(by: offsets[0])
-        for i in 0..<count {
-            if kind == 0 {
-                dst.storeBytes(of: keys32[i].littleEndian, toByteOffset: i * keyStride, as: UInt32.self)
-            } else {
-                dst.storeBytes(of: hi[i].littleEndian, toByteOffset: i * keyStride, as: UInt64.self)
-            }
-        }
-        tails.withUnsafeBytes { t in
-            if interleaved {
-                for i in 0..<count {
-                    (dst + i * keyStride + kw).copyMemory(from: t.baseAddress! + i * tailStride, byteCount: tailStride)
+        let keysDst = base.advanced(by: offsets[0])
+        let tailsDst = interleaved ? keysDst + kw : base.advanced(by: offsets[1])
+        let tailsStep = interleaved ? keyStride : tailStride
+        let vOff = kind == 2 ? 8 : 0
+        let width = valueWidth
+        let n = count
+        keys32.withUnsafeBufferPointer { k32 in
+        hi.withUnsafeBufferPointer { h in
+        lo.withUnsafeBufferPointer { l in
+        vals.withUnsafeBufferPointer { v in
+        spans.withUnsafeBufferPointer { sp in
+            for i in 0..<n {
+                if kind == 0 {
+                    keysDst.storeBytes(of: k32[i].littleEndian, toByteOffset: i &* keyStride, as: UInt32.self)
+                } else {
+                    keysDst.storeBytes(of: h[i].littleEndian, toByteOffset: i &* keyStride, as: UInt64.self)
                 }
-            } else {
-                base.advanced(by: offsets[1]).copyMemory(from: t.baseAddress!, byteCount: t.count)
+                let t = tailsDst + i &* tailsStep
+                if kind == 2 { t.storeBytes(of: l[i].littleEndian, as: UInt64.self) }
+                // Value (width bytes) then span; written as one 8-byte little-endian store that the
+                // next record's fields overwrite (records are written in order; padding follows
+                // the last one).
+                let packed = UInt64(v[i]) | UInt64(sp[i]) << UInt64(8 * width)   // value, exponent, mantissa
+                (t + vOff).storeBytes(of: packed.littleEndian, as: UInt64.self)
             }
-        }
+        }}}}}
         radix.withUnsafeBufferPointer { r in
             let d = base.advanced(by: offsets[2])
             for (i, x) in r.enumerated() { d.storeBytes(of: x.littleEndian, toByteOffset: i * 4, as: UInt32.self) }

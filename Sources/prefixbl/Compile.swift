@@ -71,9 +71,12 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let options = source.compileOptions
     let started = ContinuousClock.now
     let result = Compiler.compile(specs, options: options)
-    if options.progress != nil { writeStderr("\r\u{1B}[K") }
+    if options.progress != nil {
+        writeStderr(result.hasErrors ? "\r\u{1B}[K" : "\r\u{1B}[K  building the store…")
+    }
     var diagnostics = result.diagnostics
     var image: StoreImage? = nil
+    let encodeStarted = ContinuousClock.now
     if !result.hasErrors {
         do throws(StoreError) {
             let img = try StoreBuilder.encode(result.zones)
@@ -83,6 +86,7 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
             diagnostics.append(Diagnostic(.error, .io, "cannot build the store: \(error)"))
         }
     }
+    if options.progress != nil && !result.hasErrors { writeStderr("\r\u{1B}[K") }
     for d in diagnostics { writeStderr(d.description + "\n") }
     let errors = diagnostics.filter { $0.severity == .error }.count
     let warnings = diagnostics.count - errors
@@ -100,12 +104,13 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     }
     let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
         + Double((ContinuousClock.now - started).components.seconds)
+    let building = Double((ContinuousClock.now - encodeStarted).components.attoseconds) / 1e18
+        + Double((ContinuousClock.now - encodeStarted).components.seconds)
     let s = result.stats
-    let rate = seconds > 0 ? Double(s.lines) / seconds : 0
     var line = "\(result.zones.count) zone\(result.zones.count == 1 ? "" : "s"), \(result.zones.reduce(0) { $0 + $1.datasets.count }) datasets: "
-    line += "\(s.lines) lines read, \(s.entries) entries, \(image?.summary.ranges ?? 0) ranges, \(warnings) warnings, "
+    line += "\(s.lines) lines read, \(s.entries) entries, \(image?.summary.ranges ?? 0) ranges, \(warnings) warning\(warnings == 1 ? "" : "s"), "
     line += output == nil ? "store not written (\(image?.summary.bytes ?? 0) bytes), " : "\(image?.summary.bytes ?? 0) store bytes, "
-    line += "\(format(seconds, 3)) s (\(Int(rate)) lines/s)\n"
+    line += "\(format(seconds, 3)) s (parse \(format(s.seconds, 3)) s, \(format(s.cpuSeconds, 3)) s CPU, \(Int(Double(s.lines) / max(s.cpuSeconds, 1e-9))) lines per CPU second; build \(format(building, 3)) s)\n"
     writeStderr(line)
     return 0
 }

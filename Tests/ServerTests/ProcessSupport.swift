@@ -71,7 +71,7 @@ final class ChildProcess: @unchecked Sendable {
         return false
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) { if process.isRunning { kill(process.processIdentifier, sig) } }
 
     /// Exit status after the process ends, or nil if it is still running after `timeout`.
     func waitExit(timeout: Double = 10) -> Int32? {

@@ -79,4 +79,12 @@ struct BadInputTests {
             #expect(r.hasErrors && r.zones.isEmpty, "\(c.file)")
         }
     }
+
+    @Test func errorsBeyondTheKeptDiagnosticsStillFail() {
+        let text = String(repeating: "192.0.2.1/24\n", count: 10_050) + "192.0.2.256\n"
+        let r = compileTexts([("bl.example", "ip4set", [text])])
+        #expect(r.hasErrors && r.zones.isEmpty)
+        #expect(r.diagnostics.count == 10_001)
+        #expect(r.diagnostics.last?.code == .suppressed && r.diagnostics.last?.severity == .error)
+    }
 }

@@ -28,7 +28,10 @@ struct BundledZoneTests {
     }
 
     @Test func answersAsDocumented() throws {
-        let store = try Store(zones: Self.compileBundled().zones)
+        let r = Self.compileBundled()
+        let dir = TempDir()
+        try StoreBuilder.write(try StoreBuilder.encode(r.zones), to: dir.path + "/bl.example.pfxbl")
+        let store = StorePair(memory: try Store(zones: r.zones), file: try Store(path: dir.path + "/bl.example.pfxbl"))
         let dflt = "Listed in bl.example, see https://bl.example/lookup?ip="
         let table: [(String, [String])] = [
             ("127.0.0.2", ["127.0.0.2 Test entry: 127.0.0.2 is always listed (RFC 5782)"]),

@@ -108,6 +108,11 @@ struct FormTests {
         #expect(d.values[Int(d.entries[1].value)] == ListingValue(a: 0x7F00_0002, txt: nil))
     }
 
+    @Test func doubleColonLineInIPv4DatasetIsWrongFamily() {
+        let (_, diags) = parseOne("ip4set", "::ffff:192.0.2.1 :3:x\n")
+        #expect(diags.map(\.message) == ["IPv6 entry '::ffff:192.0.2.1' in an IPv4 dataset (ip4set)"])
+    }
+
     @Test func countAsValueReadsSecondColumnAsA() {
         var o = CompileOptions(); o.countAsValue = true
         let (entries, diags) = parseOne("ip4set", "192.0.2.1\t10\n192.0.2.2\t1\n192.0.2.3", options: o)
@@ -140,6 +145,16 @@ struct FormTests {
         let d = try #require(r.zones.first?.datasets.first)
         #expect(d.entries.count == 2)
         #expect(d.values == [ListingValue(a: 0x7F00_0003, txt: Array("gz $".utf8))])
+    }
+
+    @Test func corruptGzipAndMissingFilesAreErrorsNamingTheFile() throws {
+        let dir = TempDir()
+        let gz = dir.write("broken.gz", [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0x00, 0x12])
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [gz, dir.path + "/missing.txt"])])
+        #expect(r.hasErrors && r.zones.isEmpty)
+        let io = r.diagnostics.filter { $0.code == .io }
+        #expect(io.map(\.file) == [gz, dir.path + "/missing.txt"])
+        #expect(io.allSatisfy { $0.line == nil && $0.description.hasPrefix("\($0.file!): error: cannot read: ") })
     }
 
     @Test func specialsSetSOANSAndTTL() throws {

@@ -48,4 +48,6 @@ int csys_set_v6only(int fd);
 int csys_set_timeouts(int fd, int rcv_ms, int snd_ms);
 /// CPUs this process may run on (sched_getaffinity), or -1.
 int csys_affinity_cpus(void);
+/// Names the calling thread (shown by top -H, perf, gdb); at most 15 bytes.
+void csys_set_thread_name(const char *name);
 #endif

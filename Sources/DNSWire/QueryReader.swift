@@ -1,0 +1,215 @@
+/// The fixed 12-byte header of a DNS message (RFC 1035 §4.1.1).
+public struct DNSHeader: Sendable, Hashable {
+    public var id: UInt16
+    /// The whole flags word: QR, OPCODE, AA, TC, RD, RA, Z, AD, CD, RCODE.
+    public var flags: UInt16
+    public var qdCount: UInt16
+    public var anCount: UInt16
+    public var nsCount: UInt16
+    public var arCount: UInt16
+
+    public init(id: UInt16, flags: UInt16, qdCount: UInt16, anCount: UInt16, nsCount: UInt16,
+                arCount: UInt16) {
+        self.id = id; self.flags = flags; self.qdCount = qdCount
+        self.anCount = anCount; self.nsCount = nsCount; self.arCount = arCount
+    }
+
+    /// Reads the header, or `nil` when `buffer` is shorter than 12 bytes (unreadable: the
+    /// server sends nothing, as it cannot even address a reply).
+    @inlinable
+    public init?(reading buffer: UnsafeRawBufferPointer) {
+        guard buffer.count >= DNSWire.headerSize else { return nil }
+        id = buffer.readU16(at: 0)
+        flags = buffer.readU16(at: 2)
+        qdCount = buffer.readU16(at: 4)
+        anCount = buffer.readU16(at: 6)
+        nsCount = buffer.readU16(at: 8)
+        arCount = buffer.readU16(at: 10)
+    }
+
+    /// QR: the message is a response.
+    @inlinable public var isResponse: Bool { flags & DNSFlags.qr != 0 }
+    /// OPCODE, 4 bits (0 = QUERY).
+    @inlinable public var opcode: UInt8 { UInt8((flags & DNSFlags.opcodeMask) >> 11) }
+}
+
+/// What a query's OPT record said (RFC 6891 §6.1.2–§6.1.3, NSID RFC 5001 §2.1).
+public struct EDNSInfo: Sendable, Hashable {
+    /// Requestor's UDP payload size in bytes, as sent (values below 512 are kept as sent; the
+    /// responder treats them as 512, RFC 6891 §6.2.5).
+    public var udpPayloadSize: UInt16
+    /// Upper 8 bits of the extended RCODE (should be 0 in a query).
+    public var extendedRCode: UInt8
+    /// EDNS version; anything above 0 gets BADVERS.
+    public var version: UInt8
+    /// DO bit (RFC 3225).
+    public var dnssecOK: Bool
+    /// The query carried an NSID option (RFC 5001 §2.1; its payload is empty in queries).
+    public var nsidRequested: Bool
+
+    public init(udpPayloadSize: UInt16, extendedRCode: UInt8, version: UInt8, dnssecOK: Bool,
+                nsidRequested: Bool) {
+        self.udpPayloadSize = udpPayloadSize; self.extendedRCode = extendedRCode
+        self.version = version; self.dnssecOK = dnssecOK; self.nsidRequested = nsidRequested
+    }
+}
+
+/// A parsed query: the header, the one question located in the caller's buffer, and the OPT.
+/// Offsets are byte offsets into the buffer that was parsed.
+public struct ParsedQuery: Sendable {
+    public var header: DNSHeader
+    /// Offset of QNAME's first length byte (always 12).
+    public var qnameOffset: Int
+    /// Encoded QNAME length in bytes including the root label (1…255).
+    public var qnameLength: Int
+    /// Number of labels in QNAME, root not counted (0 for the root name).
+    public var labelCount: Int
+    public var qtype: UInt16
+    public var qclass: UInt16
+    /// Offset just past the question (QNAME, QTYPE, QCLASS).
+    public var questionEnd: Int
+    /// The OPT record's content, or `nil` when the query had none.
+    public var edns: EDNSInfo?
+
+    @inlinable
+    public init(header: DNSHeader, qnameOffset: Int, qnameLength: Int, labelCount: Int,
+                qtype: UInt16, qclass: UInt16, questionEnd: Int, edns: EDNSInfo?) {
+        self.header = header; self.qnameOffset = qnameOffset; self.qnameLength = qnameLength
+        self.labelCount = labelCount; self.qtype = qtype; self.qclass = qclass
+        self.questionEnd = questionEnd; self.edns = edns
+    }
+}
+
+/// Why a query could not be read; every case is answered FORMERR (RFC 1035 §4.1.1).
+public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// QDCOUNT is not 1.
+        case questionCount
+        /// The message ends inside a name, a record or an option.
+        case truncated
+        /// A label length byte with the top bits 01 or 10 (RFC 6891 §5: extended label types
+        /// are not used), or a name longer than 255 bytes.
+        case badName
+        /// A compression pointer inside the QNAME. Queries carry one uncompressed question;
+        /// refusing pointers there keeps the reader free of loops (decision documented in
+        /// the DNSBL answer-rules article).
+        case compressedQName
+        /// More than one OPT, an OPT outside the additional section, an OPT whose owner is not
+        /// the root, or options overrunning RDLENGTH (RFC 6891 §6.1.1, §7).
+        case badOPT
+    }
+    public var code: Code
+    /// Byte offset in the query where the problem was found.
+    public var offset: Int
+    public init(_ code: Code, at offset: Int) { self.code = code; self.offset = offset }
+    public var description: String { "\(code.rawValue) at byte \(offset)" }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Big-endian 16-bit read; the caller has checked bounds.
+    @inlinable
+    public func readU16(at offset: Int) -> UInt16 {
+        UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
+    }
+
+    /// Big-endian 32-bit read; the caller has checked bounds.
+    @inlinable
+    public func readU32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16
+            | UInt32(self[offset + 2]) << 8 | UInt32(self[offset + 3])
+    }
+}
+
+extension DNSWire {
+    /// Parses a query: header, exactly one question, and the OPT record of the additional
+    /// section (RFC 1035 §4.1, RFC 6891 §6). Answer/authority records and non-OPT additional
+    /// records are skipped with bounds checks (their names may be compressed; a pointer ends a
+    /// name, so skipping cannot loop). Allocates nothing.
+    ///
+    /// The caller checks QR and OPCODE first; this reads the body of an OPCODE 0 message.
+    /// - Throws: ``WireError`` for anything that must be answered FORMERR.
+    @inlinable
+    public static func parseQuery(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> ParsedQuery {
+        guard let header = DNSHeader(reading: buffer) else { throw WireError(.truncated, at: 0) }
+        guard header.qdCount == 1 else { throw WireError(.questionCount, at: 4) }
+        var pos = headerSize
+        var labels = 0
+        while true {
+            guard pos < buffer.count else { throw WireError(.truncated, at: pos) }
+            let len = Int(buffer[pos])
+            if len == 0 { pos += 1; break }
+            if len & 0xC0 == 0xC0 { throw WireError(.compressedQName, at: pos) }
+            if len & 0xC0 != 0 { throw WireError(.badName, at: pos) }
+            pos += 1 + len
+            labels += 1
+            guard pos - headerSize < maxNameLength else { throw WireError(.badName, at: pos) }
+        }
+        let qnameLength = pos - headerSize
+        guard pos + 4 <= buffer.count else { throw WireError(.truncated, at: pos) }
+        let qtype = buffer.readU16(at: pos)
+        let qclass = buffer.readU16(at: pos + 2)
+        pos += 4
+        let questionEnd = pos
+
+        var edns: EDNSInfo? = nil
+        let nonAdditional = Int(header.anCount) + Int(header.nsCount)
+        let total = nonAdditional + Int(header.arCount)
+        var index = 0
+        while index < total {
+            let ownerStart = pos
+            pos = try skipName(buffer, at: pos)
+            let ownerIsRoot = pos == ownerStart + 1
+            guard pos + 10 <= buffer.count else { throw WireError(.truncated, at: pos) }
+            let type = buffer.readU16(at: pos)
+            let rrClass = buffer.readU16(at: pos + 2)
+            let ttl = buffer.readU32(at: pos + 4)
+            let rdLength = Int(buffer.readU16(at: pos + 8))
+            let rdStart = pos + 10
+            guard rdStart + rdLength <= buffer.count else { throw WireError(.truncated, at: rdStart) }
+            if type == DNSType.opt {
+                guard index >= nonAdditional, edns == nil, ownerIsRoot else {
+                    throw WireError(.badOPT, at: ownerStart)
+                }
+                var nsid = false
+                var o = rdStart
+                let end = rdStart + rdLength
+                while o < end {
+                    guard o + 4 <= end else { throw WireError(.badOPT, at: o) }
+                    let code = buffer.readU16(at: o)
+                    let len = Int(buffer.readU16(at: o + 2))
+                    guard o + 4 + len <= end else { throw WireError(.badOPT, at: o) }
+                    if code == EDNSOptionCode.nsid { nsid = true }
+                    o += 4 + len
+                }
+                edns = EDNSInfo(udpPayloadSize: rrClass, extendedRCode: UInt8(ttl >> 24),
+                                version: UInt8(truncatingIfNeeded: ttl >> 16),
+                                dnssecOK: ttl & 0x8000 != 0, nsidRequested: nsid)
+            }
+            pos = rdStart + rdLength
+            index += 1
+        }
+        return ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
+                           labelCount: labels, qtype: qtype, qclass: qclass,
+                           questionEnd: questionEnd, edns: edns)
+    }
+
+    /// Skips an encoded name at `offset` and returns the offset after it. A compression
+    /// pointer ends the name (two bytes) and is not followed, so this cannot loop.
+    /// - Throws: ``WireError`` `.truncated` or `.badName`.
+    @inlinable
+    public static func skipName(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(WireError) -> Int {
+        var pos = offset
+        while true {
+            guard pos < buffer.count else { throw WireError(.truncated, at: pos) }
+            let len = Int(buffer[pos])
+            if len == 0 { return pos + 1 }
+            if len & 0xC0 == 0xC0 {
+                guard pos + 2 <= buffer.count else { throw WireError(.truncated, at: pos) }
+                return pos + 2
+            }
+            if len & 0xC0 != 0 { throw WireError(.badName, at: pos) }
+            pos += 1 + len
+            guard pos - offset < maxNameLength else { throw WireError(.badName, at: pos) }
+        }
+    }
+}
