@@ -126,8 +126,8 @@ struct Aggregate: ParsableCommand {
                 if let now { nowValue = now; nowSource = "--now" }
                 else if let t = try Aggregator.newestTime(files: files) { nowValue = t; nowSource = "newest event" }
                 else { nowValue = Int64(time(nil)); nowSource = "current time: no event carries a time" }
-                var agg = Aggregator(policy: pol, allocations: data, whitelist: wl, now: nowValue!,
-                                     expectedAddresses: 1 << 20)
+                // The address table starts small and doubles: small runs stay small.
+                var agg = Aggregator(policy: pol, allocations: data, whitelist: wl, now: nowValue!)
                 for f in files { try agg.read(file: f) }
                 evidenceStats = agg.evidence
                 mode = classes ? "classes" : "listings"
