@@ -137,7 +137,8 @@ extension Aggregator {
         if isGood { evidence.goodEvents += count } else { evidence.badEvents += count }
         evidence.newest = max(evidence.newest ?? time, time)
         if time > now { evidence.afterNow += count; return }
-        if policy.window > 0 && time <= now - policy.window { evidence.beforeWindow += count; return }
+        // time ≤ now here and time ≥ 0, so now − time cannot overflow (now − window could).
+        if policy.window > 0 && now - time >= policy.window { evidence.beforeWindow += count; return }
         let c32 = UInt32(count)
         counts.add(key, bad: isGood ? 0 : c32, good: isGood ? c32 : 0)
     }

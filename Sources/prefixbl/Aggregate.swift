@@ -88,6 +88,7 @@ struct Aggregate: ParsableCommand {
         if classes && allocationZone { throw ValidationError("--classes and --allocation-zone are different modes; give one") }
         if allocationZone && !evidence.isEmpty { throw ValidationError("--allocation-zone reads no evidence; drop the evidence files") }
         if !allocationZone && evidence.isEmpty { throw ValidationError("give at least one evidence file (or --allocation-zone)") }
+        if let now, now < 0 { throw ValidationError("--now must be Unix seconds (0 or more)") }
         if store != nil && zone == nil { throw ValidationError("-o needs --zone (the zone the store serves)") }
         if evidence.contains("-") && now == nil {
             throw ValidationError("evidence from standard input needs --now (the default, the newest event's time, needs a first pass)")
