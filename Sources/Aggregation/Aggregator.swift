@@ -24,10 +24,13 @@ public struct OutputEntry: Sendable, Hashable {
     /// A comment written after the entry (the whitelist line a hole comes from).
     public var comment: String?
 
-    /// The entry in the source syntax (SPEC §2): `prefix :A:TXT` or `!prefix # comment`.
+    /// The entry in the source syntax (SPEC §2): `prefix :A:TXT` (a `$` in the TXT doubled) or
+    /// `!prefix # comment`.
     public var sourceLine: String {
         if kind == .hole { return "!\(prefix)" + (comment.map { " # \($0)" } ?? "") }
-        return "\(prefix) :\(ipv4Text(a ?? 0x7F00_0002)):\(txt ?? "")"
+        // `$` would be substituted at answer time (SPEC §2): write it as `$$`.
+        let text = (txt ?? "").split(separator: "$", omittingEmptySubsequences: false).joined(separator: "$$")
+        return "\(prefix) :\(ipv4Text(a ?? 0x7F00_0002)):\(text)"
     }
 }
 

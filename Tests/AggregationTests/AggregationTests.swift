@@ -143,6 +143,15 @@ struct ListingCases {
     }
 }
 
+struct SourceLineCases {
+    @Test func dollarInTXTIsDoubled() {
+        let e = OutputEntry(prefix: cidr("2001:db8::/64"), kind: .unit, a: 0x7F00_0002, txt: "from ops$1.txt")
+        #expect(e.sourceLine == "2001:db8::/64 :127.0.0.2:from ops$$1.txt")
+        let hole = OutputEntry(prefix: cidr("192.0.2.1/32"), kind: .hole, a: nil, txt: nil, comment: "whitelist wl.txt:2")
+        #expect(hole.sourceLine == "!192.0.2.1/32 # whitelist wl.txt:2")
+    }
+}
+
 struct ClassCases {
     @Test func reputationClasses() {
         let ev = """
