@@ -231,6 +231,9 @@ enum StoreReader {
             throw layoutError("\(what) value width \(width) does not fit \(vCount) values")
         }
         let n = try int(try r.u64(d + 56), "\(what) table entry count")
+        // Every entry takes at least one byte of the file: bounding n by the file size first keeps
+        // the section-size products below from overflowing on a forged count.
+        guard n <= r.count else { throw layoutError("\(what) table entry count \(n) exceeds the file size") }
         let listed = try int(try r.u64(d + 64), "\(what) listed range count")
         let radixBits = Int(try r.u8(d + 112)), radixShift = Int(try r.u8(d + 113))
         let layout = try r.u8(d + 114)
