@@ -106,9 +106,8 @@ func parseIPv6(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> ParsedAdd
         var v: UInt32 = 0
         var digits = 0
         while i < end, let h = hexValue(p[i]) { v = v << 4 | h; i += 1; digits += 1 }
-        if digits == 0 || digits > 4 {
-            return .invalid("invalid IPv6 address")
-        }
+        if digits == 0 { return .invalid("invalid IPv6 address") }
+        if digits > 4 { return .invalid("invalid IPv6 address: a group has more than 4 hex digits") }
         if i < end && p[i] == 0x2E {
             // Dotted IPv4 in the last 32 bits (RFC 4291 §2.2 form 3).
             var form = IPv4Form()

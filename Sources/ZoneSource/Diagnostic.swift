@@ -84,6 +84,8 @@ struct DiagnosticSink {
     /// machine's memory with messages).
     static let keepLimit = 10_000
     var suppressed = 0
+    /// Errors among the suppressed: the compile must still fail for them.
+    var suppressedErrors = 0
 
     init(strict: Bool) { self.strict = strict }
 
@@ -91,7 +93,10 @@ struct DiagnosticSink {
         var d = d
         if strict && d.severity == .warning { d.severity = .error }
         if d.severity == .error { errors += 1 } else { warnings += 1 }
-        if list.count < DiagnosticSink.keepLimit { list.append(d) } else { suppressed += 1 }
+        if list.count < DiagnosticSink.keepLimit { list.append(d) } else {
+            suppressed += 1
+            if d.severity == .error { suppressedErrors += 1 }
+        }
     }
 
     mutating func warning(_ code: Diagnostic.Code, _ message: String, file: String? = nil, line: Int? = nil) {
@@ -104,6 +109,7 @@ struct DiagnosticSink {
 
     func finished() -> [Diagnostic] {
         guard suppressed > 0 else { return list }
-        return list + [Diagnostic(.warning, .suppressed, "\(suppressed) more diagnostics not shown")]
+        return list + [Diagnostic(suppressedErrors > 0 ? .error : .warning, .suppressed,
+                                  "\(suppressed) more diagnostics not shown (\(suppressedErrors) of them errors)")]
     }
 }

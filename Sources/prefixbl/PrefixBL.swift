@@ -5,7 +5,7 @@ struct PrefixBL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefixbl",
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
-        subcommands: [
+        subcommands: [Compile.self, Check.self, Dump.self, Lookup.self,
             Serve.self,
             Query.self,
         ])

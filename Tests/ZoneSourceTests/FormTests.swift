@@ -142,6 +142,16 @@ struct FormTests {
         #expect(d.values == [ListingValue(a: 0x7F00_0003, txt: Array("gz $".utf8))])
     }
 
+    @Test func corruptGzipAndMissingFilesAreErrorsNamingTheFile() throws {
+        let dir = TempDir()
+        let gz = dir.write("broken.gz", [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0x00, 0x12])
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [gz, dir.path + "/missing.txt"])])
+        #expect(r.hasErrors && r.zones.isEmpty)
+        let io = r.diagnostics.filter { $0.code == .io }
+        #expect(io.map(\.file) == [gz, dir.path + "/missing.txt"])
+        #expect(io.allSatisfy { $0.line == nil && $0.description.hasPrefix("\($0.file!): error: cannot read: ") })
+    }
+
     @Test func specialsSetSOANSAndTTL() throws {
         let r = compileTexts([("bl.example", "ip4set", [
             "$SOA 1h ns1.bl.example hostmaster.example.org. 42 2h 10m 1w 5m\n$NS 0 ns1.example.net -ns2.example.net ns3.example.net.\n$TTL 1d\n192.0.2.1\n$SOA 1 a.example b.example 1 1 1 1 1",

@@ -56,8 +56,20 @@ func parseOne(_ type: String, _ text: String, options: CompileOptions = CompileO
     return (out, r.diagnostics.filter { $0.code != .noSOA })
 }
 
-/// Offline lookup of one address in the compiled zones: `["127.0.0.2 Listed 192.0.2.1", …]`,
-/// empty when not listed.
+/// The same compiled zones opened two ways: built in memory (`Store(zones:)`) and written to a
+/// store file and mapped (`StoreBuilder.encode` + `write` + `Store(path:)`).
+struct StorePair {
+    var memory: Store
+    var file: Store
+}
+
+/// Offline lookup of one address: `["127.0.0.2 Listed 192.0.2.1", …]`, empty when not listed.
+/// Both stores of the pair must agree; a disagreement is returned as a single `MISMATCH` line.
+func look(_ pair: StorePair, _ address: String) -> [String] {
+    let a = look(pair.memory, address), b = look(pair.file, address)
+    return a == b ? a : ["MISMATCH memory=\(a) file=\(b)"]
+}
+
 func look(_ store: Store, _ address: String) -> [String] {
     guard let (fam, key) = parseAddress(address) else { return ["unparseable \(address)"] }
     return OfflineLookup.lookup([store], family: fam, key: key).map { a in
@@ -65,11 +77,16 @@ func look(_ store: Store, _ address: String) -> [String] {
     }
 }
 
-/// Compiles and opens in memory; nil (with the diagnostics printed) on errors.
-func storeFor(_ datasets: [(String, String, [String])], options: CompileOptions = CompileOptions()) throws -> Store {
-    let r = compileTexts(datasets, options: options)
+/// Compiles and opens both ways; throws the diagnostics when the compile has errors.
+func storeFor(_ datasets: [(String, String, [String])], options: CompileOptions = CompileOptions()) throws -> StorePair {
+    let dir = TempDir()
+    let r = compileTexts(datasets, options: options, dir: dir)
     if r.hasErrors { throw CompileFailed(diagnostics: r.diagnostics) }
-    return try Store(zones: r.zones)
+    let image = try StoreBuilder.encode(r.zones)
+    let path = dir.path + "/test.pfxbl"
+    try StoreBuilder.write(image, to: path)
+    // The mapping outlives the file's removal with the temporary directory.
+    return StorePair(memory: try Store(zones: r.zones), file: try Store(path: path))
 }
 
 struct CompileFailed: Error, CustomStringConvertible {

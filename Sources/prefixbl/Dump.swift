@@ -1,0 +1,45 @@
+import ArgumentParser
+import PrefixStore
+import ZoneSource
+import Foundation
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a store back out as rbldnsd-syntax source.",
+        discussion: """
+            Each dataset becomes one section ($SOA and $NS in a zone's first section, $TTL, a \
+            default value line, then one CIDR per line). Compiling the sections again answers \
+            exactly like the store. With --directory every section is written to its own file \
+            and the matching compile specs are printed.
+            """)
+
+    @Argument(help: "The store file.")
+    var store: String
+
+    @Option(name: .shortAndLong, help: "Write one file per dataset into this directory instead of stdout.")
+    var directory: String?
+
+    func run() throws {
+        let s: Store
+        do throws(StoreError) { s = try Store(path: store) } catch {
+            throw ValidationError("\(error)")
+        }
+        let sections = SourceDump.sections(s)
+        if let directory {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var specs: [String] = []
+            for (i, sec) in sections.enumerated() {
+                let path = directory + "/\(sec.zone).\(i + 1).\(sec.type)"
+                guard FileManager.default.createFile(atPath: path, contents: Data(sec.text)) else {
+                    throw ValidationError("cannot write \(path)")
+                }
+                specs.append("\(sec.zone):\(sec.type):\(path)")
+            }
+            print(specs.joined(separator: " "))
+        } else {
+            for sec in sections {
+                FileHandle.standardOutput.write(Data(sec.text))
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Testing
+import Foundation
+@testable import ZoneSource
+
+/// The bad-input corpus: Fixtures/bad/NN-name.txt, one defect per file (line 1 says which),
+/// each with its exact diagnostic. Compiled as zone bl.example at a fixed "now".
+struct BadInputTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var file: String
+        var type: String
+        /// `line: severity: message`, exactly.
+        var expected: String
+        var testDescription: String { file }
+        init(_ file: String, _ type: String, _ expected: String) {
+            self.file = file; self.type = type; self.expected = expected
+        }
+    }
+
+    static let cases: [Case] = [
+        Case("01-bad-octet", "ip4set", "3: error: invalid IPv4 address: '192.0.2.256'"),
+        Case("02-bare-number", "ip4set", "3: error: a bare number is not an address (write /8 for a /8): '10'"),
+        Case("03-ipv4-length-33", "ip4set", "3: error: invalid IPv4 prefix length: '192.0.2.0/33'"),
+        Case("04-ipv4-host-bits", "ip4set", "3: warning: '192.0.2.1/24' has host bits set beyond /24; entry skipped"),
+        Case("05-range-reversed", "ip4set", "3: error: invalid IPv4 range: first address above last: '192.0.2.20-192.0.2.10'"),
+        Case("06-range-in-ip4trie", "ip4trie", "3: error: ip4trie takes CIDR prefixes, not ranges: '192.0.2.10-20' (use ip4set)"),
+        Case("07-ipv6-in-ip4set", "ip4set", "3: error: IPv6 entry '2001:db8::/32' in an IPv4 dataset (ip4set)"),
+        Case("08-ipv4-in-ip6trie", "ip6trie", "3: error: IPv4 entry '192.0.2.0/24' in an IPv6 dataset (ip6trie)"),
+        Case("09-double-colon-twice", "ip6trie", "3: error: invalid IPv6 address: '::' twice: '2001:db8::1::2'"),
+        Case("10-ipv6-group-too-long", "ip6trie", "3: error: invalid IPv6 address: a group has more than 4 hex digits: '2001:db8:12345::/48'"),
+        Case("11-ipv6-host-bits", "ip6trie", "3: warning: '2001:db8::1/32' has host bits set beyond /32; entry skipped"),
+        Case("12-ip6tset-not-64", "ip6tset", "3: error: ip6tset lists /64 prefixes only: '2001:db8::/48' is /48 (use ip6trie)"),
+        Case("13-ip4tset-prefix", "ip4tset", "3: error: ip4tset takes single IPv4 addresses: '192.0.2.0/24' (use ip4set)"),
+        Case("14-value-outside-127", "ip4set", "3: error: A value 10.0.0.2 is outside 127.0.0.0/8"),
+        Case("15-policy-value", "ip4set", "3: error: A value 127.255.255.3 is in 127.255.255.0/24, reserved for policy answers"),
+        Case("16-bad-a-value", "ip4set", "3: error: invalid A value in ':abc:text'"),
+        Case("17-unrecognized-value", "ip4set", "3: error: unrecognized value ':127.0.0.3 junk'"),
+        Case("18-world-ipv4", "ip4set", "3: error: '0.0.0.0/0' lists every IPv4 address; refused (use --force to allow)"),
+        Case("19-world-ipv6", "ip6trie", "3: error: '::/0' lists every IPv6 address; refused (use --force to allow)"),
+        Case("20-lists-127-0-0-1", "ip4set", "3: error: IPv4 data lists 127.0.0.1, the RFC 5782 negative test point; refused (exclude it with !127.0.0.1, or use --force)"),
+        Case("21-soa-fields", "ip4set", "2: error: $SOA needs 8 fields: ttl mname rname serial refresh retry expire minimum (got 2)"),
+        Case("22-soa-bad-name", "ip4set", "2: error: $SOA: Empty label: 'ns1..example.net'"),
+        Case("23-bad-ttl", "ip4set", "3: error: $TTL: invalid time unit: '5x'"),
+        Case("24-dataset-outside-combined", "ip4set", "3: error: $DATASET is only allowed in a combined dataset"),
+        Case("25-unknown-special", "ip4set", "3: warning: unrecognized special entry '$FOO'; line ignored"),
+        Case("26-timestamp-future", "ip4set", "3: error: data timestamp is 2270908800 s in the future; refused"),
+        Case("27-empty-variable", "ip4set", "3: error: substitution variable $1 has no text"),
+        Case("28-maxrange", "ip4set", "4: warning: '198.51.100.0/23' covers 512 addresses, more than $MAXRANGE4 256; entry skipped"),
+        Case("29-ns-in-zone", "ip4set", "3: warning: NS ns1.bl.example. is inside zone bl.example but no data gives it an address; it will answer NODATA"),
+        Case("30-tset-value", "ip4tset", "3: warning: ip4tset has one value for all entries; ':127.0.0.3:x' ignored"),
+        Case("31-ipv6-length-suffix", "ip6trie", "3: error: invalid IPv6 prefix length: '2001:db8::/48x'"),
+        Case("32-garbage", "ip4set", "3: error: invalid entry 'hello'"),
+        Case("33-soa-bad-serial", "ip4set", "2: error: $SOA serial '1x' is not a number 0–4294967295"),
+        Case("34-ipv6-nine-groups", "ip6trie", "3: error: invalid IPv6 address: more than 8 groups: '1:2:3:4:5:6:7:8:9'"),
+    ]
+
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/bad").path
+
+    @Test(arguments: cases)
+    func exactDiagnostic(_ c: Case) {
+        let path = Self.directory + "/" + c.file + ".txt"
+        var o = CompileOptions(); o.now = 1_800_000_000
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: c.type, files: [path])], options: o)
+        // A broken $SOA also leaves the zone without one; that follow-on warning is not the defect.
+        let got = r.diagnostics.filter { $0.code != .noSOA }.map(\.description)
+        #expect(got == ["\(path):\(c.expected)"])
+    }
+
+    @Test func corpusAndTableAgree() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory)
+            .filter { $0.hasSuffix(".txt") }.map { String($0.dropLast(4)) }.sorted()
+        #expect(files == Self.cases.map(\.file))
+    }
+
+    @Test func strictTurnsEveryWarningIntoAnError() {
+        var o = CompileOptions(); o.now = 1_800_000_000; o.strict = true
+        for c in Self.cases where c.expected.contains(": warning: ") {
+            let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: c.type, files: [Self.directory + "/" + c.file + ".txt"])], options: o)
+            #expect(r.hasErrors && r.zones.isEmpty, "\(c.file)")
+        }
+    }
+
+    @Test func errorsBeyondTheKeptDiagnosticsStillFail() {
+        let text = String(repeating: "192.0.2.1/24\n", count: 10_050) + "192.0.2.256\n"
+        let r = compileTexts([("bl.example", "ip4set", [text])])
+        #expect(r.hasErrors && r.zones.isEmpty)
+        #expect(r.diagnostics.count == 10_001)
+        #expect(r.diagnostics.last?.code == .suppressed && r.diagnostics.last?.severity == .error)
+    }
+}
