@@ -176,15 +176,18 @@ struct Serve: ParsableCommand {
             queryLogger?.stop()
             return 2
         }
+        // Written while still privileged, so it can live in /run; removed at exit if the
+        // (possibly unprivileged) process may.
+        if let pidFile { writePidFile(pidFile, logger: logger) }
         do {
             try Privileges.drop(user: user, group: group)
         } catch {
             logger.critical("cannot drop privileges", metadata: ["reason": "\(error)"])
             await server.stop()
             queryLogger?.stop()
+            if let pidFile { unlink(pidFile) }
             return 2
         }
-        if let pidFile { writePidFile(pidFile, logger: logger) }
 
         let reloader = Reloader(holder: holder, loader: loader, logger: logger)
         reloader.checkInterval = checkInterval

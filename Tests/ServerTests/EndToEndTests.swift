@@ -58,6 +58,31 @@ struct ServeProcessTests {
         #expect(server.child.waitExit(timeout: 10) == 0)
     }
 
+    @Test("--user drops root after binding; --pid-file written before; reload still reads the files",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: getuid() == 0, "switching users needs root"),
+          .enabled(if: getpwnam("nobody") != nil, "no user 'nobody' on this system"))
+    func dropPrivileges() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let specs = try E2EData.write(in: dir)
+        let pidFile = dir + "/prefixbl.pid"
+        let nobody = getpwnam("nobody")!.pointee
+        let server = try ServeProcess(specs + ["--user", "nobody", "--pid-file", pidFile], directory: dir, ipv6: false)
+        let pid = server.child.process.processIdentifier
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst()
+        #expect(uids.map(Array.init) == Array(repeating: "\(nobody.pw_uid)", count: 4).map { Substring($0) }, "\(status)")
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(pid)\n")
+        server.child.signal(SIGHUP)
+        #expect(server.child.waitFor("reloaded", timeout: 10), "\(server.child.text)")
+        server.child.signal(SIGTERM)
+        #expect(server.child.waitExit() == 0)
+        // The pid file sits in a root-owned directory: nobody may not remove it; that is logged, not fatal.
+        _ = unlink(pidFile)
+    }
+
     @Test("start fails with exit 2 and a reason when a source has errors or the port is taken",
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
     func startFailures() throws {
