@@ -5,6 +5,7 @@ import Dispatch
 import Logging
 import PrefixStore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import ZoneSource
 #if canImport(Glibc)
@@ -278,33 +279,17 @@ extension Duration {
 /// the root command can stay a plain `ParsableCommand`.
 func blockingRun(_ body: @escaping @Sendable () async throws -> Int32) -> Int32 {
     let done = DispatchSemaphore(value: 0)
-    let result = ResultBox()
+    let result = Mutex<Int32>(2)
     Task {
-        do { result.set(try await body()) } catch {
-            FileHandleStderr.write("prefixbl: \(error)\n")
-            result.set(2)
+        do {
+            let status = try await body()
+            result.withLock { $0 = status }
+        } catch {
+            let text = "prefixbl: \(error)\n"
+            _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }
         }
         done.signal()
     }
     done.wait()
-    return result.value
-}
-
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var stored: Int32 = 0
-    func set(_ v: Int32) { lock.withLock { stored = v } }
-    var value: Int32 { lock.withLock { stored } }
-}
-
-/// A pthread mutex (avoids Foundation in the CLI).
-final class NSLockLike: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func withLock<T>(_ body: () -> T) -> T { pthread_mutex_lock(&m); defer { pthread_mutex_unlock(&m) }; return body() }
-}
-
-enum FileHandleStderr {
-    static func write(_ s: String) { _ = s.utf8CString.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count - 1) } }
+    return result.withLock { $0 }
 }
