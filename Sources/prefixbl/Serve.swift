@@ -189,6 +189,9 @@ struct Serve: ParsableCommand {
             if let pidFile { unlink(pidFile) }
             return 2
         }
+        if user != nil || group != nil {
+            logger.info("privileges dropped", metadata: ["uid": "\(getuid())", "gid": "\(getgid())"])
+        }
 
         let reloader = Reloader(holder: holder, loader: loader, logger: logger)
         reloader.checkInterval = checkInterval

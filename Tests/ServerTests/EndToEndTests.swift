@@ -71,6 +71,7 @@ struct ServeProcessTests {
         let nobody = getpwnam("nobody")!.pointee
         let server = try ServeProcess(specs + ["--user", "nobody", "--pid-file", pidFile], directory: dir, ipv6: false)
         let pid = server.child.process.processIdentifier
+        #expect(server.child.waitFor("privileges dropped"), "\(server.child.text)")
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst()
         #expect(uids.map(Array.init) == Array(repeating: "\(nobody.pw_uid)", count: 4).map { Substring($0) }, "\(status)")
