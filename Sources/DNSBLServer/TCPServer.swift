@@ -42,19 +42,18 @@ final class TCPServer: @unchecked Sendable {
         self.scratch = scratch
     }
 
-    func bind(_ addresses: [ListenAddress]) async throws {
-        do {
-            for address in addresses {
+    func bind(_ addresses: [ListenAddress]) async throws(ServerError) {
+        for address in addresses {
+            do {
                 let channel = try await bootstrap(for: address).bind(host: address.host, port: Int(address.port)).get()
                 serverChannels.append(channel)
                 var actual = address
                 actual.port = UInt16(channel.localAddress?.port ?? Int(address.port))
                 boundAddresses.append(actual)
+            } catch {
+                await unbind()
+                throw ServerError(.bind, "TCP bind \(address): \(error)")
             }
-        } catch {
-            for c in serverChannels { try? await c.close() }
-            serverChannels = []
-            throw ServerError(.bind, "TCP bind: \(error)")
         }
     }
 

@@ -223,7 +223,9 @@ struct TransportTests {
         // SO_REUSEPORT lets the same user join a UDP group; the TCP listener collides.
         let second = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot(handler: StubHandler(), entryCount: 1)),
                                logger: .init(label: "test"))
-        await #expect(throws: ServerError.self) { try await second.start() }
+        let error = await #expect(throws: ServerError.self) { try await second.start() }
+        #expect(error?.code == .bind)
+        #expect(error?.reason.contains("127.0.0.1:\(port)") == true, "\(String(describing: error))")
         await first.stop()
     }
 }
