@@ -135,7 +135,15 @@ struct Serve: ParsableCommand {
         // must not kill the process with the default action.
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let hangupSignals = await UnixSignalsSequence(trapping: .sighup)
-        let addresses = try listenAddresses.map { try ListenAddress(parsing: $0) }
+        var addresses = try listenAddresses.map { try ListenAddress(parsing: $0) }
+        if listen.isEmpty {
+            // The quick-start defaults must work on hosts without IPv6.
+            let usable = addresses.filter(\.isAvailable)
+            for a in addresses where !usable.contains(a) {
+                logger.warning("default listen address not available; skipped", metadata: ["address": "\(a)"])
+            }
+            if !usable.isEmpty { addresses = usable }
+        }
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
         let options = answerOptions()
         let storePaths = stores
