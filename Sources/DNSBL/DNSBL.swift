@@ -82,9 +82,11 @@ public final class Responder: Sendable {
             return out
         }
         let q: ParsedQuery
-        do {
-            q = try DNSWire.parseQuery(query)
-        } catch {
+        // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
+        switch DNSWire.readQuery(query) {
+        case .success(let parsed):
+            q = parsed
+        case .failure:
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
             out.length = w.count
