@@ -137,7 +137,9 @@ struct DatasetParser {
         }
         if isCommentStart(c) { return }
         if c == 0x3A && s + 1 < e && p[s + 1] == 0x3A && family == .ipv4 {
-            fail(.wrongFamily, "IPv6 entry '\(Self.text(p, s, e))' in an IPv4 dataset (\(kind.rawValue))")
+            var k = s
+            while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
+            fail(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
             return
         }
         if c == 0x3A && (family == .ipv4 || !(s + 1 < e && p[s + 1] == 0x3A)) {

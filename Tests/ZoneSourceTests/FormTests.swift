@@ -108,6 +108,11 @@ struct FormTests {
         #expect(d.values[Int(d.entries[1].value)] == ListingValue(a: 0x7F00_0002, txt: nil))
     }
 
+    @Test func doubleColonLineInIPv4DatasetIsWrongFamily() {
+        let (_, diags) = parseOne("ip4set", "::ffff:192.0.2.1 :3:x\n")
+        #expect(diags.map(\.message) == ["IPv6 entry '::ffff:192.0.2.1' in an IPv4 dataset (ip4set)"])
+    }
+
     @Test func countAsValueReadsSecondColumnAsA() {
         var o = CompileOptions(); o.countAsValue = true
         let (entries, diags) = parseOne("ip4set", "192.0.2.1\t10\n192.0.2.2\t1\n192.0.2.3", options: o)
