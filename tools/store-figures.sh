@@ -16,7 +16,7 @@ echo
 echo "## Scale: compile of $scale generated mixed IPv6 prefixes (generation included in RSS)"
 log=$(mktemp)
 if /usr/bin/time -v "$bin" compile "$scale" "$out" 2>"$log"; then
-  awk -F': ' '/Elapsed \(wall clock\)/ {print "| wall clock | " $2 " |"} /Maximum resident set size/ {printf "| peak RSS | %.2f GiB |\n", $2/1048576} /User time/ {print "| user s | " $2 " |"}' "$log"
+  awk -F': ' '/Elapsed \(wall clock\)/ {print "| wall clock | " $2 " |"} /Maximum resident set size/ {printf "| peak RSS | %.2f GiB |\n", $2/1048576} /User time/ {print "| user s | " $2 " |"} /System time/ {print "| system s | " $2 " |"}' "$log"
   ls -l "$out" | awk '{printf "| store file | %.2f GiB |\n", $5/1073741824}'
 else
   echo "compile of $scale failed:"; tail -5 "$log"

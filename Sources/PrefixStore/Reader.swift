@@ -278,9 +278,9 @@ enum StoreReader {
         return (ds, end)
     }
 
-    /// Checks everything lookups assume: keys strictly ascending, spans within the key width and
+    /// Checks everything lookups assume: keys strictly ascending, sizes within the key space and
     /// ending before the next key, value indexes in range, "not listed" entries only right after a
-    /// listed one and with span 0xFF, the listed count, and a radix consistent with every key.
+    /// listed one and with size 0, the listed count, and a radix consistent with every key.
     static func validateTable(_ t: RangeTable, vCount: Int, listed: Int, what: String) throws(StoreError) {
         let n = t.count
         let buckets = Int(t.radixBuckets)
@@ -329,7 +329,7 @@ enum StoreReader {
         var listedCount = 0
         var prevKey: UInt128 = 0
         var prevListed = false
-        var prevEnd: UInt128 = 0   // last key covered by the previous entry's span
+        var prevEnd: UInt128 = 0   // last key covered by the previous entry's size
         var prevSpanned = false
         for i in 0..<n {
             let key: UInt128 = kind == 2 ? (UInt128(searchKey(i)) &<< 64) | UInt128(t.low(i)) : UInt128(searchKey(i))

@@ -91,7 +91,7 @@ struct TableBuilder: RangeSink {
     }
 
     @inline(__always)
-    mutating func append(_ key: UInt128, _ value: UInt32, _ span: UInt16) {
+    mutating func append(_ key: UInt128, _ value: UInt32, _ size: UInt16) {
         switch kind {
         case 0: keys32.append(UInt32(truncatingIfNeeded: key))
         case 1: hi.append(UInt64(truncatingIfNeeded: key))
@@ -100,7 +100,7 @@ struct TableBuilder: RangeSink {
             lo.append(UInt64(truncatingIfNeeded: key))
         }
         vals.append(value)
-        spans.append(span)
+        spans.append(size)
     }
 
     mutating func addListed(first: UInt128, last: UInt128, value: UInt32) {
@@ -188,7 +188,7 @@ struct TableBuilder: RangeSink {
                 }
                 let t = tailsDst + i &* tailsStep
                 if kind == 2 { t.storeBytes(of: l[i].littleEndian, as: UInt64.self) }
-                // Value (width bytes) then span; written as one 8-byte little-endian store that the
+                // Value (width bytes) then size exponent and mantissa; written as one 8-byte little-endian store that the
                 // next record's fields overwrite (records are written in order; padding follows
                 // the last one).
                 let packed = UInt64(v[i]) | UInt64(sp[i]) << UInt64(8 * width)   // value, exponent, mantissa

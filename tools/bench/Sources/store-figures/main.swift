@@ -35,7 +35,7 @@ func realdataDir() -> String? {
 /// Size stretch estimate: the table's entries (range starts plus the "not listed" terminators
 /// the format needs) delta-coded in blocks of `block` keys — a block header with the first key in
 /// full and a 4-byte payload offset, then each later key as the difference from its predecessor
-/// in the block's byte width, then the tails (value index + span) — plus a radix over the block
+/// in the block's byte width, then the tails (value index + size) — plus a radix over the block
 /// headers at the current policy. Returns bytes per listed range.
 func blockCompressedBytesPerRange(_ t: RangeTable, block: Int) -> Double {
     let ranges = t.ranges()
@@ -44,10 +44,11 @@ func blockCompressedBytesPerRange(_ t: RangeTable, block: Int) -> Double {
     let maxKey: UInt128 = t.family == .ipv4 ? UInt128(UInt32.max) : .max
     for (i, r) in ranges.enumerated() {
         keys.append(r.first)
+        // The same rule as the store: sizes m·2^e with m < 256 need no end entry.
         let size = r.last &- r.first &+ 1
-        let pow2 = size == 0 || size & (size &- 1) == 0
+        let sized = size == 0 || (size >> UInt128(size.trailingZeroBitCount)) < 256
         let nextStart = i + 1 < ranges.count ? ranges[i + 1].first : nil
-        if !pow2 && r.last != maxKey && nextStart != r.last + 1 { keys.append(r.last + 1) }
+        if !sized && r.last != maxKey && nextStart != r.last + 1 { keys.append(r.last + 1) }
     }
     let aligned64 = t.family == .ipv6 && keys.allSatisfy { UInt64(truncatingIfNeeded: $0) == 0 }
         && ranges.allSatisfy { UInt64(truncatingIfNeeded: $0.last) == UInt64.max }
@@ -65,7 +66,7 @@ func blockCompressedBytesPerRange(_ t: RangeTable, block: Int) -> Double {
         blocks += 1
         i = end
     }
-    bytes += keys.count * 2                      // value index (1 byte here) + span
+    bytes += keys.count * 3                      // value index (1 byte here) + size (e, m)
     let radixBits = max(0, Int.bitWidth - blocks.leadingZeroBitCount - 1 - 1)
     bytes += ((1 << radixBits) + 1) * 4
     return Double(bytes) / Double(ranges.count)
@@ -109,9 +110,10 @@ if args.count >= 2 && args[1] == "compile" {
     out("generated \(n) prefixes in \(fmt(gen)) s; encoded in \(fmt(enc)) s (\(fmt(Double(n) / enc / 1e6, 2))M entries/s); wrote \(bytes) bytes in \(fmt(wr)) s")
     out("ranges \(ranges), \(fmt(Double(bytes) / Double(ranges), 2)) B/range")
     t = now()
+    let c = cpuNow()
     let store = try! Store(path: path)
     let v = store.zones[0].datasets[0].table.value(at: entries[0].address)
-    out("open+validate+first lookup: \(fmt((now() - t) * 1000)) ms (value \(v))")
+    out("open+validate+first lookup: \(fmt((now() - t) * 1000)) ms wall, \(fmt((cpuNow() - c) * 1000)) ms thread CPU (value \(v))")
     exit(0)
 }
 
@@ -150,6 +152,7 @@ if args.count >= 2 && args[1] == "layouts" {
 }
 
 let onlyLookups = args.count >= 2 && args[1] == "lookups"
+let onlySizes = args.count >= 2 && args[1] == "sizes"
 let sizes = [1_000, 100_000, 1_000_000, 10_000_000]
 
 if !onlyLookups {
@@ -181,6 +184,7 @@ if !onlyLookups {
     }
     out("")
 }
+if onlySizes { exit(0) }
 
 out("## Lookups on one core (IPv6 mixed, half hits; thread CPU time, median of 5 × 2M)")
 out("| ranges | store bytes | value(at:) M/s | ns/lookup | intersects(/48) M/s |")
