@@ -89,7 +89,7 @@ final class TCPServer: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                      stats: stats, registry: connections))
+                                                      stats: stats))
                 }
             }
     }
@@ -159,8 +159,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var closing = false
     private var closeQueued = false
 
-    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
-         registry: ConnectionRegistry) {
+    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats) {
         self.holder = holder
         self.scratch = scratch
         self.queryLog = queryLog
@@ -186,6 +185,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             if draining || closing { closeAfterWrites(context: context) }
             return
         }
+        input = nil  // sole owner while we work: compaction below then needs no copy
         var wrote = false
         while context.channel.isWritable || draining {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
