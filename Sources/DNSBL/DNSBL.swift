@@ -82,9 +82,11 @@ public final class Responder: Sendable {
             return out
         }
         let q: ParsedQuery
-        do {
-            q = try DNSWire.parseQuery(query)
-        } catch {
+        // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
+        switch DNSWire.readQuery(query) {
+        case .success(let parsed):
+            q = parsed
+        case .failure:
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
             out.length = w.count
@@ -110,14 +112,14 @@ public final class Responder: Sendable {
         let afterQuestion = w.mark
 
         // Reserve room for the OPT so a truncated answer still carries it.
-        var nsid: UnsafeRawBufferPointer? = nil
+        var withNSID = false
         var optSize = 0
         if let e = q.edns {
             optSize = DNSWire.optSize(nsidLength: nil)
             if e.nsidRequested, let id = options.identity,
                w.count + DNSWire.optSize(nsidLength: id.count) <= limit {
                 optSize = DNSWire.optSize(nsidLength: id.count)
-                nsid = id.withUnsafeBytes { $0 }  // `options` is immutable and lives as long as self
+                withNSID = true
             }
             w.limit = max(w.count, limit - optSize)
         }
@@ -149,8 +151,12 @@ public final class Responder: Sendable {
         w.set16(r.an, at: 6)
         w.set16(r.ns, at: 8)
         if let e = q.edns {
-            _ = w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: UInt8(r.rcode >> 4),
-                      dnssecOK: e.dnssecOK, nsid: nsid)
+            let size = UInt16(ourPayloadSize), ext = UInt8(r.rcode >> 4)
+            if withNSID, let id = options.identity {
+                _ = id.withUnsafeBytes { w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: $0) }
+            } else {
+                _ = w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: nil)
+            }
             w.set16(1, at: 10)
         }
         out.length = w.count

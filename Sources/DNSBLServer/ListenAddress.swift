@@ -75,6 +75,17 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         family == .ipv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// Whether a UDP socket can be bound to this address on an ephemeral port right now (false
+    /// on hosts without IPv6, or without this address configured).
+    public var isAvailable: Bool {
+        let fd = socket(family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var probe = self
+        probe.port = 0
+        return probe.withSockaddr { bind(fd, $0, $1) } == 0
+    }
+
     static func parse4(_ s: String) -> in_addr? {
         var a = in_addr()
         return inet_pton(AF_INET, s, &a) == 1 ? a : nil

@@ -42,19 +42,18 @@ final class TCPServer: @unchecked Sendable {
         self.scratch = scratch
     }
 
-    func bind(_ addresses: [ListenAddress]) async throws {
-        do {
-            for address in addresses {
+    func bind(_ addresses: [ListenAddress]) async throws(ServerError) {
+        for address in addresses {
+            do {
                 let channel = try await bootstrap(for: address).bind(host: address.host, port: Int(address.port)).get()
                 serverChannels.append(channel)
                 var actual = address
                 actual.port = UInt16(channel.localAddress?.port ?? Int(address.port))
                 boundAddresses.append(actual)
+            } catch {
+                await unbind()
+                throw ServerError(.bind, "TCP bind \(address): \(error)")
             }
-        } catch {
-            for c in serverChannels { try? await c.close() }
-            serverChannels = []
-            throw ServerError(.bind, "TCP bind: \(error)")
         }
     }
 
@@ -90,7 +89,7 @@ final class TCPServer: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                      stats: stats, registry: connections))
+                                                      stats: stats))
                 }
             }
     }
@@ -160,8 +159,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var closing = false
     private var closeQueued = false
 
-    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
-         registry: ConnectionRegistry) {
+    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats) {
         self.holder = holder
         self.scratch = scratch
         self.queryLog = queryLog
@@ -187,6 +185,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             if draining || closing { closeAfterWrites(context: context) }
             return
         }
+        input = nil  // sole owner while we work: compaction below then needs no copy
         var wrote = false
         while context.channel.isWritable || draining {
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }

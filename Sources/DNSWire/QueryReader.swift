@@ -130,22 +130,32 @@ extension DNSWire {
     /// - Throws: ``WireError`` for anything that must be answered FORMERR.
     @inlinable
     public static func parseQuery(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> ParsedQuery {
-        guard let header = DNSHeader(reading: buffer) else { throw WireError(.truncated, at: 0) }
-        guard header.qdCount == 1 else { throw WireError(.questionCount, at: 4) }
+        switch readQuery(buffer) {
+        case .success(let q): return q
+        case .failure(let e): throw e
+        }
+    }
+
+    /// ``parseQuery(_:)`` returning a `Result`: the form the answer path uses, because a
+    /// thrown error caught in an untyped context is boxed (a heap allocation per bad query).
+    @inlinable
+    public static func readQuery(_ buffer: UnsafeRawBufferPointer) -> Result<ParsedQuery, WireError> {
+        guard let header = DNSHeader(reading: buffer) else { return .failure(WireError(.truncated, at: 0)) }
+        guard header.qdCount == 1 else { return .failure(WireError(.questionCount, at: 4)) }
         var pos = headerSize
         var labels = 0
         while true {
-            guard pos < buffer.count else { throw WireError(.truncated, at: pos) }
+            guard pos < buffer.count else { return .failure(WireError(.truncated, at: pos)) }
             let len = Int(buffer[pos])
             if len == 0 { pos += 1; break }
-            if len & 0xC0 == 0xC0 { throw WireError(.compressedQName, at: pos) }
-            if len & 0xC0 != 0 { throw WireError(.badName, at: pos) }
+            if len & 0xC0 == 0xC0 { return .failure(WireError(.compressedQName, at: pos)) }
+            if len & 0xC0 != 0 { return .failure(WireError(.badName, at: pos)) }
             pos += 1 + len
             labels += 1
-            guard pos - headerSize < maxNameLength else { throw WireError(.badName, at: pos) }
+            guard pos - headerSize < maxNameLength else { return .failure(WireError(.badName, at: pos)) }
         }
         let qnameLength = pos - headerSize
-        guard pos + 4 <= buffer.count else { throw WireError(.truncated, at: pos) }
+        guard pos + 4 <= buffer.count else { return .failure(WireError(.truncated, at: pos)) }
         let qtype = buffer.readU16(at: pos)
         let qclass = buffer.readU16(at: pos + 2)
         pos += 4
@@ -157,27 +167,30 @@ extension DNSWire {
         var index = 0
         while index < total {
             let ownerStart = pos
-            pos = try skipName(buffer, at: pos)
+            switch nameEnd(buffer, at: pos) {
+            case .success(let end): pos = end
+            case .failure(let e): return .failure(e)
+            }
             let ownerIsRoot = pos == ownerStart + 1
-            guard pos + 10 <= buffer.count else { throw WireError(.truncated, at: pos) }
+            guard pos + 10 <= buffer.count else { return .failure(WireError(.truncated, at: pos)) }
             let type = buffer.readU16(at: pos)
             let rrClass = buffer.readU16(at: pos + 2)
             let ttl = buffer.readU32(at: pos + 4)
             let rdLength = Int(buffer.readU16(at: pos + 8))
             let rdStart = pos + 10
-            guard rdStart + rdLength <= buffer.count else { throw WireError(.truncated, at: rdStart) }
+            guard rdStart + rdLength <= buffer.count else { return .failure(WireError(.truncated, at: rdStart)) }
             if type == DNSType.opt {
                 guard index >= nonAdditional, edns == nil, ownerIsRoot else {
-                    throw WireError(.badOPT, at: ownerStart)
+                    return .failure(WireError(.badOPT, at: ownerStart))
                 }
                 var nsid = false
                 var o = rdStart
                 let end = rdStart + rdLength
                 while o < end {
-                    guard o + 4 <= end else { throw WireError(.badOPT, at: o) }
+                    guard o + 4 <= end else { return .failure(WireError(.badOPT, at: o)) }
                     let code = buffer.readU16(at: o)
                     let len = Int(buffer.readU16(at: o + 2))
-                    guard o + 4 + len <= end else { throw WireError(.badOPT, at: o) }
+                    guard o + 4 + len <= end else { return .failure(WireError(.badOPT, at: o)) }
                     if code == EDNSOptionCode.nsid { nsid = true }
                     o += 4 + len
                 }
@@ -188,9 +201,9 @@ extension DNSWire {
             pos = rdStart + rdLength
             index += 1
         }
-        return ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
-                           labelCount: labels, qtype: qtype, qclass: qclass,
-                           questionEnd: questionEnd, edns: edns)
+        return .success(ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
+                                    labelCount: labels, qtype: qtype, qclass: qclass,
+                                    questionEnd: questionEnd, edns: edns))
     }
 
     /// Skips an encoded name at `offset` and returns the offset after it. A compression
@@ -198,18 +211,24 @@ extension DNSWire {
     /// - Throws: ``WireError`` `.truncated` or `.badName`.
     @inlinable
     public static func skipName(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(WireError) -> Int {
+        try nameEnd(buffer, at: offset).get()
+    }
+
+    /// ``skipName(_:at:)`` returning a `Result`.
+    @inlinable
+    public static func nameEnd(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> Result<Int, WireError> {
         var pos = offset
         while true {
-            guard pos < buffer.count else { throw WireError(.truncated, at: pos) }
+            guard pos < buffer.count else { return .failure(WireError(.truncated, at: pos)) }
             let len = Int(buffer[pos])
-            if len == 0 { return pos + 1 }
+            if len == 0 { return .success(pos + 1) }
             if len & 0xC0 == 0xC0 {
-                guard pos + 2 <= buffer.count else { throw WireError(.truncated, at: pos) }
-                return pos + 2
+                guard pos + 2 <= buffer.count else { return .failure(WireError(.truncated, at: pos)) }
+                return .success(pos + 2)
             }
-            if len & 0xC0 != 0 { throw WireError(.badName, at: pos) }
+            if len & 0xC0 != 0 { return .failure(WireError(.badName, at: pos)) }
             pos += 1 + len
-            guard pos - offset < maxNameLength else { throw WireError(.badName, at: pos) }
+            guard pos - offset < maxNameLength else { return .failure(WireError(.badName, at: pos)) }
         }
     }
 }

@@ -6,12 +6,12 @@ struct PrefixBL: AsyncParsableCommand {
         commandName: "prefixbl",
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
         subcommands: [
-            Serve.self,
-            Query.self,
             Compile.self,
             Check.self,
             Dump.self,
             Lookup.self,
+            Serve.self,
+            Query.self,
             Aggregate.self,
         ])
 }

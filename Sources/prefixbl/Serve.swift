@@ -5,6 +5,7 @@ import Dispatch
 import Logging
 import PrefixStore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import ZoneSource
 #if canImport(Glibc)
@@ -134,7 +135,15 @@ struct Serve: ParsableCommand {
         // must not kill the process with the default action.
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let hangupSignals = await UnixSignalsSequence(trapping: .sighup)
-        let addresses = try listenAddresses.map { try ListenAddress(parsing: $0) }
+        var addresses = try listenAddresses.map { try ListenAddress(parsing: $0) }
+        if listen.isEmpty {
+            // The quick-start defaults must work on hosts without IPv6.
+            let usable = addresses.filter(\.isAvailable)
+            for a in addresses where !usable.contains(a) {
+                logger.warning("default listen address not available; skipped", metadata: ["address": "\(a)"])
+            }
+            if !usable.isEmpty { addresses = usable }
+        }
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
         let options = answerOptions()
         let storePaths = stores
@@ -176,15 +185,21 @@ struct Serve: ParsableCommand {
             queryLogger?.stop()
             return 2
         }
+        // Written while still privileged, so it can live in /run; removed at exit if the
+        // (possibly unprivileged) process may.
+        if let pidFile { writePidFile(pidFile, logger: logger) }
         do {
             try Privileges.drop(user: user, group: group)
         } catch {
             logger.critical("cannot drop privileges", metadata: ["reason": "\(error)"])
             await server.stop()
             queryLogger?.stop()
+            if let pidFile { unlink(pidFile) }
             return 2
         }
-        if let pidFile { writePidFile(pidFile, logger: logger) }
+        if user != nil || group != nil {
+            logger.info("privileges dropped", metadata: ["uid": "\(getuid())", "gid": "\(getgid())"])
+        }
 
         let reloader = Reloader(holder: holder, loader: loader, logger: logger)
         reloader.checkInterval = checkInterval
@@ -275,33 +290,17 @@ extension Duration {
 /// the root command can stay a plain `ParsableCommand`.
 func blockingRun(_ body: @escaping @Sendable () async throws -> Int32) -> Int32 {
     let done = DispatchSemaphore(value: 0)
-    let result = ResultBox()
+    let result = Mutex<Int32>(2)
     Task {
-        do { result.set(try await body()) } catch {
-            FileHandleStderr.write("prefixbl: \(error)\n")
-            result.set(2)
+        do {
+            let status = try await body()
+            result.withLock { $0 = status }
+        } catch {
+            let text = "prefixbl: \(error)\n"
+            _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }
         }
         done.signal()
     }
     done.wait()
-    return result.value
-}
-
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var stored: Int32 = 0
-    func set(_ v: Int32) { lock.withLock { stored = v } }
-    var value: Int32 { lock.withLock { stored } }
-}
-
-/// A pthread mutex (avoids Foundation in the CLI).
-final class NSLockLike: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func withLock<T>(_ body: () -> T) -> T { pthread_mutex_lock(&m); defer { pthread_mutex_unlock(&m) }; return body() }
-}
-
-enum FileHandleStderr {
-    static func write(_ s: String) { _ = s.utf8CString.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count - 1) } }
+    return result.withLock { $0 }
 }

@@ -58,6 +58,32 @@ struct ServeProcessTests {
         #expect(server.child.waitExit(timeout: 10) == 0)
     }
 
+    @Test("--user drops root after binding; --pid-file written before; reload still reads the files",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: getuid() == 0, "switching users needs root"),
+          .enabled(if: getpwnam("nobody") != nil, "no user 'nobody' on this system"))
+    func dropPrivileges() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let specs = try E2EData.write(in: dir)
+        let pidFile = dir + "/prefixbl.pid"
+        let nobody = getpwnam("nobody")!.pointee
+        let server = try ServeProcess(specs + ["--user", "nobody", "--pid-file", pidFile], directory: dir, ipv6: false)
+        let pid = server.child.process.processIdentifier
+        #expect(server.child.waitFor("privileges dropped"), "\(server.child.text)")
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst()
+        #expect(uids.map(Array.init) == Array(repeating: "\(nobody.pw_uid)", count: 4).map { Substring($0) }, "\(status)")
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(pid)\n")
+        server.child.signal(SIGHUP)
+        #expect(server.child.waitFor("reloaded", timeout: 10), "\(server.child.text)")
+        server.child.signal(SIGTERM)
+        #expect(server.child.waitExit() == 0)
+        // The pid file sits in a root-owned directory: nobody may not remove it; that is logged, not fatal.
+        _ = unlink(pidFile)
+    }
+
     @Test("start fails with exit 2 and a reason when a source has errors or the port is taken",
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
     func startFailures() throws {
@@ -117,6 +143,39 @@ struct ServeProcessTests {
                 #expect(r.output.trimmingCharacters(in: .whitespacesAndNewlines) == "127.0.0.2", "kdig: \(r.output)")
             }
         }
+    }
+
+    @Test("prefixbl query against the real server: verdicts, reasons, exit codes, REFUSED",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func queryClient() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try ServeProcess(try E2EData.write(in: dir), directory: dir)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        let bin = prefixblBinary()!
+        let v4 = "\(server.v4.host):\(server.v4.port)", v6 = "[::1]:\(server.v6!.port)"
+        var r = try run(bin, ["query", "192.0.2.10", "--zone", "bl.example", "--server", v4])
+        #expect(r.status == 0)
+        #expect(r.output.contains("10.2.0.192.bl.example."), "dig-like output: \(r.output)")
+        #expect(r.output.hasSuffix("listed: 127.0.0.2 \"Listed, see https://bl.example/q?192.0.2.10\"\n"), "\(r.output)")
+        r = try run(bin, ["query", "192.0.2.11", "--zone", "bl.example", "--server", v6, "--short"])
+        #expect(r.status == 1)
+        #expect(r.output == "not listed (NXDOMAIN)\n")
+        r = try run(bin, ["query", "2001:db8:abcd::5", "--zone", "bl.example", "--server", v6, "--tcp", "--short"])
+        #expect(r.status == 0)
+        #expect(r.output == "listed: 127.0.0.2 \"Listed\"\n", "\(r.output)")
+        r = try run(bin, ["query", "2.0.192.bl.example", "--server", v4, "--short"])
+        #expect(r.status == 1)
+        #expect(r.output == "not listed (NODATA)\n")
+        // C7: two TXT RRs of ~750 bytes in all; fits 1232-byte EDNS, so no TC with our client's
+        // EDNS; the TCP path is exercised by the truncation test against the stub server.
+        r = try run(bin, ["query", "2001:db8:5::1", "--zone", "c7.bl.example", "--server", v4, "--type", "TXT", "--short"])
+        #expect(r.status == 0)
+        #expect(r.output.hasPrefix("listed: \"" + String(repeating: "a", count: 400) + " 2001:db8:5::1\""), "\(r.output)")
+        r = try run(bin, ["query", "192.0.2.10", "--zone", "example.org", "--server", v4, "--short"])
+        #expect(r.status == 2)
+        #expect(r.output == "error: REFUSED\n", "outside our zones: \(r.output)")
     }
 
     @Test("query log: one line per query with client, QNAME, QTYPE, RCODE and answer count",

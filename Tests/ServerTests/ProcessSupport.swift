@@ -36,9 +36,12 @@ final class ChildProcess: @unchecked Sendable {
     private let output = Mutex<String>("")
     private let pipe = Pipe()
 
-    init(_ path: String, _ args: [String], directory: String? = nil) throws {
+    init(_ path: String, _ args: [String], directory: String? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardOutput = pipe
         process.standardError = pipe
@@ -89,12 +92,12 @@ final class ServeProcess {
     let v4: ListenAddress
     let v6: ListenAddress?
 
-    init(_ args: [String], directory: String, ipv6: Bool = true) throws {
+    init(_ args: [String], directory: String, ipv6: Bool = true, environment: [String: String] = [:]) throws {
         guard let bin = prefixblBinary() else { throw TestError.failed("prefixbl binary not found; run swift build") }
         var listen = ["--listen", "127.0.0.1:0"]
         if ipv6 { listen += ["--listen", "[::1]:0"] }
         child = try ChildProcess(bin, ["serve"] + listen + ["--threads", "2", "--log-level", "debug"] + args,
-                                 directory: directory)
+                                 directory: directory, environment: environment)
         guard child.waitFor(" serving") else {
             throw TestError.failed("server did not start:\n\(child.text)")
         }

@@ -199,6 +199,20 @@ struct TransportTests {
         #expect(s.waitForClose())
     }
 
+    @Test("stop() delivers the answers to pipelined TCP queries already read, then closes")
+    func stopFinishesInFlight() async throws {
+        let server = try await startServer(handler: StubHandler(delayMicroseconds: 30_000))
+        let s = try TestSocket(tcp: server.tcpAddresses[0], timeout: 5)
+        var burst: [UInt8] = []
+        for i in 0..<8 { burst += framed(makeQuery(id: UInt16(i), name: "a.bl.example")) }
+        try s.send(burst)
+        usleep(10_000)  // read by the server, being answered (8 × 30 ms)
+        await server.stop()
+        var ids: [UInt16] = []
+        while let r = s.receiveFramed(), let p = parseResponse(r) { ids.append(p.id) }
+        #expect(ids == (0..<8).map { UInt16($0) })
+    }
+
     @Test("binding an address in use fails with a bind error naming it")
     func bindConflict() async throws {
         let first = try await startServer(handler: StubHandler())
@@ -209,7 +223,9 @@ struct TransportTests {
         // SO_REUSEPORT lets the same user join a UDP group; the TCP listener collides.
         let second = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot(handler: StubHandler(), entryCount: 1)),
                                logger: .init(label: "test"))
-        await #expect(throws: ServerError.self) { try await second.start() }
+        let error = await #expect(throws: ServerError.self) { try await second.start() }
+        #expect(error?.code == .bind)
+        #expect(error?.reason.contains("127.0.0.1:\(port)") == true, "\(String(describing: error))")
         await first.stop()
     }
 }

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// `shared/realdata` beside the repository root: walk up from this file to the directory
+/// holding Package.swift, then look for `shared/realdata` beside it and beside each ancestor;
+/// `$PREFIXBL_REALDATA` overrides.
+func serverRealdataDirectory(file: String = #filePath) -> String? {
+    let fm = FileManager.default
+    if let env = ProcessInfo.processInfo.environment["PREFIXBL_REALDATA"], fm.fileExists(atPath: env) { return env }
+    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
+    var foundRoot = false
+    while url.path != "/" {
+        if !foundRoot { foundRoot = fm.fileExists(atPath: url.appendingPathComponent("Package.swift").path) }
+        if foundRoot {
+            let candidate = url.deletingLastPathComponent().appendingPathComponent("shared/realdata").path
+            if fm.fileExists(atPath: candidate) { return candidate }
+        }
+        url = url.deletingLastPathComponent()
+    }
+    return nil
+}
+
+@Suite("Real data through the built binary", .serialized)
+struct RealDataServeTests {
+    static let realdata = serverRealdataDirectory()
+
+    @Test("fullbogons-ipv6 + UCEPROTECT level 1: sampled listings answered over UDP and TCP, 127.0.0.1 not listed",
+          .enabled(if: realdata != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"),
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func realLists() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bogons = Self.realdata! + "/fullbogons-ipv6.txt"
+        let uce = Self.realdata! + "/dnsbl-1.uceprotect.net.rbldnsd"
+        let started = Date()
+        let server = try ServeProcess(["bl.example:ip6trie:" + bogons, "bl.example:ip4set:" + uce], directory: dir)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        let startup = Date().timeIntervalSince(started)
+        print("real data: serving after \(String(format: "%.2f", startup)) s")
+
+        var rng = SplitMix64(seed: 5782)
+        let v6Prefixes = try String(contentsOfFile: bogons, encoding: .utf8).split(separator: "\n")
+            .filter { $0.contains(":") && !$0.hasPrefix("#") }
+            .map { String($0.split(separator: "/")[0]) }
+        let v4Addresses = try String(contentsOfFile: uce, encoding: .isoLatin1).split(separator: "\n")
+            .compactMap { line -> String? in
+                let first = line.split(separator: " ").first.map(String.init) ?? ""
+                let parts = first.split(separator: ".")
+                return parts.count == 4 && parts.allSatisfy({ UInt8($0) != nil }) && first != "127.0.0.2" ? first : nil
+            }
+        try #require(v6Prefixes.count > 1000 && v4Addresses.count > 1000)
+        var checked = 0
+        for i in 0..<200 {
+            let tcp = i % 4 == 0
+            let v6 = i % 2 == 0
+            let name = v6 ? nibbleName(v6Prefixes.randomElement(using: &rng)!)
+                          : reversedName(v4Addresses.randomElement(using: &rng)!)
+            let q = makeQuery(id: UInt16(i), name: name, type: 1)
+            let reply: [UInt8]?
+            if tcp {
+                let s = try TestSocket(tcp: server.v6!)
+                try s.send(framed(q))
+                reply = s.receiveFramed()
+            } else {
+                reply = try udpQuery(server.v4, q)
+            }
+            let p = try #require(reply.flatMap(parseResponse), "no answer for \(name)")
+            #expect(p.rcode == 0 && p.addresses == ["127.0.0.2"], "\(name): rcode \(p.rcode) \(p.addresses)")
+            checked += 1
+        }
+        #expect(checked == 200)
+        // RFC 5782 §5: 127.0.0.1 must not be listed (the file excludes it explicitly).
+        let negative = try #require(try udpQuery(server.v4, makeQuery(id: 999, name: reversedName("127.0.0.1"))).flatMap(parseResponse))
+        #expect(negative.rcode == 3)
+        #expect(startup < 60, "time to serve the real lists: \(startup) s")
+    }
+}
+
+/// Seeded generator so the sampled names are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
