@@ -35,6 +35,32 @@ public enum Privileges {
             if uid != 0 && setuid(0) == 0 {
                 throw ServerError(.privileges, "could regain root after setuid(\(uid))")
             }
+            if let straggler = threadStillRunningAs(notUID: uid) {
+                throw ServerError(.privileges, "thread \(straggler) kept its old user after setuid(\(uid))")
+            }
         }
+    }
+
+
+    /// Linux credentials are per thread and glibc switches the others by signalling them; a thread
+    /// it skips would stay privileged. Reads /proc/self/task/*/status and returns the id of a
+    /// thread whose real, effective, saved or filesystem uid is not `uid`, or nil.
+    static func threadStillRunningAs(notUID uid: uid_t) -> String? {
+        guard let dir = opendir("/proc/self/task") else { return nil }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.first?.isNumber == true,
+                  let f = fopen("/proc/self/task/\(name)/status", "r") else { continue }
+            defer { fclose(f) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), f) != nil {
+                let text = String(cString: line)
+                guard text.hasPrefix("Uid:") else { continue }
+                let ids = text.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" })
+                if ids.contains(where: { $0 != "\(uid)" }) { return name }
+            }
+        }
+        return nil
     }
 }

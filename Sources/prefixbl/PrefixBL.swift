@@ -1,7 +1,10 @@
 import ArgumentParser
 
+// A synchronous root on purpose: `serve` parks the real main thread in `blockingRun` while it
+// works. An async root would leave the main thread inside dispatch_main's exited-but-alive state,
+// which glibc's setuid broadcast skips, so `--user` would leave that thread root (tested).
 @main
-struct PrefixBL: AsyncParsableCommand {
+struct PrefixBL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefixbl",
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
