@@ -107,7 +107,8 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let building = Double((ContinuousClock.now - encodeStarted).components.attoseconds) / 1e18
         + Double((ContinuousClock.now - encodeStarted).components.seconds)
     let s = result.stats
-    var line = "\(result.zones.count) zone\(result.zones.count == 1 ? "" : "s"), \(result.zones.reduce(0) { $0 + $1.datasets.count }) datasets: "
+    let datasetCount = result.zones.reduce(0) { $0 + $1.datasets.count }
+    var line = "\(result.zones.count) zone\(result.zones.count == 1 ? "" : "s"), \(datasetCount) dataset\(datasetCount == 1 ? "" : "s"): "
     line += "\(s.lines) lines read, \(s.entries) entries, \(image?.summary.ranges ?? 0) ranges, \(warnings) warning\(warnings == 1 ? "" : "s"), "
     line += output == nil ? "store not written (\(image?.summary.bytes ?? 0) bytes), " : "\(image?.summary.bytes ?? 0) store bytes, "
     line += "\(format(seconds, 3)) s (parse \(format(s.seconds, 3)) s, \(format(s.cpuSeconds, 3)) s CPU, \(Int(Double(s.lines) / max(s.cpuSeconds, 1e-9))) lines per CPU second; build \(format(building, 3)) s)\n"
