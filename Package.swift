@@ -53,7 +53,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
-        .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"]),
+        .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
         .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "ZoneSource", "LDNSKit", "PrefixStore"]),
