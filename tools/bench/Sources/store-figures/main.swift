@@ -153,7 +153,7 @@ if args.count >= 2 && args[1] == "layouts" {
 
 let onlyLookups = args.count >= 2 && args[1] == "lookups"
 let onlySizes = args.count >= 2 && args[1] == "sizes"
-let sizes = [1_000, 100_000, 1_000_000, 10_000_000]
+let sizes = onlyLookups && args.count >= 3 ? args[2].split(separator: ",").map { Int($0)! } : [1_000, 100_000, 1_000_000, 10_000_000]
 
 if !onlyLookups {
     out("## Store size: whole store bytes / listed ranges after flattening")
