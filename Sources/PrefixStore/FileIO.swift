@@ -17,8 +17,19 @@ final class StoreMemory: @unchecked Sendable {
     var mutableBase: UnsafeMutableRawPointer { UnsafeMutableRawPointer(mutating: base) }
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    /// A zero-filled owned buffer of `count` bytes (at least 1).
+    /// Buffers at least this large come from an anonymous mapping advised for transparent huge
+    /// pages: random lookups then miss the TLB far less (measured +25–50 % lookups/s at 1M
+    /// ranges, StoreFormat.md).
+    static let hugePageThreshold = 4 << 20
+
+    /// A zero-filled owned buffer of `count` bytes (at least 1), 64-byte aligned.
     init(zeroed count: Int) {
+        if count >= StoreMemory.hugePageThreshold,
+           let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            _ = madvise(p, count, MADV_HUGEPAGE)   // advice only: without THP it is plain memory
+            base = UnsafeRawPointer(p); self.count = count; mapped = true
+            return
+        }
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         p.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         base = UnsafeRawPointer(p); self.count = count; mapped = false
@@ -49,6 +60,8 @@ final class StoreMemory: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw StoreError(.io, "cannot mmap \(size) bytes: \(errnoText())", path: path)
         }
+        // No MADV_HUGEPAGE here: measured without effect on file mappings (ext4 page cache),
+        // and MAP_POPULATE measured the same as faulting pages in during validation.
         base = UnsafeRawPointer(p); count = size; mapped = true
     }
 

@@ -98,6 +98,19 @@ func tempDir() -> String {
     }
 }
 
+@Test func emptyFileAndDirectoryAreRefused() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    #expect(FileManager.default.createFile(atPath: dir + "/empty.pfxbl", contents: Data()))
+    #expect { try Store(path: dir + "/empty.pfxbl") } throws: {
+        let e = $0 as? StoreError
+        return e?.code == .truncated && e?.path == dir + "/empty.pfxbl"
+    }
+    #expect { try Store(path: dir) } throws: { ($0 as? StoreError)?.code == .io }
+    #expect(FileManager.default.createFile(atPath: dir + "/text.pfxbl", contents: Data("192.0.2.1\n".utf8 + Array(repeating: 0x20, count: 100))))
+    #expect { try Store(path: dir + "/text.pfxbl") } throws: { ($0 as? StoreError)?.code == .badMagic }
+}
+
 @Test func emptyTablesAndSingleWholeSpace() throws {
     let ds = [
         DatasetInput(name: "none", type: "ip6trie", family: .ipv6, ttl: 1, values: [], entries: []),

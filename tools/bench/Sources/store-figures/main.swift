@@ -72,8 +72,18 @@ func blockCompressedBytesPerRange(_ t: RangeTable, block: Int) -> Double {
     return Double(bytes) / Double(ranges.count)
 }
 
+/// Lookups run on `Store(path:)` (the server's mmap path) when PREFIXBL_FIGURES_FROM_FILE is
+/// set, else on `Store(bytes:)` (an owned buffer).
+let fromFile = getenv("PREFIXBL_FIGURES_FROM_FILE") != nil
+
 func build(_ entries: [PrefixEntry], _ family: AddressFamily) -> (Store, StoreImage) {
     let image = try! StoreBuilder.encode(benchZone(entries, family: family))
+    if fromFile {
+        let path = "/tmp/prefixbl-figures-\(getpid()).pfxbl"
+        try! StoreBuilder.write(image, to: path)
+        defer { unlink(path) }
+        return (try! Store(path: path), image)
+    }
     return (try! Store(bytes: image.bytes), image)
 }
 
@@ -153,7 +163,7 @@ if args.count >= 2 && args[1] == "layouts" {
 
 let onlyLookups = args.count >= 2 && args[1] == "lookups"
 let onlySizes = args.count >= 2 && args[1] == "sizes"
-let sizes = [1_000, 100_000, 1_000_000, 10_000_000]
+let sizes = onlyLookups && args.count >= 3 ? args[2].split(separator: ",").map { Int($0)! } : [1_000, 100_000, 1_000_000, 10_000_000]
 
 if !onlyLookups {
     out("## Store size: whole store bytes / listed ranges after flattening")
@@ -186,7 +196,7 @@ if !onlyLookups {
 }
 if onlySizes { exit(0) }
 
-out("## Lookups on one core (IPv6 mixed, half hits; thread CPU time, median of 5 × 2M)")
+out("## Lookups on one core (IPv6 mixed, half hits; thread CPU time, median of 5 × 2M; \(fromFile ? "Store(path:), mmap" : "Store(bytes:), owned buffer"))")
 out("| ranges | store bytes | value(at:) M/s | ns/lookup | intersects(/48) M/s |")
 out("|---:|---:|---:|---:|---:|")
 var store10M: (Store, StoreImage)? = nil
