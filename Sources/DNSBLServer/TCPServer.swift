@@ -201,7 +201,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             let snapshot = holder.load()
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
-                let o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                let client = context.channel.remoteAddress.map { a in
+                    a.withSockAddr { sa, _ in ClientAddress(sockaddr: sa) }
+                } ?? .unknown
+                let o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {
                         remote.withSockAddr { sa, _ in queryLog.record(transport: .tcp, peer: sa, query: query, outcome: o) }
