@@ -442,7 +442,7 @@ public enum StoreBuilder {
     }
 
     /// ``encode(_:)`` with explicit table layout knobs (benchmarks compare layouts with it;
-    /// every choice is valid format version 1).
+    /// every choice is a valid store of the current format version).
     public static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions) throws(StoreError) -> StoreImage {
         try StoreEncoder.encode(zones, options: options)
     }
