@@ -315,6 +315,16 @@ $NS 86400 ns1.bl.example ns2.example.net
         #expect(try compileErrors([("bl.example", "combined", "$DATASET combined x @\n")]).count == 1)
         #expect(try compileErrors([("bl.example", "combined", "$DATASET nosuch x @\n")]).count == 1)
         #expect(try compileErrors([("bl.example", "combined", "$DATASET ip4set\n192.0.2.1\n")]).count == 1)
+        // An acl section applies to the whole zone: attached at @ only.
+        #expect(try compileErrors([("bl.example", "combined", "$DATASET acl sub\n192.0.2.0/24 :refuse\n")]).count == 1)
+    }
+
+    @Test func anACLSectionInACombinedFileIsTheZonesACL() throws {
+        let s = try Served([("bl.example", "combined", Self.combined + "\n$DATASET acl @\n192.0.2.0/24 :refuse\n")])
+        #expect(try s.must(name4("192.0.2.10"), from: ClientAddress(ipv4: v4("192.0.2.5"))).rcode == 5)
+        expectA(try s.must(name4("192.0.2.10", "proxies.bl.example"), from: ClientAddress(ipv4: v4("198.51.100.5"))), [code(2)])
+        // The zone's ACL covers its subzones too.
+        #expect(try s.must(name4("192.0.2.10", "proxies.bl.example"), from: ClientAddress(ipv4: v4("192.0.2.5"))).rcode == 5)
     }
 
     @Test func aZoneNamedSeveralTimesUnitesItsDatasets() throws {
