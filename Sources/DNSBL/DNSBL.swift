@@ -38,6 +38,36 @@ public struct AnswerOutcome: Sendable {
     public init() {}
 }
 
+/// The address a query came from, as ACLs (rbldnsd `acl`, SPEC §7) match it. A plain value:
+/// building one allocates nothing.
+public struct ClientAddress: Sendable, Hashable {
+    /// `nil` when unknown: then no ACL entry matches.
+    public var family: AddressFamily?
+    /// IPv4 as a host-order integer in the low 32 bits (192.0.2.1 = 0xC000_0201); IPv6 as the
+    /// address read as a big-endian 128-bit integer.
+    public var address: UInt128
+
+    /// No known client (unit tests, callers without a peer address).
+    public static let unknown = ClientAddress(family: nil, address: 0)
+
+    public init(family: AddressFamily?, address: UInt128) {
+        self.family = family; self.address = address
+    }
+
+    /// An IPv4 client.
+    public init(ipv4: UInt32) { self.init(family: .ipv4, address: UInt128(ipv4)) }
+
+    /// An IPv6 client. An IPv4-mapped address (::ffff:0:0/96, what a dual-stack socket reports
+    /// for an IPv4 peer, RFC 4291 §2.5.5.2) is taken as the IPv4 client it stands for.
+    public init(ipv6: UInt128) {
+        if ipv6 >> 32 == 0xFFFF {
+            self.init(family: .ipv4, address: ipv6 & 0xFFFF_FFFF)
+        } else {
+            self.init(family: .ipv6, address: ipv6)
+        }
+    }
+}
+
 /// Answers DNS queries from an immutable set of stores (one serving snapshot).
 /// Thread-safe: many transport threads call ``respond(to:transport:into:)`` at once; the
 /// responder holds no mutable state.
@@ -69,9 +99,26 @@ public final class Responder: Sendable {
     ///   header).
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport,
                         into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        respond(to: query, transport: transport, client: .unknown, into: response)
+    }
+
+    /// ``respond(to:transport:into:)`` for a query from `client`: the global ACL and the
+    /// zone's ACL (rbldnsd `acl`, SPEC §7) decide by the client address — `ignore` sends
+    /// nothing (`outcome.length == 0`), `refuse` answers REFUSED, `empty` answers as if no IP
+    /// dataset listed anything, a policy value answers every full address name of the zone
+    /// with that A/TXT (`$` = the client's address), `pass` answers normally. Of the two ACLs
+    /// the more severe decision wins (ignore > refuse > empty > policy answer > pass); of two
+    /// policy answers the global one. Never throws, never allocates in steady state.
+    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                        into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         var out = AnswerOutcome()
         // RFC 1035 §4.1.1: nothing to address a reply to, or a response — never answer those.
         guard let h = DNSHeader(reading: query), !h.isResponse else { return out }
+        var acl = ACLDecision()
+        if client.family != nil && !index.globalACL.isEmpty {
+            index.globalACL.decide(client, into: &acl)
+            if acl.kind == .ignore { return out }
+        }
         let echoed = h.flags & (DNSFlags.opcodeMask | DNSFlags.rd | DNSFlags.cd)
         var w = MessageWriter(buffer: response,
                               limit: transport == .tcp ? DNSWire.maxTCPMessage : DNSWire.classicUDPLimit)
@@ -127,10 +174,13 @@ public final class Responder: Sendable {
         var r = Reply()
         if let e = q.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
+        } else if acl.kind == .refuse {
+            r.rcode = DNSRCode.refused
         } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
-            answerIN(query, q, &w, &r)
+            answerIN(query, q, client, acl, &w, &r)
+            if r.drop { return AnswerOutcome() }
             if q.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if q.qclass == DNSClass.ch {
             answerCH(query, q, &w, &r)
@@ -176,21 +226,41 @@ struct Reply {
     var an: UInt16 = 0
     var ns: UInt16 = 0
     var listed = false
+    /// An ACL said `ignore`: send nothing.
+    var drop = false
 }
 
 extension Responder {
-    /// Class IN (and ANY): the answer rules of SPEC §4–§5.
-    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ w: inout MessageWriter,
-                  _ r: inout Reply) {
+    /// Class IN (and ANY): the answer rules of SPEC §4–§5, the zone's ACL (§7) and its
+    /// `generic` names.
+    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ client: ClientAddress,
+                  _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply) {
         guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength) else {
             r.rcode = DNSRCode.refused
             return
         }
         let zone = m.zone
         let apexAt = m.apexOffset
+        var acl = globalACL
+        if client.family != nil && !zone.acl.isEmpty { zone.acl.decide(client, into: &acl) }
+        switch acl.kind {
+        case .ignore: r.drop = true; return
+        case .refuse: r.rcode = DNSRCode.refused; return
+        default: break
+        }
+        // SOA, NS and negative answers belong to the base zone (a subzone's apex lies below it).
+        var baseAt = apexAt
+        for _ in 0..<zone.subLabels { baseAt += 1 + Int(query[baseAt]) }
         r.aa = true
+        if (m.labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (m.labels == 0 && zone.subLabels > 0) {
+            // A name generic data defines (or a subzone's apex): its records; other types NODATA.
+            guard let n = writeGeneric(zone, q.qtype, query, start: q.qnameOffset, end: apexAt, &w) else { r.tc = true; return }
+            if n == 0 { negative(zone, baseAt, nx: false, &w, &r) } else { r.an = n }
+            return
+        }
         if m.labels == 0 {
-            // Apex: SOA and NS exist, everything else is NODATA; never NXDOMAIN.
+            // Apex: SOA and NS exist, generic data adds its types, everything else is NODATA;
+            // never NXDOMAIN.
             switch q.qtype {
             case DNSType.soa:
                 guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w) else { r.tc = true; return }
@@ -199,32 +269,68 @@ extension Responder {
                 guard let n = writeNS(zone, apexAt, &w) else { r.tc = true; return }
                 r.an = n
             case DNSType.any:
-                guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w), let n = writeNS(zone, apexAt, &w)
+                guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w), let n = writeNS(zone, apexAt, &w),
+                      let g = writeGeneric(zone, q.qtype, query, start: apexAt, end: apexAt, &w)
                 else { r.tc = true; return }
-                r.an = 1 + n
+                r.an = 1 + n + g
             default:
-                negative(zone, apexAt, nx: false, &w, &r)
+                guard let g = writeGeneric(zone, q.qtype, query, start: apexAt, end: apexAt, &w) else { r.tc = true; return }
+                if g == 0 { negative(zone, apexAt, nx: false, &w, &r) } else { r.an = g }
             }
             return
         }
 
         let qa = QueryAddress(query, start: q.qnameOffset, end: apexAt)
         let capacity = max(index.maxDatasets, 1)
+        let hide = acl.kind == .empty || acl.kind == .answer
         withUnsafeTemporaryAllocation(of: Hit.self, capacity: capacity) { hits in
             var render = RenderAddresses()
-            let n = zone.lookup(qa, hits, &render)
+            if acl.kind == .answer && ((qa.v4 && qa.labels == 4) || (qa.v6 && qa.labels == 32)) {
+                // Policy answer: every full address name is "listed" with the ACL's value, `$`
+                // rendering the client's address.
+                hits[0] = Hit(a: acl.a, txt: acl.txt, ttl: acl.ttl, fromV4: client.family == .ipv4)
+                render.v4 = UInt32(truncatingIfNeeded: client.address)
+                render.v6 = client.address
+                positive(zone, q.qtype, UnsafeMutableBufferPointer(rebasing: hits[0..<1]), render, baseAt, &w, &r)
+                return
+            }
+            let n = hide ? 0 : zone.lookup(qa, hits, &render)
             if n > 0 {
                 r.listed = true
                 let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])
-                positive(zone, q.qtype, listed, render, apexAt, &w, &r)
+                positive(zone, q.qtype, listed, render, baseAt, &w, &r)
                 return
             }
-            if zone.hasDataBelow(qa) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt) {
-                negative(zone, apexAt, nx: false, &w, &r)
+            if (!hide && zone.hasDataBelow(qa)) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt) {
+                negative(zone, baseAt, nx: false, &w, &r)
             } else {
-                negative(zone, apexAt, nx: true, &w, &r)
+                negative(zone, baseAt, nx: true, &w, &r)
             }
         }
+    }
+
+    /// The generic records of the name `query[start..<end]` + the zone's apex of type `qtype`
+    /// (all of them for ANY), owner a pointer to the question name. Returns how many were
+    /// written, `nil` when they do not fit (nothing written).
+    func writeGeneric(_ zone: ServingZone, _ qtype: UInt16, _ query: UnsafeRawBufferPointer,
+                      start: Int, end: Int, _ w: inout MessageWriter) -> UInt16? {
+        let mark = w.mark
+        var n: UInt16 = 0
+        for i in zone.records.indices {
+            let rec = zone.records[i]
+            guard qtype == DNSType.any || rec.type == qtype, zone.owns(rec, query, start: start, end: end) else { continue }
+            let ok = rec.rdata.withUnsafeBytes { rd -> Bool in
+                guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                      let rdl = w.rrFixed(type: rec.type, rrClass: DNSClass.in, ttl: rec.ttl),
+                      w.bytes(rd)
+                else { return false }
+                w.finishRData(lengthAt: rdl)
+                return true
+            }
+            guard ok else { w.rollback(to: mark); return nil }
+            n += 1
+        }
+        return n
     }
 
     /// A listed name: A and/or TXT per QTYPE; other types NODATA (SPEC §5).

@@ -184,12 +184,13 @@ extension ServingZone {
         return false
     }
 
-    /// Whether the name (labels `start..<end` plus the apex) is an in-zone NS name or an
-    /// ancestor of one: such names are NODATA, never NXDOMAIN (SPEC §5, RFC 8020).
+    /// Whether the name (labels `start..<end` plus the apex) is an in-zone NS name, a
+    /// generic owner or a subzone apex, or an ancestor of one: such names are NODATA, never
+    /// NXDOMAIN (SPEC §5, RFC 8020).
     func isNSNameOrAncestor(_ q: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
         let leftLength = end - start
-        for i in inZoneNS.indices {
-            let name = inZoneNS[i]
+        for i in existing.indices {
+            let name = existing[i]
             let total = leftLength + apex.count
             guard name.count >= total else { continue }
             let found = name.withUnsafeBufferPointer { n -> Bool in
@@ -209,5 +210,80 @@ extension ServingZone {
             if found { return true }
         }
         return false
+    }
+}
+
+extension ServingZone {
+    /// Whether generic record `r` is owned by the name whose labels left of this apex are
+    /// `q[start..<end]` (case-insensitive).
+    @inline(__always)
+    func owns(_ r: ServingRecord, _ q: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
+        let n = end - start
+        guard r.prefix.count == n else { return false }
+        return r.prefix.withUnsafeBufferPointer { pre -> Bool in
+            var k = 0
+            while k < n {
+                if lowerASCII(q[start + k]) != pre[k] { return false }
+                k += 1
+            }
+            return true
+        }
+    }
+
+    /// Whether generic data defines the name `q[start..<end]` + apex.
+    func hasGenericName(_ q: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
+        for i in records.indices where owns(records[i], q, start: start, end: end) { return true }
+        return false
+    }
+}
+
+/// What an ACL decided for a client (rbldnsd `acl`, SPEC §7). Ordered by severity: of a zone
+/// ACL and the global ACL the more severe decision wins (ignore > refuse > empty > policy
+/// answer > pass), as rbldnsd consults both.
+struct ACLDecision {
+    enum Kind: UInt8 { case none = 0, answer = 1, empty = 2, refuse = 3, ignore = 4 }
+    var kind: Kind = .none
+    /// The policy answer (kind `.answer`): A in 127.255.255.0/24 and TXT template.
+    var a: UInt32 = 0
+    var txt: UnsafeRawBufferPointer? = nil
+    var ttl: UInt32 = 0
+
+    /// Folds in one matching ACL value; an earlier policy answer is kept (global before zone).
+    mutating func add(_ v: StoreValue, ttl: UInt32) {
+        let k: Kind
+        switch v.a {
+        case ACLAction.ignore.rawValue: k = .ignore
+        case ACLAction.refuse.rawValue: k = .refuse
+        case ACLAction.empty.rawValue: k = .empty
+        case ACLAction.pass.rawValue: k = .none
+        default: k = .answer
+        }
+        if k == .answer && kind == .none {
+            kind = .answer; a = v.a; txt = v.txt; self.ttl = ttl
+        } else if k.rawValue > kind.rawValue {
+            kind = k
+        }
+    }
+}
+
+extension ServingACL {
+    /// Consults every dataset of the client's family (longest prefix within each).
+    /// Allocates nothing.
+    @inline(__always)
+    func decide(_ c: ClientAddress, into d: inout ACLDecision) {
+        switch c.family {
+        case .ipv4?:
+            for i in v4.indices {
+                let v = v4[i].table.value(at: c.address)
+                if v >= 0 { d.add(v4[i].values[Int(v)], ttl: v4[i].ttl) }
+            }
+        case .ipv6?:
+            for i in v6.indices {
+                let v = v6[i].table.value(at: c.address)
+                if v >= 0 { d.add(v6[i].values[Int(v)], ttl: v6[i].ttl) }
+            }
+        case nil:
+            break
+        }
     }
 }

@@ -53,35 +53,67 @@ func asciiEqualCI(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
     return zip(a, b).allSatisfy { lowerASCII($0) == lowerASCII($1) }
 }
 
+/// One `generic` record as served: owner labels left of the serving zone's apex.
+struct ServingRecord: Sendable {
+    /// Encoded labels of the owner before the serving apex, lower-cased, no root; empty = the
+    /// serving apex itself.
+    let prefix: [UInt8]
+    let type: UInt16
+    /// TTL in seconds.
+    let ttl: UInt32
+    let rdata: [UInt8]
+}
+
+/// An access-control list: its datasets per family (longest prefix within each; several
+/// datasets combine like two ACLs, the most severe action winning).
+struct ServingACL: Sendable {
+    var v4: [ServingDataset] = []
+    var v6: [ServingDataset] = []
+    var isEmpty: Bool { v4.isEmpty && v6.isEmpty }
+}
+
 /// One zone of the serving snapshot: its apex, SOA, NS and datasets split by family, all
-/// stores' datasets for the same apex united (SPEC §3.2).
+/// stores' datasets for the same apex united (SPEC §3.2). A `combined` subzone is served as a
+/// zone of its own whose SOA, NS and negative answers are the base zone's.
 final class ServingZone: Sendable {
-    /// Apex, encoded, lower-cased.
+    /// Apex, encoded, lower-cased (for a subzone: the subzone's full name).
     let apex: [UInt8]
+    /// Labels between this apex and the base zone's apex (0 for the base zone itself).
+    let subLabels: Int
     let soa: SOAData
     let mname: EncodedName
     let rname: EncodedName
     /// NS TTL in seconds.
     let nsTTL: UInt32
     let ns: [EncodedName]
-    /// NS names strictly below the apex, encoded, lower-cased: they and their ancestors are
-    /// answered NODATA, never NXDOMAIN (SPEC §5).
-    let inZoneNS: [[UInt8]]
+    /// Names strictly below this apex that exist without IP data: in-zone NS names, generic
+    /// owners and subzone apexes, encoded, lower-cased. They and their ancestors are answered
+    /// NODATA, never NXDOMAIN (SPEC §5, RFC 8020).
+    let existing: [[UInt8]]
     let v4: [ServingDataset]
     let v6: [ServingDataset]
+    /// `generic` records whose most specific serving zone this is.
+    let records: [ServingRecord]
+    /// The zone's own ACL (rbldnsd `acl` dataset of this zone).
+    let acl: ServingACL
 
-    init(apex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]], v4: [ServingDataset],
-         v6: [ServingDataset]) {
+    init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
+         existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
+         acl: ServingACL) {
         let apex = apex.map(lowerASCII)
+        let base = baseApex.map(lowerASCII)
         self.apex = apex
+        self.subLabels = subLabels
         self.soa = soa
-        self.mname = EncodedName(soa.mname, apex: apex)
-        self.rname = EncodedName(soa.rname, apex: apex)
+        self.mname = EncodedName(soa.mname, apex: base)
+        self.rname = EncodedName(soa.rname, apex: base)
         self.nsTTL = nsTTL
-        self.ns = ns.map { EncodedName($0, apex: apex) }
-        self.inZoneNS = ns.map { $0.map(lowerASCII) }.filter { $0.count > apex.count && isLabelSuffix($0, apex) }
+        self.ns = ns.map { EncodedName($0, apex: base) }
+        self.existing = existing.map { $0.map(lowerASCII) }.filter { $0.count > apex.count && isLabelSuffix($0, apex) }
         self.v4 = v4
         self.v6 = v6
+        self.records = records
+        self.acl = acl
     }
 
     /// TTL of negative answers in seconds: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -95,31 +127,78 @@ struct ServingIndex: Sendable {
     let lengthMask: (UInt64, UInt64, UInt64, UInt64)
     /// Largest number of datasets in one zone (scratch size for per-query hits).
     let maxDatasets: Int
+    /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
+    let globalACL: ServingACL
 
     init(stores: [Store], now: UInt64) {
         struct Acc {
             var apex: [UInt8]; var soa: SOAData; var nsTTL: UInt32; var ns: [[UInt8]]
-            var v4: [ServingDataset] = []; var v6: [ServingDataset] = []
+            /// Datasets by subzone (encoded labels; [] = the apex), in first-seen order.
+            var subs: [(sub: [UInt8], v4: [ServingDataset], v6: [ServingDataset])] = [([], [], [])]
+            var records: [GenericRecord] = []
+            var acl = ServingACL()
         }
         var accs: [Acc] = []
+        var global = ServingACL()
         for store in stores {
             for z in store.zones {
+                if z.isGlobalACL {
+                    for d in z.datasets where d.isACL {
+                        if let e = d.expires, e < now { continue }
+                        let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
+                        if d.family == .ipv4 { global.v4.append(s) } else { global.v6.append(s) }
+                    }
+                    continue
+                }
                 let key = z.name.map(lowerASCII)
                 var i = accs.firstIndex { $0.apex == key }
                 if i == nil {
                     accs.append(Acc(apex: key, soa: z.soa, nsTTL: z.nsTTL, ns: z.ns))
                     i = accs.count - 1
                 }
+                accs[i!].records += z.records
                 for d in z.datasets {
                     // `$TIMESTAMP` expiry: an expired dataset is served as if absent.
                     if let e = d.expires, e < now { continue }
                     let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
-                    if d.family == .ipv4 { accs[i!].v4.append(s) } else { accs[i!].v6.append(s) }
+                    if d.isACL {
+                        if d.family == .ipv4 { accs[i!].acl.v4.append(s) } else { accs[i!].acl.v6.append(s) }
+                        continue
+                    }
+                    let sub = d.subzone.map(lowerASCII)
+                    var j = accs[i!].subs.firstIndex { $0.sub == sub }
+                    if j == nil { accs[i!].subs.append((sub, [], [])); j = accs[i!].subs.count - 1 }
+                    if d.family == .ipv4 { accs[i!].subs[j!].v4.append(s) } else { accs[i!].subs[j!].v6.append(s) }
                 }
             }
         }
-        accs.sort { $0.apex.count > $1.apex.count }
-        zones = accs.map { ServingZone(apex: $0.apex, soa: $0.soa, nsTTL: $0.nsTTL, ns: $0.ns, v4: $0.v4, v6: $0.v6) }
+        var built: [ServingZone] = []
+        for a in accs {
+            let apexes = a.subs.map { $0.sub + a.apex }
+            // Every generic owner goes to the most specific serving zone containing it.
+            var recs = Array(repeating: [ServingRecord](), count: a.subs.count)
+            for r in a.records {
+                let owner = r.owner.map(lowerASCII)
+                var best = -1
+                for (k, ap) in apexes.enumerated() where isLabelSuffix(owner, ap) {
+                    if best < 0 || ap.count > apexes[best].count { best = k }
+                }
+                guard best >= 0 else { continue }
+                recs[best].append(ServingRecord(prefix: Array(owner[0..<(owner.count - apexes[best].count)]),
+                                                type: r.type, ttl: r.ttl, rdata: r.rdata))
+            }
+            let existing = a.ns + a.records.map(\.owner) + apexes
+            for (k, sub) in a.subs.enumerated() {
+                var labels = 0, p = 0
+                while p < sub.sub.count { p += 1 + Int(sub.sub[p]); labels += 1 }
+                built.append(ServingZone(apex: apexes[k], subLabels: labels, baseApex: a.apex, soa: a.soa,
+                                         nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
+                                         records: recs[k], acl: a.acl))
+            }
+        }
+        built.sort { $0.apex.count > $1.apex.count }
+        zones = built
+        globalACL = global
         var m: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         for z in zones {
             let n = z.apex.count

@@ -13,7 +13,7 @@ extension Snapshot {
             for zone in store.zones {
                 let entries = zone.datasets.reduce(0) { $0 + $1.entryCount }
                 total += entries
-                zones.append(ZoneSummary(name: zoneText(zone.name), serial: zone.soa.serial,
+                zones.append(ZoneSummary(name: zone.isGlobalACL ? "(global acl)" : zoneText(zone.name), serial: zone.soa.serial,
                                          datasets: zone.datasets.count, entries: entries))
             }
         }

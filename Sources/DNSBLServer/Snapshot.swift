@@ -10,6 +10,17 @@ import Synchronization
 public protocol QueryHandler: AnyObject, Sendable {
     func respond(to query: UnsafeRawBufferPointer, transport: Transport,
                  into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
+    /// The same for a query from `client` (the peer address, for ACLs). The default ignores
+    /// the client.
+    func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                 into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
+}
+
+extension QueryHandler {
+    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                        into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        respond(to: query, transport: transport, into: response)
+    }
 }
 
 extension Responder: QueryHandler {}
@@ -72,6 +83,35 @@ public final class SnapshotHolder: Sendable {
             let previous = old
             old = snapshot
             return previous
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ClientAddress {
+    /// The client a socket address names (`AF_INET`, `AF_INET6`; anything else or `nil` is
+    /// ``ClientAddress/unknown``). Reads the bytes in place; allocates nothing.
+    init(sockaddr sa: UnsafePointer<sockaddr>?) {
+        guard let sa else { self = .unknown; return }
+        switch Int32(sa.pointee.sa_family) {
+        case AF_INET:
+            let a = UnsafeRawPointer(sa).load(as: sockaddr_in.self).sin_addr.s_addr
+            self.init(ipv4: UInt32(bigEndian: a))
+        case AF_INET6:
+            var sin6 = UnsafeRawPointer(sa).load(as: sockaddr_in6.self)
+            let v = withUnsafeBytes(of: &sin6.sin6_addr) { b -> UInt128 in
+                var x: UInt128 = 0
+                for i in 0..<16 { x = x << 8 | UInt128(b[i]) }
+                return x
+            }
+            self.init(ipv6: v)
+        default:
+            self = .unknown
         }
     }
 }

@@ -157,6 +157,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var readWanted = false
     private var draining = false
     private var closing = false
+    /// The peer, read once per connection (for ACLs).
+    private var client: ClientAddress? = nil
     private var closeQueued = false
 
     init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats) {
@@ -198,9 +200,13 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             guard buffer.readableBytes >= 2 + Int(length) else { break }
             buffer.moveReaderIndex(forwardBy: 2)
             let snapshot = holder.load()
+            let client = self.client ?? context.channel.remoteAddress.map { a in
+                a.withSockAddr { sa, _ in ClientAddress(sockaddr: sa) }
+            } ?? .unknown
+            self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
-                let o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                let o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {
                         remote.withSockAddr { sa, _ in queryLog.record(transport: .tcp, peer: sa, query: query, outcome: o) }

@@ -169,7 +169,9 @@ final class UDPServer: @unchecked Sendable {
                 var rcap = 0
                 let r = csys_udp_batch_response(batch, i, &rcap)!
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
-                let outcome = handler.respond(to: query, transport: .udp,
+                var peerLength: socklen_t = 0
+                let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &peerLength))
+                let outcome = handler.respond(to: query, transport: .udp, client: client,
                                               into: UnsafeMutableRawBufferPointer(start: r, count: rcap))
                 if outcome.length > 0 && outcome.length <= rcap {
                     csys_udp_batch_queue(batch, queued, i, outcome.length)

@@ -1,4 +1,4 @@
-// The store file format, version 1 (StoreFormat.md describes it byte by byte).
+// The store file format, version 2 (StoreFormat.md describes it byte by byte).
 // All integers little-endian; every position is a file offset, never a pointer.
 
 import CZlib
@@ -9,17 +9,20 @@ import CZlib
 
 enum Format {
     static let magic: [UInt8] = Array("PFXSTORE".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerSize = 64
     static let sectionEntrySize = 32
-    static let sectionCount = 5
+    static let sectionCount = 6
     static let sectionTableOffset = 64
     static let zoneRecordSize = 80
     static let datasetRecordSize = 128
     static let valueRecordSize = 16
+    static let recordRecordSize = 24
 
+    /// Sections in file order (`allCases` order): the records section (version 2) sits before
+    /// the tables, which run to the end of the file.
     enum Section: UInt32, CaseIterable {
-        case strings = 1, zones = 2, datasets = 3, values = 4, tables = 5
+        case strings = 1, zones = 2, datasets = 3, values = 4, records = 6, tables = 5
     }
 
     static var firstSectionOffset: Int { sectionTableOffset + sectionCount * sectionEntrySize }
@@ -65,6 +68,7 @@ enum StoreEncoder {
         var name: (UInt32, UInt32)
         var type: (UInt32, UInt32)
         var valueFirst: Int
+        var subzone: (UInt32, UInt32)
     }
 
     static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions = .init()) throws(StoreError) -> StoreImage {
@@ -77,9 +81,29 @@ enum StoreEncoder {
             for n in [z.name, z.soa.mname, z.soa.rname] + z.ns where !isValidWireName(n[...]) {
                 throw StoreError(.invalidInput, "not a valid wire-form name: \(n)")
             }
+            let global = z.name == ZoneInput.globalACLZoneName
+            if global && (!z.records.isEmpty || z.datasets.contains { !$0.isACL }) {
+                throw StoreError(.invalidInput, "the global-ACL zone '.' may hold only acl datasets")
+            }
+            for rec in z.records {
+                guard isValidWireName(rec.owner[...]), isUnder(rec.owner, z.name) else {
+                    throw StoreError(.invalidInput, "generic record owner \(rec.owner) is not a name at or below the zone apex")
+                }
+                guard GenericRecord.types.contains(rec.type), rec.hasValidRData else {
+                    throw StoreError(.invalidInput, "generic record of type \(rec.type) has invalid RDATA")
+                }
+            }
             var zp: [DatasetPlan] = []
             var zc: [[FlattenConflict]] = []
             for d in z.datasets {
+                guard isValidLabels(d.subzone[...]), d.subzone.count + z.name.count <= 255 else {
+                    throw StoreError(.invalidInput, "subzone of \(d.name) is not a sequence of labels")
+                }
+                if d.isACL {
+                    for v in d.values where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                        throw StoreError(.invalidInput, "acl value \(v.a) of \(d.name) is neither an action nor a policy answer in 127.255.255.0/24")
+                    }
+                }
                 guard d.values.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
                 var tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
                                       valueCount: d.values.count, options: options)
@@ -92,7 +116,8 @@ enum StoreEncoder {
                 }
                 zp.append(DatasetPlan(input: d, table: tb,
                                       name: try pool.intern(Array(d.name.utf8)),
-                                      type: try pool.intern(Array(d.type.utf8)), valueFirst: first))
+                                      type: try pool.intern(Array(d.type.utf8)), valueFirst: first,
+                                      subzone: d.subzone.isEmpty ? (0, 0) : try pool.intern(d.subzone)))
                 zc.append(c)
                 summary.datasets += 1
                 summary.entries += d.entries.count
@@ -104,10 +129,17 @@ enum StoreEncoder {
         // Zone names go into the pool after the datasets only so that the order is stable; the
         // pool deduplicates either way.
         var zoneStrings: [(name: (UInt32, UInt32), mname: (UInt32, UInt32), rname: (UInt32, UInt32), ns: (UInt32, UInt32))] = []
+        var records: [(owner: (UInt32, UInt32), type: UInt16, ttl: UInt32, rdata: (UInt32, UInt32))] = []
+        var recordFirst: [Int] = []
         for z in zones {
             zoneStrings.append((try pool.intern(z.name), try pool.intern(z.soa.mname), try pool.intern(z.soa.rname),
                                 try pool.intern(z.ns.flatMap { $0 })))
+            recordFirst.append(records.count)
+            for rec in z.records {
+                records.append((try pool.intern(rec.owner), rec.type, rec.ttl, try pool.intern(rec.rdata)))
+            }
         }
+        guard records.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many generic records") }
         let datasetCount = plans.reduce(0) { $0 + $1.count }
         guard values.count < Int(UInt32.max), datasetCount < Int(UInt32.max) else {
             throw StoreError(.tooLarge, "too many values or datasets")
@@ -119,6 +151,7 @@ enum StoreEncoder {
         let zonesOff = off; off += zones.count * Format.zoneRecordSize
         let datasetsOff = off; off += datasetCount * Format.datasetRecordSize
         let valuesOff = off; off += values.count * Format.valueRecordSize
+        let recordsOff = off; off += records.count * Format.recordRecordSize
         off = align(off, 64)
         let tablesOff = off
         var tableOffsets: [[[Int]]] = []
@@ -147,6 +180,7 @@ enum StoreEncoder {
                 (.zones, zones.count, zonesOff, zones.count * Format.zoneRecordSize),
                 (.datasets, datasetCount, datasetsOff, datasetCount * Format.datasetRecordSize),
                 (.values, values.count, valuesOff, values.count * Format.valueRecordSize),
+                (.records, records.count, recordsOff, records.count * Format.recordRecordSize),
                 (.tables, datasetCount, tablesOff, fileSize - tablesOff),
             ]
             for (i, s) in sections.enumerated() {
@@ -169,6 +203,7 @@ enum StoreEncoder {
                 w.u32(r + 48, z.nsTTL); w.u32(r + 52, UInt32(z.ns.count))
                 w.u32(r + 56, s.ns.0); w.u32(r + 60, s.ns.1)
                 w.u32(r + 64, UInt32(dsIndex)); w.u32(r + 68, UInt32(plans[zi].count))
+                w.u32(r + 72, UInt32(recordFirst[zi])); w.u32(r + 76, UInt32(z.records.count))
                 for (di, p) in plans[zi].enumerated() {
                     let d = datasetsOff + dsIndex * Format.datasetRecordSize
                     let t = p.table
@@ -190,6 +225,7 @@ enum StoreEncoder {
                     w.u8(d + 112, UInt8(t.radixBits))
                     w.u8(d + 113, UInt8(t.radixShift))
                     w.u8(d + 114, t.interleaved ? 1 : 0)
+                    w.u32(d + 96, p.subzone.0); w.u32(d + 100, p.subzone.1)
                     t.copyArrays(to: buf.baseAddress!, offsets: o)
                     dsIndex += 1
                 }
@@ -198,6 +234,13 @@ enum StoreEncoder {
                 let r = valuesOff + i * Format.valueRecordSize
                 w.u32(r, v.a)
                 if let t = v.txt { w.u32(r + 4, 1); w.u32(r + 8, t.0); w.u32(r + 12, t.1) }
+            }
+            for (i, rec) in records.enumerated() {
+                let r = recordsOff + i * Format.recordRecordSize
+                w.u32(r, rec.owner.0); w.u32(r + 4, rec.owner.1)
+                w.u16(r + 8, rec.type)
+                w.u32(r + 12, rec.ttl)
+                w.u32(r + 16, rec.rdata.0); w.u32(r + 20, rec.rdata.1)
             }
             w.u32(32, Format.crc(buf.baseAddress! + Format.headerSize, fileSize - Format.headerSize))
             w.u32(60, Format.crc(buf.baseAddress!, 60))
@@ -211,6 +254,30 @@ enum StoreEncoder {
 /// label, at most 255 bytes (RFC 1035 §3.1).
 func isValidWireName(_ b: ArraySlice<UInt8>) -> Bool {
     wireNameLength(b) == b.count
+}
+
+/// Labels of 1–63 bytes exactly filling `b`, without a root byte (a subzone prefix); empty is valid.
+func isValidLabels(_ b: ArraySlice<UInt8>) -> Bool {
+    var i = b.startIndex
+    while i < b.endIndex {
+        let l = Int(b[i])
+        if l == 0 || l > 63 { return false }
+        i += 1 + l
+    }
+    return i == b.endIndex
+}
+
+/// Whether the wire name `name` is `apex` or below it (whole labels, byte-exact: both are
+/// stored lower-cased).
+func isUnder(_ name: [UInt8], _ apex: [UInt8]) -> Bool {
+    guard name.count >= apex.count else { return false }
+    var p = 0
+    while name.count - p > apex.count {
+        let l = Int(name[p])
+        if l == 0 { return false }
+        p += 1 + l
+    }
+    return name.count - p == apex.count && name[p...].elementsEqual(apex)
 }
 
 /// Length of the wire name at the start of `b`, or nil when none is there.

@@ -91,12 +91,77 @@ public struct DatasetInput: Sendable {
     /// `$TIMESTAMP`: creation time and optional expiry, Unix seconds.
     public var created: UInt64?
     public var expires: UInt64?
+    /// Where the dataset is attached below the zone apex (rbldnsd `combined` subzones): encoded
+    /// labels without the root byte and without the apex (`\x07proxies` for
+    /// `proxies.bl.example`); empty = the apex itself.
+    public var subzone: [UInt8]
 
     public init(name: String, type: String, family: AddressFamily, ttl: UInt32,
                 values: [ListingValue], entries: [PrefixEntry],
-                created: UInt64? = nil, expires: UInt64? = nil) {
+                created: UInt64? = nil, expires: UInt64? = nil, subzone: [UInt8] = []) {
         self.name = name; self.type = type; self.family = family; self.ttl = ttl
         self.values = values; self.entries = entries; self.created = created; self.expires = expires
+        self.subzone = subzone
+    }
+
+    /// Whether this is an access-control table (rbldnsd `acl`): its entries match the *client*
+    /// address, and its values are ``ACLAction`` codes or policy answers.
+    public var isACL: Bool { type == "acl" }
+}
+
+/// What an `acl` dataset's value means, encoded in ``ListingValue/a`` (ACL datasets only).
+///
+/// Codes 0–3 are the actions; any other `a` is a policy answer in 127.255.255.0/24 (answer
+/// every query from the client with that A and the value's TXT, `$` = the client's address).
+/// Listing values are always in 127.0.0.0/8, so the two ranges never meet.
+public enum ACLAction: UInt32, Sendable, CaseIterable {
+    /// Send no reply at all (rbldnsd's default action for a listed client).
+    case ignore = 0
+    /// Answer REFUSED.
+    case refuse = 1
+    /// Answer as if no IP dataset of the zone listed anything (SOA, NS, generic data still answer).
+    case empty = 2
+    /// Answer normally (a hole in a wider ACL entry).
+    case pass = 3
+
+    /// Whether `a` is a valid ACL value code: an action or a policy answer in 127.255.255.0/24.
+    public static func isValid(_ a: UInt32) -> Bool { a <= 3 || a & 0xFFFF_FF00 == 0x7FFF_FF00 }
+}
+
+/// One record of a `generic` dataset: a name inside the zone with an A, AAAA, TXT or MX RR.
+public struct GenericRecord: Sendable, Hashable {
+    /// Owner name, uncompressed wire form, lower-cased, at or below the zone apex.
+    public var owner: [UInt8]
+    /// RR type: 1 (A), 28 (AAAA), 16 (TXT) or 15 (MX).
+    public var type: UInt16
+    /// TTL in seconds.
+    public var ttl: UInt32
+    /// RDATA in wire form (RFC 1035 §3.3): A 4 bytes, AAAA 16, TXT character-strings, MX a
+    /// 16-bit preference then an uncompressed lower-cased name.
+    public var rdata: [UInt8]
+
+    public init(owner: [UInt8], type: UInt16, ttl: UInt32, rdata: [UInt8]) {
+        self.owner = owner; self.type = type; self.ttl = ttl; self.rdata = rdata
+    }
+
+    /// RR types a generic record may have.
+    public static let types: Set<UInt16> = [1, 28, 16, 15]
+
+    /// Whether the RDATA is well-formed for the type (the store reader refuses others).
+    public var hasValidRData: Bool { GenericRecord.validRData(type: type, rdata[...]) }
+
+    static func validRData(type: UInt16, _ r: ArraySlice<UInt8>) -> Bool {
+        switch type {
+        case 1: return r.count == 4
+        case 28: return r.count == 16
+        case 15: return r.count >= 3 && isValidWireName(r.dropFirst(2))
+        case 16:
+            guard !r.isEmpty else { return false }
+            var i = r.startIndex
+            while i < r.endIndex { i += 1 + Int(r[i]) }
+            return i == r.endIndex
+        default: return false
+        }
     }
 }
 
@@ -109,10 +174,19 @@ public struct ZoneInput: Sendable {
     public var nsTTL: UInt32
     public var ns: [[UInt8]]
     public var datasets: [DatasetInput]
+    /// `generic` records of the zone (and of its subzones), owners at or below the apex.
+    public var records: [GenericRecord]
 
-    public init(name: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]], datasets: [DatasetInput]) {
+    /// The zone named `.` (``globalACLZoneName``) is not served: it carries the global ACL
+    /// (rbldnsd's `:acl:file` with an empty zone name) and may hold only `acl` datasets.
+    public init(name: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]], datasets: [DatasetInput],
+                records: [GenericRecord] = []) {
         self.name = name; self.soa = soa; self.nsTTL = nsTTL; self.ns = ns; self.datasets = datasets
+        self.records = records
     }
+
+    /// Wire name of the pseudo-zone holding the global ACL: the root, `\x00`.
+    public static let globalACLZoneName: [UInt8] = [0]
 }
 
 /// Two entries of equal prefix that disagree; the first in file order won (or the exclusion).

@@ -102,6 +102,7 @@ enum StoreReader {
                 case .zones: Format.zoneRecordSize
                 case .datasets: Format.datasetRecordSize
                 case .values: Format.valueRecordSize
+                case .records: Format.recordRecordSize
                 default: nil
             }
             if let rs = recordSize, len != count * rs {
@@ -111,7 +112,7 @@ enum StoreReader {
             prevEnd = off + len
             sections.append(SectionInfo(count: count, offset: off, length: len))
         }
-        let strings = sections[0], zonesS = sections[1], datasetsS = sections[2], valuesS = sections[3], tablesS = sections[4]
+        let strings = sections[0], zonesS = sections[1], datasetsS = sections[2], valuesS = sections[3], recordsS = sections[4], tablesS = sections[5]
         guard tablesS.count == datasetsS.count else { throw layoutError("tables section counts \(tablesS.count) tables for \(datasetsS.count) datasets") }
 
         func string(_ off: UInt32, _ len: UInt32, _ what: String) throws(StoreError) -> (Int, Int) {
@@ -155,6 +156,7 @@ enum StoreReader {
         var zones: [StoreZone] = []
         var nextDataset = 0
         var nextValue = 0
+        var nextRecord = 0
         var tablesEnd = tablesS.offset
         for zi in 0..<zonesS.count {
             let z = zonesS.offset + zi * Format.zoneRecordSize
@@ -180,7 +182,28 @@ enum StoreReader {
             }
             guard ns.count == nsCount else { throw layoutError("\(what) has \(ns.count) NS names, header says \(nsCount)") }
             let dFirst = Int(try r.u32(z + 64)), dCount = Int(try r.u32(z + 68))
-            guard try r.u64(z + 72) == 0 else { throw layoutError("\(what) reserved field is not zero") }
+            let rFirst = Int(try r.u32(z + 72)), rCount = Int(try r.u32(z + 76))
+            guard rFirst == nextRecord, rCount <= recordsS.count - rFirst else {
+                throw layoutError("\(what) records \(rFirst)+\(rCount) are not the next ones (\(nextRecord) of \(recordsS.count))")
+            }
+            nextRecord += rCount
+            var records: [GenericRecord] = []
+            for ri in rFirst..<(rFirst + rCount) {
+                let rr = recordsS.offset + ri * Format.recordRecordSize
+                let rwhat = "\(what) record \(ri)"
+                let owner = try wireName(try r.u32(rr), try r.u32(rr + 4), "\(rwhat) owner")
+                guard isUnder(owner, name) else { throw layoutError("\(rwhat) owner is not at or below the zone apex") }
+                let type = try r.u16(rr + 8)
+                guard try r.u16(rr + 10) == 0 else { throw layoutError("\(rwhat) reserved field is not zero") }
+                let (o, l) = try string(try r.u32(rr + 16), try r.u32(rr + 20), "\(rwhat) RDATA")
+                let rdata = try r.bytes(o, l)
+                guard GenericRecord.types.contains(type), GenericRecord.validRData(type: type, rdata) else {
+                    throw layoutError("\(rwhat) of type \(type) has invalid RDATA")
+                }
+                records.append(GenericRecord(owner: owner, type: type, ttl: try r.u32(rr + 12), rdata: Array(rdata)))
+            }
+            let global = name == ZoneInput.globalACLZoneName
+            guard !global || records.isEmpty else { throw layoutError("\(what) is the global ACL but has generic records") }
             guard dFirst == nextDataset, dCount <= datasetsS.count - dFirst else {
                 throw layoutError("\(what) datasets \(dFirst)+\(dCount) are not the next ones (\(nextDataset) of \(datasetsS.count))")
             }
@@ -189,20 +212,26 @@ enum StoreReader {
             for di in dFirst..<(dFirst + dCount) {
                 let (ds, end) = try dataset(r, mem, datasetsS.offset + di * Format.datasetRecordSize, index: di,
                                             values: values, nextValue: &nextValue, tablesS: tablesS,
-                                            tablesFrom: tablesEnd, text: text)
+                                            tablesFrom: tablesEnd, text: text, string: string)
                 tablesEnd = end
                 datasets.append(ds)
             }
-            zones.append(StoreZone(name: name, soa: soa, nsTTL: nsTTL, ns: ns, datasets: datasets))
+            guard !global || datasets.allSatisfy(\.isACL) else { throw layoutError("\(what) is the global ACL but has non-acl datasets") }
+            for ds in datasets where ds.subzone.count + name.count > 255 {
+                throw layoutError("\(what) dataset \(ds.name) subzone makes a name longer than 255 bytes")
+            }
+            zones.append(StoreZone(name: name, soa: soa, nsTTL: nsTTL, ns: ns, datasets: datasets, records: records))
         }
         guard nextDataset == datasetsS.count else { throw layoutError("\(datasetsS.count - nextDataset) datasets belong to no zone") }
+        guard nextRecord == recordsS.count else { throw layoutError("\(recordsS.count - nextRecord) records belong to no zone") }
         guard nextValue == valuesS.count else { throw layoutError("\(valuesS.count - nextValue) values belong to no dataset") }
         return zones
     }
 
     static func dataset(_ r: ImageReader, _ mem: StoreMemory, _ d: Int, index di: Int, values: [StoreValue],
                         nextValue: inout Int, tablesS: SectionInfo, tablesFrom: Int,
-                        text: (UInt32, UInt32, String) throws(StoreError) -> String) throws(StoreError)
+                        text: (UInt32, UInt32, String) throws(StoreError) -> String,
+                        string: (UInt32, UInt32, String) throws(StoreError) -> (Int, Int)) throws(StoreError)
         -> (StoreDataset, Int)
     {
         let what = "dataset \(di)"
@@ -239,7 +268,18 @@ enum StoreReader {
         let layout = try r.u8(d + 114)
         guard layout <= 1 else { throw layoutError("\(what) has unknown table layout \(layout)") }
         let interleaved = layout == 1
-        guard try r.u64(d + 96) == 0, try r.u64(d + 104) == 0,
+        let subzone: [UInt8]
+        let (so, sl) = (try r.u32(d + 96), try r.u32(d + 100))
+        if sl == 0 {
+            guard so == 0 else { throw layoutError("\(what) has a subzone offset without a length") }
+            subzone = []
+        } else {
+            let (o, l) = try string(so, sl, "\(what) subzone")
+            let b = try r.bytes(o, l)
+            guard isValidLabels(b) else { throw layoutError("\(what) subzone is not a sequence of labels") }
+            subzone = Array(b)
+        }
+        guard try r.u64(d + 104) == 0,
               try r.u8(d + 115) == 0, try r.u32(d + 116) == 0, try r.u64(d + 120) == 0 else {
             throw layoutError("\(what) reserved fields are not zero")
         }
@@ -274,10 +314,16 @@ enum StoreReader {
                                valueWidth: width, radix: (b + offs[2]).assumingMemoryBound(to: UInt32.self),
                                radixBits: radixBits, radixShift: radixShift, rangeCount: listed, owner: mem)
         try validateTable(table, vCount: vCount, listed: listed, what: what)
+        let dsValues = Array(values[vFirst..<(vFirst + vCount)])
+        if type == "acl" {
+            for v in dsValues where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                throw layoutError("\(what) is an acl with value \(v.a), neither an action nor a policy answer")
+            }
+        }
         let ds = StoreDataset(name: name, type: type, family: family, ttl: ttl, table: table,
-                              values: Array(values[vFirst..<(vFirst + vCount)]),
+                              values: dsValues,
                               created: flags & 1 != 0 ? created : nil, expires: flags & 2 != 0 ? expires : nil,
-                              entryCount: entryCount)
+                              entryCount: entryCount, subzone: subzone)
         return (ds, end)
     }
 

@@ -341,6 +341,12 @@ public struct StoreDataset: Sendable {
     public let expires: UInt64?
     /// Entries read from source (listings + exclusions) before flattening.
     public let entryCount: Int
+    /// Encoded labels between the dataset's attachment point and the apex, no root byte;
+    /// empty = the apex (see ``DatasetInput/subzone``).
+    public let subzone: [UInt8]
+
+    /// An `acl` dataset: matched against the client address, values are ``ACLAction`` codes.
+    public var isACL: Bool { type == "acl" }
 }
 
 /// One zone of a store.
@@ -351,6 +357,11 @@ public struct StoreZone: Sendable {
     public let nsTTL: UInt32
     public let ns: [[UInt8]]
     public let datasets: [StoreDataset]
+    /// `generic` records, in the order compiled.
+    public let records: [GenericRecord]
+
+    /// Whether this is the global-ACL pseudo-zone (``ZoneInput/globalACLZoneName``).
+    public var isGlobalACL: Bool { name == ZoneInput.globalACLZoneName }
 }
 
 /// Figures of an encoded store.
@@ -431,7 +442,7 @@ public enum StoreBuilder {
     }
 
     /// ``encode(_:)`` with explicit table layout knobs (benchmarks compare layouts with it;
-    /// every choice is valid format version 1).
+    /// every choice is a valid store of the current format version).
     public static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions) throws(StoreError) -> StoreImage {
         try StoreEncoder.encode(zones, options: options)
     }

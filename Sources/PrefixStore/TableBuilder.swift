@@ -7,7 +7,7 @@
 
 /// Table layout knobs. The defaults are the measured choice (StoreFormat.md, "Why this layout");
 /// the others exist so the benchmark can show the alternatives. Every combination is valid
-/// format version 1 and reads with the same code.
+/// valid in the current format version and reads with the same code.
 public struct StoreLayoutOptions: Sendable, Hashable {
     /// Interleave keys and tails into one record per entry (the found key's tail then shares
     /// its cache line and page) instead of two separate arrays.

@@ -29,8 +29,9 @@ public struct ZoneSpec: Sendable, Hashable, CustomStringConvertible {
         zone = String(parts[0])
         type = String(parts[1]).lowercased()
         files = parts[2].split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init)
-        guard !zone.isEmpty else {
-            throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing zone name")
+        // rbldnsd: an empty zone name is allowed for `acl` only and names the global ACL.
+        guard !zone.isEmpty || type == "acl" else {
+            throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing zone name (only an acl may omit it, as the global ACL)")
         }
         guard !files.isEmpty else {
             throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing file names")
@@ -122,7 +123,7 @@ public struct OriginTable: Sendable {
 /// The compile driver: specs in, zones and diagnostics out (SPEC §2).
 public enum Compiler {
     /// Dataset types recognised by name but not compiled yet.
-    static let laterTypes: Set<String> = ["dnset", "combined", "generic", "acl"]
+    static let laterTypes: Set<String> = ["dnset"]
 
     /// Parses every spec's files and assembles zones: datasets in command-line order, a zone
     /// named several times unites its datasets, the first `$SOA`/`$NS` in command-line order
@@ -143,6 +144,7 @@ public enum Compiler {
             var soa: SOASource? = nil
             var ns: NSSource? = nil
             var newestMTime: UInt64 = 0
+            var records: [GenericRecord] = []
         }
         var zones: [ZoneBuild] = []
         var zoneIndex: [DomainName: Int] = [:]
@@ -153,13 +155,62 @@ public enum Compiler {
 
         for spec in specs {
             let zoneName: DomainName
-            do throws(LDNSError) { zoneName = try DomainName(spec.zone) } catch {
-                sink.error(.badSpec, "invalid zone name in '\(spec)': \(error.reason)")
+            if spec.zone.isEmpty {
+                zoneName = DomainName(wire: ZoneInput.globalACLZoneName)
+            } else {
+                do throws(LDNSError) { zoneName = try DomainName(spec.zone) } catch {
+                    sink.error(.badSpec, "invalid zone name in '\(spec)': \(error.reason)")
+                    continue
+                }
+            }
+            if let extra = ZoneDatasetsParser.Kind(rawValue: spec.type) {
+                var zp = ZoneDatasetsParser(kind: extra, zone: zoneName,
+                                            specName: spec.files.joined(separator: ","), options: options)
+                var newest: UInt64 = 0
+                for file in spec.files {
+                    stats.files += 1
+                    var st = stat()
+                    if stat(file, &st) == 0 { newest = max(newest, UInt64(st.st_mtim.tv_sec)) }
+                    origins.files.append((nextOrigin, file))
+                    zp.beginFile(file, originBase: nextOrigin)
+                    do throws(LineReaderError) {
+                        var reader = try LineReader(path: file)
+                        try reader.forEachLine { p, n in zp.line(p, n) }
+                        stats.bytes += reader.bytesRead
+                        bytesBefore += reader.bytesRead
+                    } catch {
+                        sink.error(.io, "cannot read: \(error.reason)", file: file)
+                    }
+                    nextOrigin = zp.origin &+ 1
+                }
+                stats.lines += zp.linesRead
+                let (o, sinks) = zp.finish()
+                for s in sinks {
+                    for d in s.list { sink.add(d) }
+                    sink.suppressed += s.suppressed
+                    sink.suppressedErrors += s.suppressedErrors
+                }
+                stats.entries += o.entries
+                let zi: Int
+                if let i = zoneIndex[zoneName] { zi = i } else {
+                    zi = zones.count
+                    zoneIndex[zoneName] = zi
+                    zones.append(ZoneBuild(name: zoneName, text: spec.zone.isEmpty ? "." : spec.zone))
+                }
+                if zones[zi].soa == nil { zones[zi].soa = o.soa }
+                if zones[zi].ns == nil { zones[zi].ns = o.ns }
+                zones[zi].newestMTime = max(zones[zi].newestMTime, newest)
+                zones[zi].datasets += o.datasets.map { d in
+                    var d = d
+                    if extra != .combined { d.name = "\(spec.type):\(spec.files.joined(separator: ","))" }
+                    return d
+                }
+                zones[zi].records += o.records
                 continue
             }
             guard let kind = DatasetKind(rawValue: spec.type) else {
                 if laterTypes.contains(spec.type) {
-                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (only ip4set, ip4trie, ip4tset, ip6trie, ip6tset)")
+                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (ip4set, ip4trie, ip4tset, ip6trie, ip6tset, generic, acl, combined are)")
                 } else {
                     sink.error(.unsupportedType, "unknown dataset type '\(spec.type)' in '\(spec)'")
                 }
@@ -223,7 +274,14 @@ public enum Compiler {
 
         var out: [ZoneInput] = []
         for z in zones {
-            guards(z.datasets, zone: z.text, options: options, origins: origins, sink: &sink)
+            if z.name.wire == ZoneInput.globalACLZoneName {
+                // The global ACL: not served, so it needs no SOA or NS.
+                out.append(ZoneInput(name: z.name.wire,
+                                     soa: SOAData(ttl: 0, mname: [0], rname: [0], serial: 0, refresh: 0, retry: 0, expire: 0, minimum: 0),
+                                     nsTTL: 0, ns: [], datasets: z.datasets))
+                continue
+            }
+            guards(z.datasets.filter { !$0.isACL }, zone: z.text, options: options, origins: origins, sink: &sink)
             let soa: SOAData
             if var s = z.soa?.soa {
                 if s.serial == 0 { s.serial = UInt32(truncatingIfNeeded: z.newestMTime) }
@@ -237,12 +295,13 @@ public enum Compiler {
                 sink.warning(.noSOA, "zone \(z.text) has no $SOA; synthesised '\(DomainName.text(wire: mname)) \(DomainName.text(wire: rname)) \(soa.serial) 3600 600 604800 60' with TTL 2100")
             }
             if let ns = z.ns {
-                for n in ns.names where n.isSubdomain(of: z.name) {
+                for n in ns.names where n.isSubdomain(of: z.name)
+                    && !z.records.contains(where: { $0.owner == n.wire && ($0.type == 1 || $0.type == 28) }) {
                     sink.warning(.nsWithoutAddress, "NS \(n) is inside zone \(z.text) but no data gives it an address; it will answer NODATA", file: ns.file, line: ns.line)
                 }
             }
             out.append(ZoneInput(name: z.name.wire, soa: soa, nsTTL: z.ns?.ttl ?? 2100,
-                                 ns: z.ns?.names.map(\.wire) ?? [], datasets: z.datasets))
+                                 ns: z.ns?.names.map(\.wire) ?? [], datasets: z.datasets, records: z.records))
         }
         stats.seconds = Double((ContinuousClock.now - clock).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - clock).components.seconds)

@@ -29,7 +29,7 @@ public enum OfflineLookup {
         var byZone: [[UInt8]: [StoreDataset]] = [:]
         var order: [[UInt8]] = []
         for s in stores {
-            for z in s.zones {
+            for z in s.zones where !z.isGlobalACL {
                 if byZone[z.name] == nil { order.append(z.name) }
                 byZone[z.name, default: []] += z.datasets
             }
@@ -52,13 +52,49 @@ public enum OfflineLookup {
             }
             for (fam, k) in probes {
                 let addressText = fam == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: k)) : ipv6Text(k)
-                for d in datasets where d.family == fam {
+                for d in datasets where d.family == fam && !d.isACL {
                     let v = d.table.value(at: k)
                     guard v >= 0 else { continue }
                     let value = d.values[Int(v)]
                     let txt = value.txt.map { expand(Array($0), address: addressText) }
-                    let answer = LookupAnswer(zone: zoneText, dataset: d.name, a: value.a, txt: txt)
+                    var where_ = zoneText
+                    if !d.subzone.isEmpty {
+                        var sub = DomainName.text(wire: d.subzone + [0])
+                        if sub.hasSuffix(".") { sub.removeLast() }
+                        where_ = sub + "." + zoneText
+                    }
+                    let answer = LookupAnswer(zone: where_, dataset: d.name, a: value.a, txt: txt)
                     if !out.contains(answer) { out.append(answer) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// What the ACLs say about `key` as a *client* address: per zone with an ACL matching it
+    /// (zone "" = the global ACL), the action (`ignore`, `refuse`, `empty`, `pass`) or the
+    /// policy answer (`A 127.255.255.N "text"`, `$` = the client), longest prefix per dataset.
+    public static func aclDecisions(_ stores: [Store], family: AddressFamily, key: UInt128) -> [(zone: String, action: String)] {
+        var out: [(zone: String, action: String)] = []
+        for s in stores {
+            for z in s.zones {
+                var zoneText = z.isGlobalACL ? "" : DomainName.text(wire: z.name)
+                if zoneText.hasSuffix(".") && zoneText.count > 1 { zoneText.removeLast() }
+                for d in z.datasets where d.isACL && d.family == family {
+                    let v = d.table.value(at: key)
+                    guard v >= 0 else { continue }
+                    let value = d.values[Int(v)]
+                    let action: String
+                    switch value.a {
+                    case ACLAction.ignore.rawValue: action = "ignore"
+                    case ACLAction.refuse.rawValue: action = "refuse"
+                    case ACLAction.empty.rawValue: action = "empty"
+                    case ACLAction.pass.rawValue: action = "pass"
+                    default:
+                        let addr = family == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: key)) : ipv6Text(key)
+                        action = "A \(ipv4Text(value.a))" + (value.txt.map { " \"" + String(decoding: expand(Array($0), address: addr), as: UTF8.self) + "\"" } ?? "")
+                    }
+                    out.append((zoneText, action))
                 }
             }
         }

@@ -11,30 +11,70 @@ public enum SourceDump {
         /// Zone name without the trailing dot.
         public var zone: String
         /// The type to compile it as: `ip4set`, `ip4trie` or `ip6trie` (`tset` types come back
-        /// as `ip4set`/`ip6trie`, since flattening may have merged their entries).
+        /// as `ip4set`/`ip6trie`, since flattening may have merged their entries); `generic`
+        /// for a zone's records, `acl` for an ACL (zone "" = the global ACL), `combined` for a
+        /// dataset attached at a subzone (one `$DATASET` section).
         public var type: String
         /// The dataset's name in the store.
         public var name: String
         public var text: [UInt8]
     }
 
-    /// Every dataset of every zone, in store order. The first section of a zone carries its
-    /// `$SOA` and `$NS` (the first in command-line order wins when compiled again).
+    /// Every dataset of every zone, in store order, a zone's generic records first. The first
+    /// non-acl section of a zone carries its `$SOA` and `$NS` (the first in command-line order
+    /// wins when compiled again).
     public static func sections(_ store: Store) -> [Section] {
         var out: [Section] = []
         for z in store.zones {
             var zone = DomainName.text(wire: z.name)
             if zone.count > 1 && zone.hasSuffix(".") { zone.removeLast() }
-            for (k, d) in z.datasets.enumerated() {
+            if z.isGlobalACL { zone = "" }
+            var needSOA = !z.isGlobalACL
+            func soaLines() -> [UInt8] {
+                needSOA = false
+                let s = z.soa
+                var t = Array("$SOA \(s.ttl) \(DomainName.text(wire: s.mname)) \(DomainName.text(wire: s.rname)) \(s.serial) \(s.refresh) \(s.retry) \(s.expire) \(s.minimum)\n".utf8)
+                if !z.ns.isEmpty {
+                    t += Array(("$NS \(z.nsTTL) " + z.ns.map { DomainName.text(wire: $0) }.joined(separator: " ") + "\n").utf8)
+                }
+                return t
+            }
+            if !z.records.isEmpty {
+                var t = Array("# generic records of zone \(zone), dumped by prefixbl\n".utf8) + soaLines()
+                for r in z.records {
+                    t += Array("\(DomainName.text(wire: r.owner)) \(r.ttl) \(genericText(r))\n".utf8)
+                }
+                out.append(Section(zone: zone, type: "generic", name: "generic", text: t))
+            }
+            for d in z.datasets {
                 var t: [UInt8] = []
                 func line(_ s: String) { t += Array(s.utf8); t.append(0x0A) }
-                line("# dataset \(d.name) of zone \(zone), dumped by prefixbl")
-                if k == 0 {
-                    let s = z.soa
-                    line("$SOA \(s.ttl) \(DomainName.text(wire: s.mname)) \(DomainName.text(wire: s.rname)) \(s.serial) \(s.refresh) \(s.retry) \(s.expire) \(s.minimum)")
-                    if !z.ns.isEmpty {
-                        line("$NS \(z.nsTTL) " + z.ns.map { DomainName.text(wire: $0) }.joined(separator: " "))
+                line("# dataset \(d.name) of zone \(zone.isEmpty ? "(global acl)" : zone), dumped by prefixbl")
+                if d.isACL {
+                    line("$TTL \(d.ttl)")
+                    for r in d.table.ranges() {
+                        let v = d.values[Int(r.value)]
+                        var value: [UInt8]
+                        switch v.a {
+                        case ACLAction.ignore.rawValue: value = Array(":ignore".utf8)
+                        case ACLAction.refuse.rawValue: value = Array(":refuse".utf8)
+                        case ACLAction.empty.rawValue: value = Array(":empty".utf8)
+                        case ACLAction.pass.rawValue: value = Array(":pass".utf8)
+                        default: value = Array(":\(ipv4Text(v.a)):".utf8) + (v.txt.map { Array($0) } ?? [])
+                        }
+                        rangeToCIDRs(first: r.first, last: r.last, bits: d.family.bits) { a, len in
+                            let p = d.family == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: a)) : ipv6Text(a)
+                            t += Array("\(p)/\(len) ".utf8) + value
+                            t.append(0x0A)
+                        }
                     }
+                    out.append(Section(zone: zone, type: "acl", name: d.name, text: t))
+                    continue
+                }
+                if needSOA { t += soaLines() }
+                if !d.subzone.isEmpty {
+                    let sub = DomainName.text(wire: d.subzone + [0])
+                    line("$DATASET \(ipType(d)) \(sub.hasSuffix(".") ? String(sub.dropLast()) : sub)")
                 }
                 line("$TTL \(d.ttl)")
                 if d.created != nil || d.expires != nil {
@@ -66,17 +106,46 @@ public enum SourceDump {
                         t.append(0x0A)
                     }
                 }
-                let type: String
-                switch d.type {
-                case "ip4tset": type = "ip4set"
-                case "ip6tset": type = "ip6trie"
-                case "ip4set", "ip4trie", "ip6trie": type = d.type
-                default: type = d.family == .ipv4 ? "ip4set" : "ip6trie"
-                }
-                out.append(Section(zone: zone, type: type, name: d.name, text: t))
+                out.append(Section(zone: zone, type: d.subzone.isEmpty ? ipType(d) : "combined", name: d.name, text: t))
             }
         }
         return out
+    }
+
+    /// The IP type a dataset compiles back as.
+    static func ipType(_ d: StoreDataset) -> String {
+        switch d.type {
+        case "ip4tset": return "ip4set"
+        case "ip6tset": return "ip6trie"
+        case "ip4set", "ip4trie", "ip6trie": return d.type
+        default: return d.family == .ipv4 ? "ip4set" : "ip6trie"
+        }
+    }
+
+    /// `TYPE rdata` of a generic record in presentation form (TXT strings quoted, `"` and `\`
+    /// and non-printable bytes escaped).
+    public static func genericText(_ r: GenericRecord) -> String {
+        let d = r.rdata
+        switch r.type {
+        case 1: return "A " + ipv4Text(d.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        case 28: return "AAAA " + ipv6Text(d.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
+        case 15: return "MX \(UInt16(d[0]) << 8 | UInt16(d[1])) " + DomainName.text(wire: Array(d[2...]))
+        default:
+            var s = "TXT"
+            var i = 0
+            while i < d.count {
+                let n = Int(d[i]); i += 1
+                s += " \""
+                for b in d[i..<min(d.count, i + n)] {
+                    if b == 0x22 || b == 0x5C { s += "\\" + String(UnicodeScalar(b)) }
+                    else if b < 0x20 || b > 0x7E { let v = Int(b); s += "\\" + (v < 100 ? "0" : "") + (v < 10 ? "0" : "") + String(v) }
+                    else { s += String(UnicodeScalar(b)) }
+                }
+                s += "\""
+                i += n
+            }
+            return s
+        }
     }
 
     /// `yyyy:mm:dd:hh:mi:ss` (UTC) for `$TIMESTAMP`.

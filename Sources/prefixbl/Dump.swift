@@ -29,7 +29,7 @@ struct Dump: ParsableCommand {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var specs: [String] = []
             for (i, sec) in sections.enumerated() {
-                let path = directory + "/\(sec.zone).\(i + 1).\(sec.type)"
+                let path = directory + "/\(sec.zone.isEmpty ? "global" : sec.zone).\(i + 1).\(sec.type)"
                 guard FileManager.default.createFile(atPath: path, contents: Data(sec.text)) else {
                     throw ValidationError("cannot write \(path)")
                 }

@@ -9,7 +9,9 @@ struct Lookup: ParsableCommand {
             Prints, per address, every zone and dataset that lists it with the A value and the \
             TXT as it would be answered ($ replaced by the address: dotted IPv4, RFC 5952 IPv6), \
             or "not listed". IPv4-mapped (::ffff:0:0/96) and 6to4 (2002::/16) addresses are \
-            answered from a zone's IPv4 data as the server does.
+            answered from a zone's IPv4 data as the server does. When an acl dataset matches \
+            the address as a client, a line "as a client: <zone> acl <action>" follows \
+            (zone "(global)" for the global ACL).
             """)
 
     @Argument(help: "The store file.")
@@ -43,6 +45,9 @@ struct Lookup: ParsableCommand {
                         .replacingOccurrences(of: "\"", with: "\\\"") + "\""
                 }
                 print(line + "  [\(a.dataset)]")
+            }
+            for d in OfflineLookup.aclDecisions([s], family: family, key: key) {
+                print("\(shown): as a client: \(d.zone.isEmpty ? "(global)" : d.zone) acl \(d.action)")
             }
         }
         if bad { throw ExitCode(2) }

@@ -54,7 +54,7 @@ private func exercise(_ s: Store, using rng: inout SeededRNG) {
     let cases: [(Int, UInt32, Bool, StoreError.Code)] = [
         (0, 0x5846_5051, false, .badMagic),         // magic
         (4, 0, false, .badMagic),
-        (8, 2, false, .badVersion),                 // version
+        (8, 3, false, .badVersion),                 // version
         (8, 0, true, .badVersion),
         (12, 65, true, .badLayout),                 // header size
         (16, UInt32(good.count + 8), true, .truncated),   // file size larger than the file
@@ -78,10 +78,10 @@ private func exercise(_ s: Store, using rng: inout SeededRNG) {
     }
     // A wrong field without fixing the header checksum: refused by the checksum.
     var b = good
-    put32(&b, 24, 6)
+    put32(&b, 24, 7)
     #expect(code(b) == .badChecksum)
     // Section table entries: kind, count, offset, length, reserved of every section.
-    for s in 0..<5 {
+    for s in 0..<6 {
         for field in [0, 4, 8, 12, 16, 20, 24, 28] {
             var b = good
             put32(&b, 64 + 32 * s + field, get32(b, 64 + 32 * s + field) &+ 1)
@@ -139,7 +139,7 @@ private func exercise(_ s: Store, using rng: inout SeededRNG) {
         for f in stride(from: 48, to: 128, by: 4) { structural.insert(datasetsOff + 128 * d + f) }
     }
     // Every word up to the tables section, then a sample of the table words.
-    let tablesOff = Int(get32(good, 64 + 4 * 32 + 8))
+    let tablesOff = Int(get32(good, 64 + 5 * 32 + 8))
     var offsets = Array(stride(from: 64, to: tablesOff, by: 4))
     offsets += (0..<300).map { _ in Int.random(in: tablesOff..<(good.count - 3), using: &rng) }
     var refused = 0, accepted = 0
@@ -182,5 +182,64 @@ private func exercise(_ s: Store, using rng: inout SeededRNG) {
     #expect { try Store(bytes: b) } throws: {
         let e = $0 as? StoreError
         return e?.code == .badLayout && e?.reason.contains("ascending") == true
+    }
+}
+
+/// Format version 2 input the builder refuses: generic records outside the zone, unknown
+/// types, malformed RDATA; subzones that are not labels; acl values that are neither an
+/// action nor a policy answer in 127.255.255.0/24; non-acl data in the global-ACL zone.
+@Test func invalidVersion2InputIsRefused() {
+    func refused(_ z: [ZoneInput]) -> Bool {
+        do { _ = try StoreBuilder.encode(z); return false } catch { return error.code == .invalidInput }
+    }
+    var bad: [[ZoneInput]] = []
+    for rec in [GenericRecord(owner: wire("www.example.org"), type: 1, ttl: 1, rdata: [192, 0, 2, 1]),
+                GenericRecord(owner: wire("bl.example"), type: 2, ttl: 1, rdata: wire("ns.example.org")),
+                GenericRecord(owner: wire("bl.example"), type: 1, ttl: 1, rdata: [192, 0, 2]),
+                GenericRecord(owner: wire("bl.example"), type: 16, ttl: 1, rdata: [9, 0x41]),
+                GenericRecord(owner: wire("bl.example"), type: 15, ttl: 1, rdata: [0, 1, 3, 0x61])] {
+        var z = zone("bl.example", [])
+        z.records = [rec]
+        bad.append([z])
+    }
+    var sub = DatasetInput(name: "d", type: "ip4trie", family: .ipv4, ttl: 1, values: values(1), entries: [])
+    sub.subzone = [7, 0x61]
+    bad.append([zone("bl.example", [sub])])
+    let acl = DatasetInput(name: "a", type: "acl", family: .ipv4, ttl: 1,
+                           values: [ListingValue(a: 0x7F00_0002, txt: nil)], entries: [])
+    bad.append([zone("bl.example", [acl])])
+    var g = zone("bl.example", [DatasetInput(name: "d", type: "ip4trie", family: .ipv4, ttl: 1, values: values(1), entries: [])])
+    g.name = ZoneInput.globalACLZoneName
+    bad.append([g])
+    for (i, z) in bad.enumerated() { #expect(refused(z), "case \(i)") }
+}
+
+/// The reader refuses the same defects written straight into an image (checksums fixed):
+/// a record type, a record owner outside the zone, an acl value, a subzone length.
+@Test func corruptVersion2FieldsAreRefused() throws {
+    let good = try StoreBuilder.encode(sampleZones()).bytes
+    let recordsOff = Int(get32(good, 64 + 4 * 32 + 8))
+    let datasetsOff = Int(get32(good, 64 + 2 * 32 + 8))
+    let valuesOff = Int(get32(good, 64 + 3 * 32 + 8))
+    let zonesOff = Int(get32(good, 64 + 1 * 32 + 8))
+    let s = try Store(bytes: good)
+    // Value index of the acl dataset's first value (zone 0, dataset 3).
+    let aclFirst = Int(get32(good, datasetsOff + 3 * 128 + 48))
+    let cases: [(Int, UInt32, String)] = [
+        (recordsOff + 8, 2, "record type"),                                   // A → NS
+        (recordsOff + 4, get32(good, recordsOff + 4) &- 1, "record owner length"),
+        (recordsOff + 20, 3, "record RDATA length"),
+        (valuesOff + 16 * aclFirst, 0x7F00_0002, "acl value"),
+        (datasetsOff + 2 * 128 + 100, 3, "subzone length"),
+        (datasetsOff + 2 * 128 + 96, 1, "subzone offset"),
+        (zonesOff + 76, 5, "record count"),
+        (zonesOff + 72, 1, "record first"),
+    ]
+    #expect(s.zones[0].records.count == 4)
+    for (off, v, what) in cases {
+        var b = good
+        put32(&b, off, v)
+        fixChecksums(&b)
+        #expect(code(b) == .badLayout || code(b) == .truncated, "\(what)")
     }
 }

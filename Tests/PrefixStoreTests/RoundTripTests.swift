@@ -8,7 +8,9 @@ func checkSample(_ store: Store) {
     for (z, i) in zip(store.zones, input) {
         #expect(z.name == i.name && z.soa == i.soa && z.nsTTL == i.nsTTL && z.ns == i.ns)
         #expect(z.datasets.count == i.datasets.count)
+        #expect(z.records == i.records)
         for (d, di) in zip(z.datasets, i.datasets) {
+            #expect(d.subzone == di.subzone && d.isACL == di.isACL)
             #expect(d.name == di.name && d.type == di.type && d.family == di.family && d.ttl == di.ttl)
             #expect(d.created == di.created && d.expires == di.expires && d.entryCount == di.entries.count)
             #expect(d.values.count == di.values.count)
@@ -44,11 +46,14 @@ func checkSample(_ store: Store) {
     #expect(v6b.value(at: db8 | 0xc) == 0 && v6b.value(at: db8 | 0x1_0000) == 1 && v6b.value(at: db8 | 0x1_7fff) == 1)
     #expect(v6b.value(at: db8 | 0x1_8000) == 0 && v6b.value(at: db8 - 1) == -1)
     #expect(store.zones[2].datasets.isEmpty)
+    #expect(store.zones[0].records.count == 4 && store.zones[0].datasets[2].subzone == [7] + Array("proxies".utf8))
+    #expect(store.zones[3].isGlobalACL && store.zones[3].datasets[0].isACL)
+    #expect(store.zones[0].datasets[3].table.value(at: 0xC000_0201) == 4)
 }
 
 @Test func roundTripInMemory() throws {
     let image = try StoreBuilder.encode(sampleZones())
-    #expect(image.summary.bytes == image.bytes.count && image.summary.zones == 3 && image.summary.datasets == 3)
+    #expect(image.summary.bytes == image.bytes.count && image.summary.zones == 4 && image.summary.datasets == 6)
     let store = try Store(bytes: image.bytes)
     #expect(store.byteCount == image.bytes.count)
     checkSample(store)

@@ -172,5 +172,34 @@ func sampleZones() -> [ZoneInput] {
         PrefixEntry(address: db8 | 0xa, prefixLength: 127, value: PrefixEntry.exclusion, origin: 2),
         PrefixEntry(address: db8 | 0x1_0000, prefixLength: 113, value: 1, origin: 3),
     ], created: 1_700_000_000, expires: 1_800_000_000)
-    return [zone("bl.example", [v4, v6a]), zone("bl6.example.org", [v6b]), zone("empty.example", [])]
+    // Format version 2: a dataset attached at a subzone, an acl dataset, generic records and
+    // the global-ACL zone.
+    let sub = DatasetInput(name: "ip4trie:proxies", type: "ip4trie", family: .ipv4, ttl: 600, values: values(1), entries: [
+        PrefixEntry(address: 0xC633_6400, prefixLength: 24, value: 0, origin: 1),            // 198.51.100.0/24
+    ], subzone: [7] + Array("proxies".utf8))
+    let acl = DatasetInput(name: "acl:zone", type: "acl", family: .ipv4, ttl: 60, values: aclValues, entries: [
+        PrefixEntry(address: 0xC000_0200, prefixLength: 24, value: 1, origin: 1),
+        PrefixEntry(address: 0xC000_0201, prefixLength: 32, value: 4, origin: 2),
+    ])
+    let globalACL = DatasetInput(name: "acl:global", type: "acl", family: .ipv6, ttl: 60, values: aclValues, entries: [
+        PrefixEntry(address: db8, prefixLength: 48, value: 0, origin: 1),
+    ])
+    var bl = zone("bl.example", [v4, v6a, sub, acl])
+    bl.records = sampleRecords
+    let global = ZoneInput(name: ZoneInput.globalACLZoneName, soa: SOAData(ttl: 0, mname: [0], rname: [0], serial: 0, refresh: 0, retry: 0, expire: 0, minimum: 0),
+                           nsTTL: 0, ns: [], datasets: [globalACL])
+    return [bl, zone("bl6.example.org", [v6b]), zone("empty.example", []), global]
 }
+
+/// ACL values: the four actions and one policy answer.
+let aclValues: [ListingValue] = ACLAction.allCases.map { ListingValue(a: $0.rawValue, txt: nil) }
+    + [ListingValue(a: 0x7FFF_FF02, txt: Array("blocked: $".utf8))]
+
+/// Generic records of bl.example: apex A and MX, a TXT at www, an AAAA for ns1.
+let sampleRecords: [GenericRecord] = [
+    GenericRecord(owner: wire("bl.example"), type: 1, ttl: 300, rdata: [192, 0, 2, 80]),
+    GenericRecord(owner: wire("bl.example"), type: 15, ttl: 300, rdata: [0, 10] + wire("mx.example.net")),
+    GenericRecord(owner: wire("www.bl.example"), type: 16, ttl: 300, rdata: [5] + Array("hello".utf8)),
+    GenericRecord(owner: wire("ns1.bl.example"), type: 28, ttl: 300, rdata: [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1]),
+]
+
