@@ -6,7 +6,7 @@ import DNSBL
 
 // Zero heap allocations per query in steady state (issue 3, point 5). The count comes from a
 // malloc interposer preloaded into the test process that exports a per-thread counter:
-//   cc -O2 -shared -fPIC -o libcount.so count.c   (count.c: see AnswerRules.md, "Allocations")
+//   cc -O2 -shared -fPIC -o libcount.so tools/malloc-count.c   (tools/test.sh does this)
 //   LD_PRELOAD=$PWD/libcount.so swift test --skip-build --filter AllocationTests
 // Without it the test is skipped (saying so); the package-benchmark gate (mallocCountTotal) in
 // tools/bench runs on every build.
