@@ -68,8 +68,8 @@ if [ "$NICE" != 0 ]; then
     echo "$NICE" > /proc/self/autogroup 2>/dev/null || echo "could not set autogroup nice" >&2
 fi
 if [ "$QUICK" = 1 ]; then
-    QUIET_WAIT=${QUIET_WAIT:-2}
-    D_CPU=3 D_CAP=3 D_LAT=3 D_TCP=3 RATES="40000 100000 150000" PARSE_RUNS=1
+    QUIET_WAIT=${QUIET_WAIT:-1}
+    D_CPU=3 D_CAP=3 D_LAT=2 D_TCP=2 RATES="40000 100000 150000" PARSE_RUNS=1
     BUDGET=${BUDGET:-120}
 else
     D_CPU=8 D_CAP=8 D_LAT=5 D_TCP=5 RATES="40000 60000 80000 100000 120000 150000" PARSE_RUNS=3
