@@ -68,8 +68,8 @@ if [ "$NICE" != 0 ]; then
     echo "$NICE" > /proc/self/autogroup 2>/dev/null || echo "could not set autogroup nice" >&2
 fi
 if [ "$QUICK" = 1 ]; then
-    QUIET_WAIT=${QUIET_WAIT:-2}
-    D_CPU=3 D_CAP=3 D_LAT=3 D_TCP=3 RATES="40000 100000 150000" PARSE_RUNS=1
+    QUIET_WAIT=${QUIET_WAIT:-1}
+    D_CPU=3 D_CAP=3 D_LAT=2 D_TCP=2 RATES="40000 100000 150000" PARSE_RUNS=1
     BUDGET=${BUDGET:-120}
 else
     D_CPU=8 D_CAP=8 D_LAT=5 D_TCP=5 RATES="40000 60000 80000 100000 120000 150000" PARSE_RUNS=3
@@ -126,7 +126,7 @@ LABEL = {  # metric prefix -> (label, unit); "@" suffix says which data set / ra
     "parse_cpu_s": ("parse/compile CPU (user+sys)", "s"),
     "parse_lines_per_cpu_s": ("parse/compile per CPU-second", "lines/s"),
     "store_bytes": ("store file size", "bytes"), "loadavg1": ("load average (1 min)", ""),
-    "ttfa_ms": ("start→1st answer (pbl --store)", "ms"),
+    "ttfa_ms": ("start→1st answer (pbl: --store)", "ms"),
     "ttfa_specs_ms": ("start→1st answer (pbl specs)", "ms"),
     "rss_start_kib": ("RSS after start", "KiB"), "rss_kib": ("RSS after the runs", "KiB"),
     "hwm_kib": ("peak RSS (VmHWM)", "KiB"), "diff_differ": ("answers that differ", "of 2000/1000"),
@@ -381,12 +381,49 @@ if [ "$HAVE_COMPILE" = 1 ]; then
         rec "store_bytes@v6+v4" prefixbl "$(stat -c %s "$STORE")"
 fi
 
-# ---------------------------------------------------------------------------- serving runs
 QMIX=$DATA/queries-mix.txt
 PROBE=$DATA/probe-v4.txt
+
+# prefixbl compiling its sources at start (drop-in mode), and the real files side by side
+# (short; before the serving runs, which the budget may cut)
+if [ "$HAVE_SERVE" = 1 ] && [ "$PARSE_ONLY" = 0 ]; then
+    for r in $(seq "$PARSE_RUNS"); do
+        start_server prefixbl "$PORT_P" "$PROBE" "${SPECS[@]}" || break; ms=$TTFA
+        rec "ttfa_specs_ms@v6+v4" prefixbl "$ms"
+        stop_server "$SRV_PID"
+    done
+fi
+if [ -n "$realdata" ] && [ "$PARSE_ONLY" = 0 ]; then
+    RSPECS=("fullbogons.example:ip6trie:$realdata/fullbogons-ipv6.txt"
+            "uce1.example:ip4set:$realdata/dnsbl-1.uceprotect.net.rbldnsd"
+            "uce2.example:ip4set:$realdata/dnsbl-2.uceprotect.net.rbldnsd")
+    if start_server rbldnsd "$PORT_R" "$DATA/probe-real-uce1.txt" "${RSPECS[@]}"; then
+        rp=$TTFA
+        RPID=$SRV_PID
+        rec "ttfa_ms@real" rbldnsd "$rp"
+        rec "rss_kib@real" rbldnsd "$(awk '/^VmRSS/{print $2}' /proc/$RPID/status)"
+        if [ "$HAVE_SERVE" = 1 ] && start_server prefixbl "$PORT_P" "$DATA/probe-real-uce1.txt" "${RSPECS[@]}"; then
+            pp=$TTFA
+            PPID_=$SRV_PID
+            rec "ttfa_specs_ms@real" prefixbl "$pp"
+            rec "rss_kib@real" prefixbl "$(awk '/^VmRSS/{print $2}' /proc/$PPID_/status)"
+            : > "$WORK/diff-real.txt"
+            for f in fullbogons uce1 uce2; do
+                out=$(run timeout 60 python3 "$ROOT/tools/dns-diff.py" "$DATA/queries-real-$f.txt" "127.0.0.1:$PORT_R" "127.0.0.1:$PORT_P" --count 1000)
+                echo "$out" | head -31 >> "$WORK/diff-real.txt"
+                rec "diff_differ@real-$f" "-" "$(echo "$out" | field differ)"
+            done
+            stop_server "$PPID_"
+        fi
+        stop_server "$RPID"
+    fi
+fi
+
+# ---------------------------------------------------------------------------- serving runs
 servers=(rbldnsd)
 [ "$HAVE_SERVE" = 1 ] && [ -f "$STORE" ] && servers+=(prefixbl)
-per_run=$(( 4 * D_CPU + 4 * D_CAP + 2 * D_LAT * $(echo $RATES | wc -w) + D_TCP + 20 ))
+# measurement time, plus quiet gates, probes and restarts (measured: about 1.3x + 30 s)
+per_run=$(( (4 * D_CPU + 4 * D_CAP + 2 * D_LAT * $(echo $RATES | wc -w) + D_TCP) * 13 / 10 + 30 ))
 [ "$PARSE_ONLY" = 1 ] && RUNS=0
 for r in $(seq "$RUNS"); do
     if [ "$(left)" -lt "$per_run" ] && [ "$r" -gt 1 ]; then
@@ -455,40 +492,6 @@ for r in $(seq "$RUNS"); do
     SRV_CPUS=0
     unset PID PORT
 done
-
-# prefixbl compiling its sources at start (drop-in mode), and the real files side by side
-if [ "$HAVE_SERVE" = 1 ] && [ "$PARSE_ONLY" = 0 ] && [ "$(left)" -gt 30 ]; then
-    for r in $(seq "$PARSE_RUNS"); do
-        start_server prefixbl "$PORT_P" "$PROBE" "${SPECS[@]}" || break; ms=$TTFA
-        rec "ttfa_specs_ms@v6+v4" prefixbl "$ms"
-        stop_server "$SRV_PID"
-    done
-fi
-if [ -n "$realdata" ] && [ "$PARSE_ONLY" = 0 ] && [ "$(left)" -gt 20 ]; then
-    RSPECS=("fullbogons.example:ip6trie:$realdata/fullbogons-ipv6.txt"
-            "uce1.example:ip4set:$realdata/dnsbl-1.uceprotect.net.rbldnsd"
-            "uce2.example:ip4set:$realdata/dnsbl-2.uceprotect.net.rbldnsd")
-    if start_server rbldnsd "$PORT_R" "$DATA/probe-real-uce1.txt" "${RSPECS[@]}"; then
-        rp=$TTFA
-        RPID=$SRV_PID
-        rec "ttfa_ms@real" rbldnsd "$rp"
-        rec "rss_kib@real" rbldnsd "$(awk '/^VmRSS/{print $2}' /proc/$RPID/status)"
-        if [ "$HAVE_SERVE" = 1 ] && start_server prefixbl "$PORT_P" "$DATA/probe-real-uce1.txt" "${RSPECS[@]}"; then
-            pp=$TTFA
-            PPID_=$SRV_PID
-            rec "ttfa_specs_ms@real" prefixbl "$pp"
-            rec "rss_kib@real" prefixbl "$(awk '/^VmRSS/{print $2}' /proc/$PPID_/status)"
-            : > "$WORK/diff-real.txt"
-            for f in fullbogons uce1 uce2; do
-                out=$(run timeout 60 python3 "$ROOT/tools/dns-diff.py" "$DATA/queries-real-$f.txt" "127.0.0.1:$PORT_R" "127.0.0.1:$PORT_P" --count 1000)
-                echo "$out" | head -31 >> "$WORK/diff-real.txt"
-                rec "diff_differ@real-$f" "-" "$(echo "$out" | field differ)"
-            done
-            stop_server "$PPID_"
-        fi
-        stop_server "$RPID"
-    fi
-fi
 
 # ---------------------------------------------------------------------------- report
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
