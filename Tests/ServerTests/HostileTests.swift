@@ -230,3 +230,52 @@ struct HostileLoopbackTests {
         await server.stop()
     }
 }
+
+@Suite("The oracles: TCP framing and MessageCheck")
+struct OracleTests {
+    @Test("nextTCPFrame: short prefix and short body are incomplete, zero length is empty, else the message")
+    func framing() {
+        func frame(_ b: [UInt8]) -> TCPFrame { b.withUnsafeBytes { DNSWire.nextTCPFrame($0) } }
+        #expect(frame([]) == .incomplete)
+        #expect(frame([0]) == .incomplete)
+        #expect(frame([0, 0, 9]) == .empty)
+        #expect(frame([0, 3, 1, 2]) == .incomplete)
+        #expect(frame([0, 3, 1, 2, 3]) == .message(length: 3))
+        #expect(frame([0, 3, 1, 2, 3, 0, 0]) == .message(length: 3))
+        #expect(frame([0xFF, 0xFF] + [UInt8](repeating: 0, count: 65535)) == .message(length: 65535))
+    }
+
+    @Test("MessageCheck.response rejects broken replies (so passing it means something)")
+    func oracleRejects() throws {
+        let responder = Responder(stores: [bundledStore])
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 16)
+        defer { out.deallocate() }
+        let q = Msg.header(id: 0x4242, ar: 1) + Msg.question(HostileCorpus.listed, 16) + Msg.opt()
+        let n = q.withUnsafeBytes { responder.respond(to: $0, transport: .udp, into: out).length }
+        let good = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n]))
+        func check(_ r: [UInt8], limit: Int = 1232) -> String? {
+            q.withUnsafeBytes { qb in r.withUnsafeBytes { MessageCheck.response($0, to: qb, sizeLimit: limit) } }
+        }
+        #expect(check(good) == nil)
+        var bad = good; bad[1] ^= 1
+        #expect(check(bad) != nil, "ID not echoed")
+        bad = good; bad[2] &= 0x7F
+        #expect(check(bad) != nil, "QR clear")
+        bad = good; bad[12 + 2] ^= 0x20
+        #expect(check(bad) != nil, "QUESTION case changed")
+        bad = good; bad[2] |= 0x02
+        #expect(check(bad) != nil, "TC with records")
+        bad = good; bad[11] = 0; bad.removeLast(11)
+        #expect(check(bad) != nil, "OPT missing")
+        bad = good; bad[7] += 1
+        #expect(check(bad) != nil, "ANCOUNT one too many")
+        bad = good + [0]
+        #expect(check(bad) != nil, "a byte after the last section")
+        #expect(check(good, limit: good.count - 1) != nil, "over the size limit")
+        // A forward compression pointer in the first answer's owner.
+        let firstRR = 12 + Msg.question(HostileCorpus.listed, 16).count
+        bad = good; bad[firstRR] = 0xC0; bad[firstRR + 1] = UInt8(firstRR + 4)
+        #expect(check(bad) != nil, "forward pointer")
+        #expect(check([]) != nil, "silence where a reply is due")
+    }
+}
