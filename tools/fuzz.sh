@@ -20,7 +20,7 @@ case "$target" in
   *) echo "unknown target '$target' (wire, source, store)" >&2; exit 2 ;;
 esac
 swift build -c release --product "$product" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | grep -v "Cannot export local symbol" >&2
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | { grep -v "Cannot export local symbol" || true; } >&2
 bin="$(swift build -c release --show-bin-path)/$product"
 mkdir -p "corpus/$target" "crashes/$target" logs "seeds/$target"
 log="logs/$target-$(date -u +%Y%m%dT%H%M%SZ).log"
