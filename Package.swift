@@ -13,6 +13,10 @@ let package = Package(
         .executable(name: "prefixbl", targets: ["prefixbl"]),
         // For tools/bench (a separate package that depends on this one by path).
         .library(name: "PrefixStore", targets: ["PrefixStore"]),
+        // For tools/fuzz (libFuzzer targets built with sanitizers, a separate package).
+        .library(name: "DNSWire", targets: ["DNSWire"]),
+        .library(name: "DNSBL", targets: ["DNSBL"]),
+        .library(name: "ZoneSource", targets: ["ZoneSource"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,7 +41,7 @@ let package = Package(
         .target(
             name: "DNSBLServer",
             dependencies: [
-                "DNSBL", "ZoneSource", "CSystemShims",
+                "DNSBL", "DNSWire", "ZoneSource", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,7 +60,7 @@ let package = Package(
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "ZoneSource", "LDNSKit", "PrefixStore"]),
+        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import DNSBL
+import DNSWire
 import Logging
 import NIOCore
 import NIOPosix
@@ -189,15 +190,21 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         input = nil  // sole owner while we work: compaction below then needs no copy
         var wrote = false
-        while context.channel.isWritable || draining {
-            guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { break }
-            if length == 0 {
+        loop: while context.channel.isWritable || draining {
+            // The same pure framing function the wire fuzz target drives (tools/fuzz).
+            let frame = buffer.readableBytesView.withUnsafeBytes { DNSWire.nextTCPFrame($0) }
+            let length: Int
+            switch frame {
+            case .incomplete:
+                break loop
+            case .empty:
                 // Not a DNS message; nothing sensible follows on this stream.
                 closing = true
                 buffer.clear()
-                break
+                break loop
+            case .message(let n):
+                length = n
             }
-            guard buffer.readableBytes >= 2 + Int(length) else { break }
             buffer.moveReaderIndex(forwardBy: 2)
             let snapshot = holder.load()
             let client = self.client ?? context.channel.remoteAddress.map { a in
@@ -205,7 +212,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             } ?? .unknown
             self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
-                let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
+                let query = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                 let o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {
@@ -216,7 +223,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 }
                 return o
             }
-            buffer.moveReaderIndex(forwardBy: Int(length))
+            buffer.moveReaderIndex(forwardBy: length)
             if outcome.length > 0 && outcome.length <= 65535 {
                 var out = context.channel.allocator.buffer(capacity: outcome.length + 2)
                 out.writeInteger(UInt16(outcome.length))
