@@ -14,6 +14,8 @@ public final class DNSServer: @unchecked Sendable {
     public let holder: SnapshotHolder
     public let logger: Logger
     public let queryLog: QueryLog?
+    /// Cookies and response rate limiting (``OperationsConfiguration``).
+    public let queryGuard: QueryGuard
     private let udp: UDPServer
     private let tcp: TCPServer
     private var started = false
@@ -27,6 +29,10 @@ public final class DNSServer: @unchecked Sendable {
         self.queryLog = queryLog
         self.udp = UDPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
         self.tcp = TCPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
+        let queryGuard = QueryGuard(configuration.operations, udpPayloadSize: configuration.udpPayloadSize)
+        self.queryGuard = queryGuard
+        udp.queryGuard = queryGuard
+        tcp.queryGuard = queryGuard
     }
 
     /// Binds UDP and TCP sockets on every listen address and starts serving.

@@ -26,6 +26,8 @@ final class TCPServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let connections: ConnectionRegistry
     let stats = TransportStats()
+    /// Cookies (RRL never applies to TCP); set by ``DNSServer`` before binding.
+    var queryGuard: QueryGuard? = nil
     private var serverChannels: [Channel] = []
     private(set) var boundAddresses: [ListenAddress] = []
     private let scratch: [ObjectIdentifier: ResponseScratch]
@@ -88,8 +90,11 @@ final class TCPServer: @unchecked Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                    try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                      stats: stats))
+                    let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
+                                                stats: stats)
+                    handler.queryGuard = self.queryGuard
+                    handler.client = ClientAddress(channel.remoteAddress)
+                    try sync.addHandler(handler)
                 }
             }
     }
@@ -153,6 +158,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
     private let stats: TransportStats
+    var queryGuard: QueryGuard? = nil
+    var client: ClientAddress? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -200,7 +207,13 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             let snapshot = holder.load()
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
-                let o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                let o: AnswerOutcome
+                if let queryGuard {
+                    o = queryGuard.respond(to: query, transport: .tcp, client: client, handler: snapshot.handler,
+                                           now: wallClockSeconds(), into: scratch.buffer).0
+                } else {
+                    o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                }
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {
                         remote.withSockAddr { sa, _ in queryLog.record(transport: .tcp, peer: sa, query: query, outcome: o) }

@@ -30,6 +30,8 @@ final class UDPServer: @unchecked Sendable {
     private var workers: [Worker] = []
     private let stopFlag = Atomic<Bool>(false)
     let stats = TransportStats()
+    /// Cookies and RRL; set by ``DNSServer`` before ``start()``. `nil` = answer directly.
+    var queryGuard: QueryGuard? = nil
 
     init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger, queryLog: QueryLog?) {
         self.configuration = configuration
@@ -157,6 +159,7 @@ final class UDPServer: @unchecked Sendable {
             // snapshot stays alive (mapped) until this reference is dropped.
             let snapshot = holder.load()
             let handler = snapshot.handler
+            let now = wallClockSeconds()
             var queued: UInt32 = 0
             var dropped = 0
             var i: UInt32 = 0
@@ -169,8 +172,16 @@ final class UDPServer: @unchecked Sendable {
                 var rcap = 0
                 let r = csys_udp_batch_response(batch, i, &rcap)!
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
-                let outcome = handler.respond(to: query, transport: .udp,
-                                              into: UnsafeMutableRawBufferPointer(start: r, count: rcap))
+                let into = UnsafeMutableRawBufferPointer(start: r, count: rcap)
+                let outcome: AnswerOutcome
+                if let queryGuard {
+                    var plen: socklen_t = 0
+                    let client = ClientAddress(csys_udp_batch_peer(batch, i, &plen))
+                    outcome = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
+                                                 now: now, into: into).0
+                } else {
+                    outcome = handler.respond(to: query, transport: .udp, into: into)
+                }
                 if outcome.length > 0 && outcome.length <= rcap {
                     csys_udp_batch_queue(batch, queued, i, outcome.length)
                     queued += 1
