@@ -21,8 +21,12 @@ public final class DNSServer: @unchecked Sendable {
     private var started = false
     private var stopped = false
 
+    /// Counters and gauges (`--metrics`, `--stats`); `nil` = none kept.
+    public let metrics: ServerMetrics?
+
+    /// - Parameter metrics: when given, every query is counted in it (per-thread counters).
     public init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger,
-                queryLog: QueryLog? = nil) {
+                queryLog: QueryLog? = nil, metrics: ServerMetrics? = nil) {
         self.configuration = configuration
         self.holder = holder
         self.logger = logger
@@ -33,6 +37,9 @@ public final class DNSServer: @unchecked Sendable {
         self.queryGuard = queryGuard
         udp.queryGuard = queryGuard
         tcp.queryGuard = queryGuard
+        self.metrics = metrics
+        udp.metrics = metrics
+        tcp.metrics = metrics
     }
 
     /// Binds UDP and TCP sockets on every listen address and starts serving.

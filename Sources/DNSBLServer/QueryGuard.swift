@@ -5,6 +5,7 @@ import Darwin
 #endif
 import DNSBL
 import DNSWire
+import Synchronization
 
 /// Operations settings of a ``DNSServer``: DNS Cookies, response rate limiting, data age.
 public struct OperationsConfiguration: Sendable {
@@ -50,7 +51,40 @@ public final class QueryGuard: Sendable {
     }
 
     /// What the guard did besides answering, for counters.
-    public enum Action: Sendable { case answered, rrlSlipped, rrlDropped, badCookie }
+    public enum Action: Sendable { case answered, rrlSlipped, rrlDropped, badCookie, staleRefused }
+
+    /// Zones (uncompressed lower-case wire names) refused because their data is older than
+    /// `--max-age` with `--max-age-action refuse`. Checked per query only while non-empty.
+    private let staleZones = Mutex<[[UInt8]]>([])
+    private let hasStale = Atomic<Bool>(false)
+
+    /// Replaces the set of refused stale zones.
+    public func setStaleZones(_ zones: [[UInt8]]) {
+        staleZones.withLock { $0 = zones }
+        hasStale.store(!zones.isEmpty, ordering: .releasing)
+    }
+
+    /// Whether QNAME (at offset 12 of `query`) is at or below a refused zone.
+    private func isStale(_ query: UnsafeRawBufferPointer) -> Bool {
+        guard case .success(let end) = DNSWire.nameEnd(query, at: DNSWire.headerSize) else { return false }
+        let qname = UnsafeRawBufferPointer(rebasing: query[DNSWire.headerSize..<end])
+        return staleZones.withLock { zones in
+            zones.contains { z in
+                guard z.count <= qname.count else { return false }
+                let off = qname.count - z.count
+                // The zone must start at a label boundary of QNAME.
+                var p = 0
+                while p < off { p += 1 + Int(qname[p]); if qname[p] & 0xC0 != 0 { return false } }
+                guard p == off else { return false }
+                for i in 0..<z.count {
+                    var c = qname[off + i]
+                    if c >= 0x41 && c <= 0x5A { c |= 0x20 }
+                    if c != z[i] { return false }
+                }
+                return true
+            }
+        }
+    }
 
     /// Answers `query` through `handler`, applying cookies and (UDP) RRL.
     /// - Parameters:
@@ -61,6 +95,11 @@ public final class QueryGuard: Sendable {
                         into response: UnsafeMutableRawBufferPointer) -> (AnswerOutcome, Action) {
         guard let client, let h = DNSHeader(reading: query), !h.isResponse, h.opcode == 0 else {
             return (handler.respond(to: query, transport: transport, into: response), .answered)
+        }
+        if hasStale.load(ordering: .acquiring), h.qdCount == 1, isStale(query) {
+            var out = headerOnly(h, rcode: DNSRCode.refused, response)
+            out.rcode = UInt8(DNSRCode.refused)
+            return (out, .staleRefused)
         }
         let scan = DNSWire.scanCookie(query)
         var cookieValid = false

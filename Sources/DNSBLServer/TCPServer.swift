@@ -28,6 +28,8 @@ final class TCPServer: @unchecked Sendable {
     let stats = TransportStats()
     /// Cookies (RRL never applies to TCP); set by ``DNSServer`` before binding.
     var queryGuard: QueryGuard? = nil
+    /// Metrics; set by ``DNSServer`` before binding.
+    var metrics: ServerMetrics? = nil
     private var serverChannels: [Channel] = []
     private(set) var boundAddresses: [ListenAddress] = []
     private let scratch: [ObjectIdentifier: ResponseScratch]
@@ -94,6 +96,7 @@ final class TCPServer: @unchecked Sendable {
                                                 stats: stats)
                     handler.queryGuard = self.queryGuard
                     handler.client = ClientAddress(channel.remoteAddress)
+                    handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
                 }
             }
@@ -160,6 +163,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let stats: TransportStats
     var queryGuard: QueryGuard? = nil
     var client: ClientAddress? = nil
+    var counters: QueryCounters? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -208,11 +212,17 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
                 let o: AnswerOutcome
+                var action = QueryGuard.Action.answered
+                let started = counters == nil ? 0 : monotonicNanos()
                 if let queryGuard {
-                    o = queryGuard.respond(to: query, transport: .tcp, client: client, handler: snapshot.handler,
-                                           now: wallClockSeconds(), into: scratch.buffer).0
+                    (o, action) = queryGuard.respond(to: query, transport: .tcp, client: client, handler: snapshot.handler,
+                                                     now: wallClockSeconds(), into: scratch.buffer)
                 } else {
                     o = snapshot.handler.respond(to: query, transport: .tcp, into: scratch.buffer)
+                }
+                if let counters {
+                    counters.record(o, action, transport: .tcp)
+                    counters.recordLatency(nanos: monotonicNanos() &- started, count: 1)
                 }
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {

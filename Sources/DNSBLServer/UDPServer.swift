@@ -32,6 +32,8 @@ final class UDPServer: @unchecked Sendable {
     let stats = TransportStats()
     /// Cookies and RRL; set by ``DNSServer`` before ``start()``. `nil` = answer directly.
     var queryGuard: QueryGuard? = nil
+    /// Metrics; set by ``DNSServer`` before ``start()``. `nil` = count nothing.
+    var metrics: ServerMetrics? = nil
 
     init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger, queryLog: QueryLog?) {
         self.configuration = configuration
@@ -140,6 +142,7 @@ final class UDPServer: @unchecked Sendable {
             return
         }
         defer { csys_udp_batch_free(batch) }
+        let counters = metrics?.makeBlock()
         var lastErrorLog: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed) {
             let n = csys_udp_batch_recv(fd, batch)
@@ -160,6 +163,7 @@ final class UDPServer: @unchecked Sendable {
             let snapshot = holder.load()
             let handler = snapshot.handler
             let now = wallClockSeconds()
+            let started = counters == nil ? 0 : monotonicNanos()
             var queued: UInt32 = 0
             var dropped = 0
             var i: UInt32 = 0
@@ -174,14 +178,16 @@ final class UDPServer: @unchecked Sendable {
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
                 let into = UnsafeMutableRawBufferPointer(start: r, count: rcap)
                 let outcome: AnswerOutcome
+                var action = QueryGuard.Action.answered
                 if let queryGuard {
                     var plen: socklen_t = 0
                     let client = ClientAddress(csys_udp_batch_peer(batch, i, &plen))
-                    outcome = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
-                                                 now: now, into: into).0
+                    (outcome, action) = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
+                                                           now: now, into: into)
                 } else {
                     outcome = handler.respond(to: query, transport: .udp, into: into)
                 }
+                counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {
                     csys_udp_batch_queue(batch, queued, i, outcome.length)
                     queued += 1
@@ -193,6 +199,9 @@ final class UDPServer: @unchecked Sendable {
                     queryLog.record(transport: .udp, peer: csys_udp_batch_peer(batch, i, &plen),
                                     query: query, outcome: outcome)
                 }
+            }
+            if let counters {
+                counters.recordLatency(nanos: (monotonicNanos() &- started) / UInt64(n), count: Int(n))
             }
             var sent: Int32 = 0
             if queued > 0 { sent = csys_udp_batch_send(fd, batch, queued) }
@@ -233,6 +242,12 @@ func boundPort(_ fd: Int32) throws(ServerError) -> UInt16 {
         }
         return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
     }
+}
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
 func monotonicSeconds() -> UInt64 {
