@@ -6,3 +6,8 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 swift build --build-tests
 swift test --skip-build "$@"
+# A bounded soak (mixed load, store replaced every 5 s, corrupt candidates): fails on any wrong
+# answer, a dead server or an fd leak. SOAK_SECONDS=0 skips it; only with the whole suite.
+if [ $# -eq 0 ] && [ "${SOAK_SECONDS:-60}" != "0" ]; then
+  tools/soak.sh --seconds "${SOAK_SECONDS:-60}"
+fi
