@@ -64,11 +64,12 @@ func fullRCode(_ r: [UInt8]) -> Int {
 }
 
 /// A real responder serving bl.example with 192.0.2.1 listed (A 127.0.0.2, TXT).
-func opsResponder() throws -> Responder {
+/// `created`: the dataset's `$TIMESTAMP` creation time (Unix seconds), if any.
+func opsResponder(created: UInt64? = nil) throws -> Responder {
     let ds = DatasetInput(name: "t", type: "ip4trie", family: .ipv4, ttl: 2100,
                           values: [ListingValue(a: 0x7F00_0002, txt: Array("listed $".utf8))],
                           entries: [PrefixEntry(address: UInt128(0xC000_0201), prefixLength: 32, value: 0, origin: 1)],
-                          expires: nil)
+                          created: created, expires: nil)
     let z = ZoneInput(name: wireNameOps("bl.example"),
                       soa: SOAData(ttl: 3600, mname: wireNameOps("ns1.bl.example"), rname: wireNameOps("hostmaster.example.org"),
                                    serial: 2026113001, refresh: 7200, retry: 1800, expire: 1209600, minimum: 300),

@@ -94,29 +94,38 @@ struct MetricsTests {
         await server.stop()
     }
 
-    @Test("--max-age with refuse: a zone older than the limit is REFUSED and flagged stale")
+    @Test("--max-age with refuse: a zone older than the limit is flagged stale and REFUSED; warn keeps serving")
     func maxAgeRefuse() async throws {
+        let old = UInt64(wallClockSeconds()) - 1000
+        for refuse in [true, false] {
+            let metrics = ServerMetrics(logger: Logger(label: "test"))
+            metrics.maxAge = 60
+            metrics.refuseStale = refuse
+            let server = try await startServer(handler: try opsResponder(created: old))
+            metrics.server = server
+            let dns = try #require(server.udpAddresses.first)
+            let before = try #require(try udpQuery(dns, makeQuery(id: 1, name: "1.2.0.192.bl.example")))
+            #expect(before[3] & 0x0F == 0)
+            let text = metrics.exposition()  // aggregates: finds the zone 1000 s old
+            #expect(sample(text, #"prefixbl_zone_stale{zone="bl.example"}"#) == 1)
+            #expect(sample(text, #"prefixbl_zone_data_age_seconds{zone="bl.example"}"#) >= 1000)
+            let after = try #require(try udpQuery(dns, makeQuery(id: 2, name: "1.2.0.192.BL.example")))
+            #expect(after[3] & 0x0F == (refuse ? 5 : 0))
+            // A name that merely ends in the zone's text is another zone.
+            let other = try #require(try udpQuery(dns, makeQuery(id: 3, name: "1.2.0.192.xbl.example")))
+            #expect(other[3] & 0x0F == 5, "not served at all")
+            await server.stop()
+        }
+        // Fresh data is never stale.
         let metrics = ServerMetrics(logger: Logger(label: "test"))
         metrics.maxAge = 60
         metrics.refuseStale = true
-        let responder = try opsResponder()  // no $TIMESTAMP and no files: age unknown
-        let server = try await startServer(handler: responder)
-        defer { Task { await server.stop() } }
+        let server = try await startServer(handler: try opsResponder(created: UInt64(wallClockSeconds()) - 5))
         metrics.server = server
+        #expect(sample(metrics.exposition(), #"prefixbl_zone_stale{zone="bl.example"}"#) == 0)
         let dns = try #require(server.udpAddresses.first)
-        // Age unknown → never stale.
-        metrics.aggregate()
-        let r = try #require(try udpQuery(dns, makeQuery(id: 1, name: "1.2.0.192.bl.example")))
+        let r = try #require(try udpQuery(dns, makeQuery(id: 4, name: "1.2.0.192.bl.example")))
         #expect(r[3] & 0x0F == 0)
-        // Mark it stale the way the aggregator does, and check the answer path.
-        server.queryGuard.setStaleZones([wireNameOps("bl.example")])
-        let refused = try #require(try udpQuery(dns, makeQuery(id: 2, name: "1.2.0.192.BL.example")))
-        #expect(refused[3] & 0x0F == 5)
-        let otherZone = try #require(try udpQuery(dns, makeQuery(id: 3, name: "1.2.0.192.xbl.example")))
-        #expect(otherZone[3] & 0x0F == 5, "not served at all")
-        server.queryGuard.setStaleZones([])
-        let again = try #require(try udpQuery(dns, makeQuery(id: 4, name: "1.2.0.192.bl.example")))
-        #expect(again[3] & 0x0F == 0)
         await server.stop()
     }
 }
