@@ -223,3 +223,39 @@ struct CookieTests {
         #expect(responseCookie(r) == nil)
     }
 }
+
+@Suite("DNS Cookies over loopback", .serialized)
+struct CookieLoopbackTests {
+    @Test("a cookie learned over UDP is valid over TCP and UDP from the same address, not from another")
+    func learnOverUDPUseOverTCP() async throws {
+        let server = try await startServer(handler: try opsResponder()) { c in
+            c.operations.cookieSecret = rfcSecret
+            c.operations.rrl = RRLSettings(rate: 1, slip: 0)
+        }
+        defer { Task { await server.stop() } }
+        let v4 = try #require(server.udpAddresses.first { $0.family == .ipv4 })
+        let first = try #require(try udpQuery(v4, cookieQuery(id: 1, cookie: hexBytes("0102030405060708"))))
+        let cookie = try #require(responseCookie(first))
+        #expect(cookie.count == 24)
+        #expect(Array(cookie[0..<8]) == hexBytes("0102030405060708"))
+        // Over TCP the same cookie is echoed back renewed.
+        let tcpAddress = try #require(server.tcpAddresses.first { $0.family == .ipv4 })
+        let tcp = try TestSocket(tcp: tcpAddress)
+        try tcp.send(framed(cookieQuery(id: 2, cookie: cookie)))
+        let viaTCP = try #require(tcp.receiveFramed())
+        #expect(viaTCP[7] == 1)
+        #expect(Array(try #require(responseCookie(viaTCP))[0..<8]) == hexBytes("0102030405060708"))
+        // With RRL at 1/s and slip 0, only the valid cookie keeps UDP answers coming.
+        var answered = 0
+        for i in 0..<10 {
+            if let r = try udpQuery(v4, cookieQuery(id: UInt16(10 + i), cookie: cookie), timeout: 0.3, retries: 0), r[7] == 1 { answered += 1 }
+        }
+        #expect(answered == 10)
+        var withoutCookie = 0
+        for i in 0..<10 {
+            if try udpQuery(v4, cookieQuery(id: UInt16(30 + i), cookie: nil), timeout: 0.2, retries: 0) != nil { withoutCookie += 1 }
+        }
+        #expect(withoutCookie <= 2, "without a cookie the flood is limited (\(withoutCookie) answered)")
+        await server.stop()
+    }
+}
