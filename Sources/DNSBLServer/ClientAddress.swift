@@ -4,45 +4,63 @@ import Glibc
 import Darwin
 #endif
 
-/// A query's source address as a plain value: no allocation to make or compare. IPv4 lives in
-/// the low 32 bits of ``bits``. Built from the `recvmmsg` peer address (UDP) or the NIO
-/// channel's remote address (TCP).
+import DNSBL
+import PrefixStore
+
+// MERGE NOTE: the block from here to "END OF MERGE BLOCK" duplicates, with the same shape and
+// names, the `ClientAddress` of DNSBL.swift and `init(sockaddr:)` of Snapshot.swift on the
+// datasets branch. When that branch is present, delete this block; the rest of the file and
+// every user of it compile unchanged against that definition.
+
+/// A query's source address as a plain value: no allocation to make or compare.
 public struct ClientAddress: Sendable, Hashable {
-    public enum Family: UInt8, Sendable { case ipv4 = 4, ipv6 = 6 }
-    public var family: Family
-    /// The address, host order: IPv4 in the low 32 bits, IPv6 as a 128-bit number.
-    public var bits: UInt128
+    /// `nil` when unknown.
+    public var family: AddressFamily?
+    /// IPv4 in the low 32 bits (host order); IPv6 as a big-endian 128-bit integer.
+    public var address: UInt128
+    /// No known client.
+    public static let unknown = ClientAddress(family: nil, address: 0)
+    public init(family: AddressFamily?, address: UInt128) { self.family = family; self.address = address }
+    public init(ipv4: UInt32) { self.init(family: .ipv4, address: UInt128(ipv4)) }
+    /// An IPv4-mapped IPv6 address is taken as the IPv4 client it stands for.
+    public init(ipv6: UInt128) {
+        if ipv6 >> 32 == 0xFFFF { self.init(family: .ipv4, address: ipv6 & 0xFFFF_FFFF) } else { self.init(family: .ipv6, address: ipv6) }
+    }
+}
 
-    public init(family: Family, bits: UInt128) { self.family = family; self.bits = bits }
-
-    /// From a socket address; `nil` for families other than AF_INET/AF_INET6.
-    public init?(_ sa: UnsafePointer<sockaddr>?) {
-        guard let sa else { return nil }
+extension ClientAddress {
+    /// From a socket address (`AF_INET`, `AF_INET6`; anything else is ``unknown``).
+    init(sockaddr sa: UnsafePointer<sockaddr>?) {
+        guard let sa else { self = .unknown; return }
         switch Int32(sa.pointee.sa_family) {
         case AF_INET:
-            let a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
-            self.init(family: .ipv4, bits: UInt128(a))
+            let a = UnsafeRawPointer(sa).load(as: sockaddr_in.self).sin_addr.s_addr
+            self.init(ipv4: UInt32(bigEndian: a))
         case AF_INET6:
-            let v = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p -> UInt128 in
+            var sin6 = UnsafeRawPointer(sa).load(as: sockaddr_in6.self)
+            let v = withUnsafeBytes(of: &sin6.sin6_addr) { b -> UInt128 in
                 var x: UInt128 = 0
-                withUnsafeBytes(of: p.pointee.sin6_addr) { b in for byte in b { x = x << 8 | UInt128(byte) } }
+                for i in 0..<16 { x = x << 8 | UInt128(b[i]) }
                 return x
             }
-            self.init(family: .ipv6, bits: v)
+            self.init(ipv6: v)
         default:
-            return nil
+            self = .unknown
         }
     }
+}
+// END OF MERGE BLOCK
 
+extension ClientAddress {
     /// Calls `body` with the address in network byte order (4 or 16 bytes), as RFC 9018 §4.4
     /// hashes it.
     @inline(__always)
     public func withNetworkBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         if family == .ipv4 {
-            var be = UInt32(truncatingIfNeeded: bits).bigEndian
+            var be = UInt32(truncatingIfNeeded: address).bigEndian
             return withUnsafeBytes(of: &be) { body($0) }
         }
-        var be = bits.bigEndian
+        var be = address.bigEndian
         return withUnsafeBytes(of: &be) { body($0) }
     }
 
@@ -51,10 +69,10 @@ public struct ClientAddress: Sendable, Hashable {
     public func prefix(v4: Int, v6: Int) -> UInt128 {
         if family == .ipv4 {
             let keep = max(0, min(32, v4))
-            return keep == 0 ? 0 : bits & (UInt128(UInt32.max << UInt32(32 - keep)))
+            return keep == 0 ? 0 : address & (UInt128(UInt32.max << UInt32(32 - keep)))
         }
         let keep = max(0, min(128, v6))
-        return keep == 0 ? 0 : bits & (UInt128.max << UInt128(128 - keep))
+        return keep == 0 ? 0 : address & (UInt128.max << UInt128(128 - keep))
     }
 }
 
@@ -70,10 +88,9 @@ func wallClockSeconds() -> UInt32 {
 import NIOCore
 
 extension ClientAddress {
-    /// From a NIO channel's remote address (TCP); `nil` for Unix sockets or none.
-    public init?(_ address: SocketAddress?) {
-        guard let address else { return nil }
-        guard let v = address.withSockAddr({ sa, _ in ClientAddress(sa) }) else { return nil }
-        self = v
+    /// From a NIO channel's remote address (TCP); ``unknown`` for Unix sockets or none.
+    init(remote: SocketAddress?) {
+        guard let remote else { self = .unknown; return }
+        self = remote.withSockAddr { sa, _ in ClientAddress(sockaddr: sa) }
     }
 }

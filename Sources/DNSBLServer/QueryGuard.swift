@@ -88,12 +88,12 @@ public final class QueryGuard: Sendable {
 
     /// Answers `query` through `handler`, applying cookies and (UDP) RRL.
     /// - Parameters:
-    ///   - client: the source address; `nil` (unknown) disables cookies and RRL for the query.
+    ///   - client: the source address; ``ClientAddress/unknown`` disables cookies and RRL.
     ///   - now: wall-clock Unix seconds (cookie timestamps, RRL buckets).
-    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress?,
+    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                         handler: any QueryHandler, now: UInt32,
                         into response: UnsafeMutableRawBufferPointer) -> (AnswerOutcome, Action) {
-        guard let client, let h = DNSHeader(reading: query), !h.isResponse, h.opcode == 0 else {
+        guard client.family != nil, let h = DNSHeader(reading: query), !h.isResponse, h.opcode == 0 else {
             return (handler.respond(to: query, transport: transport, into: response), .answered)
         }
         if hasStale.load(ordering: .acquiring), h.qdCount == 1, isStale(query) {

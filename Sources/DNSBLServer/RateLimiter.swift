@@ -106,7 +106,7 @@ public final class ResponseRateLimiter: @unchecked Sendable {
                     answerCount: UInt16) -> UInt64 {
         var h = SipHash24(k0: k0, k1: k1)
         let p = client.prefix(v4: settings.ipv4PrefixLength, v6: settings.ipv6PrefixLength)
-        h.add(client.family.rawValue)
+        h.add(client.family == .ipv4 ? 4 : 6)
         var be = p.bigEndian
         withUnsafeBytes(of: &be) { h.add($0) }
         h.add(rcode)

@@ -181,7 +181,7 @@ final class UDPServer: @unchecked Sendable {
                 var action = QueryGuard.Action.answered
                 if let queryGuard {
                     var plen: socklen_t = 0
-                    let client = ClientAddress(csys_udp_batch_peer(batch, i, &plen))
+                    let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &plen))
                     (outcome, action) = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
                                                            now: now, into: into)
                 } else {

@@ -86,7 +86,7 @@ func guardAnswer(_ g: QueryGuard, _ h: any QueryHandler, _ q: [UInt8], client: C
 }
 
 let rfcSecret = hexBytes("e5e973e5a6b2a43f48e7dc849e37bfcf")
-let client198 = ClientAddress(family: .ipv4, bits: UInt128(0xC633_6464))  // 198.51.100.100
+let client198 = ClientAddress(family: .ipv4, address: UInt128(0xC633_6464))  // 198.51.100.100
 
 @Suite("SipHash-2-4 and DNS Cookies (RFC 7873, RFC 9018)")
 struct CookieTests {
@@ -161,7 +161,7 @@ struct CookieTests {
         #expect(!check(full, client198, 1559731985 + 3601), "older than an hour: stale")
         #expect(!check(full, client198, 1559731985 - 301), "more than 5 minutes in the future")
         #expect(check(full, client198, 1559731985 - 299))
-        #expect(!check(full, ClientAddress(family: .ipv4, bits: UInt128(0xC633_6465)), 1559731985), "another client address")
+        #expect(!check(full, ClientAddress(family: .ipv4, address: UInt128(0xC633_6465)), 1559731985), "another client address")
         var tampered = full; tampered[23] ^= 1
         #expect(!check(tampered, client198, 1559731985), "hash altered")
         // A stale cookie still gets a normal answer and a fresh cookie (§5.2.4 → §5.2.3).

@@ -47,9 +47,9 @@ struct RRLTests {
     func bucketAndSlip() throws {
         let g = rrlGuard(rate: 5, slip: 2)
         let h = try opsResponder()
-        let a = ClientAddress(family: .ipv4, bits: UInt128(0xC000_020A))   // 192.0.2.10
-        let a2 = ClientAddress(family: .ipv4, bits: UInt128(0xC000_02FE))  // same /24
-        let b = ClientAddress(family: .ipv4, bits: UInt128(0xC633_640A))   // 198.51.100.10
+        let a = ClientAddress(family: .ipv4, address: UInt128(0xC000_020A))   // 192.0.2.10
+        let a2 = ClientAddress(family: .ipv4, address: UInt128(0xC000_02FE))  // same /24
+        let b = ClientAddress(family: .ipv4, address: UInt128(0xC633_640A))   // 198.51.100.10
         var actions: [QueryGuard.Action] = []
         for i in 0..<20 {
             let (r, act) = guardAnswer(g, h, makeQuery(id: UInt16(i), name: "1.2.0.192.bl.example"),
@@ -88,8 +88,8 @@ struct RRLTests {
     func nxdomainByZone() throws {
         let g = rrlGuard(rate: 3, slip: 0)
         let h = try opsResponder()
-        let a = ClientAddress(family: .ipv6, bits: UInt128(0x2001_0db8) << 96)
-        let a2 = ClientAddress(family: .ipv6, bits: UInt128(0x2001_0db8) << 96 | UInt128(0xFF) << 64 | 1)  // same /56
+        let a = ClientAddress(family: .ipv6, address: UInt128(0x2001_0db8) << 96)
+        let a2 = ClientAddress(family: .ipv6, address: UInt128(0x2001_0db8) << 96 | UInt128(0xFF) << 64 | 1)  // same /56
         var answered = 0
         for i in 0..<12 {
             let (r, act) = guardAnswer(g, h, makeQuery(id: UInt16(i), name: "\(i).9.0.192.bl.example"),
