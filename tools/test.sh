@@ -9,3 +9,8 @@ swift build --build-tests
 mkdir -p .build
 cc -O2 -shared -fPIC -o .build/libmalloc-count.so tools/malloc-count.c
 LD_PRELOAD="$PWD/.build/libmalloc-count.so" swift test --skip-build "$@"
+# A bounded soak (mixed load, store replaced every 5 s, corrupt candidates): fails on any wrong
+# answer, a dead server or an fd leak. SOAK_SECONDS=0 skips it; only with the whole suite.
+if [ $# -eq 0 ] && [ "${SOAK_SECONDS:-60}" != "0" ]; then
+  tools/soak.sh --seconds "${SOAK_SECONDS:-60}"
+fi

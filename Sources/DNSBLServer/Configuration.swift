@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     /// On shutdown, how long open TCP connections get to receive the answers to the queries
     /// already read before they are closed.
     public var shutdownGrace: Double = 2
+    /// DNS Cookies and response rate limiting.
+    public var operations = OperationsConfiguration()
 
     public init(listen: [ListenAddress], threads: Int? = nil) {
         self.listen = listen

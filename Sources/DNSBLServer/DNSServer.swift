@@ -14,19 +14,32 @@ public final class DNSServer: @unchecked Sendable {
     public let holder: SnapshotHolder
     public let logger: Logger
     public let queryLog: QueryLog?
+    /// Cookies and response rate limiting (``OperationsConfiguration``).
+    public let queryGuard: QueryGuard
     private let udp: UDPServer
     private let tcp: TCPServer
     private var started = false
     private var stopped = false
 
+    /// Counters and gauges (`--metrics`, `--stats`); `nil` = none kept.
+    public let metrics: ServerMetrics?
+
+    /// - Parameter metrics: when given, every query is counted in it (per-thread counters).
     public init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger,
-                queryLog: QueryLog? = nil) {
+                queryLog: QueryLog? = nil, metrics: ServerMetrics? = nil) {
         self.configuration = configuration
         self.holder = holder
         self.logger = logger
         self.queryLog = queryLog
         self.udp = UDPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
         self.tcp = TCPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
+        let queryGuard = QueryGuard(configuration.operations, udpPayloadSize: configuration.udpPayloadSize)
+        self.queryGuard = queryGuard
+        udp.queryGuard = queryGuard
+        tcp.queryGuard = queryGuard
+        self.metrics = metrics
+        udp.metrics = metrics
+        tcp.metrics = metrics
     }
 
     /// Binds UDP and TCP sockets on every listen address and starts serving.

@@ -27,6 +27,10 @@ final class TCPServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let connections: ConnectionRegistry
     let stats = TransportStats()
+    /// Cookies (RRL never applies to TCP); set by ``DNSServer`` before binding.
+    var queryGuard: QueryGuard? = nil
+    /// Metrics; set by ``DNSServer`` before binding.
+    var metrics: ServerMetrics? = nil
     private var serverChannels: [Channel] = []
     private(set) var boundAddresses: [ListenAddress] = []
     private let scratch: [ObjectIdentifier: ResponseScratch]
@@ -89,8 +93,12 @@ final class TCPServer: @unchecked Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                    try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                      stats: stats))
+                    let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
+                                                stats: stats)
+                    handler.queryGuard = self.queryGuard
+                    handler.client = ClientAddress(remote: channel.remoteAddress)
+                    handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
+                    try sync.addHandler(handler)
                 }
             }
     }
@@ -154,6 +162,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
     private let stats: TransportStats
+    var queryGuard: QueryGuard? = nil
+    var client = ClientAddress.unknown
+    var counters: QueryCounters? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -213,7 +224,19 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<length])
-                let o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
+                let o: AnswerOutcome
+                var action = QueryGuard.Action.answered
+                let started = counters == nil ? 0 : monotonicNanos()
+                if let queryGuard {
+                    (o, action) = queryGuard.respond(to: query, transport: .tcp, client: client, handler: snapshot.handler,
+                                                     now: wallClockSeconds(), into: scratch.buffer)
+                } else {
+                    o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
+                }
+                if let counters {
+                    counters.record(o, action, transport: .tcp)
+                    counters.recordLatency(nanos: monotonicNanos() &- started, count: 1)
+                }
                 if let queryLog {
                     if let remote = context.channel.remoteAddress {
                         remote.withSockAddr { sa, _ in queryLog.record(transport: .tcp, peer: sa, query: query, outcome: o) }

@@ -30,6 +30,10 @@ final class UDPServer: @unchecked Sendable {
     private var workers: [Worker] = []
     private let stopFlag = Atomic<Bool>(false)
     let stats = TransportStats()
+    /// Cookies and RRL; set by ``DNSServer`` before ``start()``. `nil` = answer directly.
+    var queryGuard: QueryGuard? = nil
+    /// Metrics; set by ``DNSServer`` before ``start()``. `nil` = count nothing.
+    var metrics: ServerMetrics? = nil
 
     init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger, queryLog: QueryLog?) {
         self.configuration = configuration
@@ -138,6 +142,7 @@ final class UDPServer: @unchecked Sendable {
             return
         }
         defer { csys_udp_batch_free(batch) }
+        let counters = metrics?.makeBlock()
         var lastErrorLog: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed) {
             let n = csys_udp_batch_recv(fd, batch)
@@ -157,6 +162,8 @@ final class UDPServer: @unchecked Sendable {
             // snapshot stays alive (mapped) until this reference is dropped.
             let snapshot = holder.load()
             let handler = snapshot.handler
+            let now = wallClockSeconds()
+            let started = counters == nil ? 0 : monotonicNanos()
             var queued: UInt32 = 0
             var dropped = 0
             var i: UInt32 = 0
@@ -169,10 +176,18 @@ final class UDPServer: @unchecked Sendable {
                 var rcap = 0
                 let r = csys_udp_batch_response(batch, i, &rcap)!
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
-                var peerLength: socklen_t = 0
-                let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &peerLength))
-                let outcome = handler.respond(to: query, transport: .udp, client: client,
-                                              into: UnsafeMutableRawBufferPointer(start: r, count: rcap))
+                let into = UnsafeMutableRawBufferPointer(start: r, count: rcap)
+                let outcome: AnswerOutcome
+                var action = QueryGuard.Action.answered
+                var plen: socklen_t = 0
+                let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &plen))
+                if let queryGuard {
+                    (outcome, action) = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
+                                                           now: now, into: into)
+                } else {
+                    outcome = handler.respond(to: query, transport: .udp, client: client, into: into)
+                }
+                counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {
                     csys_udp_batch_queue(batch, queued, i, outcome.length)
                     queued += 1
@@ -184,6 +199,9 @@ final class UDPServer: @unchecked Sendable {
                     queryLog.record(transport: .udp, peer: csys_udp_batch_peer(batch, i, &plen),
                                     query: query, outcome: outcome)
                 }
+            }
+            if let counters {
+                counters.recordLatency(nanos: (monotonicNanos() &- started) / UInt64(n), count: Int(n))
             }
             var sent: Int32 = 0
             if queued > 0 { sent = csys_udp_batch_send(fd, batch, queued) }
@@ -224,6 +242,12 @@ func boundPort(_ fd: Int32) throws(ServerError) -> UInt16 {
         }
         return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
     }
+}
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
 func monotonicSeconds() -> UInt64 {

@@ -88,6 +88,27 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Write the process id to this file.", valueName: "file"))
     var pidFile: String?
 
+    @Option(help: ArgumentHelp("DNS Cookie server secret, 32 hex digits (RFC 9018); random at start if absent.", valueName: "hex"))
+    var cookieSecret: String?
+
+    @Option(help: ArgumentHelp("Response rate limit: identical UDP responses per second per client /24 or /56 (default off).", valueName: "n"))
+    var rrlRate: Int?
+
+    @Option(help: ArgumentHelp("Every Nth rate-limited response is sent truncated (TC=1); 0 drops all.", valueName: "n"))
+    var rrlSlip: Int = 2
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at GET /metrics on this address (default off).", valueName: "addr:port"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Log a statistics line every this many seconds (default off).", valueName: "seconds"))
+    var stats: Double?
+
+    @Option(help: ArgumentHelp("Log loudly and expose it when a zone's data is older than this.", valueName: "seconds"))
+    var maxAge: Int?
+
+    @Option(help: ArgumentHelp("What to do with a zone older than --max-age: warn, or refuse (answer REFUSED).", valueName: "warn|refuse"))
+    var maxAgeAction: String = "warn"
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -104,6 +125,15 @@ struct Serve: ParsableCommand {
         guard (0...100).contains(maxShrink) else { throw ValidationError("--max-shrink is a percentage, 0...100") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         for a in listenAddresses { _ = try ListenAddress(parsing: a) }
+        if let cookieSecret, parseHexSecret(cookieSecret) == nil {
+            throw ValidationError("--cookie-secret must be 32 hex digits (16 bytes)")
+        }
+        if let rrlRate, rrlRate < 1 { throw ValidationError("--rrl-rate must be >= 1") }
+        guard rrlSlip >= 0 else { throw ValidationError("--rrl-slip must be >= 0") }
+        if let metrics { _ = try ListenAddress(parsing: metrics) }
+        if let stats, stats <= 0 { throw ValidationError("--stats must be > 0") }
+        if let maxAge, maxAge <= 0 { throw ValidationError("--max-age must be > 0") }
+        guard ["warn", "refuse"].contains(maxAgeAction) else { throw ValidationError("--max-age-action is warn or refuse") }
         for s in specs { _ = try ZoneSpec(parsing: s) }
     }
 
@@ -176,8 +206,16 @@ struct Serve: ParsableCommand {
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
         let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
+        config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
+        if let rrlRate { config.operations.rrl = RRLSettings(rate: rrlRate, slip: rrlSlip) }
+        let serverMetrics: ServerMetrics? = (metrics != nil || stats != nil || maxAge != nil) ? ServerMetrics(logger: logger) : nil
+        serverMetrics?.statsInterval = stats
+        serverMetrics?.maxAge = maxAge.map(UInt64.init)
+        serverMetrics?.refuseStale = maxAgeAction == "refuse"
         let holder = SnapshotHolder(first)
-        let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLogger)
+        let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLogger,
+                               metrics: serverMetrics)
+        serverMetrics?.server = server
         do {
             try await server.start()
         } catch {
@@ -207,6 +245,22 @@ struct Serve: ParsableCommand {
         reloader.maxShrink = maxShrink / 100
         reloader.force = forceReload
         reloader.setBaseline(prints)
+        serverMetrics?.reloader = reloader
+        var metricsListener: MetricsHTTPServer? = nil
+        if let serverMetrics, let metrics {
+            let listener = MetricsHTTPServer(metrics: serverMetrics)
+            do {
+                try await listener.start(try ListenAddress(parsing: metrics))
+            } catch {
+                logger.critical("cannot serve metrics", metadata: ["reason": "\(error)"])
+                await server.stop()
+                return 2
+            }
+            logger.info("metrics", metadata: ["address": "http://\(listener.boundAddress!)/metrics"])
+            metricsListener = listener
+        }
+        let metricsTask = Task { await serverMetrics?.run() }
+        defer { metricsTask.cancel() }
         reloader.hangupSignals = hangupSignals
         // $TIMESTAMP expiry is judged when a Responder is built: rebuild it every minute when
         // some dataset has an expiry, so expired data stops being served without a file change.
@@ -241,6 +295,7 @@ struct Serve: ParsableCommand {
             return 1
         }
         queryLogger?.stop()
+        await metricsListener?.stop()
         if let pidFile { unlink(pidFile) }
         logger.info("exiting")
         return 0
@@ -274,6 +329,18 @@ func compileSources(_ specs: [ZoneSpec], now: UInt64, force: Bool, logger: Logge
         throw ServerError(.config, "compile failed with \(errors.count) error(s): \(shown)")
     }
     return try Store(zones: result.zones)
+}
+
+/// 32 hex digits → 16 bytes, or nil.
+func parseHexSecret(_ text: String) -> [UInt8]? {
+    let chars = Array(text.utf8)
+    guard chars.count == 32 else { return nil }
+    var out: [UInt8] = []
+    for i in stride(from: 0, to: 32, by: 2) {
+        guard let b = UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+        out.append(b)
+    }
+    return out
 }
 
 func hostName() -> String {

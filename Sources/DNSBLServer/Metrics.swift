@@ -1,0 +1,328 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CoreMetrics
+import DNSBL
+import DNSWire
+import Logging
+import Prometheus
+import PrefixStore
+import Synchronization
+
+/// Per-thread query counters: plain 64-bit slots written by one thread only (a UDP worker or
+/// one TCP event loop), read by the aggregator once a second. Aligned 64-bit loads and stores
+/// do not tear on the platforms we run on; a read that misses the latest increment sees it at
+/// the next aggregation. Nothing is allocated per query.
+public final class QueryCounters: @unchecked Sendable {
+    /// Slot layout.
+    enum Slot {
+        static let rcodes = 24                 // RCODE 0…23 (BADCOOKIE is 23)
+        static let queries = 0                 // [transport 0 udp, 1 tcp][rcode]
+        static let qtypes = queries + 2 * rcodes  // [QTYPE bucket]
+        static let qtypeBuckets = 8
+        static let listed = qtypes + qtypeBuckets
+        static let notListed = listed + 1
+        static let truncated = notListed + 1
+        static let rrlSlipped = truncated + 1
+        static let rrlDropped = rrlSlipped + 1
+        static let badCookie = rrlDropped + 1
+        static let staleRefused = badCookie + 1
+        static let latency = staleRefused + 1  // [bucket]
+        static let latencySumNanos = latency + ServerMetrics.latencyBounds.count + 1
+        static let count = latencySumNanos + 1
+    }
+    /// QTYPE label per bucket.
+    static let qtypeNames = ["A", "AAAA", "TXT", "ANY", "SOA", "NS", "PTR", "other"]
+    let slots: UnsafeMutablePointer<UInt64>
+
+    init() {
+        slots = .allocate(capacity: Slot.count)
+        slots.initialize(repeating: 0, count: Slot.count)
+    }
+    deinit { slots.deallocate() }
+
+    @inline(__always)
+    static func qtypeBucket(_ t: UInt16) -> Int {
+        switch t {
+        case DNSType.a: return 0
+        case DNSType.aaaa: return 1
+        case DNSType.txt: return 2
+        case DNSType.any: return 3
+        case DNSType.soa: return 4
+        case DNSType.ns: return 5
+        case DNSType.ptr: return 6
+        default: return 7
+        }
+    }
+
+    /// Counts one query and what became of it.
+    @inline(__always)
+    public func record(_ o: AnswerOutcome, _ action: QueryGuard.Action, transport: Transport) {
+        switch action {
+        case .rrlSlipped: slots[Slot.rrlSlipped] &+= 1
+        case .rrlDropped: slots[Slot.rrlDropped] &+= 1; return
+        case .badCookie: slots[Slot.badCookie] &+= 1
+        case .staleRefused: slots[Slot.staleRefused] &+= 1
+        case .answered: break
+        }
+        guard o.length > 0 else { return }
+        let rc = Int(min(o.rcode, UInt8(Slot.rcodes - 1)))
+        slots[Slot.queries + (transport == .udp ? 0 : Slot.rcodes) + rc] &+= 1
+        slots[Slot.qtypes + Self.qtypeBucket(o.qtype)] &+= 1
+        if o.listed { slots[Slot.listed] &+= 1 } else { slots[Slot.notListed] &+= 1 }
+        if o.truncated { slots[Slot.truncated] &+= 1 }
+    }
+
+    /// Counts `n` answers that took `nanos` each (a UDP batch's mean, or one TCP answer).
+    @inline(__always)
+    public func recordLatency(nanos: UInt64, count n: Int) {
+        var b = 0
+        let bounds = ServerMetrics.latencyBoundsNanos
+        while b < bounds.count && nanos > bounds[b] { b += 1 }
+        slots[Slot.latency + b] &+= UInt64(n)
+        slots[Slot.latencySumNanos] &+= nanos &* UInt64(n)
+    }
+
+    @inline(__always) func value(_ i: Int) -> UInt64 { slots[i] }
+}
+
+/// RCODE names used as label values.
+func rcodeName(_ rc: Int) -> String {
+    switch rc {
+    case 0: return "NOERROR"
+    case 1: return "FORMERR"
+    case 2: return "SERVFAIL"
+    case 3: return "NXDOMAIN"
+    case 4: return "NOTIMP"
+    case 5: return "REFUSED"
+    case 16: return "BADVERS"
+    case 23: return "BADCOOKIE"
+    default: return "RCODE\(rc)"
+    }
+}
+
+/// Server metrics: per-thread ``QueryCounters`` summed once a second into swift-metrics
+/// counters and gauges backed by a Prometheus registry of our own (no global bootstrap), and
+/// the answer-latency histogram written straight into the exposition. Also the `--stats` log
+/// line and the `--max-age` check. See the Operations article for every metric.
+public final class ServerMetrics: @unchecked Sendable {
+    /// Latency histogram bucket upper bounds, seconds.
+    public static let latencyBounds: [Double] = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2]
+    static let latencyBoundsNanos: [UInt64] = latencyBounds.map { UInt64($0 * 1e9) }
+
+    public let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    let logger: Logger
+    private let blocks = Mutex<[QueryCounters]>([])
+    private let tcpBlocks = Mutex<[ObjectIdentifier: QueryCounters]>([:])
+    /// Totals already pushed, per slot, so each aggregation adds the difference.
+    private var pushed: [UInt64] = Array(repeating: 0, count: QueryCounters.Slot.count)
+    private var counters: [Int: CoreMetrics.Counter] = [:]
+    private var gauges: [String: CoreMetrics.Gauge] = [:]
+    private let latencyText = Mutex<String>("")
+    private let aggregateLock = Mutex<Void>(())
+    private var lastRRL = (slipped: 0, dropped: 0)
+    private var lastReloads = (ok: 0, failed: 0)
+    private var staleLogged: [String: UInt64] = [:]
+
+    /// What the metrics read besides counters; set before ``start(interval:)``.
+    public weak var server: DNSServer? = nil
+    public var reloader: Reloader? = nil
+    /// `--max-age` in seconds; `nil` = no check.
+    public var maxAge: UInt64? = nil
+    /// With `--max-age-action refuse`: queries for a zone older than ``maxAge`` get REFUSED.
+    public var refuseStale = false
+    /// `--stats` seconds between log lines; `nil` = none.
+    public var statsInterval: Double? = nil
+
+    public init(logger: Logger) {
+        self.logger = logger
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.defaultDurationHistogramBuckets = ServerMetrics.latencyBounds.map { .nanoseconds(Int64($0 * 1e9)) }
+        factory = f
+    }
+
+    /// A counter block for one UDP worker thread.
+    public func makeBlock() -> QueryCounters {
+        let b = QueryCounters()
+        blocks.withLock { $0.append(b) }
+        return b
+    }
+
+    /// The counter block of a TCP event loop (made on first use).
+    func block(forLoop id: ObjectIdentifier) -> QueryCounters {
+        if let b = tcpBlocks.withLock({ $0[id] }) { return b }
+        let b = makeBlock()
+        return tcpBlocks.withLock { d in
+            if let existing = d[id] { return existing }
+            d[id] = b
+            return b
+        }
+    }
+
+    private func counter(_ slot: Int, _ name: String, _ dims: [(String, String)]) -> CoreMetrics.Counter {
+        if let c = counters[slot] { return c }
+        let c = CoreMetrics.Counter(label: name, dimensions: dims, factory: factory)
+        counters[slot] = c
+        return c
+    }
+
+    private func gauge(_ name: String, _ dims: [(String, String)]) -> CoreMetrics.Gauge {
+        let key = name + dims.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        if let g = gauges[key] { return g }
+        let g = CoreMetrics.Gauge(label: name, dimensions: dims, factory: factory)
+        gauges[key] = g
+        return g
+    }
+
+    /// Sums every block and pushes the differences; refreshes gauges. Called once a second
+    /// by ``start(interval:)``, and by the HTTP handler before each scrape.
+    public func aggregate() {
+        aggregateLock.withLock { _ in aggregateLocked() }
+    }
+
+    private func aggregateLocked() {
+        typealias S = QueryCounters.Slot
+        var totals = [UInt64](repeating: 0, count: S.count)
+        for b in blocks.withLock({ $0 }) {
+            for i in 0..<S.count { totals[i] &+= b.value(i) }
+        }
+        for i in 0..<S.count where totals[i] != pushed[i] {
+            let delta = Int64(bitPattern: totals[i] &- pushed[i])
+            pushed[i] = totals[i]
+            guard delta > 0 else { continue }
+            let c: CoreMetrics.Counter?
+            switch i {
+            case S.queries..<(S.queries + 2 * S.rcodes):
+                let t = (i - S.queries) / S.rcodes, rc = (i - S.queries) % S.rcodes
+                c = counter(i, "prefixbl_responses_total", [("transport", t == 0 ? "udp" : "tcp"), ("rcode", rcodeName(rc))])
+            case S.qtypes..<(S.qtypes + S.qtypeBuckets):
+                c = counter(i, "prefixbl_responses_by_qtype_total", [("qtype", QueryCounters.qtypeNames[i - S.qtypes])])
+            case S.listed: c = counter(i, "prefixbl_lookups_total", [("result", "listed")])
+            case S.notListed: c = counter(i, "prefixbl_lookups_total", [("result", "not_listed")])
+            case S.truncated: c = counter(i, "prefixbl_truncated_total", [])
+            case S.badCookie: c = counter(i, "prefixbl_badcookie_total", [])
+            case S.staleRefused: c = counter(i, "prefixbl_stale_refused_total", [])
+            default: c = nil  // RRL comes from the limiter; latency is emitted directly
+            }
+            c?.increment(by: delta)
+        }
+        // Latency histogram (Prometheus cumulative buckets, seconds).
+        var text = "# HELP prefixbl_answer_latency_seconds Time to answer a query (UDP: mean over a recvmmsg batch).\n"
+        text += "# TYPE prefixbl_answer_latency_seconds histogram\n"
+        var cumulative: UInt64 = 0
+        for (k, bound) in Self.latencyBounds.enumerated() {
+            cumulative &+= totals[S.latency + k]
+            text += "prefixbl_answer_latency_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative &+= totals[S.latency + Self.latencyBounds.count]
+        text += "prefixbl_answer_latency_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+        text += "prefixbl_answer_latency_seconds_sum \(Double(totals[S.latencySumNanos]) / 1e9)\n"
+        text += "prefixbl_answer_latency_seconds_count \(cumulative)\n"
+        latencyText.withLock { $0 = text }
+
+        if let server {
+            gauge("prefixbl_tcp_connections_open", []).record(server.tcpConnectionCount)
+            if let rrl = server.queryGuard.rrl {
+                let s = rrl.slipped, d = rrl.dropped
+                if s > lastRRL.slipped { counter(-1, "prefixbl_rrl_total", [("action", "slip")]).increment(by: Int64(s - lastRRL.slipped)) }
+                if d > lastRRL.dropped { counter(-2, "prefixbl_rrl_total", [("action", "drop")]).increment(by: Int64(d - lastRRL.dropped)) }
+                lastRRL = (s, d)
+            }
+            dataGauges(server.holder.load())
+        }
+        if let reloader {
+            let ok = max(0, reloader.holder.load().generation - 1), failed = reloader.refusals
+            if ok > lastReloads.ok { counter(-3, "prefixbl_reloads_total", [("result", "ok")]).increment(by: Int64(ok - lastReloads.ok)) }
+            if failed > lastReloads.failed { counter(-4, "prefixbl_reloads_total", [("result", "failed")]).increment(by: Int64(failed - lastReloads.failed)) }
+            lastReloads = (ok, failed)
+        }
+    }
+
+    /// Serial, age and size gauges of the serving data; the `--max-age` check.
+    private func dataGauges(_ snapshot: Snapshot) {
+        let now = UInt64(wallClockSeconds())
+        gauge("prefixbl_snapshot_generation", []).record(snapshot.generation)
+        var stale: [[UInt8]] = []
+        guard let responder = snapshot.handler as? Responder else { return }
+        let fileTime = reloader.map { r in r.loader.files.map(fileMTime).max() ?? 0 } ?? 0
+        for store in responder.stores {
+            for zone in store.zones {
+                let name = zoneText(zone.name)
+                gauge("prefixbl_zone_serial", [("zone", name)]).record(Int64(zone.soa.serial))
+                var newest: UInt64 = 0
+                for d in zone.datasets {
+                    gauge("prefixbl_dataset_entries", [("zone", name), ("dataset", d.name)]).record(d.entryCount)
+                    gauge("prefixbl_dataset_ranges", [("zone", name), ("dataset", d.name)]).record(d.table.rangeCount)
+                    newest = max(newest, d.created ?? 0)
+                }
+                if newest == 0 { newest = fileTime }
+                guard newest > 0 else { continue }
+                let age = now > newest ? now - newest : 0
+                gauge("prefixbl_zone_data_age_seconds", [("zone", name)]).record(Int64(age))
+                let isStale = maxAge.map { age > $0 } ?? false
+                gauge("prefixbl_zone_stale", [("zone", name)]).record(isStale ? 1 : 0)
+                if isStale {
+                    stale.append(zone.name)
+                    if now >= (staleLogged[name] ?? 0) + 60 {
+                        staleLogged[name] = now
+                        logger.error("ZONE DATA TOO OLD", metadata: [
+                            "zone": "\(name)", "age-seconds": "\(age)", "max-age": "\(maxAge ?? 0)",
+                            "action": "\(refuseStale ? "refusing queries for this zone (REFUSED)" : "still serving")"])
+                    }
+                }
+            }
+        }
+        server?.queryGuard.setStaleZones(refuseStale ? stale : [])
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    public func exposition() -> String {
+        aggregate()
+        return registry.emitToString() + latencyText.withLock { $0 }
+    }
+
+    /// One `--stats` log line from the current totals.
+    public func statsLine() -> [String: Logger.MetadataValue] {
+        typealias S = QueryCounters.Slot
+        var totals = [UInt64](repeating: 0, count: S.count)
+        for b in blocks.withLock({ $0 }) { for i in 0..<S.count { totals[i] &+= b.value(i) } }
+        let udp = (0..<S.rcodes).reduce(UInt64(0)) { $0 + totals[S.queries + $1] }
+        let tcp = (0..<S.rcodes).reduce(UInt64(0)) { $0 + totals[S.queries + S.rcodes + $1] }
+        var m: [String: Logger.MetadataValue] = [
+            "udp": "\(udp)", "tcp": "\(tcp)", "listed": "\(totals[S.listed])",
+            "nxdomain": "\(totals[S.queries + 3] + totals[S.queries + S.rcodes + 3])",
+            "truncated": "\(totals[S.truncated])"]
+        if let server {
+            m["tcp-open"] = "\(server.tcpConnectionCount)"
+            if let rrl = server.queryGuard.rrl { m["rrl-slipped"] = "\(rrl.slipped)"; m["rrl-dropped"] = "\(rrl.dropped)" }
+            m["generation"] = "\(server.holder.load().generation)"
+        }
+        if let reloader { m["reload-refusals"] = "\(reloader.refusals)" }
+        return m
+    }
+
+    /// Aggregates every `interval` seconds (and logs `--stats` lines) until cancelled.
+    public func run(interval: Double = 1) async {
+        var sinceStats = 0.0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            aggregate()
+            if let s = statsInterval {
+                sinceStats += interval
+                if sinceStats >= s {
+                    sinceStats = 0
+                    logger.info("stats", metadata: statsLine())
+                }
+            }
+        }
+    }
+}
+
+func fileMTime(_ path: String) -> UInt64 {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return 0 }
+    return UInt64(st.st_mtim.tv_sec)
+}

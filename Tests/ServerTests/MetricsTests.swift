@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSBL
+@testable import DNSBLServer
+import DNSWire
+import Foundation
+import Logging
+import Testing
+
+/// GET `path` over HTTP/1.1 from a loopback listener; the body, or nil.
+func httpGet(_ address: ListenAddress, _ path: String) throws -> (status: Int, body: String)? {
+    let s = try TestSocket(tcp: address, timeout: 3)
+    try s.send(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+    var data: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        data += buf[0..<n]
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let split = text.range(of: "\r\n\r\n"), let sp = text.firstIndex(of: " ") else { return nil }
+    let status = Int(text[text.index(after: sp)...].prefix(3)) ?? 0
+    return (status, String(text[split.upperBound...]))
+}
+
+/// The value of the sample whose name-and-labels text is exactly `series`, or 0 when absent.
+func sample(_ exposition: String, _ series: String) -> Double {
+    for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1)) ?? -1
+    }
+    return 0
+}
+
+@Suite("Metrics over HTTP", .serialized)
+struct MetricsTests {
+    @Test("counters move as expected for a scripted set of queries, scraped from /metrics")
+    func scriptedQueries() async throws {
+        let metrics = ServerMetrics(logger: Logger(label: "test"))
+        let responder = try opsResponder()
+        var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
+        config.operations.rrl = RRLSettings(rate: 3, slip: 2)
+        let server = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot.serving(responder.stores, options: AnswerOptions(), now: 0)),
+                               logger: Logger(label: "test"), metrics: metrics)
+        metrics.server = server
+        try await server.start()
+        let http = MetricsHTTPServer(metrics: metrics)
+        try await http.start(try ListenAddress(parsing: "127.0.0.1:0"))
+        defer { Task { await http.stop(); await server.stop() } }
+        let dns = try #require(server.udpAddresses.first)
+
+        // 3 listed A (UDP), 2 NXDOMAIN (UDP), 1 REFUSED (UDP), 1 listed TXT over TCP, 1 FORMERR.
+        for i in 0..<3 { #expect(try udpQuery(dns, makeQuery(id: UInt16(i), name: "1.2.0.192.bl.example")) != nil) }
+        for i in 0..<2 { #expect(try udpQuery(dns, makeQuery(id: UInt16(10 + i), name: "\(i).9.0.192.bl.example")) != nil) }
+        #expect(try udpQuery(dns, makeQuery(id: 20, name: "1.2.0.192.other.example")) != nil)
+        let tcpAddress = try #require(server.tcpAddresses.first)
+        let tcp = try TestSocket(tcp: tcpAddress)
+        try tcp.send(framed(makeQuery(id: 30, name: "1.2.0.192.bl.example", type: DNSType.txt)))
+        #expect(tcp.receiveFramed() != nil)
+        var bad = makeQuery(id: 40, name: "x.bl.example"); bad[5] = 2  // QDCOUNT 2
+        #expect(try udpQuery(dns, bad) != nil)
+
+        let metricsAddress = try #require(http.boundAddress)
+        let page = try #require(try httpGet(metricsAddress, "/metrics"))
+        #expect(page.status == 200)
+        let m = page.body
+        #expect(sample(m, #"prefixbl_responses_total{transport="udp",rcode="NOERROR"}"#) == 3)
+        #expect(sample(m, #"prefixbl_responses_total{transport="udp",rcode="NXDOMAIN"}"#) == 2)
+        #expect(sample(m, #"prefixbl_responses_total{transport="udp",rcode="REFUSED"}"#) == 1)
+        #expect(sample(m, #"prefixbl_responses_total{transport="udp",rcode="FORMERR"}"#) == 1)
+        #expect(sample(m, #"prefixbl_responses_total{transport="tcp",rcode="NOERROR"}"#) == 1)
+        #expect(sample(m, #"prefixbl_lookups_total{result="listed"}"#) == 4)
+        #expect(sample(m, #"prefixbl_lookups_total{result="not_listed"}"#) == 4)
+        #expect(sample(m, #"prefixbl_responses_by_qtype_total{qtype="TXT"}"#) == 1)
+        #expect(sample(m, #"prefixbl_responses_by_qtype_total{qtype="A"}"#) == 6)
+        #expect(sample(m, #"prefixbl_responses_by_qtype_total{qtype="other"}"#) == 1, "FORMERR has no QTYPE")
+        #expect(sample(m, #"prefixbl_answer_latency_seconds_count"#) == 8)
+        #expect(sample(m, #"prefixbl_zone_serial{zone="bl.example"}"#) == 2026113001)
+        #expect(sample(m, #"prefixbl_dataset_entries{zone="bl.example",dataset="t"}"#) == 1)
+        #expect(sample(m, #"prefixbl_tcp_connections_open"#) == 1)
+
+        // A flood: the limiter's counts reach the exposition.
+        let flood = try TestSocket(udp: dns, timeout: 0.2)
+        for _ in 0..<30 { try flood.send(makeQuery(id: 50, name: "7.7.0.192.bl.example")) }
+        while flood.receiveDatagram() != nil {}
+        let rrl = try #require(server.queryGuard.rrl)
+        #expect(rrl.slipped > 0 && rrl.dropped > 0)
+        let page2 = try #require(try httpGet(metricsAddress, "/metrics")).body
+        #expect(sample(page2, #"prefixbl_rrl_total{action="slip"}"#) == Double(rrl.slipped))
+        #expect(sample(page2, #"prefixbl_rrl_total{action="drop"}"#) == Double(rrl.dropped))
+        #expect(try httpGet(metricsAddress, "/other")?.status == 404)
+        await http.stop()
+        await server.stop()
+    }
+
+    @Test("--max-age with refuse: a zone older than the limit is flagged stale and REFUSED; warn keeps serving")
+    func maxAgeRefuse() async throws {
+        let old = UInt64(wallClockSeconds()) - 1000
+        for refuse in [true, false] {
+            let metrics = ServerMetrics(logger: Logger(label: "test"))
+            metrics.maxAge = 60
+            metrics.refuseStale = refuse
+            let server = try await startServer(handler: try opsResponder(created: old))
+            metrics.server = server
+            let dns = try #require(server.udpAddresses.first)
+            let before = try #require(try udpQuery(dns, makeQuery(id: 1, name: "1.2.0.192.bl.example")))
+            #expect(before[3] & 0x0F == 0)
+            let text = metrics.exposition()  // aggregates: finds the zone 1000 s old
+            #expect(sample(text, #"prefixbl_zone_stale{zone="bl.example"}"#) == 1)
+            #expect(sample(text, #"prefixbl_zone_data_age_seconds{zone="bl.example"}"#) >= 1000)
+            let after = try #require(try udpQuery(dns, makeQuery(id: 2, name: "1.2.0.192.BL.example")))
+            #expect(after[3] & 0x0F == (refuse ? 5 : 0))
+            // A name that merely ends in the zone's text is another zone.
+            let other = try #require(try udpQuery(dns, makeQuery(id: 3, name: "1.2.0.192.xbl.example")))
+            #expect(other[3] & 0x0F == 5, "not served at all")
+            await server.stop()
+        }
+        // Fresh data is never stale.
+        let metrics = ServerMetrics(logger: Logger(label: "test"))
+        metrics.maxAge = 60
+        metrics.refuseStale = true
+        let server = try await startServer(handler: try opsResponder(created: UInt64(wallClockSeconds()) - 5))
+        metrics.server = server
+        #expect(sample(metrics.exposition(), #"prefixbl_zone_stale{zone="bl.example"}"#) == 0)
+        let dns = try #require(server.udpAddresses.first)
+        let r = try #require(try udpQuery(dns, makeQuery(id: 4, name: "1.2.0.192.bl.example")))
+        #expect(r[3] & 0x0F == 0)
+        await server.stop()
+    }
+}
