@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DNSWire
+import DNSBL
 import Synchronization
 
 /// Response rate limiting settings (in the manner of NSD and Knot RRL). Off unless

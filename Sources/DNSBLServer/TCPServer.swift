@@ -96,7 +96,6 @@ final class TCPServer: @unchecked Sendable {
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
                                                 stats: stats)
                     handler.queryGuard = self.queryGuard
-                    handler.client = ClientAddress(remote: channel.remoteAddress)
                     handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
                 }
@@ -163,7 +162,6 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let queryLog: QueryLog?
     private let stats: TransportStats
     var queryGuard: QueryGuard? = nil
-    var client = ClientAddress.unknown
     var counters: QueryCounters? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
