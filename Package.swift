@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
         .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
+        .target(name: "ZoneExport", dependencies: ["PrefixStore", "ZoneSource", "LDNSKit"]),
         .target(name: "Aggregation", dependencies: ["ZoneSource", "PrefixStore"]),
         .target(
             name: "DNSBLServer",
@@ -47,11 +48,12 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation",
+                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
+        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
