@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "DNSBLServer",
             dependencies: [
-                "DNSBL", "ZoneSource", "CSystemShims",
+                "DNSBL", "ZoneSource", "ZoneExport", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// On shutdown, how long open TCP connections get to receive the answers to the queries
     /// already read before they are closed.
     public var shutdownGrace: Double = 2
+    /// Zone transfer (AXFR/IXFR over TCP) for the clients its ACL allows, REFUSED for others;
+    /// nil = the responder answers AXFR/IXFR with NOTIMP, as before transfers existed.
+    public var transfer: ZoneTransfer? = nil
 
     public init(listen: [ListenAddress], threads: Int? = nil) {
         self.listen = listen

@@ -89,7 +89,7 @@ final class TCPServer: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                      stats: stats))
+                                                      stats: stats, transfer: configuration.transfer))
                 }
             }
     }
@@ -149,7 +149,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Shutdown: answer what is complete in the buffer, then close once written.
     struct Drain {}
 
-    private let holder: SnapshotHolder
+    let holder: SnapshotHolder
+    let transfer: ZoneTransfer?
+    var transferState = TransferState()
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
     private let stats: TransportStats
@@ -159,8 +161,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var closing = false
     private var closeQueued = false
 
-    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats) {
+    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
+         transfer: ZoneTransfer? = nil) {
         self.holder = holder
+        self.transfer = transfer
         self.scratch = scratch
         self.queryLog = queryLog
         self.stats = stats
@@ -181,6 +185,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Fairness between connections of one event loop comes from small reads: each read
     /// brings at most `readSize` bytes, so one busy connection gets one such slice per loop tick.
     private func process(context: ChannelHandlerContext) {
+        if transferState.busy { return pumpTransfer(context: context) }
         guard var buffer = input else {
             if draining || closing { closeAfterWrites(context: context) }
             return
@@ -197,6 +202,15 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             }
             guard buffer.readableBytes >= 2 + Int(length) else { break }
             buffer.moveReaderIndex(forwardBy: 2)
+            if transfer != nil, buffer.readableBytesView.withUnsafeBytes({
+                interceptTransfer(UnsafeRawBufferPointer(rebasing: $0[0..<Int(length)]), context: context)
+            }) {
+                buffer.moveReaderIndex(forwardBy: Int(length))
+                stats.add(received: 1, answered: 1, dropped: 0)
+                wrote = true
+                if transferState.busy { break }
+                continue
+            }
             let snapshot = holder.load()
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<Int(length)])
@@ -229,7 +243,13 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         input = buffer
         if wrote { context.flush() }
-        if draining || closing { closeAfterWrites(context: context) }
+        if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
+    }
+
+    /// Continues with the queries that arrived during a zone transfer.
+    func resumeAfterTransfer(context: ChannelHandlerContext) {
+        process(context: context)
+        resumeReadingIfWanted(context: context)
     }
 
     /// Bytes per read: small enough that one connection's backlog is handled in slices.
@@ -254,7 +274,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     // Outbound read: suppressed while responses are backed up; re-issued when they drain.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable && !draining && !closing {
+        if context.channel.isWritable && !draining && !closing && !transferState.busy {
             context.read()
         } else {
             readWanted = true
