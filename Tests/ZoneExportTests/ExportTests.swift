@@ -124,6 +124,6 @@ func realDataExportMatchesStore() throws {
     #expect(!r.hasErrors)
     let store = try Store(zones: r.zones)
     for z in store.zones {
-        try checkZone(z, family: z.datasets[0].family, dir: tmp, random: 500, maxRanges: 3000)
+        try checkZone(z, family: z.datasets[0].family, dir: tmp, random: 300, maxRanges: 800)
     }
 }
