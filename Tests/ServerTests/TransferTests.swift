@@ -138,7 +138,9 @@ struct TransferTests {
         }
         try conf.write(toFile: dir + "/nsd.conf", atomically: true, encoding: .utf8)
         let nsd = try ChildProcess(which("nsd")!, ["-d", "-c", dir + "/nsd.conf"], directory: dir)
-        defer { nsd.signal(SIGTERM); _ = nsd.waitExit() }
+        // NSD started from the test process does not always act on SIGTERM (its forked xfrd
+        // and server children then outlive the test): end the whole tree with SIGKILL after a grace.
+        defer { stopTree(nsd.process.processIdentifier) }
         let primary = try Resolver(server: "127.0.0.1", port: server.v4.port, timeout: 2, retries: 2, recursionDesired: false)
         let secondary = try Resolver(server: "127.0.0.1", port: nsdPort, timeout: 2, retries: 2, recursionDesired: false)
         func serial(_ r: Resolver, _ zone: String) -> String? {
@@ -212,4 +214,33 @@ struct TransferTests {
         #expect(server.child.text.contains("NOTIFY acknowledged"))
         print("nsd: new data answered \(String(format: "%.2f", followed ?? -1)) s after the source file changed")
     }
+}
+
+/// SIGTERM to `pid`, then after up to 3 s SIGKILL to it and every descendant (found through
+/// /proc), so no process a test started outlives it.
+func stopTree(_ pid: Int32) {
+    func children(_ parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { p in
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }
+    }
+    var tree: [Int32] = [pid]
+    var i = 0
+    while i < tree.count { tree += children(tree[i]); i += 1 }
+    kill(pid, SIGTERM)
+    let deadline = Date().addingTimeInterval(3)
+    while Date() < deadline && tree.contains(where: { kill($0, 0) == 0 && !isZombie($0) }) { usleep(50_000) }
+    for p in tree { kill(p, SIGKILL) }
+    var status: Int32 = 0
+    _ = waitpid(pid, &status, WNOHANG)
+}
+
+func isZombie(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return true }
+    return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
 }
