@@ -39,11 +39,12 @@ let package = Package(
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
         .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
+        .target(name: "ZoneExport", dependencies: ["PrefixStore", "ZoneSource", "LDNSKit"]),
         .target(name: "Aggregation", dependencies: ["ZoneSource", "PrefixStore"]),
         .target(
             name: "DNSBLServer",
             dependencies: [
-                "DNSBL", "DNSWire", "ZoneSource", "CSystemShims",
+                "DNSBL", "DNSWire", "ZoneSource", "ZoneExport", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,11 +57,12 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation",
+                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
+        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGrace: Double = 2
     /// DNS Cookies and response rate limiting.
     public var operations = OperationsConfiguration()
+    /// Zone transfer (AXFR/IXFR over TCP) for the clients its ACL allows, REFUSED for others;
+    /// nil = the responder answers AXFR/IXFR with NOTIMP, as before transfers existed.
+    public var transfer: ZoneTransfer? = nil
 
     public init(listen: [ListenAddress], threads: Int? = nil) {
         self.listen = listen

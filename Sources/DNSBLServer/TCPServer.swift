@@ -94,7 +94,7 @@ final class TCPServer: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                stats: stats)
+                                                stats: stats, transfer: configuration.transfer)
                     handler.queryGuard = self.queryGuard
                     handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
@@ -157,7 +157,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Shutdown: answer what is complete in the buffer, then close once written.
     struct Drain {}
 
-    private let holder: SnapshotHolder
+    let holder: SnapshotHolder
+    let transfer: ZoneTransfer?
+    var transferState = TransferState()
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
     private let stats: TransportStats
@@ -171,8 +173,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private var client: ClientAddress? = nil
     private var closeQueued = false
 
-    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats) {
+    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
+         transfer: ZoneTransfer? = nil) {
         self.holder = holder
+        self.transfer = transfer
         self.scratch = scratch
         self.queryLog = queryLog
         self.stats = stats
@@ -193,6 +197,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Fairness between connections of one event loop comes from small reads: each read
     /// brings at most `readSize` bytes, so one busy connection gets one such slice per loop tick.
     private func process(context: ChannelHandlerContext) {
+        if transferState.busy { return pumpTransfer(context: context) }
         guard var buffer = input else {
             if draining || closing { closeAfterWrites(context: context) }
             return
@@ -215,6 +220,15 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 length = n
             }
             buffer.moveReaderIndex(forwardBy: 2)
+            if transfer != nil, buffer.readableBytesView.withUnsafeBytes({
+                interceptTransfer(UnsafeRawBufferPointer(rebasing: $0[0..<Int(length)]), context: context)
+            }) {
+                buffer.moveReaderIndex(forwardBy: Int(length))
+                stats.add(received: 1, answered: 1, dropped: 0)
+                wrote = true
+                if transferState.busy { break }
+                continue
+            }
             let snapshot = holder.load()
             let client = self.client ?? context.channel.remoteAddress.map { a in
                 a.withSockAddr { sa, _ in ClientAddress(sockaddr: sa) }
@@ -263,7 +277,13 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         input = buffer
         if wrote { context.flush() }
-        if draining || closing { closeAfterWrites(context: context) }
+        if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
+    }
+
+    /// Continues with the queries that arrived during a zone transfer.
+    func resumeAfterTransfer(context: ChannelHandlerContext) {
+        process(context: context)
+        resumeReadingIfWanted(context: context)
     }
 
     /// Bytes per read: small enough that one connection's backlog is handled in slices.
@@ -288,7 +308,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     // Outbound read: suppressed while responses are backed up; re-issued when they drain.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable && !draining && !closing {
+        if context.channel.isWritable && !draining && !closing && !transferState.busy {
             context.read()
         } else {
             readWanted = true

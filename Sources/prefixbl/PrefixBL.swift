@@ -16,5 +16,6 @@ struct PrefixBL: ParsableCommand {
             Serve.self,
             Query.self,
             Aggregate.self,
+            Export.self,
         ])
 }

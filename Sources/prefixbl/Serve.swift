@@ -7,6 +7,7 @@ import PrefixStore
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import ZoneExport
 import ZoneSource
 #if canImport(Glibc)
 import Glibc
@@ -57,6 +58,18 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Open TCP connections at most; more are closed at once.")
     var tcpMaxConnections: Int = 256
+
+    @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
+        "Clients (CIDR) allowed AXFR/IXFR over TCP; repeatable. Default: none (REFUSED).", valueName: "cidr"))
+    var allowTransfer: [String] = []
+
+    @Option(name: .customLong("notify"), help: ArgumentHelp(
+        "Secondary to send NOTIFY when a zone's serial changes: HOST:PORT or [V6HOST]:PORT; repeatable.",
+        valueName: "host:port"))
+    var notify: [String] = []
+
+    @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
+    var transferExpandText: String?
 
     @Option(help: "UDP threads per listen address and TCP event loops (default: CPUs available).")
     var threads: Int?
@@ -205,6 +218,12 @@ struct Serve: ParsableCommand {
         config.udpPayloadSize = udpPayload
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
+        if !allowTransfer.isEmpty {
+            let acl = try TransferACL(parsing: allowTransfer)
+            config.transfer = ZoneTransfer(
+                acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
+                logger: logger)
+        }
         let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
         if let rrlRate { config.operations.rrl = RRLSettings(rate: rrlRate, slip: rrlSlip) }
@@ -213,6 +232,7 @@ struct Serve: ParsableCommand {
         serverMetrics?.maxAge = maxAge.map(UInt64.init)
         serverMetrics?.refuseStale = maxAgeAction == "refuse"
         let holder = SnapshotHolder(first)
+        let notifier = notify.isEmpty ? nil : try NotifyService(holder: holder, targets: notify, logger: logger)
         let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLogger,
                                metrics: serverMetrics)
         serverMetrics?.server = server
@@ -276,7 +296,7 @@ struct Serve: ParsableCommand {
         // Services start in order and shut down in reverse: the reloader stops first, then the
         // server stops accepting and finishes what it has read.
         let group = ServiceGroup(configuration: .init(
-            services: [DNSServerService(server: server), reloader],
+            services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? []),
             logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {

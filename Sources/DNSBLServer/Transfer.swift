@@ -1,0 +1,223 @@
+import DNSBL
+import Logging
+import NIOCore
+import PrefixStore
+import Synchronization
+import ZoneExport
+import ZoneSource
+
+/// Client networks allowed to transfer zones (`--allow-transfer CIDR`); empty = nobody.
+public struct TransferACL: Sendable {
+    struct Entry: Sendable { var family: AddressFamily; var network: UInt128; var length: Int }
+    var entries: [Entry] = []
+
+    /// Parses `ADDR/LEN` or a bare address (a host) per element.
+    /// - Throws: ``ServerError`` `.config` naming the bad element.
+    public init(parsing cidrs: [String]) throws(ServerError) {
+        for text in cidrs {
+            let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+            guard let (family, key) = parseAddress(parts[0]) else {
+                throw ServerError(.config, "--allow-transfer \(text): not an address")
+            }
+            let length = parts.count == 2 ? Int(parts[1]) ?? -1 : family.bits
+            guard length >= 0 && length <= family.bits else {
+                throw ServerError(.config, "--allow-transfer \(text): prefix length must be 0…\(family.bits)")
+            }
+            let shift = family.bits - length
+            let network = shift >= family.bits ? 0 : (key >> UInt128(shift)) << UInt128(shift)
+            entries.append(Entry(family: family, network: network, length: length))
+        }
+    }
+
+    /// Whether a peer at `address` (text, as NIO reports it) may transfer. IPv4-mapped IPv6
+    /// peers (`::ffff:192.0.2.1`) are judged as IPv4.
+    public func allows(_ address: String?) -> Bool {
+        guard let address, var (family, key) = parseAddress(address) else { return false }
+        if family == .ipv6 && key >> 32 == 0xFFFF { family = .ipv4; key &= 0xFFFF_FFFF }
+        return entries.contains { e in
+            guard e.family == family else { return false }
+            let shift = family.bits - e.length
+            return shift >= family.bits || (key >> UInt128(shift)) << UInt128(shift) == e.network
+        }
+    }
+}
+
+/// A parsed AXFR (RFC 5936) or IXFR (RFC 1995) query.
+struct TransferRequest {
+    var id: UInt16
+    var rd: Bool
+    /// The question as sent (client's case), echoed in the first response message.
+    var question: [UInt8]
+    /// QNAME lower-cased, wire form.
+    var zone: [UInt8]
+    var qtype: UInt16
+
+    /// Reads `query` when it is a standard query (QR=0, opcode 0, QDCOUNT 1, uncompressed
+    /// QNAME) for type AXFR (252) or IXFR (251); nil for anything else, which the responder
+    /// answers as usual.
+    init?(_ query: UnsafeRawBufferPointer) {
+        guard query.count >= 17, query[2] & 0x80 == 0, (query[2] >> 3) & 0xF == 0,
+              query[4] == 0, query[5] == 1 else { return nil }
+        var i = 12
+        var name: [UInt8] = []
+        while true {
+            guard i < query.count else { return nil }
+            let n = Int(query[i])
+            if n == 0 { name.append(0); i += 1; break }
+            guard n < 64, i + 1 + n <= query.count else { return nil }
+            name.append(UInt8(n))
+            for b in query[(i + 1)...(i + n)] { name.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
+            i += 1 + n
+        }
+        guard i + 4 <= query.count else { return nil }
+        let qtype = UInt16(query[i]) << 8 | UInt16(query[i + 1])
+        guard qtype == 252 || qtype == 251 else { return nil }
+        id = UInt16(query[0]) << 8 | UInt16(query[1])
+        rd = query[2] & 1 != 0
+        question = Array(query[12..<(i + 4)])
+        zone = name
+        self.qtype = qtype
+    }
+
+    /// A header-and-question-only response with `rcode`.
+    func reply(rcode: UInt8) -> [UInt8] {
+        [UInt8(id >> 8), UInt8(id & 0xFF), 0x84 | (rd ? 1 : 0), rcode, 0, 1, 0, 0, 0, 0, 0, 0] + question
+    }
+}
+
+/// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR answered with a full transfer, RFC 1995
+/// §4): the records of ``ZoneExport/Exporter`` for the current snapshot's zone, SOA first and
+/// last, packed into messages of at most ``chunkBytes`` bytes of records. The records are
+/// built on a background thread the first time a snapshot's zone is asked for and kept until
+/// the next snapshot; the query path only checks QTYPE. No TSIG (RFC 8945): the ACL is the
+/// only access control.
+public final class ZoneTransfer: Sendable {
+    public let acl: TransferACL
+    public let options: ExportOptions
+    let logger: Logger
+    /// Record bytes per message (besides header and question): well under 65535 so a message
+    /// never overflows the TCP length prefix.
+    static let chunkBytes = 16_000
+
+    /// Per zone: the snapshot the body belongs to and the body's record chunks.
+    private let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk])]>([:])
+
+    struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
+
+    public init(acl: TransferACL, options: ExportOptions = ExportOptions(), logger: Logger) {
+        self.acl = acl; self.options = options; self.logger = logger
+    }
+
+    enum Start {
+        /// Answer with this one message.
+        case reply([UInt8])
+        /// Build (off the event loop) and send these messages.
+        case transfer(@Sendable () -> [[UInt8]])
+    }
+
+    func start(_ request: TransferRequest, peer: String?, snapshot: Snapshot) -> Start {
+        guard acl.allows(peer) else {
+            logger.notice("zone transfer refused", metadata: ["peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))"])
+            return .reply(request.reply(rcode: 5))
+        }
+        guard let responder = snapshot.handler as? Responder,
+              let zone = responder.stores.lazy.flatMap(\.zones).first(where: { $0.name == request.zone })
+        else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
+        return .transfer { [self] in
+            let chunks = body(zone, snapshot: snapshot)
+            logger.info("zone transfer", metadata: [
+                "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))", "serial": "\(zone.soa.serial)",
+                "qtype": "\(request.qtype == 252 ? "AXFR" : "IXFR")", "messages": "\(chunks.count)"])
+            var out: [[UInt8]] = []
+            out.reserveCapacity(chunks.count)
+            for (k, c) in chunks.enumerated() {
+                let q = k == 0 ? request.question : []
+                var m: [UInt8] = [UInt8(request.id >> 8), UInt8(request.id & 0xFF), 0x84, 0,
+                                  0, k == 0 ? 1 : 0, UInt8(c.count >> 8), UInt8(c.count & 0xFF), 0, 0, 0, 0]
+                m.reserveCapacity(12 + q.count + c.bytes.count)
+                m += q
+                m += c.bytes
+                out.append(m)
+            }
+            return out
+        }
+    }
+
+    /// The zone's transfer records in chunks, from the cache when built for this snapshot.
+    func body(_ zone: StoreZone, snapshot: Snapshot) -> [Chunk] {
+        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return hit.chunks }
+        var chunks: [Chunk] = []
+        var current = Chunk(count: 0, bytes: [])
+        func add(_ r: ExportRecord) {
+            let w = r.wire
+            if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
+                chunks.append(current)
+                current = Chunk(count: 0, bytes: [])
+            }
+            current.bytes += w
+            current.count += 1
+        }
+        _ = Exporter.export(zone, options: options, emit: add)
+        add(Exporter.soaRecord(zone))
+        chunks.append(current)
+        cache.withLock { $0[zone.name] = (snapshot, chunks) }
+        return chunks
+    }
+}
+
+extension DNSTCPHandler {
+    /// Intercepts an AXFR/IXFR query before the responder sees it. Returns false when `query`
+    /// is no transfer query (answer it as usual); otherwise the request is answered (REFUSED
+    /// and NOTAUTH at once, a transfer after building it off the event loop) and the
+    /// connection's later queries wait until the transfer is written.
+    func interceptTransfer(_ query: UnsafeRawBufferPointer, context: ChannelHandlerContext) -> Bool {
+        guard let transfer, let request = TransferRequest(query) else { return false }
+        switch transfer.start(request, peer: context.channel.remoteAddress?.ipAddress, snapshot: holder.load()) {
+        case .reply(let bytes):
+            var out = context.channel.allocator.buffer(capacity: bytes.count + 2)
+            out.writeInteger(UInt16(bytes.count))
+            out.writeBytes(bytes)
+            context.write(wrapOutboundOut(out), promise: nil)
+        case .transfer(let build):
+            transferState.busy = true
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            ThreadJob {
+                let messages = build()
+                loop.execute {
+                    let (handler, ctx) = bound.value
+                    handler.transferState.pending = messages
+                    handler.transferState.next = 0
+                    handler.pumpTransfer(context: ctx)
+                }
+            }.start()
+        }
+        return true
+    }
+
+    /// Writes transfer messages while the channel takes them; when all are written, resumes
+    /// answering the connection's queued queries.
+    func pumpTransfer(context: ChannelHandlerContext) {
+        guard transferState.busy, let pending = transferState.pending else { return }
+        while transferState.next < pending.count && context.channel.isWritable {
+            let m = pending[transferState.next]
+            var out = context.channel.allocator.buffer(capacity: m.count + 2)
+            out.writeInteger(UInt16(m.count))
+            out.writeBytes(m)
+            context.write(wrapOutboundOut(out), promise: nil)
+            transferState.next += 1
+        }
+        context.flush()
+        if transferState.next == pending.count {
+            transferState = TransferState()
+            resumeAfterTransfer(context: context)
+        }
+    }
+}
+
+/// A TCP connection's transfer in progress.
+struct TransferState {
+    var busy = false
+    var pending: [[UInt8]]? = nil
+    var next = 0
+}

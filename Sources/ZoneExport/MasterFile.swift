@@ -1,0 +1,44 @@
+import LDNSKit
+import PrefixStore
+import ZoneSource
+
+/// Writes exported zones as RFC 1035 master files, every RR formatted (and so validated) by
+/// libldns.
+public enum MasterFile {
+    /// The comment block at the top of a zone's master file: zone, serial, and what was done
+    /// with TXT `$`.
+    public static func header(_ zone: StoreZone, options: ExportOptions) -> String {
+        let dollar: String
+        switch options.dollar {
+        case .block:
+            dollar = "'$' in TXT (the queried address) is written as the block the record covers: the address at an exact name, the CIDR at a wildcard."
+        case .fixed(let t):
+            dollar = "'$' in TXT (the queried address) is written as the fixed text '\(String(decoding: t, as: UTF8.self))'."
+        }
+        return """
+            ; zone \(DomainName.text(wire: zone.name)) serial \(zone.soa.serial), exported by prefixbl
+            ; A standard server answers this zone like `prefixbl serve` for A (and TXT without '$')
+            ; at every full-length address name. Excluded names carry HINFO (NODATA, not NXDOMAIN).
+            ; \(dollar)
+
+            """
+    }
+
+    /// Formats the zone and hands each line (with its newline) to `write`.
+    /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
+    public static func write(_ zone: StoreZone, options: ExportOptions = ExportOptions(),
+                             to write: (String) -> Void) throws(LDNSError) -> ExportStats {
+        write(header(zone, options: options))
+        var failure: LDNSError? = nil
+        let stats = Exporter.export(zone, options: options) { r in
+            if failure != nil { return }
+            do throws(LDNSError) {
+                write(try ZoneFile.presentation(wire: r.wire) + "\n")
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return stats
+    }
+}

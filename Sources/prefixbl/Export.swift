@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import LDNSKit
+import PrefixStore
+import ZoneExport
+import ZoneSource
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a store's zones as RFC 1035 master files for standard DNS servers.",
+        discussion: """
+            Each zone becomes one master file that NSD, Knot or BIND answer like `prefixbl serve` \
+            for A (and TXT without '$') at every full-length address name: listed blocks as \
+            nibble/octet wildcards, exclusions as names with an HINFO record (NODATA there, \
+            where serve answers NXDOMAIN). A TXT '$' (the queried address) cannot be static: it \
+            is written as the block the record covers, or as --expand-text. Figures go to \
+            standard error. See the "Running secondaries" article.
+            """)
+
+    @Argument(help: "The store file.")
+    var store: String
+
+    @Option(help: "Export only this zone (e.g. bl.example).")
+    var zone: String?
+
+    @Option(name: .shortAndLong,
+            help: "Output: a directory (one <zone>.zone file per zone) or a file (one zone). Default: standard output.")
+    var output: String?
+
+    @Option(help: "Write TXT '$' as this fixed text instead of the block's address or CIDR.")
+    var expandText: String?
+
+    func run() throws {
+        let s: Store
+        do throws(StoreError) { s = try Store(path: store) } catch {
+            throw ValidationError("\(error)")
+        }
+        var zones = s.zones
+        if let zone {
+            let want: [UInt8]
+            do throws(LDNSError) { want = try DomainName(zone).wire } catch { throw ValidationError("\(error)") }
+            zones = zones.filter { $0.name == want }
+            if zones.isEmpty { throw ValidationError("zone \(zone) is not in \(store)") }
+        }
+        var isDir: ObjCBool = false
+        let toDirectory = output.map { $0.hasSuffix("/") || (FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue) } ?? false
+        if let output, !toDirectory, zones.count > 1 {
+            throw ValidationError("\(output) is a file but the store has \(zones.count) zones: give --zone or a directory")
+        }
+        if toDirectory, let output {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        }
+        let options = ExportOptions(dollar: expandText.map { .fixed(Array($0.utf8)) } ?? .block)
+        for z in zones {
+            var name = DomainName.text(wire: z.name); if name.count > 1 { name.removeLast() }
+            let path: String? = output.map { toDirectory ? $0 + "/" + name + ".zone" : $0 }
+            let sink = try LineSink(path: path.map { $0 + ".tmp" })
+            let started = ContinuousClock.now
+            let stats: ExportStats
+            do throws(LDNSError) {
+                stats = try MasterFile.write(z, options: options) { sink.add($0) }
+            } catch {
+                throw ValidationError("zone \(name): libldns refused a record: \(error)")
+            }
+            try sink.close()
+            if let path {
+                if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+                try FileManager.default.moveItem(atPath: path + ".tmp", toPath: path)
+            }
+            let d = ContinuousClock.now - started
+            let secs = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            var line = "\(name): \(stats.records) records (\(stats.wildcards) wildcards, \(stats.markers) exclusion markers) "
+            line += "from \(stats.ranges) ranges, expansion \(String(format: "%.2f", stats.expansion)), "
+            line += "\(String(format: "%.2f", secs)) s"
+            if stats.dollarTexts > 0 { line += "; \(stats.dollarTexts) TXT with '$' written statically" }
+            if let path { line += " → \(path)" }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+            if !stats.familyCollisions.isEmpty {
+                FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 data share top labels \(stats.familyCollisions.joined(separator: ",")); wildcards of one family can answer names of the other there\n").utf8))
+            }
+        }
+    }
+}
+
+/// Buffers text and writes it in large chunks to a file or standard output.
+final class LineSink {
+    let handle: FileHandle
+    let owned: Bool
+    var buffer: [UInt8] = []
+    init(path: String?) throws {
+        if let path {
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                  let h = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
+            handle = h; owned = true
+        } else {
+            handle = FileHandle.standardOutput; owned = false
+        }
+        buffer.reserveCapacity(1 << 20)
+    }
+    func add(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+    func flush() {
+        handle.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+    func close() throws {
+        flush()
+        if owned { try handle.close() }
+    }
+}
