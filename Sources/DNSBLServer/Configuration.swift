@@ -29,6 +29,10 @@ public struct ServerConfiguration: Sendable {
     /// already read before they are closed.
     public var shutdownGrace: Double = 2
 
+    /// Sockets passed by socket activation (``Systemd/inheritedSockets(unsetEnvironment:)``);
+    /// when not empty they are served instead of binding ``listen``.
+    public var inheritedSockets: [Systemd.InheritedSocket] = []
+
     public init(listen: [ListenAddress], threads: Int? = nil) {
         self.listen = listen
         let n = threads ?? onlineCPUs()

@@ -7,6 +7,7 @@ struct PrefixBL: AsyncParsableCommand {
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
         subcommands: [
             Serve.self,
+            Rbldnsd.self,
             Query.self,
             Compile.self,
             Check.self,
