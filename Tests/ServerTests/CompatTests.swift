@@ -283,7 +283,7 @@ func debianConfigurationConverted() throws {
     let place = geteuid() == 0 ? "-r\(dir)" : "-w\(dir)"
     let defaults = dir + "/default-rbldnsd"
     try """
-        RBLDNSD="- \(place) -b127.0.0.1/\(port) -t 35m:1m:10m -l query.log \\
+        RBLDNSD="- \(place) -b127.0.0.1/\(port) -t 35m:1m:10m -l query.log -c 1 -s stats \\
           bl.example:ip4set:list \\
         "
         """.write(toFile: defaults, atomically: true, encoding: .utf8)
@@ -311,6 +311,14 @@ func debianConfigurationConverted() throws {
         reopened = (try? String(contentsOfFile: dir + "/query.log", encoding: .utf8)) ?? ""
     }
     #expect(reopened.contains("8.2.0.192.bl.example"), "query log not reopened:\n\(child.text)")
+    // -s stats with -c 1: a bare timestamp at start, then a counters line every second.
+    var stats = ""
+    let statsDeadline = Date().addingTimeInterval(5)
+    while Date() < statsDeadline && !stats.contains(" udp:") {
+        usleep(100_000)
+        stats = (try? String(contentsOfFile: dir + "/stats", encoding: .utf8)) ?? ""
+    }
+    #expect(stats.contains(" udp:") && stats.contains(" *:"), "stats file: '\(stats)'\n\(child.text)")
     child.signal(SIGTERM)
     #expect(child.waitExit(timeout: 15) == 0, "\(child.text)")
 }
