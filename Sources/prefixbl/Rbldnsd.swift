@@ -36,7 +36,10 @@ struct Rbldnsd: ParsableCommand {
         do { args = try parsed.serveArguments(runningAsRoot: geteuid() == 0, socketActivated: activated) } catch {
             throw ValidationError("\(error)")
         }
-        for note in parsed.notes { FileHandleStderr.write("prefixbl rbldnsd: \(note)\n") }
+        for note in parsed.notes {
+            let text = "prefixbl rbldnsd: \(note)\n"
+            _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }
+        }
         if printServe {
             print((["prefixbl", "serve"] + args).map(shellQuoted).joined(separator: " "))
             return

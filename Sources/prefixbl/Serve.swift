@@ -5,6 +5,7 @@ import Dispatch
 import Logging
 import PrefixStore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import ZoneSource
 #if canImport(Glibc)
@@ -373,13 +374,12 @@ struct CompileSettings: Sendable {
 /// `UNIXTIME udp:RECEIVED:ANSWERED:DROPPED tcp:RECEIVED:ANSWERED:DROPPED *:RECEIVED:ANSWERED:DROPPED`
 /// (query counts since start, or since the previous line with `--stats-incremental`); a bare
 /// `UNIXTIME` line at start and at shutdown marks where the counters restart, as rbldnsd does.
-final class StatsWriter: @unchecked Sendable {
+final class StatsWriter: Sendable {
     let path: String
     let incremental: Bool
     let server: DNSServer
     let logger: Logger
-    private let lock = NSLockLike()
-    private var last = (0, 0, 0, 0, 0, 0)
+    private let last = Mutex<[Int]>([0, 0, 0, 0, 0, 0])
 
     init(path: String, incremental: Bool, server: DNSServer, logger: Logger) {
         self.path = path; self.incremental = incremental; self.server = server; self.logger = logger
@@ -389,13 +389,12 @@ final class StatsWriter: @unchecked Sendable {
 
     func write() {
         let u = server.udpStats, t = server.tcpStats
-        let now = (u.received, u.answered, u.dropped, t.received, t.answered, t.dropped)
-        let line: String = lock.withLock {
-            var v = now
-            if incremental { v = (now.0 - last.0, now.1 - last.1, now.2 - last.2, now.3 - last.3, now.4 - last.4, now.5 - last.5) }
-            last = now
-            return "\(time(nil)) udp:\(v.0):\(v.1):\(v.2) tcp:\(v.3):\(v.4):\(v.5) *:\(v.0 + v.3):\(v.1 + v.4):\(v.2 + v.5)\n"
+        let now = [u.received, u.answered, u.dropped, t.received, t.answered, t.dropped]
+        let v: [Int] = last.withLock { last in
+            defer { last = now }
+            return incremental ? zip(now, last).map { $0 - $1 } : now
         }
+        let line = "\(time(nil)) udp:\(v[0]):\(v[1]):\(v[2]) tcp:\(v[3]):\(v[4]):\(v[5]) *:\(v[0] + v[3]):\(v[1] + v[4]):\(v[2] + v[5])\n"
         logger.info("stats", metadata: ["line": "\(line.dropLast())"])
         append(line)
     }
