@@ -3,11 +3,12 @@
 #   libldns-dev, zlib1g-dev, pkg-config  — build (libldns is our DNS library, zlib reads .gz input)
 #   dnsutils (dig), knot-dnsutils (kdig)   — end-to-end tests talk to the server like operators do
 #   unbound                                 — the QNAME-minimisation end-to-end test (SPEC §4, case C2)
-#   rbldnsd, dnsperf                        — differential tests and side-by-side benchmarks
+#   rbldnsd, dnsperf                        — differential tests (tools/differential) and side-by-side benchmarks
 #   nsd                                     — a standard secondary fed by AXFR/NOTIFY (zone transfer tests)
+#   systemd                                 — systemd-socket-activate, for the socket-activation tests
 # Already-installed packages are skipped, so a second run costs nothing.
 set -euo pipefail
-want=(libldns-dev zlib1g-dev pkg-config dnsutils knot-dnsutils unbound rbldnsd dnsperf ldnsutils nsd)
+want=(libldns-dev zlib1g-dev pkg-config dnsutils knot-dnsutils unbound rbldnsd dnsperf ldnsutils nsd systemd)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

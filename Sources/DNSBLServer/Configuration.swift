@@ -34,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     /// nil = the responder answers AXFR/IXFR with NOTIMP, as before transfers existed.
     public var transfer: ZoneTransfer? = nil
 
+    /// Sockets passed by socket activation (``Systemd/inheritedSockets(unsetEnvironment:)``);
+    /// when not empty they are served instead of binding ``listen``.
+    public var inheritedSockets: [Systemd.InheritedSocket] = []
+
     public init(listen: [ListenAddress], threads: Int? = nil) {
         self.listen = listen
         let n = threads ?? onlineCPUs()

@@ -47,6 +47,23 @@ public final class DNSServer: @unchecked Sendable {
     public func start() async throws {
         precondition(!started, "DNSServer.start() called twice")
         started = true
+        if !configuration.inheritedSockets.isEmpty {
+            // Socket activation: serve on what the service manager bound; `listen` is ignored.
+            let inherited = configuration.inheritedSockets
+            do {
+                try await tcp.adopt(inherited.filter { $0.kind == .tcp }.map(\.fd))
+                try udp.adopt(inherited.filter { $0.kind == .udp }.map(\.fd))
+            } catch {
+                await tcp.unbind()
+                try? await tcp.group.shutdownGracefully()
+                throw error
+            }
+            udp.start()
+            logger.info("serving on inherited sockets", metadata: [
+                "udp": "\(udpAddresses.map(\.description).joined(separator: " "))",
+                "tcp": "\(tcpAddresses.map(\.description).joined(separator: " "))"])
+            return
+        }
         // TCP binds first so that an ephemeral port (port 0) is chosen once and UDP joins the
         // same number: resolvers fall back from UDP to TCP on the same port. If that UDP port is
         // taken, try another ephemeral port.

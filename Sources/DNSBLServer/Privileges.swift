@@ -11,7 +11,13 @@ public enum Privileges {
     /// groups; the order (groups, gid, uid) is the one that leaves no way back.
     /// - Throws: ``ServerError`` `.privileges` naming the user/group and the failing call.
     public static func drop(user: String?, group: String?) throws(ServerError) {
-        guard user != nil || group != nil else { return }
+        let (uid, gid) = try resolve(user: user, group: group)
+        try drop(uid: uid, gid: gid)
+    }
+
+    /// Looks the user and group up now (before a chroot hides /etc/passwd and /etc/group).
+    /// - Throws: ``ServerError`` `.privileges` naming an unknown user or group.
+    public static func resolve(user: String?, group: String?) throws(ServerError) -> (uid: uid_t?, gid: gid_t?) {
         var uid: uid_t? = nil
         var gid: gid_t? = nil
         if let user {
@@ -23,6 +29,12 @@ public enum Privileges {
             guard let gr = getgrnam(group) else { throw ServerError(.privileges, "unknown group '\(group)'") }
             gid = gr.pointee.gr_gid
         }
+        return (uid, gid)
+    }
+
+    /// Switches to already resolved ids (see ``resolve(user:group:)``); nil = keep.
+    /// - Throws: ``ServerError`` `.privileges` naming the failing call.
+    public static func drop(uid: uid_t?, gid: gid_t?) throws(ServerError) {
         if let gid {
             var g = gid
             if getuid() == 0 && setgroups(1, &g) != 0 {

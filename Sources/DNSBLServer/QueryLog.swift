@@ -26,6 +26,7 @@ public final class QueryLog: @unchecked Sendable {
     }
     private let state = Mutex(Buffers())
     private let fd: Int32
+    private let path: String
     private let stopFlag = Atomic<Bool>(false)
     private var thread: pthread_t? = nil
     private static let capacityLimit = 4 << 20
@@ -36,6 +37,7 @@ public final class QueryLog: @unchecked Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw ServerError(.io, "query log \(path): \(errnoText())") }
         self.fd = fd
+        self.path = path
         state.withLock { $0.active.reserveCapacity(256 << 10); $0.spare = [UInt8](); $0.spare!.reserveCapacity(256 << 10) }
         startFlusher()
     }
@@ -47,6 +49,21 @@ public final class QueryLog: @unchecked Sendable {
         if stopFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
         if let t = thread { pthread_join(t, nil) }
         flush()
+    }
+
+    /// Reopens the file by its path (for logrotate: on SIGHUP after the old file was renamed),
+    /// after writing what is buffered to the old one. The new descriptor replaces the old one
+    /// with `dup2`, so the flusher never sees a closed descriptor. `/dev/stdout` and
+    /// `/dev/stderr` are not reopened.
+    /// - Throws: ``ServerError`` `.io` when the path cannot be opened (the old file stays in use).
+    public func reopen() throws(ServerError) {
+        if path == "/dev/stdout" || path == "/dev/stderr" { flush(); return }
+        flush()
+        let nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard nfd >= 0 else { throw ServerError(.io, "query log \(path): \(errnoText())") }
+        _ = dup2(nfd, fd)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        close(nfd)
     }
 
     /// Lines dropped because the buffer was full.

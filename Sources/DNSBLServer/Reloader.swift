@@ -100,6 +100,13 @@ public final class Reloader: Service, @unchecked Sendable {
     /// data loads does not kill the process); when nil, ``run()`` traps SIGHUP itself.
     public var hangupSignals: UnixSignalsSequence? = nil
 
+    /// Called on every SIGHUP before the reload it requests (reopen the query log, tell the
+    /// service manager `RELOADING=1`).
+    public var onHangup: (@Sendable () -> Void)? = nil
+    /// Called after the reload a SIGHUP requested, whatever its outcome (tell the service
+    /// manager `READY=1` again).
+    public var afterHangupReload: (@Sendable () -> Void)? = nil
+
     private let state = Mutex<[FileFingerprint]>([])
     private let reloadLock = Mutex<Bool>(false)
     private let hupRequested = Atomic<Bool>(false)
@@ -149,6 +156,7 @@ public final class Reloader: Service, @unchecked Sendable {
                 group.addTask { [self] in
                     for await _ in signals {
                         logger.info("SIGHUP: reload requested")
+                        onHangup?()
                         requestReload()
                     }
                 }
@@ -167,6 +175,7 @@ public final class Reloader: Service, @unchecked Sendable {
                     }
                     if hupRequested.exchange(false, ordering: .acquiringAndReleasing) {
                         _ = await reload(trigger: "SIGHUP")
+                        afterHangupReload?()
                         sinceCheck = 0
                     } else if sinceCheck >= checkInterval {
                         sinceCheck = 0

@@ -62,6 +62,24 @@ final class TCPServer: @unchecked Sendable {
         }
     }
 
+    /// Serves on inherited (socket-activated) listening stream sockets; NIO calls `listen` on them.
+    func adopt(_ fds: [Int32]) async throws {
+        do {
+            for fd in fds {
+                let local = localAddress(fd)
+                let fallback = try ListenAddress(host: "0.0.0.0", port: 0)
+                let b = bootstrap(for: local ?? fallback, inherited: true)
+                let channel = try await b.withBoundSocket(fd).get()
+                serverChannels.append(channel)
+                if let local { boundAddresses.append(local) }
+            }
+        } catch {
+            for c in serverChannels { try? await c.close() }
+            serverChannels = []
+            throw ServerError(.socket, "inherited TCP socket: \(error)")
+        }
+    }
+
     /// Closes the listening sockets (before serving; used when the UDP side cannot bind).
     func unbind() async {
         for c in serverChannels { try? await c.close() }
@@ -69,13 +87,15 @@ final class TCPServer: @unchecked Sendable {
         boundAddresses = []
     }
 
-    private func bootstrap(for address: ListenAddress) -> ServerBootstrap {
+    private func bootstrap(for address: ListenAddress, inherited: Bool = false) -> ServerBootstrap {
         let idle = TimeAmount.nanoseconds(Int64(configuration.tcpIdleTimeout * 1e9))
         let queued = configuration.tcpMaxQueuedBytes
         var b = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        if address.family == .ipv6 {
+        // An inherited socket is already bound: SO_REUSEADDR and IPV6_V6ONLY are its creator's
+        // choice (systemd's BindIPv6Only=) and cannot change after bind.
+        if !inherited { b = b.serverChannelOption(.socketOption(.so_reuseaddr), value: 1) }
+        if address.family == .ipv6 && !inherited {
             b = b.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel.ipv6, name: NIOBSDSocket.Option.ipv6_v6only),
                 value: 1)

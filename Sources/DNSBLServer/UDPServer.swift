@@ -70,6 +70,21 @@ final class UDPServer: @unchecked Sendable {
         }
     }
 
+    /// Serves on inherited (socket-activated) datagram sockets: `udpThreads` workers share each
+    /// descriptor (concurrent `recvmmsg` on one socket is safe; the kernel hands each datagram
+    /// to one caller). The socket keeps the options its creator gave it, except the timeouts
+    /// the workers need to notice ``stop()``.
+    func adopt(_ fds: [Int32]) throws(ServerError) {
+        for fd in fds {
+            guard csys_set_timeouts(fd, 200, 100) == 0 else {
+                throw ServerError(.socket, "inherited UDP socket \(fd): \(errnoText())")
+            }
+            _ = csys_set_rcvbuf(fd, Int32(configuration.udpReceiveBuffer))
+            if let a = localAddress(fd) { boundAddresses.append(a) }
+            for _ in 0..<configuration.udpThreads { workers.append(Worker(fd: fd, thread: nil)) }
+        }
+    }
+
     private func makeSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
         let domain = address.family == .ipv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
@@ -120,9 +135,11 @@ final class UDPServer: @unchecked Sendable {
     /// Stops receiving; each worker finishes (answers) the batch it holds, then exits.
     func stop() {
         if stopFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        var closed = Set<Int32>()
         for w in workers {
             if let t = w.thread { pthread_join(t, nil) }
-            close(w.fd)
+            // Adopted sockets are shared by several workers: close each descriptor once.
+            if closed.insert(w.fd).inserted { close(w.fd) }
         }
         workers = []
     }

@@ -51,6 +51,11 @@ public struct CompileOptions: Sendable {
     public var countAsValue = false
     /// Unix seconds used for `$TIMESTAMP` checks; defaults to the current time.
     public var now: UInt64 = UInt64(time(nil))
+    /// Answer TTL of a dataset without `$TTL` (and of `$TTL 0`), seconds: rbldnsd's `-t DEFTTL`.
+    public var defaultTTL: UInt32 = 2100
+    /// Accept CIDR prefixes with host bits set (`192.0.2.7/24`) as their network
+    /// (`192.0.2.0/24`) instead of skipping them with a warning: rbldnsd's `-e`.
+    public var allowHostBits = false
     /// Called about every million lines with the running totals (for a progress display).
     public var progress: (@Sendable (CompileProgress) -> Void)? = nil
 
@@ -218,6 +223,9 @@ public enum Compiler {
             }
             var parser = DatasetParser(kind: kind, countAsValue: options.countAsValue, force: options.force,
                                        strict: options.strict, now: options.now)
+            parser.ttl = options.defaultTTL
+            parser.defaultTTL = options.defaultTTL
+            parser.allowHostBits = options.allowHostBits
             var newest: UInt64 = 0
             for file in spec.files {
                 stats.files += 1

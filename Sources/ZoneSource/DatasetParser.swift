@@ -71,6 +71,10 @@ struct DatasetParser {
     var baseTemplate: [UInt8]? = nil
     /// `$TTL` (seconds); the last one read applies to the dataset.
     var ttl: UInt32 = 2100
+    /// TTL when the file gives none or `$TTL 0` (CompileOptions.defaultTTL).
+    var defaultTTL: UInt32 = 2100
+    /// Take a prefix with host bits set as its network (CompileOptions.allowHostBits, rbldnsd -e).
+    var allowHostBits = false
     var soa: SOASource? = nil
     var ns: NSSource? = nil
     /// `$MAXRANGE4` in addresses; 0 = no limit. Can only shrink.
@@ -222,6 +226,9 @@ struct DatasetParser {
         case .invalid(let why):
             fail(.syntax, "\(why): '\(Self.text(p, s, j))'")
             return
+        case .hostBits(let a, let len) where allowHostBits:
+            first = kind.family == .ipv4 ? UInt128(UInt32(truncatingIfNeeded: a) & mask32(len)) : a & mask128(len)
+            length = len
         case .hostBits(_, let len):
             warn(.hostBits, "'\(Self.text(p, s, j))' has host bits set beyond /\(len); entry skipped")
             return
@@ -386,7 +393,7 @@ struct DatasetParser {
             guard args.count == 1 else { fail(.special, "$TTL takes one time value"); return }
             do throws(LDNSError) { ttl = try LDNSTime.seconds(args[0]) }
             catch { fail(.special, "$TTL: \(error)") }
-            if ttl == 0 { ttl = 2100 }
+            if ttl == 0 { ttl = defaultTTL }
         case "maxrange4":
             guard args.count == 1 else { fail(.special, "$MAXRANGE4 takes one size (e.g. 256 or /24)"); return }
             var t = Substring(args[0])

@@ -14,6 +14,7 @@ struct PrefixBL: ParsableCommand {
             Dump.self,
             Lookup.self,
             Serve.self,
+            Rbldnsd.self,
             Query.self,
             Aggregate.self,
             Export.self,

@@ -122,6 +122,33 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("What to do with a zone older than --max-age: warn, or refuse (answer REFUSED).", valueName: "warn|refuse"))
     var maxAgeAction: String = "warn"
 
+    @Option(help: "Answer TTL of datasets without $TTL, seconds (rbldnsd -t DEFTTL).")
+    var defaultTTL: UInt32 = 2100
+
+    @Option(help: "Raise every TTL in the data below this to it, seconds (rbldnsd -t :MINTTL).")
+    var minTTL: UInt32?
+
+    @Option(help: "Lower every TTL in the data above this to it, seconds (rbldnsd -t ::MAXTTL).")
+    var maxTTL: UInt32?
+
+    @Flag(help: "Take CIDR prefixes with host bits set as their network instead of skipping them (rbldnsd -e).")
+    var allowHostBits = false
+
+    @Option(help: ArgumentHelp("chroot to this directory before reading the data (needs root; rbldnsd -r).", valueName: "dir"))
+    var chroot: String?
+
+    @Option(help: ArgumentHelp("Change to this directory (after --chroot) before reading the data (rbldnsd -w).", valueName: "dir"))
+    var workdir: String?
+
+    @Option(help: ArgumentHelp("Append a statistics line to this file every --stats-interval seconds (rbldnsd -s).", valueName: "file"))
+    var statsFile: String?
+
+    @Option(help: "Seconds between statistics lines.")
+    var statsInterval: Double = 60
+
+    @Flag(help: "Statistics lines carry the counts since the previous line, not since start (rbldnsd -s +file).")
+    var statsIncremental = false
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -133,7 +160,9 @@ struct Serve: ParsableCommand {
         guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
         guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
-        guard checkInterval > 0 else { throw ValidationError("--check-interval must be > 0") }
+        guard checkInterval >= 0 else { throw ValidationError("--check-interval must be >= 0 (0: only SIGHUP reloads)") }
+        guard statsInterval > 0 else { throw ValidationError("--stats-interval must be > 0") }
+        if let minTTL, let maxTTL, maxTTL > 0, minTTL > maxTTL { throw ValidationError("--min-ttl is above --max-ttl") }
         guard settleDelay >= 0 else { throw ValidationError("--settle-delay must be >= 0") }
         guard (0...100).contains(maxShrink) else { throw ValidationError("--max-shrink is a percentage, 0...100") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
@@ -190,14 +219,42 @@ struct Serve: ParsableCommand {
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
         let options = answerOptions()
         let storePaths = stores
-        let forceCompile = self.forceCompile
+        let compile = CompileSettings(force: forceCompile, defaultTTL: defaultTTL, minTTL: minTTL, maxTTL: maxTTL,
+                                      allowHostBits: allowHostBits)
+        // Socket activation (systemd .socket units): the listening sockets are inherited and
+        // --listen is not used.
+        let inherited: [Systemd.InheritedSocket]
+        do { inherited = try Systemd.inheritedSockets() } catch {
+            logger.critical("bad socket activation", metadata: ["reason": "\(error)"])
+            return 2
+        }
+        // Ids are looked up before a chroot hides /etc/passwd; the pid file is written before
+        // the chroot too (rbldnsd's order), so its path is outside the jail.
+        let ids: (uid: uid_t?, gid: gid_t?)
+        do { ids = try Privileges.resolve(user: user, group: group) } catch {
+            logger.critical("cannot drop privileges", metadata: ["reason": "\(error)"])
+            return 2
+        }
+        if let pidFile, chroot != nil { writePidFile(pidFile, logger: logger) }
+        if let chroot {
+            guard Glibc.chdir(chroot) == 0, Glibc.chroot(chroot) == 0, Glibc.chdir("/") == 0 else {
+                logger.critical("cannot chroot", metadata: ["dir": "\(chroot)", "errno": "\(errno)"])
+                return 2
+            }
+        }
+        if let workdir {
+            guard Glibc.chdir(workdir) == 0 else {
+                logger.critical("cannot change directory", metadata: ["dir": "\(workdir)", "errno": "\(errno)"])
+                return 2
+            }
+        }
         let loader = SnapshotLoader(files: storePaths + sourceSpecs.flatMap(\.files)) {
             var loaded: [Store] = []
             for path in storePaths { loaded.append(try Store(path: path)) }
             var ts = timespec()
             clock_gettime(CLOCK_REALTIME, &ts)
             if !sourceSpecs.isEmpty {
-                loaded.append(try compileSources(sourceSpecs, now: UInt64(ts.tv_sec), force: forceCompile, logger: logger))
+                loaded.append(try compileSources(sourceSpecs, now: UInt64(ts.tv_sec), settings: compile, logger: logger))
             }
             return Snapshot.serving(loaded, options: options, now: UInt64(ts.tv_sec))
         }
@@ -215,6 +272,7 @@ struct Serve: ParsableCommand {
         for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
 
         var config = ServerConfiguration(listen: addresses, threads: threads)
+        config.inheritedSockets = inherited
         config.udpPayloadSize = udpPayload
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
@@ -245,9 +303,9 @@ struct Serve: ParsableCommand {
         }
         // Written while still privileged, so it can live in /run; removed at exit if the
         // (possibly unprivileged) process may.
-        if let pidFile { writePidFile(pidFile, logger: logger) }
+        if let pidFile, chroot == nil { writePidFile(pidFile, logger: logger) }
         do {
-            try Privileges.drop(user: user, group: group)
+            try Privileges.drop(uid: ids.uid, gid: ids.gid)
         } catch {
             logger.critical("cannot drop privileges", metadata: ["reason": "\(error)"])
             await server.stop()
@@ -258,9 +316,29 @@ struct Serve: ParsableCommand {
         if user != nil || group != nil {
             logger.info("privileges dropped", metadata: ["uid": "\(getuid())", "gid": "\(getgid())"])
         }
+        let stats = statsFile.map { StatsWriter(path: $0, incremental: statsIncremental, server: server, logger: logger) }
+        stats?.mark()
+        let statsTask = stats.map { writer in
+            Task { [statsInterval] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(Int64(statsInterval * 1000)))
+                    if Task.isCancelled { break }
+                    writer.write()
+                }
+            }
+        }
+        defer { statsTask?.cancel(); stats?.mark() }
 
         let reloader = Reloader(holder: holder, loader: loader, logger: logger)
-        reloader.checkInterval = checkInterval
+        // 0 = no polling (rbldnsd -c 0): SIGHUP still reloads.
+        reloader.checkInterval = checkInterval == 0 ? Double(Int32.max) : checkInterval
+        reloader.onHangup = {
+            Systemd.notify(Systemd.reloadingMessage())
+            do { try queryLogger?.reopen() } catch {
+                logger.error("cannot reopen the query log", metadata: ["reason": "\(error)"])
+            }
+        }
+        reloader.afterHangupReload = { Systemd.notify("READY=1") }
         reloader.settleDelay = settleDelay
         reloader.maxShrink = maxShrink / 100
         reloader.force = forceReload
@@ -301,22 +379,25 @@ struct Serve: ParsableCommand {
         let signalTask = Task {
             for await signal in stopSignals {
                 logger.info("signal received: shutting down", metadata: ["signal": "\(signal)"])
+                Systemd.notify("STOPPING=1")
                 await group.triggerGracefulShutdown()
             }
         }
         defer { signalTask.cancel() }
+        // Readiness for Type=notify units: the sockets answer and privileges are dropped.
+        Systemd.notify("READY=1\nSTATUS=serving \(first.entryCount) entries\nMAINPID=\(getpid())")
         do {
             try await group.run()
         } catch {
             logger.error("service group ended with an error", metadata: ["error": "\(error)"])
             await server.stop()
             queryLogger?.stop()
-            if let pidFile { unlink(pidFile) }
+            if let pidFile, chroot == nil { unlink(pidFile) }
             return 1
         }
         queryLogger?.stop()
         await metricsListener?.stop()
-        if let pidFile { unlink(pidFile) }
+        if let pidFile, chroot == nil { unlink(pidFile) }
         logger.info("exiting")
         return 0
     }
@@ -336,9 +417,11 @@ struct Serve: ParsableCommand {
 /// Compiles rbldnsd-style specs into one in-memory store with ZoneSource's compiler (the code
 /// path of `prefixbl compile`). Warnings are logged; any error refuses the candidate.
 /// - Throws: ``ServerError`` `.config` listing the first errors with file:line.
-func compileSources(_ specs: [ZoneSpec], now: UInt64, force: Bool, logger: Logger) throws -> Store {
-    var options = CompileOptions(force: force)
+func compileSources(_ specs: [ZoneSpec], now: UInt64, settings: CompileSettings, logger: Logger) throws -> Store {
+    var options = CompileOptions(force: settings.force)
     options.now = now
+    options.defaultTTL = settings.defaultTTL
+    options.allowHostBits = settings.allowHostBits
     let result = Compiler.compile(specs, options: options)
     for d in result.diagnostics where d.severity != .error {
         logger.warning("\(d)")
@@ -348,7 +431,72 @@ func compileSources(_ specs: [ZoneSpec], now: UInt64, force: Bool, logger: Logge
         let shown = errors.prefix(5).map(\.description).joined(separator: "; ")
         throw ServerError(.config, "compile failed with \(errors.count) error(s): \(shown)")
     }
-    return try Store(zones: result.zones)
+    var zones = result.zones
+    if settings.minTTL != nil || settings.maxTTL != nil {
+        for z in zones.indices {
+            zones[z].soa.ttl = settings.clamp(zones[z].soa.ttl)
+            zones[z].nsTTL = settings.clamp(zones[z].nsTTL)
+            for d in zones[z].datasets.indices { zones[z].datasets[d].ttl = settings.clamp(zones[z].datasets[d].ttl) }
+        }
+    }
+    return try Store(zones: zones)
+}
+
+/// Compile-time settings of `serve` (rbldnsd's `-t` and `-e`).
+struct CompileSettings: Sendable {
+    var force = false
+    var defaultTTL: UInt32 = 2100
+    /// TTL constraints, seconds; nil or 0 = none (rbldnsd's rule).
+    var minTTL: UInt32? = nil
+    var maxTTL: UInt32? = nil
+    var allowHostBits = false
+
+    func clamp(_ ttl: UInt32) -> UInt32 {
+        var t = ttl
+        if let minTTL, minTTL > 0, t < minTTL { t = minTTL }
+        if let maxTTL, maxTTL > 0, t > maxTTL { t = maxTTL }
+        return t
+    }
+}
+
+/// The `--stats-file` line, written at every interval:
+/// `UNIXTIME udp:RECEIVED:ANSWERED:DROPPED tcp:RECEIVED:ANSWERED:DROPPED *:RECEIVED:ANSWERED:DROPPED`
+/// (query counts since start, or since the previous line with `--stats-incremental`); a bare
+/// `UNIXTIME` line at start and at shutdown marks where the counters restart, as rbldnsd does.
+final class StatsWriter: Sendable {
+    let path: String
+    let incremental: Bool
+    let server: DNSServer
+    let logger: Logger
+    private let last = Mutex<[Int]>([0, 0, 0, 0, 0, 0])
+
+    init(path: String, incremental: Bool, server: DNSServer, logger: Logger) {
+        self.path = path; self.incremental = incremental; self.server = server; self.logger = logger
+    }
+
+    func mark() { append("\(time(nil))\n") }
+
+    func write() {
+        let u = server.udpStats, t = server.tcpStats
+        let now = [u.received, u.answered, u.dropped, t.received, t.answered, t.dropped]
+        let v: [Int] = last.withLock { last in
+            defer { last = now }
+            return incremental ? zip(now, last).map { $0 - $1 } : now
+        }
+        let line = "\(time(nil)) udp:\(v[0]):\(v[1]):\(v[2]) tcp:\(v[3]):\(v[4]):\(v[5]) *:\(v[0] + v[3]):\(v[1] + v[4]):\(v[2] + v[5])\n"
+        logger.info("stats", metadata: ["line": "\(line.dropLast())"])
+        append(line)
+    }
+
+    private func append(_ text: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            logger.warning("cannot write the stats file", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            return
+        }
+        _ = text.utf8CString.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
+    }
 }
 
 /// 32 hex digits → 16 bytes, or nil.
