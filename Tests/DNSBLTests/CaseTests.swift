@@ -59,8 +59,11 @@ struct CaseTests {
         } else {
             served = all
         }
-        let text = served.map { "\(formatV6($0.0))/\($0.1)" }.joined(separator: "\n")
-        let r = try responder([zone([try dataset(.ipv6, text)])])
+        let entries = served.enumerated().map { i, p in
+            PrefixEntry(address: p.0, prefixLength: UInt8(p.1), value: 0, origin: UInt32(i))
+        }
+        let r = try responder([zone([DatasetInput(name: "fullbogons", type: "ip6trie", family: .ipv6, ttl: 2100,
+                                                  values: [ListingValue(a: code(2), txt: nil)], entries: entries)])])
         for _ in 0..<1000 {
             let (p, len) = served[Int(rng.next() % UInt64(served.count))]
             let host = 128 - len
