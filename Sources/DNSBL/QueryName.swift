@@ -18,12 +18,16 @@ struct QueryAddress {
     /// Allocates nothing; a name that is neither form ends with both flags false.
     init(_ q: UnsafeRawBufferPointer, start: Int, end: Int) {
         var pos = start
+        // Nibbles collect in two 64-bit halves, leftmost label lowest (a 128-bit shift per
+        // label was the hot spot); aligned to the top once at the end.
+        var low: UInt64 = 0, high: UInt64 = 0
         while pos < end {
             let len = Int(q[pos])
             labels += 1
             if v6 {
                 if len == 1, labels <= 32, let nib = hexValue(q[pos + 1]) {
-                    v6Key = (v6Key >> 4) | (UInt128(nib) << 124)
+                    let i = labels - 1
+                    if i < 16 { low |= UInt64(nib) << UInt64(4 * i) } else { high |= UInt64(nib) << UInt64(4 * (i - 16)) }
                 } else {
                     v6 = false
                 }
@@ -47,6 +51,7 @@ struct QueryAddress {
             pos += 1 + len
         }
         if labels == 0 { v4 = false; v6 = false }
+        if v6 { v6Key = (UInt128(high) << 64 | UInt128(low)) << UInt128(128 - 4 * labels) }
     }
 }
 
@@ -86,28 +91,33 @@ struct RenderAddresses {
 }
 
 extension ServingZone {
+    // Datasets are read in place through buffer pointers: binding `let d = v4[i]` would copy
+    // the struct and retain/release its table's owner and value array on every query.
+
     @inline(__always)
     func collectV4(_ key: UInt32, _ hits: UnsafeMutableBufferPointer<Hit>, _ n: inout Int) {
-        for i in v4.indices {
-            let d = v4[i]
-            let v = d.table.value(at: UInt128(key))
-            if v >= 0 {
-                let val = d.values[Int(v)]
-                hits[n] = Hit(a: val.a, txt: val.txt, ttl: d.ttl, fromV4: true)
-                n += 1
+        v4.withUnsafeBufferPointer { sets in
+            for i in sets.indices {
+                let v = sets[i].table.value(at: UInt128(key))
+                if v >= 0 {
+                    let val = sets[i].values[Int(v)]
+                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: true)
+                    n += 1
+                }
             }
         }
     }
 
     @inline(__always)
     func collectV6(_ key: UInt128, _ hits: UnsafeMutableBufferPointer<Hit>, _ n: inout Int) {
-        for i in v6.indices {
-            let d = v6[i]
-            let v = d.table.value(at: key)
-            if v >= 0 {
-                let val = d.values[Int(v)]
-                hits[n] = Hit(a: val.a, txt: val.txt, ttl: d.ttl, fromV4: false)
-                n += 1
+        v6.withUnsafeBufferPointer { sets in
+            for i in sets.indices {
+                let v = sets[i].table.value(at: key)
+                if v >= 0 {
+                    let val = sets[i].values[Int(v)]
+                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: false)
+                    n += 1
+                }
             }
         }
     }
@@ -138,15 +148,19 @@ extension ServingZone {
     }
 
     func anyV4(_ first: UInt32, _ last: UInt32) -> Bool {
-        for i in v4.indices where v4[i].table.intersects(first: UInt128(first), last: UInt128(last)) {
-            return true
+        v4.withUnsafeBufferPointer { sets in
+            for i in sets.indices where sets[i].table.intersects(first: UInt128(first), last: UInt128(last)) {
+                return true
+            }
+            return false
         }
-        return false
     }
 
     func anyV6(_ first: UInt128, _ last: UInt128) -> Bool {
-        for i in v6.indices where v6[i].table.intersects(first: first, last: last) { return true }
-        return false
+        v6.withUnsafeBufferPointer { sets in
+            for i in sets.indices where sets[i].table.intersects(first: first, last: last) { return true }
+            return false
+        }
     }
 
     /// Whether some full name below the IPv6 prefix `first...last` is listed, counting IPv4

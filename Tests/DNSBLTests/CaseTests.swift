@@ -45,32 +45,44 @@ struct CaseTests {
     }
 
     @Test func c3_bulkOnFullbogons() throws {
-        guard let path = realDataFile("fullbogons-ipv6.txt") else {
-            Issue.record("shared/realdata/fullbogons-ipv6.txt not found (set PREFIXBL_REALDATA)")
-            return
-        }
+        let path = try #require(realDataFile("fullbogons-ipv6.txt"),
+                                "shared/realdata/fullbogons-ipv6.txt not found (set PREFIXBL_REALDATA)")
         let all = try readPlainCIDRs(path)
         #expect(all.count > 100_000)
-        // The in-memory placeholder store flattens in quadratic time: serve a random sample
-        // of 1,000 prefixes of the real file (the sweep over the whole file is the server's
-        // end-to-end test once the real store lands).
-        var pick = SplitMix(seed: 0xB0)
-        let prefixes = (0..<1000).map { _ in all[Int(pick.next() % UInt64(all.count))] }
-        let text = prefixes.map { "\(formatV6($0.0))/\($0.1)" }.joined(separator: "\n")
-        let r = try responder([zone([try dataset(.ipv6, text)])])
         var rng = SplitMix(seed: 0xC3)
-        for _ in 0..<200 {
-            let (p, len) = prefixes[Int(rng.next() % UInt64(prefixes.count))]
+        // The whole file is served; 1,000 random prefixes of it are queried. The skeleton's
+        // in-memory placeholder store flattens in quadratic time, so against it (recognised by
+        // its refusal of store images) only a random sample of 1,000 prefixes is served.
+        let served: [(UInt128, Int)]
+        if Self.placeholderStore {
+            served = (0..<1000).map { _ in all[Int(rng.next() % UInt64(all.count))] }
+        } else {
+            served = all
+        }
+        let entries = served.enumerated().map { i, p in
+            PrefixEntry(address: p.0, prefixLength: UInt8(p.1), value: 0, origin: UInt32(i))
+        }
+        let r = try responder([zone([DatasetInput(name: "fullbogons", type: "ip6trie", family: .ipv6, ttl: 2100,
+                                                  values: [ListingValue(a: code(2), txt: nil)], entries: entries)])])
+        for _ in 0..<1000 {
+            let (p, len) = served[Int(rng.next() % UInt64(served.count))]
             let host = 128 - len
             let rand = UInt128(rng.next()) << 64 | UInt128(rng.next())
             let addr = p | (host == 0 ? 0 : rand & (UInt128.max >> UInt128(len)))
             expectA(try ask(r, nibbleName(addr, 32)), [code(2)])
             for depth in 1...31 {
-                let pk = try ask(r, nibbleName(addr, depth))
-                #expect(pk.rcode == 0, "depth \(depth) of \(formatV6(addr))")
+                let rc = quickRCode(r, nibbleName(addr, depth))
+                #expect(rc == 0, "depth \(depth) of \(formatV6(addr))")
             }
         }
     }
+
+    /// Whether `Store` is still the skeleton's placeholder (it cannot open images).
+    static let placeholderStore: Bool = {
+        do throws(StoreError) { _ = try Store(bytes: []); return false } catch {
+            return error.reason.contains("skeleton")
+        }
+    }()
 
     @Test func c4_existingNameLackingTypeIsNODATA() throws {
         let r = try responder([zone([try dataset(.ipv4, """

@@ -222,13 +222,13 @@ struct PropertyTests {
                 // Every ancestor of a listed name exists (what a minimising resolver walks).
                 for k in 1..<labels.count {
                     let anc = (Array(labels[k...]) + ["bl.example"]).joined(separator: ".")
-                    #expect(try ask(r, anc).rcode == 0, "ancestor \(anc) of listed \(name)")
+                    #expect(quickRCode(r, anc) == 0, "ancestor \(anc) of listed \(name)")
                 }
             case .nxdomain:
                 // RFC 8020: NXDOMAIN here means NXDOMAIN for every name below.
                 for extra in ["0", "f", "1", "10", "0.0"] {
                     let below = extra + "." + name
-                    #expect(try ask(r, below).rcode == 3, "\(below) below NXDOMAIN \(name)")
+                    #expect(quickRCode(r, below) == 3, "\(below) below NXDOMAIN \(name)")
                 }
             case .nodata:
                 break
