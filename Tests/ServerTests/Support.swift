@@ -270,7 +270,13 @@ func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (stat
     reader.start()
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { p.terminate(); p.waitUntilExit(); throw TestError.failed("\(path) \(args) timed out") }
+    if p.isRunning {
+        // SIGKILL, not terminate(): children of this test process inherit a mask that blocks
+        // SIGTERM, so a hung child would never end and the whole suite would wait on it.
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        throw TestError.failed("\(path) \(args) timed out")
+    }
     p.waitUntilExit()
     _ = done.wait(timeout: .now() + 5)
     return (p.terminationStatus, String(decoding: data.withLock { $0 }, as: UTF8.self))
