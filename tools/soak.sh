@@ -84,7 +84,13 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$BIN" serve --listen "127.0.0.1:$PORT" --store "$WORK/serve.pfxbl" "canary.example:ip4set:$WORK/canary.txt" \
   --check-interval 1 --settle-delay 0.2 --force-reload --log-level info > "$WORK/server.log" 2>&1 &
 PID=$!
-cleanup() { kill "$PID" 2>/dev/null || true; [ -n "${LG1:-}" ] && kill "$LG1" 2>/dev/null; [ -n "${LG2:-}" ] && kill "$LG2" 2>/dev/null; [ -n "${CHK:-}" ] && kill "$CHK" 2>/dev/null; true; }
+# Every kill may find its process already gone: `|| true` on each, or set -e inside this EXIT trap
+# turns that into the script's exit status (a clean soak then exited 1).
+cleanup() {
+  for p in "${PID:-}" "${LG1:-}" "${LG2:-}" "${CHK:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null || true
+  done
+}
 trap cleanup EXIT
 "$WORK/loadgen" -p "$PORT" -d "$WORK/queries.txt" -P 50 -l 20 -q > /dev/null || { echo "soak: server did not answer"; cat "$WORK/server.log"; exit 1; }
 
