@@ -21,6 +21,9 @@ public struct AnswerOptions: Sendable {
     /// Add the zone's NS RRset to AUTHORITY of positive answers (rbldnsd -A) when it fits;
     /// default minimal responses.
     public var nsInAuthority: Bool = false
+    /// Transition mappings by zone (lower-cased name, no trailing dot), each zone's prefixes
+    /// disjoint; set through ``addTransition(_:zone:)``. Zones absent here answer as before.
+    public internal(set) var transitions: [String: [TransitionMapping]] = [:]
     public init() {}
 }
 
@@ -88,7 +91,7 @@ public final class Responder: Sendable {
     public init(stores: [Store], options: AnswerOptions = AnswerOptions(), now: UInt64 = 0) {
         self.stores = stores
         self.options = options
-        self.index = ServingIndex(stores: stores, now: now)
+        self.index = ServingIndex(stores: stores, now: now, transitions: options.transitions)
         self.ourPayloadSize = min(max(options.udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
     }
 

@@ -141,6 +141,9 @@ extension ServingZone {
                 if !v4.isEmpty && a >= sixToFourFirst && a <= sixToFourLast {
                     render.v4 = embeddedIPv4(sixToFour: a)
                     collectV4(render.v4, hits, &n)
+                } else if !v4.isEmpty && !transitions.isEmpty, let e = transitionIPv4(a) {
+                    render.v4 = e
+                    collectV4(e, hits, &n)
                 }
             }
         }
@@ -164,7 +167,8 @@ extension ServingZone {
     }
 
     /// Whether some full name below the IPv6 prefix `first...last` is listed, counting IPv4
-    /// data through ::ffff:0:0/96 and 2002::/16 exactly as ``lookup(_:_:_:)`` answers them.
+    /// data through ::ffff:0:0/96, 2002::/16 and the zone's transition mappings exactly as
+    /// ``lookup(_:_:_:)`` answers them.
     func v6PrefixHasData(_ first: UInt128, _ last: UInt128) -> Bool {
         if v4.isEmpty { return anyV6(first, last) }
         // IPv6 data inside ::ffff:0:0/96 is unreachable when the zone has IPv4 data.
@@ -179,6 +183,7 @@ extension ServingZone {
             let lo = max(first, sixToFourFirst), hi = min(last, sixToFourLast)
             if anyV4(embeddedIPv4(sixToFour: lo), embeddedIPv4(sixToFour: hi)) { return true }
         }
+        if !transitions.isEmpty && transitionPrefixHasData(first, last) { return true }
         return false
     }
 

@@ -96,10 +96,12 @@ final class ServingZone: Sendable {
     let records: [ServingRecord]
     /// The zone's own ACL (rbldnsd `acl` dataset of this zone).
     let acl: ServingACL
+    /// Transition mappings enabled for this zone (Transition.swift), disjoint; usually none.
+    let transitions: [TransitionRule]
 
     init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
          existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
-         acl: ServingACL) {
+         acl: ServingACL, transitions: [TransitionRule] = []) {
         let apex = apex.map(lowerASCII)
         let base = baseApex.map(lowerASCII)
         self.apex = apex
@@ -114,6 +116,7 @@ final class ServingZone: Sendable {
         self.v6 = v6
         self.records = records
         self.acl = acl
+        self.transitions = transitions
     }
 
     /// TTL of negative answers in seconds: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -130,7 +133,8 @@ struct ServingIndex: Sendable {
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
     let globalACL: ServingACL
 
-    init(stores: [Store], now: UInt64) {
+    /// - Parameter transitions: mappings by normalised zone name (``AnswerOptions/transitions``).
+    init(stores: [Store], now: UInt64, transitions: [String: [TransitionMapping]] = [:]) {
         struct Acc {
             var apex: [UInt8]; var soa: SOAData; var nsTTL: UInt32; var ns: [[UInt8]]
             /// Datasets by subzone (encoded labels; [] = the apex), in first-seen order.
@@ -193,7 +197,8 @@ struct ServingIndex: Sendable {
                 while p < sub.sub.count { p += 1 + Int(sub.sub[p]); labels += 1 }
                 built.append(ServingZone(apex: apexes[k], subLabels: labels, baseApex: a.apex, soa: a.soa,
                                          nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
-                                         records: recs[k], acl: a.acl))
+                                         records: recs[k], acl: a.acl,
+                                         transitions: Self.rules(transitions, apexes[k])))
             }
         }
         built.sort { $0.apex.count > $1.apex.count }
@@ -211,6 +216,16 @@ struct ServingIndex: Sendable {
         }
         lengthMask = m
         maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
+    }
+
+    /// The mappings configured for the serving apex `apex` (wire form).
+    static func rules(_ transitions: [String: [TransitionMapping]], _ apex: [UInt8]) -> [TransitionRule] {
+        if transitions.isEmpty { return [] }
+        let lower = apex.map(lowerASCII)
+        for (zone, mappings) in transitions where TransitionZoneKey.wire(zone) == lower {
+            return mappings.map(TransitionRule.init)
+        }
+        return []
     }
 
     @inline(__always)

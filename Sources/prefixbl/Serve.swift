@@ -53,6 +53,21 @@ struct Serve: ParsableCommand {
     @Flag(help: "Add the zone's NS RRset to the AUTHORITY section of positive answers.")
     var nsInAuthority = false
 
+    @Option(name: .customLong("teredo"), help: ArgumentHelp(
+        "Answer Teredo addresses (2001:0::/32) in this zone from its IPv4 data too (RFC 4380); repeatable.",
+        valueName: "zone"))
+    var teredo: [String] = []
+
+    @Option(name: .customLong("nat64"), help: ArgumentHelp(
+        "Answer NAT64 addresses in this zone from its IPv4 data too: 64:ff9b::/96, or PREFIX/LEN of length 32, 40, 48, 56, 64 or 96 (RFC 6052); repeatable.",
+        valueName: "zone[=prefix/len]"))
+    var nat64: [String] = []
+
+    @Option(name: .customLong("6rd"), help: ArgumentHelp(
+        "Answer a 6rd domain's addresses in this zone from its IPv4 data too: 6rd prefix and the domain's common IPv4 bits as a prefix (RFC 5969); repeatable.",
+        valueName: "zone=prefix/len,ipv4prefix/masklen"))
+    var sixRD: [String] = []
+
     @Option(help: "Seconds without traffic before a TCP connection is closed.")
     var tcpIdleTimeout: Double = 10
 
@@ -177,6 +192,7 @@ struct Serve: ParsableCommand {
         if let maxAge, maxAge <= 0 { throw ValidationError("--max-age must be > 0") }
         guard ["warn", "refuse"].contains(maxAgeAction) else { throw ValidationError("--max-age-action is warn or refuse") }
         for s in specs { _ = try ZoneSpec(parsing: s) }
+        do { _ = try answerOptions() } catch { throw ValidationError(error.reason) }
     }
 
     var listenAddresses: [String] { listen.isEmpty ? ["127.0.0.1:5300", "[::1]:5300"] : listen }
@@ -192,8 +208,10 @@ struct Serve: ParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    func answerOptions() -> AnswerOptions {
+    /// - Throws: ``ServerError`` `.config` for a bad transition flag.
+    func answerOptions() throws(ServerError) -> AnswerOptions {
         var options = AnswerOptions()
+        try TransitionFlags.apply(teredo: teredo, nat64: nat64, sixRD: sixRD, to: &options)
         options.udpPayloadSize = udpPayload
         options.version = noVersion ? nil : Array("prefixbl".utf8)
         options.identity = noIdServer ? nil : Array((identity ?? hostName()).utf8)
@@ -217,7 +235,7 @@ struct Serve: ParsableCommand {
             if !usable.isEmpty { addresses = usable }
         }
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
-        let options = answerOptions()
+        let options = try answerOptions()
         let storePaths = stores
         let compile = CompileSettings(force: forceCompile, defaultTTL: defaultTTL, minTTL: minTTL, maxTTL: maxTTL,
                                       allowHostBits: allowHostBits)
@@ -270,6 +288,16 @@ struct Serve: ParsableCommand {
         logger.info("data loaded", metadata: [
             "entries": "\(first.entryCount)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
+        for (zone, mappings) in options.transitions.sorted(by: { $0.key < $1.key }) {
+            // A `combined` subzone is served under its base zone's name.
+            let served = first.zones.contains { $0.name.lowercased() == zone || zone.hasSuffix("." + $0.name.lowercased()) }
+            let text = mappings.map(\.description).joined(separator: "; ")
+            if served {
+                logger.info("transition mappings", metadata: ["zone": "\(zone)", "mappings": "\(text)"])
+            } else {
+                logger.warning("transition mappings for a zone not served (yet)", metadata: ["zone": "\(zone)", "mappings": "\(text)"])
+            }
+        }
 
         var config = ServerConfiguration(listen: addresses, threads: threads)
         config.inheritedSockets = inherited

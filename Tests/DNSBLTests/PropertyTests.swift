@@ -25,6 +25,8 @@ enum Verdict: Equatable, CustomStringConvertible {
 struct ReferenceZone {
     var v4: [DatasetInput]
     var v6: [DatasetInput]
+    /// Transition mappings the zone enables (TransitionTests), disjoint.
+    var mappings: [ReferenceMapping] = []
 
     /// Longest covering prefix; exclusion wins ties; then the first in order.
     static func value(_ d: DatasetInput, _ x: UInt128) -> ListingValue? {
@@ -69,7 +71,11 @@ struct ReferenceZone {
         let mapped: ClosedRange<UInt128> = (0xffff << 32)...((0xffff << 32) | 0xffff_ffff)
         if !v4.isEmpty && mapped.contains(a) { return listedV4(UInt32(truncatingIfNeeded: a)) }
         var out = v6.compactMap { Self.value($0, a) }
-        if !v4.isEmpty && a >> 112 == 0x2002 { out += listedV4(UInt32(truncatingIfNeeded: a >> 80)) }
+        if !v4.isEmpty && a >> 112 == 0x2002 {
+            out += listedV4(UInt32(truncatingIfNeeded: a >> 80))
+        } else if !v4.isEmpty, let e = mappings.lazy.compactMap({ $0.embedded(a) }).first {
+            out += listedV4(e)
+        }
         return out
     }
 
@@ -86,6 +92,10 @@ struct ReferenceZone {
         if first <= sLast && last >= sFirst {
             let lo = (max(first, sFirst) >> 80) & 0xffff_ffff, hi = (min(last, sLast) >> 80) & 0xffff_ffff
             if Self.anyListed(v4, lo, hi) { return true }
+        }
+        for m in mappings where first <= m.last && last >= m.first {
+            if let image = m.image(max(first, m.first), min(last, m.last)),
+               Self.anyListed(v4, UInt128(image.lowerBound), UInt128(image.upperBound)) { return true }
         }
         return false
     }
