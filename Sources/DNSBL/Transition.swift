@@ -87,8 +87,9 @@ public struct TransitionMapping: Sendable, Hashable, CustomStringConvertible {
         return TransitionMapping(.sixRD, prefix, length, ipv4Prefix, ipv4MaskLength)
     }
 
-    /// First and last address of the prefix.
+    /// First address of the prefix (``prefix``).
     public var first: UInt128 { prefix }
+    /// Last address of the prefix: every bit beyond ``prefixLength`` set.
     public var last: UInt128 { prefix | ~TransitionMapping.mask(prefixLength) }
 
     /// The IPv4 address `address` stands for, host order; `nil` when the address lies outside
@@ -97,6 +98,8 @@ public struct TransitionMapping: Sendable, Hashable, CustomStringConvertible {
         TransitionRule(self).embedded(address)
     }
 
+    /// `teredo 2001::/32`, `nat64 64:ff9b::/96`, `6rd 2001:db8:ab00::/40,198.51.100.0/24`
+    /// (the flag syntax of `prefixbl serve`; zero groups at the end shortened to `::`).
     public var description: String {
         switch kind {
         case .teredo: return "teredo \(v6Text(prefix))/\(prefixLength)"
@@ -122,6 +125,7 @@ public struct TransitionMapping: Sendable, Hashable, CustomStringConvertible {
 
 /// A transition mapping that cannot be configured, with the reason.
 public struct TransitionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, naming the RFC rule where there is one.
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
