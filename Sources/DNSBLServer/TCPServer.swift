@@ -67,7 +67,7 @@ final class TCPServer: @unchecked Sendable {
             } catch {
                 await unbind()
                 if let e = error as? IOError, e.errnoCode == EADDRINUSE {
-                    throw ServerError(.bind, "TCP \(address.host) port \(address.port) is already in use by another process (is another server running?)")
+                    throw ServerError.portInUse("TCP", address)
                 }
                 throw ServerError(.bind, "TCP bind \(address): \(error)")
             }

@@ -108,7 +108,7 @@ final class UDPServer: @unchecked Sendable {
         guard rc != 0 else { return }
         let e = errno
         if e == EADDRINUSE {
-            throw ServerError(.bind, "UDP \(address.host) port \(address.port) is already in use by another process (is another server running?)")
+            throw ServerError.portInUse("UDP", address)
         }
         throw ServerError(.bind, "UDP bind \(address): \(errnoText(e))")
     }
@@ -136,7 +136,7 @@ final class UDPServer: @unchecked Sendable {
             let code = errno
             let e = errnoText(code); close(fd)
             if code == EADDRINUSE {
-                throw ServerError(.bind, "UDP \(address.host) port \(address.port) is already in use by another process (is another server running?)")
+                throw ServerError.portInUse("UDP", address)
             }
             throw ServerError(.bind, "UDP bind \(address): \(e)")
         }

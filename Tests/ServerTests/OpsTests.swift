@@ -341,7 +341,7 @@ struct PortInUseTests {
             await server.stop()
         } catch let e as ServerError {
             #expect(e.code == .bind)
-            #expect(e.reason.contains("UDP 127.0.0.1 port \(port) is already in use"), "\(e)")
+            #expect(e.reason.contains("UDP bind 127.0.0.1:\(port): address 127.0.0.1 port \(port) is already in use"), "\(e)")
         }
     }
 
@@ -357,7 +357,7 @@ struct PortInUseTests {
         let port = first.v4.port
         let second = try run(binary, ["serve", "--listen", "127.0.0.1:\(port)", "--threads", "1", spec], timeout: 20)
         #expect(second.status != 0)
-        #expect(second.output.contains("127.0.0.1 port \(port) is already in use"), "\(second.output)")
+        #expect(second.output.contains("address 127.0.0.1 port \(port) is already in use by another process"), "\(second.output)")
         // The first still answers.
         #expect(try udpQuery(first.v4, makeQuery(id: 7, name: "2.0.0.127.bl.example")) != nil)
         first.child.signal(SIGKILL)
