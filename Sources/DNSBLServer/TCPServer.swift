@@ -241,8 +241,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     var activity: ConnectionActivity? = nil
     /// A message must be complete this long after its first byte arrived.
     var messageTimeout: TimeAmount = .seconds(5)
-    /// Closes the connection when the message being received misses ``messageTimeout``.
+    /// The pending check of ``messageTimeout`` (at most one per connection).
     private var messageDeadline: Scheduled<Void>? = nil
+    /// When the partial message at the head of the input began; nil = none pending.
+    private var partialSince: NIODeadline? = nil
     /// Counts message timeouts.
     var registry: ConnectionRegistry? = nil
 
@@ -360,21 +362,30 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
     }
 
-    /// Keeps one timer while a partial message waits for more bytes: started at the message's
-    /// first byte (restarted when a message completed and the next one began), cancelled when
-    /// the buffer holds no partial message. Messages that arrive whole never start one.
+    /// Tracks when the partial message at the head of the buffer began (its first byte, or the
+    /// end of the message before it) and keeps at most one timer per connection: when it fires
+    /// it closes the connection if that message is older than ``messageTimeout``, or re-arms
+    /// for the message now pending. A pipelining client whose reads end mid-message costs one
+    /// clock read per read, not a timer each; messages that arrive whole start none.
     private func armMessageDeadline(context: ChannelHandlerContext, waiting: Bool, newFrame: Bool) {
         guard waiting && !draining && !closing else {
-            messageDeadline?.cancel()
-            messageDeadline = nil
+            partialSince = nil
             return
         }
-        if messageDeadline != nil && !newFrame { return }
-        messageDeadline?.cancel()
-        messageDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: messageTimeout) { [self] in
+        if partialSince == nil || newFrame { partialSince = .now() }
+        if messageDeadline == nil { scheduleMessageCheck(context: context, at: partialSince! + messageTimeout) }
+    }
+
+    private func scheduleMessageCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        messageDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             messageDeadline = nil
-            registry?.noteMessageTimeout()
-            context.close(promise: nil)
+            guard let since = partialSince else { return }
+            if NIODeadline.now() - since >= messageTimeout {
+                registry?.noteMessageTimeout()
+                context.close(promise: nil)
+            } else {
+                scheduleMessageCheck(context: context, at: since + messageTimeout)
+            }
         }
     }
 
