@@ -38,6 +38,10 @@ public struct AnswerOutcome: Sendable {
     public var truncated: Bool = false
     /// The QNAME named a listed address.
     public var listed: Bool = false
+    /// The zone that answered, as an index into ``Responder/zoneNames`` (a zone and its
+    /// `combined` subzones share one index); -1 when no zone did (out of zone, class CH,
+    /// FORMERR, NOTIMP, BADVERS).
+    public var zone: Int32 = -1
     public init() {}
 }
 
@@ -95,6 +99,10 @@ public final class Responder: Sendable {
         self.ourPayloadSize = min(max(options.udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
     }
 
+    /// The zones this responder serves, uncompressed lower-case wire names, in the order of
+    /// their first appearance in `stores`; ``AnswerOutcome/zone`` indexes this array.
+    public var zoneNames: [[UInt8]] { index.zoneNames }
+
     /// Writes the response to `query` into `response` (which must hold 65535 bytes for TCP,
     /// at least `options.udpPayloadSize` for UDP; a smaller buffer lowers the limit, and one
     /// too small for the question gets no reply). Never throws, never allocates in steady state.
@@ -114,6 +122,19 @@ public final class Responder: Sendable {
     /// policy answers the global one. Never throws, never allocates in steady state.
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                         into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        respond(to: query, transport: transport, client: client, udpPayloadLimit: ourPayloadSize, into: response)
+    }
+
+    /// ``respond(to:transport:client:into:)`` with a per-query UDP size ceiling: a UDP answer
+    /// may grow up to min(the client's EDNS payload size, `udpPayloadLimit`) bytes instead of
+    /// min(client's, `options.udpPayloadSize`) — how a caller lets a client that proved its
+    /// address with a DNS server cookie receive larger UDP answers (RFC 7873 §5.2, §1).
+    /// Queries without EDNS stay at 512 bytes (RFC 1035 §4.2.1); TCP is not affected; the
+    /// payload size our OPT advertises stays `options.udpPayloadSize`. `udpPayloadLimit` is
+    /// clamped to 512…65535 bytes, and the size of `response` still caps the answer.
+    /// Never throws, never allocates in steady state.
+    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                        udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         var out = AnswerOutcome()
         // RFC 1035 §4.1.1: nothing to address a reply to, or a response — never answer those.
         guard let h = DNSHeader(reading: query), !h.isResponse else { return out }
@@ -149,7 +170,8 @@ public final class Responder: Sendable {
         if transport == .tcp {
             limit = DNSWire.maxTCPMessage
         } else if let e = q.edns {
-            limit = min(max(Int(e.udpPayloadSize), DNSWire.classicUDPLimit), ourPayloadSize)
+            let ceiling = min(max(udpPayloadLimit, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
+            limit = min(max(Int(e.udpPayloadSize), DNSWire.classicUDPLimit), ceiling)
         } else {
             limit = DNSWire.classicUDPLimit
         }
@@ -217,6 +239,7 @@ public final class Responder: Sendable {
         out.answerCount = r.an
         out.truncated = r.tc
         out.listed = r.listed
+        out.zone = r.zone
         return out
     }
 }
@@ -231,6 +254,8 @@ struct Reply {
     var listed = false
     /// An ACL said `ignore`: send nothing.
     var drop = false
+    /// ``ServingZone/zoneIndex`` of the zone that answered; -1 = none.
+    var zone: Int32 = -1
 }
 
 extension Responder {
@@ -243,6 +268,7 @@ extension Responder {
             return
         }
         let zone = m.zone
+        r.zone = zone.zoneIndex
         let apexAt = m.apexOffset
         var acl = globalACL
         if client.family != nil && !zone.acl.isEmpty { zone.acl.decide(client, into: &acl) }

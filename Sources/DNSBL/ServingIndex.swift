@@ -98,10 +98,13 @@ final class ServingZone: Sendable {
     let acl: ServingACL
     /// Transition mappings enabled for this zone (Transition.swift), disjoint; usually none.
     let transitions: [TransitionRule]
+    /// Index of the base zone in ``ServingIndex/zoneNames`` (what ``AnswerOutcome/zone``
+    /// reports): a `combined` subzone counts as its base zone.
+    let zoneIndex: Int32
 
     init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
          existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
-         acl: ServingACL, transitions: [TransitionRule] = []) {
+         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1) {
         let apex = apex.map(lowerASCII)
         let base = baseApex.map(lowerASCII)
         self.apex = apex
@@ -117,6 +120,7 @@ final class ServingZone: Sendable {
         self.records = records
         self.acl = acl
         self.transitions = transitions
+        self.zoneIndex = zoneIndex
     }
 
     /// TTL of negative answers in seconds: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -132,6 +136,9 @@ struct ServingIndex: Sendable {
     let maxDatasets: Int
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
     let globalACL: ServingACL
+    /// Base zone apexes (lower-case wire names) in first-seen order; indexed by
+    /// ``ServingZone/zoneIndex``.
+    let zoneNames: [[UInt8]]
 
     /// - Parameter transitions: mappings by normalised zone name (``AnswerOptions/transitions``).
     init(stores: [Store], now: UInt64, transitions: [String: [TransitionMapping]] = [:]) {
@@ -177,7 +184,7 @@ struct ServingIndex: Sendable {
             }
         }
         var built: [ServingZone] = []
-        for a in accs {
+        for (ai, a) in accs.enumerated() {
             let apexes = a.subs.map { $0.sub + a.apex }
             // Every generic owner goes to the most specific serving zone containing it.
             var recs = Array(repeating: [ServingRecord](), count: a.subs.count)
@@ -198,12 +205,14 @@ struct ServingIndex: Sendable {
                 built.append(ServingZone(apex: apexes[k], subLabels: labels, baseApex: a.apex, soa: a.soa,
                                          nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
                                          records: recs[k], acl: a.acl,
-                                         transitions: Self.rules(transitions, apexes[k])))
+                                         transitions: Self.rules(transitions, apexes[k]),
+                                         zoneIndex: Int32(ai)))
             }
         }
         built.sort { $0.apex.count > $1.apex.count }
         zones = built
         globalACL = global
+        zoneNames = accs.map(\.apex)
         var m: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         for z in zones {
             let n = z.apex.count

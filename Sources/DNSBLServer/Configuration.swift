@@ -19,8 +19,12 @@ public struct ServerConfiguration: Sendable {
     public var tcpThreads: Int
     /// A TCP connection with no read or write for this long is closed (RFC 7766 §6.2.3).
     public var tcpIdleTimeout: Double = 10
-    /// Open TCP connections at most, over all listen addresses; connections above it are
-    /// accepted and closed at once.
+    /// A TCP message (length prefix and body) must be complete this long after its first
+    /// byte arrived, or the connection is closed (RFC 7766 §6.2.3; Knot's `tcp-io-timeout`).
+    /// Bounds how long a client dribbling bytes inside the idle timeout holds a slot.
+    public var tcpMessageTimeout: Double = 5
+    /// Open TCP connections at most, over all listen addresses; at the cap a new connection
+    /// is admitted by closing the one idle longest.
     public var tcpMaxConnections: Int = 256
     /// Bytes of responses queued on one connection before the server stops reading its
     /// queries (backpressure against clients that send but do not read).

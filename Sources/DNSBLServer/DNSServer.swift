@@ -115,4 +115,9 @@ public final class DNSServer: @unchecked Sendable {
     public var tcpStats: TransportStats { tcp.stats }
     /// Open TCP connections now.
     public var tcpConnectionCount: Int { tcp.connections.count }
+    /// TCP connections closed to admit a new one at ``ServerConfiguration/tcpMaxConnections``.
+    public var tcpEvictions: Int { tcp.connections.evicted }
+    /// TCP connections closed because a message was not complete within
+    /// ``ServerConfiguration/tcpMessageTimeout`` of its first byte.
+    public var tcpMessageTimeouts: Int { tcp.connections.messageTimeouts }
 }

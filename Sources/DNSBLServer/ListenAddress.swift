@@ -13,6 +13,11 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
     public var reason: String
     public init(_ code: Code, _ reason: String) { self.code = code; self.reason = reason }
     public var description: String { "\(code.rawValue): \(reason)" }
+
+    /// EADDRINUSE on `address` for `transport` ("UDP" or "TCP"): another socket holds the port.
+    static func portInUse(_ transport: String, _ address: ListenAddress) -> ServerError {
+        ServerError(.bind, "\(transport) bind \(address): address \(address.host) port \(address.port) is already in use by another process (is another server running?)")
+    }
 }
 
 /// An address to serve on: IPv4 or IPv6 literal plus port.

@@ -29,19 +29,55 @@ public final class QueryCounters: @unchecked Sendable {
         static let rrlDropped = rrlSlipped + 1
         static let badCookie = rrlDropped + 1
         static let staleRefused = badCookie + 1
-        static let latency = staleRefused + 1  // [bucket]
+        /// UDP datagrams larger than the receive slot (MSG_TRUNC).
+        static let oversized = staleRefused + 1
+        static let latency = oversized + 1  // [bucket]
         static let latencySumNanos = latency + ServerMetrics.latencyBounds.count + 1
-        static let count = latencySumNanos + 1
+        /// [zone slot][transport][rcode]; zone slot 0 = no zone, 1…maxZones = named zones in
+        /// the order first seen, maxZones + 1 = every further zone.
+        static let zones = latencySumNanos + 1
+        static let zoneSlots = ZoneSlots.maxZones + 2
+        static let count = zones + zoneSlots * 2 * rcodes
     }
     /// QTYPE label per bucket.
     static let qtypeNames = ["A", "AAAA", "TXT", "ANY", "SOA", "NS", "PTR", "other"]
+    /// Responder zone indexes above this many count as "other".
+    static let mappedZones = 1024
     let slots: UnsafeMutablePointer<UInt64>
+    /// Responder zone index → zone slot, for the snapshot last seen by ``use(_:)``.
+    let zoneMap: UnsafeMutablePointer<UInt8>
+    let zoneSlots: ZoneSlots
+    private var mappedSnapshot: ObjectIdentifier? = nil
+    private var mappedGeneration = -1
 
-    init() {
+    init(zoneSlots: ZoneSlots = ZoneSlots()) {
         slots = .allocate(capacity: Slot.count)
         slots.initialize(repeating: 0, count: Slot.count)
+        zoneMap = .allocate(capacity: Self.mappedZones)
+        zoneMap.initialize(repeating: 0, count: Self.mappedZones)
+        self.zoneSlots = zoneSlots
     }
-    deinit { slots.deallocate() }
+    deinit { slots.deallocate(); zoneMap.deallocate() }
+
+    /// Points the per-zone counts at the zones of `snapshot`. Call with the snapshot each
+    /// query (or batch) is answered from; only the owning thread calls it. Costs a comparison
+    /// unless the snapshot changed; then the zone names are looked up (allocates, once per
+    /// reload per thread).
+    @inline(__always)
+    public func use(_ snapshot: Snapshot) {
+        if snapshot.generation == mappedGeneration && ObjectIdentifier(snapshot) == mappedSnapshot { return }
+        remap(snapshot)
+    }
+
+    private func remap(_ snapshot: Snapshot) {
+        mappedSnapshot = ObjectIdentifier(snapshot)
+        mappedGeneration = snapshot.generation
+        let names = (snapshot.handler as? Responder)?.zoneNames ?? []
+        let other = UInt8(Slot.zoneSlots - 1)
+        for i in 0..<Self.mappedZones {
+            zoneMap[i] = i < names.count ? UInt8(zoneSlots.slot(for: zoneText(names[i]))) : other
+        }
+    }
 
     @inline(__always)
     static func qtypeBucket(_ t: UInt16) -> Int {
@@ -69,7 +105,10 @@ public final class QueryCounters: @unchecked Sendable {
         }
         guard o.length > 0 else { return }
         let rc = Int(min(o.rcode, UInt8(Slot.rcodes - 1)))
-        slots[Slot.queries + (transport == .udp ? 0 : Slot.rcodes) + rc] &+= 1
+        let t = transport == .udp ? 0 : 1
+        slots[Slot.queries + t * Slot.rcodes + rc] &+= 1
+        let z = o.zone < 0 ? 0 : Int(zoneMap[min(Int(o.zone), Self.mappedZones - 1)])
+        slots[Slot.zones + (z * 2 + t) * Slot.rcodes + rc] &+= 1
         slots[Slot.qtypes + Self.qtypeBucket(o.qtype)] &+= 1
         if o.listed { slots[Slot.listed] &+= 1 } else { slots[Slot.notListed] &+= 1 }
         if o.truncated { slots[Slot.truncated] &+= 1 }
@@ -85,7 +124,39 @@ public final class QueryCounters: @unchecked Sendable {
         slots[Slot.latencySumNanos] &+= nanos &* UInt64(n)
     }
 
+    /// Counts a UDP datagram larger than the receive slot (answered FORMERR or dropped).
+    @inline(__always)
+    public func recordOversized() { slots[Slot.oversized] &+= 1 }
+
     @inline(__always) func value(_ i: Int) -> UInt64 { slots[i] }
+}
+
+/// Stable zone slots for per-zone counters, shared by every counter block of a server: a zone
+/// name keeps its slot across reloads, so counts never move between zones. At most
+/// ``maxZones`` names get a slot of their own (label `zone="<name>"`); later zones share the
+/// slot labelled `other`; answers from no zone count under `none`. This bounds the series at
+/// (maxZones + 2) × 2 transports × the RCODEs seen.
+public final class ZoneSlots: Sendable {
+    /// Zones counted under their own name.
+    public static let maxZones = 64
+    private let names = Mutex<[String]>([])
+    public init() {}
+
+    /// The slot of `name` (1…maxZones), assigning the next free one; maxZones + 1 when full.
+    func slot(for name: String) -> Int {
+        names.withLock { n in
+            if let i = n.firstIndex(of: name) { return i + 1 }
+            guard n.count < Self.maxZones else { return Self.maxZones + 1 }
+            n.append(name)
+            return n.count
+        }
+    }
+
+    /// The label value of slot `i`.
+    func label(_ i: Int) -> String {
+        if i == 0 { return "none" }
+        return names.withLock { n in i - 1 < n.count ? n[i - 1] : "other" }
+    }
 }
 
 /// RCODE names used as label values.
@@ -125,6 +196,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private let aggregateLock = Mutex<Void>(())
     private var lastRRL = (slipped: 0, dropped: 0)
     private var lastReloads = (ok: 0, failed: 0)
+    private var lastTCPClosed = (evicted: 0, timedOut: 0)
     private var staleLogged: [String: UInt64] = [:]
 
     /// What the metrics read besides counters; set before ``start(interval:)``.
@@ -144,9 +216,12 @@ public final class ServerMetrics: @unchecked Sendable {
         factory = f
     }
 
+    /// Per-zone slots shared by every counter block.
+    let zoneSlots = ZoneSlots()
+
     /// A counter block for one UDP worker thread.
     public func makeBlock() -> QueryCounters {
-        let b = QueryCounters()
+        let b = QueryCounters(zoneSlots: zoneSlots)
         blocks.withLock { $0.append(b) }
         return b
     }
@@ -205,6 +280,11 @@ public final class ServerMetrics: @unchecked Sendable {
             case S.truncated: c = counter(i, "prefixbl_truncated_total", [])
             case S.badCookie: c = counter(i, "prefixbl_badcookie_total", [])
             case S.staleRefused: c = counter(i, "prefixbl_stale_refused_total", [])
+            case S.oversized: c = counter(i, "prefixbl_udp_oversized_total", [])
+            case S.zones..<S.count:
+                let k = i - S.zones, z = k / (2 * S.rcodes), t = (k / S.rcodes) % 2, rc = k % S.rcodes
+                c = counter(i, "prefixbl_zone_responses_total", [
+                    ("zone", zoneSlots.label(z)), ("transport", t == 0 ? "udp" : "tcp"), ("rcode", rcodeName(rc))])
             default: c = nil  // RRL comes from the limiter; latency is emitted directly
             }
             c?.increment(by: delta)
@@ -225,6 +305,14 @@ public final class ServerMetrics: @unchecked Sendable {
 
         if let server {
             gauge("prefixbl_tcp_connections_open", []).record(server.tcpConnectionCount)
+            let ev = server.tcpEvictions, to = server.tcpMessageTimeouts
+            if ev > lastTCPClosed.evicted {
+                counter(-5, "prefixbl_tcp_closed_total", [("reason", "evicted")]).increment(by: Int64(ev - lastTCPClosed.evicted))
+            }
+            if to > lastTCPClosed.timedOut {
+                counter(-6, "prefixbl_tcp_closed_total", [("reason", "message_timeout")]).increment(by: Int64(to - lastTCPClosed.timedOut))
+            }
+            lastTCPClosed = (ev, to)
             if let rrl = server.queryGuard.rrl {
                 let s = rrl.slipped, d = rrl.dropped
                 if s > lastRRL.slipped { counter(-1, "prefixbl_rrl_total", [("action", "slip")]).increment(by: Int64(s - lastRRL.slipped)) }
@@ -295,8 +383,19 @@ public final class ServerMetrics: @unchecked Sendable {
             "udp": "\(udp)", "tcp": "\(tcp)", "listed": "\(totals[S.listed])",
             "nxdomain": "\(totals[S.queries + 3] + totals[S.queries + S.rcodes + 3])",
             "truncated": "\(totals[S.truncated])"]
+        // Per zone: answers over both transports, every RCODE.
+        var perZone: [String] = []
+        for z in 0..<S.zoneSlots {
+            let base = S.zones + z * 2 * S.rcodes
+            let n = (0..<(2 * S.rcodes)).reduce(UInt64(0)) { $0 + totals[base + $1] }
+            if n > 0 { perZone.append("\(zoneSlots.label(z))=\(n)") }
+        }
+        m["zones"] = "\(perZone.joined(separator: " "))"
+        if totals[S.oversized] > 0 { m["udp-oversized"] = "\(totals[S.oversized])" }
         if let server {
             m["tcp-open"] = "\(server.tcpConnectionCount)"
+            if server.tcpEvictions > 0 { m["tcp-evicted"] = "\(server.tcpEvictions)" }
+            if server.tcpMessageTimeouts > 0 { m["tcp-message-timeouts"] = "\(server.tcpMessageTimeouts)" }
             if let rrl = server.queryGuard.rrl { m["rrl-slipped"] = "\(rrl.slipped)"; m["rrl-dropped"] = "\(rrl.dropped)" }
             m["generation"] = "\(server.holder.load().generation)"
         }

@@ -14,6 +14,11 @@ public struct OperationsConfiguration: Sendable {
     public var cookieSecret: [UInt8]? = nil
     /// Response rate limiting; `nil` = off (the default).
     public var rrl: RRLSettings? = nil
+    /// Largest UDP answer in bytes for a query carrying a valid server cookie (RFC 7873 §5.2:
+    /// the cookie proves the source address, so a large answer cannot be reflected to a
+    /// spoofed victim); still capped by the client's EDNS payload size. Default 4096; values
+    /// below the server's UDP payload size act as that size (`--cookie-udp-payload`).
+    public var cookieUDPPayloadSize: Int = 4096
     public init() {}
 }
 
@@ -36,6 +41,9 @@ public final class QueryGuard: Sendable {
     public let rrl: ResponseRateLimiter?
     /// Our EDNS UDP payload size in bytes, for the OPT of the §5.4 reply and the UDP limit.
     public let udpPayloadSize: Int
+    /// UDP answer ceiling in bytes for queries with a valid server cookie (at least
+    /// ``udpPayloadSize``); see ``OperationsConfiguration/cookieUDPPayloadSize``.
+    public let cookieUDPPayloadSize: Int
     /// Size in bytes of the COOKIE option we append: code, length, client and server cookie.
     static let cookieOptionSize = 4 + DNSWire.clientCookieLength + DNSWire.serverCookieLength
 
@@ -48,6 +56,7 @@ public final class QueryGuard: Sendable {
         cookies = ServerCookieMaker(secret: secret)
         rrl = configuration.rrl.map { ResponseRateLimiter($0) }
         self.udpPayloadSize = min(max(udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
+        self.cookieUDPPayloadSize = min(max(configuration.cookieUDPPayloadSize, self.udpPayloadSize), DNSWire.maxTCPMessage)
     }
 
     /// What the guard did besides answering, for counters.
@@ -135,16 +144,19 @@ public final class QueryGuard: Sendable {
             out.length = w.count
             return (out, .answered)
         }
+        // A valid server cookie proves the source address: its holder may get a UDP answer up
+        // to its own EDNS size, capped by --cookie-udp-payload (RFC 7873 §5.2, issue 5).
+        let ceiling = cookieValid ? cookieUDPPayloadSize : udpPayloadSize
         // Leave room for the COOKIE option inside the size the client can take.
         var room = response.count
         if transport == .udp {
-            room = min(room, min(max(Int(scan.udpPayloadSize), DNSWire.classicUDPLimit), udpPayloadSize))
+            room = min(room, min(max(Int(scan.udpPayloadSize), DNSWire.classicUDPLimit), ceiling))
         }
         room -= Self.cookieOptionSize
         guard room >= DNSWire.classicUDPLimit - Self.cookieOptionSize else {
             return (handler.respond(to: query, transport: transport, client: client, into: response), .answered)
         }
-        var out = handler.respond(to: query, transport: transport, client: client,
+        var out = handler.respond(to: query, transport: transport, client: client, udpPayloadLimit: ceiling,
                                   into: UnsafeMutableRawBufferPointer(rebasing: response[0..<room]))
         if !cookieValid {
             let (limited, action) = limit(out, client: client, transport: transport, cookie: clientCookie, now: now, response)

@@ -14,12 +14,22 @@ public protocol QueryHandler: AnyObject, Sendable {
     /// the client.
     func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                  into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
+    /// The same with a per-query UDP size ceiling in bytes (``DNSBL/Responder`` lets a UDP
+    /// answer grow to min(the client's EDNS payload size, `udpPayloadLimit`)); ``QueryGuard``
+    /// raises it for clients holding a valid server cookie. The default ignores the ceiling
+    /// beyond `response.count`.
+    func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                 udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
 }
 
 extension QueryHandler {
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                         into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         respond(to: query, transport: transport, into: response)
+    }
+    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
+                        udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        respond(to: query, transport: transport, client: client, into: response)
     }
 }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DNSBL
 import DNSWire
 import Logging
@@ -13,8 +16,14 @@ import Synchronization
 /// - A zero-length frame is not a DNS message: the connection is closed.
 /// - Idle timeout: no byte read or written for ``ServerConfiguration/tcpIdleTimeout`` closes
 ///   the connection, which also ends connections stuck on a length prefix that lies.
-/// - Connection cap: above ``ServerConfiguration/tcpMaxConnections`` open connections, new ones
-///   are closed at once.
+/// - Message timeout: a message (length prefix and body) must be complete within
+///   ``ServerConfiguration/tcpMessageTimeout`` of its first byte, or the connection is closed,
+///   so a client dribbling a byte just inside the idle timeout cannot hold a slot for long
+///   (RFC 7766 §6.2.3; Knot's `tcp-io-timeout`).
+/// - Connection cap: at ``ServerConfiguration/tcpMaxConnections`` open connections, a new one
+///   is admitted by closing the connection that has been idle (no read or write) the longest
+///   (RFC 7766 §6.2.3 lets a server close idle connections under load); so holders of
+///   slots cannot lock out new clients.
 /// - Backpressure: once ``ServerConfiguration/tcpMaxQueuedBytes`` of responses wait for a client
 ///   that does not read, the server stops answering and reading that connection until the client
 ///   drains them; unread input is then bounded by one partial message plus one read burst.
@@ -57,6 +66,9 @@ final class TCPServer: @unchecked Sendable {
                 boundAddresses.append(actual)
             } catch {
                 await unbind()
+                if let e = error as? IOError, e.errnoCode == EADDRINUSE {
+                    throw ServerError.portInUse("TCP", address)
+                }
                 throw ServerError(.bind, "TCP bind \(address): \(error)")
             }
         }
@@ -89,6 +101,7 @@ final class TCPServer: @unchecked Sendable {
 
     private func bootstrap(for address: ListenAddress, inherited: Bool = false) -> ServerBootstrap {
         let idle = TimeAmount.nanoseconds(Int64(configuration.tcpIdleTimeout * 1e9))
+        let messageTimeout = TimeAmount.nanoseconds(Int64(configuration.tcpMessageTimeout * 1e9))
         let queued = configuration.tcpMaxQueuedBytes
         var b = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -106,7 +119,8 @@ final class TCPServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DNSTCPHandler.readSize))
             .childChannelInitializer { [self] channel in
-                guard connections.admit(channel) else {
+                let activity = ConnectionActivity()
+                guard connections.admit(channel, activity: activity) else {
                     return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
                 }
                 let scratch = self.scratch[ObjectIdentifier(channel.eventLoop)]!
@@ -116,6 +130,9 @@ final class TCPServer: @unchecked Sendable {
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
                                                 stats: stats, transfer: configuration.transfer)
                     handler.queryGuard = self.queryGuard
+                    handler.activity = activity
+                    handler.registry = connections
+                    handler.messageTimeout = messageTimeout
                     handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
                 }
@@ -140,25 +157,53 @@ final class TCPServer: @unchecked Sendable {
 
 struct ConnectionLimitReached: Error {}
 
-/// Open TCP connections, capped.
+/// When a connection last read or wrote, for choosing whom to close at the cap. Written by
+/// the connection's event loop, read by the accepting one.
+final class ConnectionActivity: Sendable {
+    private let last = Atomic<UInt64>(monotonicNanos())
+    /// Marks the connection active now.
+    @inline(__always) func touch() { last.store(monotonicNanos(), ordering: .relaxed) }
+    var lastNanos: UInt64 { last.load(ordering: .relaxed) }
+}
+
+/// Open TCP connections, capped: at the cap, a new connection replaces the one idle longest.
 final class ConnectionRegistry: Sendable {
     let limit: Int
-    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let open = Mutex<[ObjectIdentifier: (channel: Channel, activity: ConnectionActivity)]>([:])
+    private let evictedCount = Atomic<Int>(0)
+    private let messageTimeoutCount = Atomic<Int>(0)
     init(limit: Int) { self.limit = limit }
 
-    /// Registers `channel` unless the cap is reached; unregisters itself when it closes.
-    func admit(_ channel: Channel) -> Bool {
+    /// Registers `channel`, unregistering it when it closes. At the cap, the connection with
+    /// the oldest activity is closed to make room; `false` only when the cap is 0 slots.
+    func admit(_ channel: Channel, activity: ConnectionActivity) -> Bool {
         let id = ObjectIdentifier(channel)
+        var victim: Channel? = nil
         let ok = open.withLock { map -> Bool in
-            guard map.count < limit else { return false }
-            map[id] = channel
+            if map.count >= limit {
+                guard let oldest = map.min(by: { $0.value.activity.lastNanos < $1.value.activity.lastNanos }) else {
+                    return false
+                }
+                map.removeValue(forKey: oldest.key)
+                victim = oldest.value.channel
+            }
+            map[id] = (channel, activity)
             return true
+        }
+        if let victim {
+            evictedCount.add(1, ordering: .relaxed)
+            victim.close(promise: nil)
         }
         if ok { channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } } }
         return ok
     }
     var count: Int { open.withLock { $0.count } }
-    func all() -> [Channel] { open.withLock { Array($0.values) } }
+    func all() -> [Channel] { open.withLock { $0.values.map(\.channel) } }
+    /// Connections closed to admit a new one at the cap.
+    var evicted: Int { evictedCount.load(ordering: .relaxed) }
+    /// Connections closed because a message was not complete in time.
+    var messageTimeouts: Int { messageTimeoutCount.load(ordering: .relaxed) }
+    func noteMessageTimeout() { messageTimeoutCount.add(1, ordering: .relaxed) }
 }
 
 /// A 65535-byte response buffer per event loop: handlers on one loop run one at a time.
@@ -192,6 +237,16 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// The peer, read once per connection (for ACLs).
     private var client: ClientAddress? = nil
     private var closeQueued = false
+    /// Last read or write, for the connection cap's choice of whom to close.
+    var activity: ConnectionActivity? = nil
+    /// A message must be complete this long after its first byte arrived.
+    var messageTimeout: TimeAmount = .seconds(5)
+    /// The pending check of ``messageTimeout`` (at most one per connection).
+    private var messageDeadline: Scheduled<Void>? = nil
+    /// When the partial message at the head of the input began; nil = none pending.
+    private var partialSince: NIODeadline? = nil
+    /// Counts message timeouts.
+    var registry: ConnectionRegistry? = nil
 
     init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
          transfer: ZoneTransfer? = nil) {
@@ -205,6 +260,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if draining || closing { return }
+        activity?.touch()
         if input == nil || input!.readableBytes == 0 {
             input = bytes
         } else {
@@ -224,12 +280,15 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
         input = nil  // sole owner while we work: compaction below then needs no copy
         var wrote = false
+        var framesTaken = 0
+        var waitingForBytes = false
         loop: while context.channel.isWritable || draining {
             // The same pure framing function the wire fuzz target drives (tools/fuzz).
             let frame = buffer.readableBytesView.withUnsafeBytes { DNSWire.nextTCPFrame($0) }
             let length: Int
             switch frame {
             case .incomplete:
+                waitingForBytes = buffer.readableBytes > 0
                 break loop
             case .empty:
                 // Not a DNS message; nothing sensible follows on this stream.
@@ -238,6 +297,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 break loop
             case .message(let n):
                 length = n
+                framesTaken += 1
             }
             buffer.moveReaderIndex(forwardBy: 2)
             if transfer != nil, buffer.readableBytesView.withUnsafeBytes({
@@ -266,6 +326,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                     o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
                 }
                 if let counters {
+                    counters.use(snapshot)
                     counters.record(o, action, transport: .tcp)
                     counters.recordLatency(nanos: monotonicNanos() &- started, count: 1)
                 }
@@ -296,8 +357,36 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             buffer.discardReadBytes()
         }
         input = buffer
-        if wrote { context.flush() }
+        if wrote { context.flush(); activity?.touch() }
+        armMessageDeadline(context: context, waiting: waitingForBytes, newFrame: framesTaken > 0)
         if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
+    }
+
+    /// Tracks when the partial message at the head of the buffer began (its first byte, or the
+    /// end of the message before it) and keeps at most one timer per connection: when it fires
+    /// it closes the connection if that message is older than ``messageTimeout``, or re-arms
+    /// for the message now pending. A pipelining client whose reads end mid-message costs one
+    /// clock read per read, not a timer each; messages that arrive whole start none.
+    private func armMessageDeadline(context: ChannelHandlerContext, waiting: Bool, newFrame: Bool) {
+        guard waiting && !draining && !closing else {
+            partialSince = nil
+            return
+        }
+        if partialSince == nil || newFrame { partialSince = .now() }
+        if messageDeadline == nil { scheduleMessageCheck(context: context, at: partialSince! + messageTimeout) }
+    }
+
+    private func scheduleMessageCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        messageDeadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            messageDeadline = nil
+            guard let since = partialSince else { return }
+            if NIODeadline.now() - since >= messageTimeout {
+                registry?.noteMessageTimeout()
+                context.close(promise: nil)
+            } else {
+                scheduleMessageCheck(context: context, at: since + messageTimeout)
+            }
+        }
     }
 
     /// Continues with the queries that arrived during a zone transfer.
@@ -335,7 +424,14 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         }
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        messageDeadline?.cancel()
+        messageDeadline = nil
+        context.fireChannelInactive()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        activity?.touch()
         if context.channel.isWritable {
             process(context: context)
             resumeReadingIfWanted(context: context)

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CSystemShims
 import DNSBL
+import DNSWire
 import Logging
 import Synchronization
 
@@ -47,6 +48,9 @@ final class UDPServer: @unchecked Sendable {
         do {
             for address in addresses {
                 var actual = address
+                // SO_REUSEPORT would let the group join another process's sockets on this port
+                // (same user) and share its traffic: check first that nobody holds it.
+                if actual.port != 0 { try probeUnused(actual) }
                 for i in 0..<configuration.udpThreads {
                     let fd = try makeSocket(actual)
                     workers.append(Worker(fd: fd, thread: nil))
@@ -85,6 +89,30 @@ final class UDPServer: @unchecked Sendable {
         }
     }
 
+    /// Binds and closes a socket without `SO_REUSEPORT` on `address`: the bind fails with
+    /// EADDRINUSE while any other socket holds the port, with or without `SO_REUSEPORT`
+    /// (Linux shares a port only among sockets that all set it). A process binding in the
+    /// instant between the probe and our group is not detected.
+    /// - Throws: ``ServerError`` `.bind` naming the address and port.
+    func probeUnused(_ address: ListenAddress) throws(ServerError) {
+        let domain = address.family == .ipv4 ? AF_INET : AF_INET6
+        #if canImport(Glibc)
+        let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #else
+        let fd = socket(domain, SOCK_DGRAM, 0)
+        #endif
+        guard fd >= 0 else { throw ServerError(.socket, "UDP socket for \(address): \(errnoText())") }
+        defer { close(fd) }
+        if address.family == .ipv6 { _ = csys_set_v6only(fd) }
+        let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
+        guard rc != 0 else { return }
+        let e = errno
+        if e == EADDRINUSE {
+            throw ServerError.portInUse("UDP", address)
+        }
+        throw ServerError(.bind, "UDP bind \(address): \(errnoText(e))")
+    }
+
     private func makeSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
         let domain = address.family == .ipv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
@@ -105,7 +133,11 @@ final class UDPServer: @unchecked Sendable {
         }
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
         guard rc == 0 else {
-            let e = errnoText(); close(fd)
+            let code = errno
+            let e = errnoText(code); close(fd)
+            if code == EADDRINUSE {
+                throw ServerError.portInUse("UDP", address)
+            }
             throw ServerError(.bind, "UDP bind \(address): \(e)")
         }
         return fd
@@ -150,10 +182,25 @@ final class UDPServer: @unchecked Sendable {
         init(server: UDPServer, fd: Int32) { self.server = server; self.fd = fd }
     }
 
+    /// The reply to a datagram larger than the receive slot (MSG_TRUNC): FORMERR with the
+    /// header only (ID, opcode and RD echoed, all counts 0; 12 bytes, so never an amplifier)
+    /// when at least the 12-byte header arrived and it is a query; otherwise nothing.
+    static func oversizedReply(to query: UnsafeRawBufferPointer, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        var out = AnswerOutcome()
+        guard let h = DNSHeader(reading: query), !h.isResponse else { return out }
+        var w = MessageWriter(buffer: response, limit: DNSWire.classicUDPLimit)
+        let echoed = h.flags & (DNSFlags.opcodeMask | DNSFlags.rd | DNSFlags.cd)
+        guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr, qd: 0) else { return out }
+        out.rcode = UInt8(DNSRCode.formErr)
+        out.length = w.count
+        return out
+    }
+
     /// The packet loop. Allocates the batch once; nothing per packet.
     private func serve(fd: Int32) {
         let querySlot = 4096
-        let responseSlot = max(configuration.udpPayloadSize, 4096)
+        // Cookie holders may get answers up to --cookie-udp-payload (QueryGuard).
+        let responseSlot = max(configuration.udpPayloadSize, configuration.operations.cookieUDPPayloadSize, 4096)
         guard let batch = csys_udp_batch_new(UInt32(configuration.udpBatchSize), querySlot, responseSlot) else {
             logger.critical("cannot allocate UDP batch buffers")
             return
@@ -179,6 +226,7 @@ final class UDPServer: @unchecked Sendable {
             // snapshot stays alive (mapped) until this reference is dropped.
             let snapshot = holder.load()
             let handler = snapshot.handler
+            counters?.use(snapshot)
             let now = wallClockSeconds()
             let started = counters == nil ? 0 : monotonicNanos()
             var queued: UInt32 = 0
@@ -194,11 +242,16 @@ final class UDPServer: @unchecked Sendable {
                 let r = csys_udp_batch_response(batch, i, &rcap)!
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
                 let into = UnsafeMutableRawBufferPointer(start: r, count: rcap)
-                let outcome: AnswerOutcome
+                var outcome: AnswerOutcome
                 var action = QueryGuard.Action.answered
                 var plen: socklen_t = 0
                 let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &plen))
-                if let queryGuard {
+                if truncated != 0 {
+                    // Larger than the receive slot: the rest of the message is gone, so it
+                    // cannot be read as sent (see Robustness.md, "Oversized datagrams").
+                    outcome = Self.oversizedReply(to: query, into: into)
+                    counters?.recordOversized()
+                } else if let queryGuard {
                     (outcome, action) = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
                                                            now: now, into: into)
                 } else {

@@ -71,7 +71,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds without traffic before a TCP connection is closed.")
     var tcpIdleTimeout: Double = 10
 
-    @Option(help: "Open TCP connections at most; more are closed at once.")
+    @Option(help: "Seconds a TCP message may take from its first byte to its last before the connection is closed.")
+    var tcpMessageTimeout: Double = 5
+
+    @Option(help: "Open TCP connections at most; at the cap a new one replaces the connection idle longest.")
     var tcpMaxConnections: Int = 256
 
     @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
@@ -118,6 +121,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: ArgumentHelp("DNS Cookie server secret, 32 hex digits (RFC 9018); random at start if absent.", valueName: "hex"))
     var cookieSecret: String?
+
+    @Option(help: ArgumentHelp("Largest UDP answer for a query with a valid DNS server cookie, bytes (--udp-payload...65535; the client's EDNS size still caps it).", valueName: "bytes"))
+    var cookieUdpPayload: Int = 4096
 
     @Option(help: ArgumentHelp("Response rate limit: identical UDP responses per second per client /24 or /56 (default off).", valueName: "n"))
     var rrlRate: Int?
@@ -174,6 +180,10 @@ struct Serve: ParsableCommand {
         guard (512...4096).contains(udpPayload) else { throw ValidationError("--udp-payload must be 512...4096") }
         guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
         guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
+        guard tcpMessageTimeout > 0 else { throw ValidationError("--tcp-message-timeout must be > 0") }
+        guard (udpPayload...65535).contains(cookieUdpPayload) else {
+            throw ValidationError("--cookie-udp-payload must be --udp-payload (\(udpPayload))...65535")
+        }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
         guard checkInterval >= 0 else { throw ValidationError("--check-interval must be >= 0 (0: only SIGHUP reloads)") }
         guard statsInterval > 0 else { throw ValidationError("--stats-interval must be > 0") }
@@ -304,6 +314,8 @@ struct Serve: ParsableCommand {
         config.udpPayloadSize = udpPayload
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
+        config.tcpMessageTimeout = tcpMessageTimeout
+        config.operations.cookieUDPPayloadSize = cookieUdpPayload
         if !allowTransfer.isEmpty {
             let acl = try TransferACL(parsing: allowTransfer)
             config.transfer = ZoneTransfer(

@@ -136,7 +136,7 @@ struct TransportTests {
         await server.stop()
     }
 
-    @Test("connections above the cap are closed; existing ones keep working")
+    @Test("at the cap a new connection replaces the one idle longest; the others keep working")
     func tcpConnectionCap() async throws {
         let server = try await startServer(handler: StubHandler()) { $0.tcpMaxConnections = 3 }
         defer { Task { await server.stop() } }
@@ -145,13 +145,15 @@ struct TransportTests {
         for (i, c) in [c1, c2, c3].enumerated() {
             try c.send(framed(makeQuery(id: UInt16(i), name: "a.bl.example")))
             #expect(c.receiveFramed() != nil)
+            usleep(20_000)
         }
         let c4 = try TestSocket(tcp: a)
-        try? c4.send(framed(makeQuery(id: 4, name: "a.bl.example")))
-        #expect(c4.waitForClose())
+        try c4.send(framed(makeQuery(id: 4, name: "a.bl.example")))
+        #expect(c4.receiveFramed().flatMap(parseResponse)?.id == 4)
+        #expect(c1.waitForClose(), "c1 was idle longest")
         #expect(server.tcpConnectionCount == 3)
-        try c1.send(framed(makeQuery(id: 10, name: "a.bl.example")))
-        #expect(c1.receiveFramed().flatMap(parseResponse)?.id == 10)
+        try c2.send(framed(makeQuery(id: 10, name: "a.bl.example")))
+        #expect(c2.receiveFramed().flatMap(parseResponse)?.id == 10)
         await server.stop()
     }
 
