@@ -115,6 +115,7 @@ final class TCPServer: @unchecked Sendable {
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
                                                 stats: stats, transfer: configuration.transfer)
+                    handler.tsig = configuration.tsig
                     handler.queryGuard = self.queryGuard
                     handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
@@ -185,6 +186,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let stats: TransportStats
     var queryGuard: QueryGuard? = nil
     var counters: QueryCounters? = nil
+    /// TSIG keys for signed queries besides transfers (``ServerConfiguration/tsig``).
+    var tsig: TSIGKeyring? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -256,7 +259,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<length])
-                let o: AnswerOutcome
+                var o: AnswerOutcome
                 var action = QueryGuard.Action.answered
                 let started = counters == nil ? 0 : monotonicNanos()
                 if let queryGuard {
@@ -264,6 +267,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                                                      now: wallClockSeconds(), into: scratch.buffer)
                 } else {
                     o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
+                }
+                if let tsig, o.length > 0, TSIGWire.carriesTSIG(query) {
+                    o.length = tsig.signAnswer(query: query, response: scratch.buffer, length: o.length,
+                                               now: UInt64(wallClockSeconds()))
                 }
                 if let counters {
                     counters.record(o, action, transport: .tcp)

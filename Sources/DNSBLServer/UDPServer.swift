@@ -160,6 +160,7 @@ final class UDPServer: @unchecked Sendable {
         }
         defer { csys_udp_batch_free(batch) }
         let counters = metrics?.makeBlock()
+        let tsig = configuration.tsig
         var lastErrorLog: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed) {
             let n = csys_udp_batch_recv(fd, batch)
@@ -194,7 +195,7 @@ final class UDPServer: @unchecked Sendable {
                 let r = csys_udp_batch_response(batch, i, &rcap)!
                 let query = UnsafeRawBufferPointer(start: q, count: qlen)
                 let into = UnsafeMutableRawBufferPointer(start: r, count: rcap)
-                let outcome: AnswerOutcome
+                var outcome: AnswerOutcome
                 var action = QueryGuard.Action.answered
                 var plen: socklen_t = 0
                 let client = ClientAddress(sockaddr: csys_udp_batch_peer(batch, i, &plen))
@@ -203,6 +204,10 @@ final class UDPServer: @unchecked Sendable {
                                                            now: now, into: into)
                 } else {
                     outcome = handler.respond(to: query, transport: .udp, client: client, into: into)
+                }
+                // TSIG-signed queries (a secondary's SOA check) only: unsigned ones pay one walk.
+                if let tsig, outcome.length > 0, TSIGWire.carriesTSIG(query) {
+                    outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now))
                 }
                 counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {
