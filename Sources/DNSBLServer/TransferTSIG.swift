@@ -38,14 +38,12 @@ extension ZoneTransfer {
             case .transfer(let build):
                 return .transfer {
                     var s = session
-                    let started = UInt64(time(nil))
-                    return build().map { message in
-                        var m = message
-                        // One clock reading per transfer: messages built together are signed
-                        // together, and the client's fudge window covers the whole batch.
-                        s.sign(&m, now: started)
-                        return m
-                    }
+                    var messages = build()
+                    // One clock reading per transfer: messages built together are signed
+                    // together, and the fudge window covers the time they take to go out.
+                    let signedAt = UInt64(time(nil))
+                    for i in messages.indices { s.sign(&messages[i], now: signedAt) }
+                    return messages
                 }
             }
         }

@@ -192,6 +192,12 @@ struct Serve: ParsableCommand {
         for name in try TransferACL(parsing: allowTransfer).keyNames where keyring.key(named: name) == nil {
             throw ValidationError("--allow-transfer names TSIG key \(name), which no --tsig-key or --tsig-keyfile defines")
         }
+        for target in notify {
+            let words = target.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if words.count == 2, words[1].uppercased() != "NOKEY", keyring.key(named: String(words[1])) == nil {
+                throw ValidationError("--notify \(target) names TSIG key \(words[1]), which no --tsig-key or --tsig-keyfile defines")
+            }
+        }
     }
 
     /// The keys of --tsig-key and --tsig-keyfile.
