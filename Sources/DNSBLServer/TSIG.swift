@@ -294,10 +294,13 @@ public final class TSIGKeyring: Sendable {
 
     /// The answer path for a query that carries a TSIG record (callers check
     /// ``TSIGWire/carriesTSIG(_:)`` first): verifies it and signs the `length`-byte response
-    /// already in `response`, or replaces it with the TSIG error answer. Returns the new
-    /// length; 0 (send nothing) when the result does not fit in `response`.
+    /// already in `response`, or replaces it with the TSIG error answer. Over UDP pass
+    /// `udpPayload` (the size we offer): when the signed answer would exceed what the client
+    /// takes (its EDNS size, at most ours; 512 without EDNS), the answer becomes the question
+    /// alone with TC set, signed, so the client retries over TCP (RFC 8945 §5.3). Returns the
+    /// new length; 0 (send nothing) when the result does not fit in `response`.
     public func signAnswer(query: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer,
-                           length: Int, now: UInt64) -> Int {
+                           length: Int, now: UInt64, udpPayload: Int? = nil) -> Int {
         var out: [UInt8]
         switch check(query, now: now) {
         case .unsigned:
@@ -306,9 +309,17 @@ public final class TSIGKeyring: Sendable {
             out = TSIGWire.headerAndQuestion(query, rcode: 1)
         case .refused(let error, let r, let session):
             out = Self.errorResponse(query: query, error: error, record: r, session: session, now: now)
-        case .verified(var session):
+        case .verified(let session):
+            var s = session
             out = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(response)[0..<length]))
-            session.sign(&out, now: now)
+            s.sign(&out, now: now)
+            if let udpPayload, out.count > TSIGWire.clientLimit(query, ours: udpPayload) {
+                s = session
+                out = TSIGWire.headerAndQuestion(query, rcode: 0)
+                out[2] |= 0x02  // TC
+                out[2] |= response[2] & 0x04  // AA as the full answer had it
+                s.sign(&out, now: now)
+            }
         }
         guard out.count <= response.count else { return 0 }
         out.withUnsafeBytes { response.copyMemory(from: $0) }
@@ -523,6 +534,27 @@ public enum TSIGWire {
         var m: [UInt8] = [q[0], q[1], 0x80 | (q[2] & 0x79), rcode & 0x0F, 0, qEnd > 12 ? 1 : 0, 0, 0, 0, 0, 0, 0]
         m += q[12..<qEnd]
         return m
+    }
+
+    /// The UDP answer size a query allows: its OPT's payload size (at least 512, RFC 6891
+    /// §6.2.5) capped at `ours`; 512 without an OPT.
+    static func clientLimit(_ m: UnsafeRawBufferPointer, ours: Int) -> Int {
+        guard m.count >= 12 else { return 512 }
+        let qd = Int(m[4]) << 8 | Int(m[5])
+        let total = (Int(m[6]) << 8 | Int(m[7])) + (Int(m[8]) << 8 | Int(m[9])) + (Int(m[10]) << 8 | Int(m[11]))
+        var i = 12
+        for _ in 0..<qd {
+            guard let end = skipName(m, i) else { return 512 }
+            i = end + 4
+        }
+        for _ in 0..<total {
+            guard let end = skipName(m, i), end + 10 <= m.count else { return 512 }
+            if Int(m[end]) << 8 | Int(m[end + 1]) == 41 {
+                return min(ours, max(512, Int(m[end + 2]) << 8 | Int(m[end + 3])))
+            }
+            i = end + 10 + (Int(m[end + 8]) << 8 | Int(m[end + 9]))
+        }
+        return 512
     }
 
     /// Whether `time` is within `fudge` seconds of `now` (RFC 8945 §5.2.3).

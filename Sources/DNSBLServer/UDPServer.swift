@@ -207,7 +207,8 @@ final class UDPServer: @unchecked Sendable {
                 }
                 // TSIG-signed queries (a secondary's SOA check) only: unsigned ones pay one walk.
                 if let tsig, outcome.length > 0, TSIGWire.carriesTSIG(query) {
-                    outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now))
+                    outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now),
+                                                     udpPayload: configuration.udpPayloadSize)
                 }
                 counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {
