@@ -119,7 +119,9 @@ extension TSIGKey {
             if trimmed.isEmpty { continue }
             let indented = line.first == " " || line.first == "\t"
             // BIND statements may share lines: split on ; { } while in or entering a block.
-            if trimmed.hasPrefix("key ") || trimmed.hasPrefix("key\t") || inBlock {
+            // `key NAME;` inside another BIND block (an ACL) is a reference, not a definition.
+            let opensKey = (trimmed.hasPrefix("key ") || trimmed.hasPrefix("key\t")) && trimmed.contains("{")
+            if opensKey || inBlock {
                 if !inBlock {
                     try finish()
                     inYAML = false

@@ -246,6 +246,9 @@ struct Serve: ParsableCommand {
             if !usable.isEmpty { addresses = usable }
         }
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
+        // Key files are read before the chroot and before privileges are dropped (they are
+        // usually readable by root only).
+        let keyring = try tsigKeyring()
         let options = answerOptions()
         let storePaths = stores
         let compile = CompileSettings(force: forceCompile, defaultTTL: defaultTTL, minTTL: minTTL, maxTTL: maxTTL,
@@ -305,8 +308,6 @@ struct Serve: ParsableCommand {
         config.udpPayloadSize = udpPayload
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
-        // Key files are read before privileges are dropped (they are usually root-only).
-        let keyring = try tsigKeyring()
         if !keyring.isEmpty {
             config.tsig = keyring
             logger.info("TSIG keys", metadata: ["keys": "\(keyring.keys.map(\.description).joined(separator: ", "))"])

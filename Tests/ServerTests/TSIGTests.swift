@@ -252,6 +252,11 @@ struct TSIGTests {
             };
             key "md5.bl.example" { algorithm hmac-md5; secret "\(tsigSecret)"; };
             key "slash.bl.example" { algorithm hmac-sha256; secret "ab//cdef"; }; // "//" inside base64
+            zone "bl.example" {
+                allow-notify {
+                    key xfr.bl.example;
+                };
+            };
             """
         let bk = try TSIGKey.parse(keyFile: bind, path: "bind.key")
         #expect(bk.map(\.name) == ["xfr.bl.example", "md5.bl.example", "slash.bl.example"])
