@@ -35,6 +35,9 @@ public struct AnswerOutcome: Sendable {
     public var truncated: Bool = false
     /// The QNAME named a listed address.
     public var listed: Bool = false
+    /// The query carried a TSIG record (RFC 8945): the transport verifies it and signs the
+    /// answer (DNSBLServer; nothing here computes MACs).
+    public var signed: Bool = false
     public init() {}
 }
 
@@ -140,6 +143,7 @@ public final class Responder: Sendable {
             return out
         }
         out.qtype = q.qtype
+        out.signed = q.hasTSIG
 
         // Size limit (RFC 6891 §6.2.3–6.2.5; RFC 1035 §4.2.1; RFC 7766 §8).
         var limit: Int

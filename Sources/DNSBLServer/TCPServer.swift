@@ -268,7 +268,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 } else {
                     o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
                 }
-                if let tsig, o.length > 0, TSIGWire.carriesTSIG(query) {
+                if let tsig, o.signed, o.length > 0 {
                     o.length = tsig.signAnswer(query: query, response: scratch.buffer, length: o.length,
                                                now: UInt64(wallClockSeconds()))
                 }

@@ -2,8 +2,8 @@ import Crypto
 
 // TSIG (RFC 8945): shared-secret HMAC over DNS messages, for zone transfers, the SOA queries
 // secondaries send before them, and NOTIFY. Everything here works on wire bytes; nothing runs
-// on the answer path unless a query carries a TSIG record (``TSIGWire/carriesTSIG(_:)`` is the
-// only check an unsigned query pays, and it allocates nothing).
+// on the answer path unless a query carries a TSIG record (the responder's parse notes one in
+// `AnswerOutcome.signed`, so an unsigned query pays a flag test).
 
 /// A TSIG algorithm (RFC 8945 §6). HMAC-MD5 is kept for old peers only (swift-crypto has it as
 /// `Insecure.MD5`); HMAC-SHA256 is the one to use.
@@ -293,7 +293,7 @@ public final class TSIGKeyring: Sendable {
     }
 
     /// The answer path for a query that carries a TSIG record (callers check
-    /// ``TSIGWire/carriesTSIG(_:)`` first): verifies it and signs the `length`-byte response
+    /// `AnswerOutcome.signed` or ``TSIGWire/carriesTSIG(_:)`` first): verifies it and signs the `length`-byte response
     /// already in `response`, or replaces it with the TSIG error answer. Over UDP pass
     /// `udpPayload` (the size we offer): when the signed answer would exceed what the client
     /// takes (its EDNS size, at most ours; 512 without EDNS), the answer becomes the question
@@ -334,8 +334,8 @@ public enum TSIGWire {
     static let type: UInt16 = 250
     static let classANY: UInt16 = 255
 
-    /// Whether `message` carries a TSIG record anywhere after the question (a quick walk over
-    /// the records; no allocation). The answer path calls only this for unsigned queries.
+    /// Whether `message` carries a TSIG record anywhere after the question (a walk over the
+    /// records; no allocation), for callers without a parsed query.
     public static func carriesTSIG(_ message: UnsafeRawBufferPointer) -> Bool {
         guard message.count >= 12 else { return false }
         let ar = Int(message[10]) << 8 | Int(message[11])

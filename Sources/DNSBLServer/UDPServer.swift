@@ -205,8 +205,9 @@ final class UDPServer: @unchecked Sendable {
                 } else {
                     outcome = handler.respond(to: query, transport: .udp, client: client, into: into)
                 }
-                // TSIG-signed queries (a secondary's SOA check) only: unsigned ones pay one walk.
-                if let tsig, outcome.length > 0, TSIGWire.carriesTSIG(query) {
+                // TSIG-signed queries only (a secondary's SOA check): the responder's parse
+                // noted the record, so unsigned queries cost one flag test.
+                if let tsig, outcome.signed, outcome.length > 0 {
                     outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now),
                                                      udpPayload: configuration.udpPayloadSize)
                 }
