@@ -42,6 +42,9 @@ public struct AnswerOutcome: Sendable {
     /// `combined` subzones share one index); -1 when no zone did (out of zone, class CH,
     /// FORMERR, NOTIMP, BADVERS).
     public var zone: Int32 = -1
+    /// The query carried a TSIG record (RFC 8945): the transport verifies it and signs the
+    /// answer (DNSBLServer; nothing here computes MACs).
+    public var signed: Bool = false
     public init() {}
 }
 
@@ -164,6 +167,7 @@ public final class Responder: Sendable {
             return out
         }
         out.qtype = q.qtype
+        out.signed = q.hasTSIG
 
         // Size limit (RFC 6891 §6.2.3–6.2.5; RFC 1035 §4.2.1; RFC 7766 §8).
         var limit: Int

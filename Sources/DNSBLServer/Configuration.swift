@@ -37,6 +37,9 @@ public struct ServerConfiguration: Sendable {
     /// Zone transfer (AXFR/IXFR over TCP) for the clients its ACL allows, REFUSED for others;
     /// nil = the responder answers AXFR/IXFR with NOTIMP, as before transfers existed.
     public var transfer: ZoneTransfer? = nil
+    /// TSIG keys (RFC 8945): a query that carries a TSIG record (a secondary's SOA check) gets
+    /// its answer signed, or the TSIG error; nil = TSIG records are not looked at.
+    public var tsig: TSIGKeyring? = nil
 
     /// Sockets passed by socket activation (``Systemd/inheritedSockets(unsetEnvironment:)``);
     /// when not empty they are served instead of binding ``listen``.

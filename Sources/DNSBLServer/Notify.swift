@@ -13,10 +13,14 @@ import Darwin
 /// zone's SOA, AA) over UDP, retried ``attempts`` times ``timeout`` seconds apart until the
 /// target acknowledges with the same ID (RFC 1996 §3.6). A reload that keeps a zone's serial
 /// logs a warning instead: secondaries compare serials and would never transfer the new data
-/// (serial 0 in `$SOA` takes the newest source file's time and avoids it).
+/// (serial 0 in `$SOA` takes the newest source file's time and avoids it). A target given with
+/// a TSIG key gets the NOTIFY signed (RFC 8945 §5.1), and only an answer whose TSIG verifies
+/// counts as the acknowledgement.
 public final class NotifyService: Service, Sendable {
     let holder: SnapshotHolder
     let targets: [ListenAddress]
+    /// Per target, the key its NOTIFY is signed with (nil: unsigned).
+    let keys: [TSIGKey?]
     let logger: Logger
     /// Seconds between looks at the holder.
     public let interval: Double
@@ -25,14 +29,31 @@ public final class NotifyService: Service, Sendable {
     public let timeout: Double
 
     /// - Parameter targets: secondaries as `HOST:PORT` or `[V6HOST]:PORT` (numeric addresses;
-    ///   default port 53).
-    /// - Throws: ``ServerError`` `.config` for a target that does not parse.
-    public init(holder: SnapshotHolder, targets: [String], logger: Logger, interval: Double = 0.2,
-                attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
+    ///   default port 53), each optionally followed by whitespace and the name of a key in
+    ///   `keyring` to sign with (`NOKEY` = unsigned), as NSD's `notify:` takes them.
+    /// - Throws: ``ServerError`` `.config` for a target that does not parse or names an unknown key.
+    public init(holder: SnapshotHolder, targets: [String], keyring: TSIGKeyring? = nil, logger: Logger,
+                interval: Double = 0.2, attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
         self.holder = holder
         var parsed: [ListenAddress] = []
-        for t in targets { parsed.append(try ListenAddress(parsing: t, defaultPort: 53)) }
+        var keys: [TSIGKey?] = []
+        for t in targets {
+            let words = t.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let address = words.first, words.count <= 2 else {
+                throw ServerError(.config, "--notify \(t): expected HOST:PORT [KEYNAME|NOKEY]")
+            }
+            parsed.append(try ListenAddress(parsing: address, defaultPort: 53))
+            if words.count == 2, words[1].uppercased() != "NOKEY" {
+                guard let key = keyring?.key(named: words[1]) else {
+                    throw ServerError(.config, "--notify \(t): no TSIG key named \(words[1])")
+                }
+                keys.append(key)
+            } else {
+                keys.append(nil)
+            }
+        }
         self.targets = parsed
+        self.keys = keys
         self.logger = logger
         self.interval = interval; self.attempts = attempts; self.timeout = timeout
     }
@@ -49,7 +70,9 @@ public final class NotifyService: Service, Sendable {
             for zone in now.zones {
                 guard let old = before[zone.name] else { continue }
                 if old != zone.serial {
-                    for target in targets { notify(zone: zone.name, serial: zone.serial, to: target) }
+                    for (target, key) in zip(targets, keys) {
+                        notify(zone: zone.name, serial: zone.serial, to: target, key: key)
+                    }
                 } else if reloaded {
                     logger.warning("zone reloaded with an unchanged SOA serial: secondaries will not transfer it",
                                    metadata: ["zone": "\(zone.name)", "serial": "\(zone.serial)"])
@@ -59,17 +82,27 @@ public final class NotifyService: Service, Sendable {
     }
 
     /// Sends one NOTIFY on a background thread, retrying until acknowledged.
-    func notify(zone: String, serial: UInt32, to target: ListenAddress) {
+    func notify(zone: String, serial: UInt32, to target: ListenAddress, key: TSIGKey? = nil) {
         let logger = self.logger, attempts = self.attempts, timeout = self.timeout
         ThreadJob {
             let id = UInt16.random(in: 0...UInt16.max)
-            let message = NotifyService.message(zone: zone, id: id)
             for attempt in 1...attempts {
-                if NotifyService.exchange(message, id: id, target: target, timeout: timeout) {
-                    logger.info("NOTIFY acknowledged", metadata: [
-                        "zone": "\(zone)", "serial": "\(serial)", "target": "\(target)", "attempt": "\(attempt)"])
-                    return
+                var message = NotifyService.message(zone: zone, id: id)
+                // Signed afresh per attempt: the time in the TSIG must be within the fudge.
+                let session = key.map { $0.signRequest(&message, now: UInt64(time(nil))) }
+                guard let answer = NotifyService.exchange(message, id: id, target: target, timeout: timeout) else { continue }
+                if var s = session {
+                    let verdict = s.verify(answer, now: UInt64(time(nil)))
+                    guard verdict == .valid else {
+                        logger.warning("NOTIFY answer fails TSIG", metadata: [
+                            "zone": "\(zone)", "target": "\(target)", "key": "\(s.key)", "verdict": "\(verdict)"])
+                        continue
+                    }
                 }
+                logger.info("NOTIFY acknowledged", metadata: [
+                    "zone": "\(zone)", "serial": "\(serial)", "target": "\(target)", "attempt": "\(attempt)",
+                    "tsig": "\(key.map(\.description) ?? "none")"])
+                return
             }
             logger.warning("NOTIFY not acknowledged", metadata: [
                 "zone": "\(zone)", "serial": "\(serial)", "target": "\(target)", "attempts": "\(attempts)"])
@@ -86,24 +119,24 @@ public final class NotifyService: Service, Sendable {
         return m
     }
 
-    /// One send and wait; true when a response with our ID and QR=1 arrived in time.
-    static func exchange(_ message: [UInt8], id: UInt16, target: ListenAddress, timeout: Double) -> Bool {
+    /// One send and wait; the response with our ID and QR=1 when one arrived in time.
+    static func exchange(_ message: [UInt8], id: UInt16, target: ListenAddress, timeout: Double) -> [UInt8]? {
         let fd = socket(target.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let sent = target.withSockaddr { sa, len in
             message.withUnsafeBytes { connect(fd, sa, len) == 0 ? send(fd, $0.baseAddress, $0.count, 0) : -1 }
         }
-        guard sent == message.count else { return false }
+        guard sent == message.count else { return nil }
         var buf = [UInt8](repeating: 0, count: 512)
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 { return false }
-            if n >= 12 && UInt16(buf[0]) << 8 | UInt16(buf[1]) == id && buf[2] & 0x80 != 0 { return true }
+            if n < 0 { return nil }
+            if n >= 12 && UInt16(buf[0]) << 8 | UInt16(buf[1]) == id && buf[2] & 0x80 != 0 { return Array(buf[0..<n]) }
         }
-        return false
+        return nil
     }
 }

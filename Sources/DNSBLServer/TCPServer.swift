@@ -129,6 +129,7 @@ final class TCPServer: @unchecked Sendable {
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
                                                 stats: stats, transfer: configuration.transfer)
+                    handler.tsig = configuration.tsig
                     handler.queryGuard = self.queryGuard
                     handler.activity = activity
                     handler.registry = connections
@@ -230,6 +231,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let stats: TransportStats
     var queryGuard: QueryGuard? = nil
     var counters: QueryCounters? = nil
+    /// TSIG keys for signed queries besides transfers (``ServerConfiguration/tsig``).
+    var tsig: TSIGKeyring? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -316,7 +319,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<length])
-                let o: AnswerOutcome
+                var o: AnswerOutcome
                 var action = QueryGuard.Action.answered
                 let started = counters == nil ? 0 : monotonicNanos()
                 if let queryGuard {
@@ -324,6 +327,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                                                      now: wallClockSeconds(), into: scratch.buffer)
                 } else {
                     o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
+                }
+                if let tsig, o.signed, o.length > 0 {
+                    o.length = tsig.signAnswer(query: query, response: scratch.buffer, length: o.length,
+                                               now: UInt64(wallClockSeconds()))
                 }
                 if let counters {
                     counters.use(snapshot)

@@ -6,17 +6,34 @@ import Synchronization
 import ZoneExport
 import ZoneSource
 
-/// Client networks allowed to transfer zones (`--allow-transfer CIDR`); empty = nobody.
+/// Client networks allowed to transfer zones, each optionally with the TSIG key it must sign
+/// with (`--allow-transfer "CIDR [KEYNAME|NOKEY]"`, NSD's `provide-xfr` form); empty = nobody.
 public struct TransferACL: Sendable {
-    struct Entry: Sendable { var family: AddressFamily; var network: UInt128; var length: Int }
+    struct Entry: Sendable {
+        var family: AddressFamily; var network: UInt128; var length: Int
+        /// The key a request from here must be signed with (lower case, no trailing dot);
+        /// nil = the address suffices (NOKEY).
+        var key: String? = nil
+    }
     var entries: [Entry] = []
 
-    /// Parses `ADDR/LEN` or a bare address (a host) per element.
+    /// Parses `ADDR/LEN` or a bare address (a host) per element, optionally followed by
+    /// whitespace and a TSIG key name (`NOKEY` = none).
     /// - Throws: ``ServerError`` `.config` naming the bad element.
     public init(parsing cidrs: [String]) throws(ServerError) {
-        for text in cidrs {
+        for element in cidrs {
+            let words = element.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let text = words.first, words.count <= 2 else {
+                throw ServerError(.config, "--allow-transfer \(element): expected CIDR [KEYNAME|NOKEY]")
+            }
+            var key: String? = nil
+            if words.count == 2, words[1].uppercased() != "NOKEY" {
+                var k = words[1].lowercased()
+                if k.hasSuffix(".") { k.removeLast() }
+                key = k
+            }
             let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-            guard let (family, key) = parseAddress(parts[0]) else {
+            guard let (family, addr) = parseAddress(parts[0]) else {
                 throw ServerError(.config, "--allow-transfer \(text): not an address")
             }
             let length = parts.count == 2 ? Int(parts[1]) ?? -1 : family.bits
@@ -24,20 +41,24 @@ public struct TransferACL: Sendable {
                 throw ServerError(.config, "--allow-transfer \(text): prefix length must be 0…\(family.bits)")
             }
             let shift = family.bits - length
-            let network = shift >= family.bits ? 0 : (key >> UInt128(shift)) << UInt128(shift)
-            entries.append(Entry(family: family, network: network, length: length))
+            let network = shift >= family.bits ? 0 : (addr >> UInt128(shift)) << UInt128(shift)
+            entries.append(Entry(family: family, network: network, length: length, key: key))
         }
     }
 
-    /// Whether a peer at `address` (text, as NIO reports it) may transfer. IPv4-mapped IPv6
-    /// peers (`::ffff:192.0.2.1`) are judged as IPv4.
-    public func allows(_ address: String?) -> Bool {
-        guard let address, var (family, key) = parseAddress(address) else { return false }
-        if family == .ipv6 && key >> 32 == 0xFFFF { family = .ipv4; key &= 0xFFFF_FFFF }
+    /// TSIG key names the entries require (to check them against the configured keys).
+    public var keyNames: [String] { entries.compactMap(\.key) }
+
+    /// Whether a peer at `address` (text, as NIO reports it) may transfer, having signed the
+    /// request with the key `key` (nil: unsigned). IPv4-mapped IPv6 peers
+    /// (`::ffff:192.0.2.1`) are judged as IPv4.
+    public func allows(_ address: String?, key: String? = nil) -> Bool {
+        guard let address, var (family, addr) = parseAddress(address) else { return false }
+        if family == .ipv6 && addr >> 32 == 0xFFFF { family = .ipv4; addr &= 0xFFFF_FFFF }
         return entries.contains { e in
-            guard e.family == family else { return false }
+            guard e.family == family, e.key == nil || e.key == key else { return false }
             let shift = family.bits - e.length
-            return shift >= family.bits || (key >> UInt128(shift)) << UInt128(shift) == e.network
+            return shift >= family.bits || (addr >> UInt128(shift)) << UInt128(shift) == e.network
         }
     }
 }
@@ -89,11 +110,13 @@ struct TransferRequest {
 /// §4): the records of ``ZoneExport/Exporter`` for the current snapshot's zone, SOA first and
 /// last, packed into messages of at most ``chunkBytes`` bytes of records. The records are
 /// built on a background thread the first time a snapshot's zone is asked for and kept until
-/// the next snapshot; the query path only checks QTYPE. No TSIG (RFC 8945): the ACL is the
-/// only access control.
+/// the next snapshot; the query path only checks QTYPE. With TSIG keys (RFC 8945) the request's
+/// signature is checked first and every answer message is signed (`TransferTSIG.swift`).
 public final class ZoneTransfer: Sendable {
     public let acl: TransferACL
     public let options: ExportOptions
+    /// TSIG keys (RFC 8945): signed requests are verified and every answer message signed.
+    public let keyring: TSIGKeyring?
     let logger: Logger
     /// Record bytes per message (besides header and question): well under 65535 so a message
     /// never overflows the TCP length prefix.
@@ -104,8 +127,9 @@ public final class ZoneTransfer: Sendable {
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
-    public init(acl: TransferACL, options: ExportOptions = ExportOptions(), logger: Logger) {
-        self.acl = acl; self.options = options; self.logger = logger
+    public init(acl: TransferACL, options: ExportOptions = ExportOptions(), keyring: TSIGKeyring? = nil,
+                logger: Logger) {
+        self.acl = acl; self.options = options; self.keyring = keyring; self.logger = logger
     }
 
     enum Start {
@@ -115,8 +139,9 @@ public final class ZoneTransfer: Sendable {
         case transfer(@Sendable () -> [[UInt8]])
     }
 
-    func start(_ request: TransferRequest, peer: String?, snapshot: Snapshot) -> Start {
-        guard acl.allows(peer) else {
+    /// - Parameter key: the TSIG key the request was verified with (nil: unsigned).
+    func start(_ request: TransferRequest, peer: String?, key: String? = nil, snapshot: Snapshot) -> Start {
+        guard acl.allows(peer, key: key) else {
             logger.notice("zone transfer refused", metadata: ["peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))"])
             return .reply(request.reply(rcode: 5))
         }
@@ -172,7 +197,8 @@ extension DNSTCPHandler {
     /// connection's later queries wait until the transfer is written.
     func interceptTransfer(_ query: UnsafeRawBufferPointer, context: ChannelHandlerContext) -> Bool {
         guard let transfer, let request = TransferRequest(query) else { return false }
-        switch transfer.start(request, peer: context.channel.remoteAddress?.ipAddress, snapshot: holder.load()) {
+        switch transfer.startAuthenticated(request, query: query, peer: context.channel.remoteAddress?.ipAddress,
+                                           snapshot: holder.load()) {
         case .reply(let bytes):
             var out = context.channel.allocator.buffer(capacity: bytes.count + 2)
             out.writeInteger(UInt16(bytes.count))

@@ -207,6 +207,7 @@ final class UDPServer: @unchecked Sendable {
         }
         defer { csys_udp_batch_free(batch) }
         let counters = metrics?.makeBlock()
+        let tsig = configuration.tsig
         var lastErrorLog: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed) {
             let n = csys_udp_batch_recv(fd, batch)
@@ -256,6 +257,12 @@ final class UDPServer: @unchecked Sendable {
                                                            now: now, into: into)
                 } else {
                     outcome = handler.respond(to: query, transport: .udp, client: client, into: into)
+                }
+                // TSIG-signed queries only (a secondary's SOA check): the responder's parse
+                // noted the record, so unsigned queries cost one flag test.
+                if let tsig, outcome.signed, outcome.length > 0 {
+                    outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now),
+                                                     udpPayload: configuration.udpPayloadSize)
                 }
                 counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {

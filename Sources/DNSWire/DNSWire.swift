@@ -24,6 +24,8 @@ public enum DNSType {
     public static let txt: UInt16 = 16
     public static let aaaa: UInt16 = 28
     public static let opt: UInt16 = 41
+    /// RFC 8945 §4.2.
+    public static let tsig: UInt16 = 250
     public static let ixfr: UInt16 = 251
     public static let axfr: UInt16 = 252
     public static let any: UInt16 = 255

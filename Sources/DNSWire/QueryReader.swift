@@ -70,6 +70,9 @@ public struct ParsedQuery: Sendable {
     public var questionEnd: Int
     /// The OPT record's content, or `nil` when the query had none.
     public var edns: EDNSInfo?
+    /// A TSIG record (RFC 8945, type 250) was among the records: the server checks it and
+    /// signs the answer. Noted here so unsigned queries cost no second walk.
+    public var hasTSIG = false
 
     @inlinable
     public init(header: DNSHeader, qnameOffset: Int, qnameLength: Int, labelCount: Int,
@@ -162,6 +165,7 @@ extension DNSWire {
         let questionEnd = pos
 
         var edns: EDNSInfo? = nil
+        var hasTSIG = false
         let nonAdditional = Int(header.anCount) + Int(header.nsCount)
         let total = nonAdditional + Int(header.arCount)
         var index = 0
@@ -198,12 +202,15 @@ extension DNSWire {
                                 version: UInt8(truncatingIfNeeded: ttl >> 16),
                                 dnssecOK: ttl & 0x8000 != 0, nsidRequested: nsid)
             }
+            if type == DNSType.tsig { hasTSIG = true }
             pos = rdStart + rdLength
             index += 1
         }
-        return .success(ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
-                                    labelCount: labels, qtype: qtype, qclass: qclass,
-                                    questionEnd: questionEnd, edns: edns))
+        var parsed = ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
+                                 labelCount: labels, qtype: qtype, qclass: qclass,
+                                 questionEnd: questionEnd, edns: edns)
+        parsed.hasTSIG = hasTSIG
+        return .success(parsed)
     }
 
     /// Skips an encoded name at `offset` and returns the offset after it. A compression

@@ -78,13 +78,24 @@ struct Serve: ParsableCommand {
     var tcpMaxConnections: Int = 256
 
     @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
-        "Clients (CIDR) allowed AXFR/IXFR over TCP; repeatable. Default: none (REFUSED).", valueName: "cidr"))
+        "Clients allowed AXFR/IXFR over TCP, optionally only with a TSIG key: \"CIDR [KEYNAME|NOKEY]\" (NSD's provide-xfr); repeatable. Default: none (REFUSED).",
+        valueName: "cidr [key]"))
     var allowTransfer: [String] = []
 
     @Option(name: .customLong("notify"), help: ArgumentHelp(
-        "Secondary to send NOTIFY when a zone's serial changes: HOST:PORT or [V6HOST]:PORT; repeatable.",
-        valueName: "host:port"))
+        "Secondary to send NOTIFY when a zone's serial changes: \"HOST:PORT [KEYNAME|NOKEY]\" or [V6HOST]:PORT, signed with the key when named; repeatable.",
+        valueName: "host:port [key]"))
     var notify: [String] = []
+
+    @Option(name: .customLong("tsig-key"), help: ArgumentHelp(
+        "A TSIG key (RFC 8945) as dig -y takes it: [ALGORITHM:]NAME:BASE64SECRET (default hmac-sha256); repeatable. Visible in ps: prefer --tsig-keyfile.",
+        valueName: "[alg:]name:secret"))
+    var tsigKeys: [String] = []
+
+    @Option(name: .customLong("tsig-keyfile"), help: ArgumentHelp(
+        "A file of TSIG key statements: BIND/tsig-keygen `key \"NAME\" { algorithm ...; secret \"...\"; };`, or NSD/Knot `key:` clauses; repeatable.",
+        valueName: "file"))
+    var tsigKeyFiles: [String] = []
 
     @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
     var transferExpandText: String?
@@ -203,6 +214,24 @@ struct Serve: ParsableCommand {
         guard ["warn", "refuse"].contains(maxAgeAction) else { throw ValidationError("--max-age-action is warn or refuse") }
         for s in specs { _ = try ZoneSpec(parsing: s) }
         do { _ = try answerOptions() } catch { throw ValidationError(error.reason) }
+        let keyring = try tsigKeyring()
+        for name in try TransferACL(parsing: allowTransfer).keyNames where keyring.key(named: name) == nil {
+            throw ValidationError("--allow-transfer names TSIG key \(name), which no --tsig-key or --tsig-keyfile defines")
+        }
+        for target in notify {
+            let words = target.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if words.count == 2, words[1].uppercased() != "NOKEY", keyring.key(named: String(words[1])) == nil {
+                throw ValidationError("--notify \(target) names TSIG key \(words[1]), which no --tsig-key or --tsig-keyfile defines")
+            }
+        }
+    }
+
+    /// The keys of --tsig-key and --tsig-keyfile.
+    func tsigKeyring() throws -> TSIGKeyring {
+        var keys: [TSIGKey] = []
+        for k in tsigKeys { keys.append(try TSIGKey(option: k)) }
+        for f in tsigKeyFiles { keys += try TSIGKey.read(keyFile: f) }
+        return try TSIGKeyring(keys)
     }
 
     var listenAddresses: [String] { listen.isEmpty ? ["127.0.0.1:5300", "[::1]:5300"] : listen }
@@ -245,6 +274,9 @@ struct Serve: ParsableCommand {
             if !usable.isEmpty { addresses = usable }
         }
         let sourceSpecs = try specs.map { try ZoneSpec(parsing: $0) }
+        // Key files are read before the chroot and before privileges are dropped (they are
+        // usually readable by root only).
+        let keyring = try tsigKeyring()
         let options = try answerOptions()
         let storePaths = stores
         let compile = CompileSettings(force: forceCompile, defaultTTL: defaultTTL, minTTL: minTTL, maxTTL: maxTTL,
@@ -316,11 +348,15 @@ struct Serve: ParsableCommand {
         config.tcpMaxConnections = tcpMaxConnections
         config.tcpMessageTimeout = tcpMessageTimeout
         config.operations.cookieUDPPayloadSize = cookieUdpPayload
+        if !keyring.isEmpty {
+            config.tsig = keyring
+            logger.info("TSIG keys", metadata: ["keys": "\(keyring.keys.map(\.description).joined(separator: ", "))"])
+        }
         if !allowTransfer.isEmpty {
             let acl = try TransferACL(parsing: allowTransfer)
             config.transfer = ZoneTransfer(
                 acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
-                logger: logger)
+                keyring: keyring.isEmpty ? nil : keyring, logger: logger)
         }
         let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
@@ -330,7 +366,7 @@ struct Serve: ParsableCommand {
         serverMetrics?.maxAge = maxAge.map(UInt64.init)
         serverMetrics?.refuseStale = maxAgeAction == "refuse"
         let holder = SnapshotHolder(first)
-        let notifier = notify.isEmpty ? nil : try NotifyService(holder: holder, targets: notify, logger: logger)
+        let notifier = notify.isEmpty ? nil : try NotifyService(holder: holder, targets: notify, keyring: keyring, logger: logger)
         let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLogger,
                                metrics: serverMetrics)
         serverMetrics?.server = server

@@ -79,7 +79,10 @@ struct AllocationTests {
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
           .enabled(if: which("cc") != nil, "no C compiler (cc) to build the malloc counter"),
           .enabled(if: answerEngineAvailable, engineReason),
-          arguments: [[], ["--metrics", "127.0.0.1:0", "--rrl-rate", "1000000", "--stats", "1"]])
+          arguments: [[], ["--metrics", "127.0.0.1:0", "--rrl-rate", "1000000", "--stats", "1"],
+                      // TSIG keys configured: unsigned queries only pay the walk for a TSIG record.
+                      ["--tsig-key", "xfr.bl.example:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+                       "--allow-transfer", "127.0.0.1 xfr.bl.example"]])
     func udpPathAllocatesNothing(extra: [String]) throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
