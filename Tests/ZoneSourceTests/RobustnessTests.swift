@@ -32,6 +32,32 @@ struct RobustnessTests {
     }
 }
 
+/// A file without line ends (binary data, `/dev/zero`, a generator that lost its newlines) was
+/// buffered whole: `check` of /dev/zero grew by ~700 MB a second, and a reload of such a file
+/// could take the serving process down. Lines are bounded; the error names file and line.
+struct LineLengthTests {
+    @Test func aLineWithoutEndIsAnErrorNotUnboundedMemory() throws {
+        let dir = TempDir()
+        let file = dir.write("noeol.txt", Array("192.0.2.1\n192.0.2.2\n".utf8) + [UInt8](repeating: 0, count: 3 << 20))
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+        #expect(r.hasErrors)
+        let d = r.diagnostics.first { $0.code == .io }
+        #expect(d?.file == file && d?.line == 3, "\(r.diagnostics)")
+        #expect(d?.message.contains("line longer than 1 MiB") == true)
+        // The public line API used by `aggregate` says the same.
+        #expect { try forEachLine(ofFile: file) { _, _ in } } throws: { ($0 as? Diagnostic)?.line == 3 }
+    }
+
+    @Test func longLinesBelowTheBoundStillRead() throws {
+        let dir = TempDir()
+        let comment = "# " + String(repeating: "x", count: 900_000) + "\n"
+        let file = dir.write("long.txt", comment + "192.0.2.1 " + String(repeating: "t", count: 60_000) + "\n192.0.2.2\n")
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+        #expect(!r.hasErrors, "\(r.diagnostics)")
+        #expect(r.stats.lines == 3 && r.stats.entries == 2)
+    }
+}
+
 /// Random prefixes written in every spelling the syntax allows parse back to the same prefix.
 struct SpellingPropertyTests {
     @Test func ipv6SpellingsParseBack() {
