@@ -60,7 +60,7 @@ struct Serve: ParsableCommand {
     var tcpMaxConnections: Int = 256
 
     @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
-        "Clients (CIDR) allowed AXFR/IXFR over TCP; repeatable. Default: none (REFUSED).", valueName: "cidr"))
+        "Clients (CIDR) allowed AXFR/IXFR over TCP; repeatable. Others get REFUSED; without the option AXFR/IXFR are answered NOTIMP.", valueName: "cidr"))
     var allowTransfer: [String] = []
 
     @Option(name: .customLong("notify"), help: ArgumentHelp(
@@ -158,6 +158,11 @@ struct Serve: ParsableCommand {
         }
         guard (512...4096).contains(udpPayload) else { throw ValidationError("--udp-payload must be 512...4096") }
         guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
+        for (value, name) in [(tcpIdleTimeout, "--tcp-idle-timeout"), (checkInterval, "--check-interval"),
+                              (settleDelay, "--settle-delay"), (statsInterval, "--stats-interval"),
+                              (stats ?? 0, "--stats")] {
+            try checkSecondsOption(value, name)
+        }
         guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
         guard checkInterval >= 0 else { throw ValidationError("--check-interval must be >= 0 (0: only SIGHUP reloads)") }
@@ -496,6 +501,18 @@ final class StatsWriter: Sendable {
         }
         _ = text.utf8CString.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
         close(fd)
+    }
+}
+
+/// The largest value a seconds option takes: a year.
+let maxSecondsOption = 31_536_000.0
+
+/// Seconds options become `Duration`s and timer deadlines in Int64 nanoseconds: an absurd value
+/// (`--tcp-idle-timeout 1e300`) trapped at start with a runtime failure instead of a message.
+/// - Throws: `ValidationError` when `value` is not finite or above ``maxSecondsOption``.
+func checkSecondsOption(_ value: Double, _ name: String) throws {
+    guard value.isFinite, value <= maxSecondsOption else {
+        throw ValidationError("\(name) must be at most \(Int(maxSecondsOption)) seconds (a year)")
     }
 }
 
