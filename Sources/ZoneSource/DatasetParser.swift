@@ -192,6 +192,13 @@ struct DatasetParser {
             while j < e, isDigit(p[j]) || p[j] == 0x2E || p[j] == 0x2F || p[j] == 0x2D { j += 1 }
         } else {
             while j < e, !isSpace(p[j]), !isCommentStart(p[j]) { j += 1 }
+            // rbldnsd reads `2001:db8::/48:5` as the /48 with value `:5`: after a prefix length
+            // a ':' cannot be a group separator, so it starts the value.
+            if let slash = (s..<j).first(where: { p[$0] == 0x2F }) {
+                var k = slash + 1
+                while k < j, isDigit(p[k]) { k += 1 }
+                if k > slash + 1 && k < j && p[k] == 0x3A { j = k }
+            }
         }
         if family == .ipv4 && j < e && (p[j] == 0x3A || hexValue(p[j]) != nil) {
             var k = j
@@ -203,7 +210,7 @@ struct DatasetParser {
             default: break
             }
         }
-        if j < e && !isSpace(p[j]) && !isCommentStart(p[j]) && !(family == .ipv4 && p[j] == 0x3A && j > s) {
+        if j < e && !isSpace(p[j]) && !isCommentStart(p[j]) && !(p[j] == 0x3A && j > s) {
             var k = j
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
             fail(.syntax, "invalid entry '\(Self.text(p, s, k))'")
