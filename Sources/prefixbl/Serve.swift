@@ -89,7 +89,7 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("force"), help: "Compile listings the guards refuse (0.0.0.0/0, ::/0, 127.0.0.1).")
     var forceCompile = false
 
-    @Option(help: ArgumentHelp("Append one line per query to this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Append one line per query to this file ('-': standard output).", valueName: "file"))
     var queryLog: String?
 
     @Option(help: "Switch to this user after binding the sockets.")
@@ -287,7 +287,9 @@ struct Serve: ParsableCommand {
                 acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
                 logger: logger)
         }
-        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
+        // `-` is standard output, as for rbldnsd's `-l -` (the migration guide says so); it made
+        // a file named "-" in the working directory.
+        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path == "-" ? "/dev/stdout" : path) }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
         if let rrlRate { config.operations.rrl = RRLSettings(rate: rrlRate, slip: rrlSlip) }
         let serverMetrics: ServerMetrics? = (metrics != nil || stats != nil || maxAge != nil) ? ServerMetrics(logger: logger) : nil
