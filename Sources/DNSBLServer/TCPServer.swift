@@ -13,8 +13,12 @@ import Synchronization
 /// - A zero-length frame is not a DNS message: the connection is closed.
 /// - Idle timeout: no byte read or written for ``ServerConfiguration/tcpIdleTimeout`` closes
 ///   the connection, which also ends connections stuck on a length prefix that lies.
-/// - Connection cap: above ``ServerConfiguration/tcpMaxConnections`` open connections, new ones
-///   are closed at once.
+/// - Connection cap: above ``ServerConfiguration/tcpMaxConnections`` open connections, a new
+///   one takes the place of the open connection that has gone longest without a complete
+///   message, if that is more than ``ConnectionRegistry/stalledAfter`` (RFC 7766 §6.2.3 lets a
+///   server close idle connections under pressure); otherwise it is closed at once. Without
+///   this, clients trickling one byte per idle timeout held every slot and shut everyone else
+///   out of TCP.
 /// - Backpressure: once ``ServerConfiguration/tcpMaxQueuedBytes`` of responses wait for a client
 ///   that does not read, the server stops answering and reading that connection until the client
 ///   drains them; unread input is then bounded by one partial message plus one read burst.
@@ -106,7 +110,7 @@ final class TCPServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: DNSTCPHandler.readSize))
             .childChannelInitializer { [self] channel in
-                guard connections.admit(channel) else {
+                guard let progress = connections.admit(channel) else {
                     return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
                 }
                 let scratch = self.scratch[ObjectIdentifier(channel.eventLoop)]!
@@ -116,6 +120,7 @@ final class TCPServer: @unchecked Sendable {
                     let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
                                                 stats: stats, transfer: configuration.transfer)
                     handler.queryGuard = self.queryGuard
+                    handler.progress = progress
                     handler.counters = self.metrics?.block(forLoop: ObjectIdentifier(channel.eventLoop))
                     try sync.addHandler(handler)
                 }
@@ -140,25 +145,52 @@ final class TCPServer: @unchecked Sendable {
 
 struct ConnectionLimitReached: Error {}
 
+/// When a connection last made progress: accepted, or a message of it read whole
+/// (monotonic nanoseconds). Written by its handler, read when the cap is reached.
+final class ConnectionProgress: Sendable {
+    let nanos: Atomic<UInt64>
+    init(_ now: UInt64) { nanos = Atomic(now) }
+    func touch() { nanos.store(monotonicNanos(), ordering: .relaxed) }
+}
+
 /// Open TCP connections, capped.
 final class ConnectionRegistry: Sendable {
     let limit: Int
-    private let open = Mutex<[ObjectIdentifier: Channel]>([:])
+    /// A connection without a complete message for this long may be closed for a new one.
+    static let stalledAfter: UInt64 = 1_000_000_000
+    private let open = Mutex<[ObjectIdentifier: (channel: Channel, progress: ConnectionProgress, evicted: Bool)]>([:])
     init(limit: Int) { self.limit = limit }
 
-    /// Registers `channel` unless the cap is reached; unregisters itself when it closes.
-    func admit(_ channel: Channel) -> Bool {
+    /// Registers `channel`; at the cap, closes the stalest stalled connection to make room, or
+    /// refuses (nil). Unregisters the channel when it closes.
+    /// - Returns: the channel's progress record for its handler, or nil when refused.
+    func admit(_ channel: Channel) -> ConnectionProgress? {
         let id = ObjectIdentifier(channel)
-        let ok = open.withLock { map -> Bool in
-            guard map.count < limit else { return false }
-            map[id] = channel
-            return true
+        let now = monotonicNanos()
+        let progress = ConnectionProgress(now)
+        let (ok, victim) = open.withLock { map -> (Bool, Channel?) in
+            // Connections already being closed for a newcomer no longer count.
+            if map.values.count(where: { !$0.evicted }) >= limit {
+                var stalest: (ObjectIdentifier, UInt64)? = nil
+                for (k, v) in map where !v.evicted {
+                    let t = v.progress.nanos.load(ordering: .relaxed)
+                    if stalest == nil || t < stalest!.1 { stalest = (k, t) }
+                }
+                guard let (k, t) = stalest, now &- t > Self.stalledAfter else { return (false, nil) }
+                map[k]!.evicted = true
+                map[id] = (channel, progress, false)
+                return (true, map[k]!.channel)
+            }
+            map[id] = (channel, progress, false)
+            return (true, nil)
         }
-        if ok { channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } } }
-        return ok
+        victim?.close(promise: nil)
+        guard ok else { return nil }
+        channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } }
+        return progress
     }
     var count: Int { open.withLock { $0.count } }
-    func all() -> [Channel] { open.withLock { Array($0.values) } }
+    func all() -> [Channel] { open.withLock { $0.values.map(\.channel) } }
 }
 
 /// A 65535-byte response buffer per event loop: handlers on one loop run one at a time.
@@ -185,6 +217,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let stats: TransportStats
     var queryGuard: QueryGuard? = nil
     var counters: QueryCounters? = nil
+    /// Touched for every message read whole (the connection cap evicts the stalest).
+    var progress: ConnectionProgress? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -296,6 +330,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             buffer.discardReadBytes()
         }
         input = buffer
+        if wrote { progress?.touch() }
         if wrote { context.flush() }
         if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
     }

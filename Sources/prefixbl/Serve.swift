@@ -56,7 +56,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds without traffic before a TCP connection is closed.")
     var tcpIdleTimeout: Double = 10
 
-    @Option(help: "Open TCP connections at most; more are closed at once.")
+    @Option(help: "Open TCP connections at most; at the cap a new one replaces one stalled for over a second (no whole message), or is closed.")
     var tcpMaxConnections: Int = 256
 
     @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
