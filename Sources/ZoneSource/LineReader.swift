@@ -24,8 +24,20 @@ struct LineReader: ~Copyable {
     /// near this (a TXT answer is at most 64 KiB).
     static let maxLineBytes = 1 << 20
 
-    /// Opens `path`. - Throws: ``LineReaderError`` with the OS reason.
+    /// Opens `path`. - Throws: ``LineReaderError`` with the OS reason, or for a FIFO, socket or
+    /// device: opening a FIFO without a writer blocks for ever (a source file replaced by one
+    /// hung the reload, and with it SIGTERM, which waits for the reload), and a device such as
+    /// /dev/zero never ends. Explicit streams (`/dev/stdin`, `/dev/fd/N`, `/proc/self/fd/N`, as
+    /// `aggregate -` and shell process substitution give) are read as they are.
     init(path: String, chunk: Int = 1 << 20) throws(LineReaderError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            let kind = st.st_mode & S_IFMT
+            let stream = path == "/dev/stdin" || path.hasPrefix("/dev/fd/") || path.hasPrefix("/proc/self/fd/")
+            if kind != S_IFREG && kind != S_IFDIR && !stream {
+                throw LineReaderError(reason: "not a regular file (a FIFO or a device could block or never end)")
+            }
+        }
         guard let f = gzopen(path, "rb") else {
             throw LineReaderError(reason: String(cString: strerror(errno)))
         }

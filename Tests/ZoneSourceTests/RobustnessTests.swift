@@ -1,6 +1,9 @@
 import Testing
 import PrefixStore
 @testable import ZoneSource
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Random lines built from the characters the grammar cares about never crash the parser, and
 /// every line is accounted for: an entry (or several, for a split range), a value or special
@@ -46,6 +49,20 @@ struct LineLengthTests {
         #expect(d?.message.contains("line longer than 1 MiB") == true)
         // The public line API used by `aggregate` says the same.
         #expect { try forEachLine(ofFile: file) { _, _ in } } throws: { ($0 as? Diagnostic)?.line == 3 }
+    }
+
+    /// A source replaced by a FIFO hung the compile in open(2) (and a serving process's reload,
+    /// and SIGTERM behind it); /dev/zero never ended. Both are refused at once, naming the file.
+    @Test(.timeLimit(.minutes(1)))
+    func fifosAndDevicesAreRefused() throws {
+        let dir = TempDir()
+        let fifo = dir.path + "/list.txt"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for file in [fifo, "/dev/zero"] {
+            let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+            let d = r.diagnostics.first { $0.code == .io }
+            #expect(d?.file == file && d?.message.contains("not a regular file") == true, "\(r.diagnostics)")
+        }
     }
 
     @Test func longLinesBelowTheBoundStillRead() throws {
