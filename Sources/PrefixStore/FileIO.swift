@@ -45,7 +45,9 @@ final class StoreMemory: @unchecked Sendable {
 
     /// Maps `path` read-only. An empty file maps as an empty buffer (validation refuses it).
     init(mapping path: String) throws(StoreError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would block for ever (a store path
+        // replaced by one hung the reload, and SIGTERM behind it); fstat then refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw StoreError(.io, "cannot open: \(errnoText())", path: path) }
         defer { close(fd) }
         var st = stat()

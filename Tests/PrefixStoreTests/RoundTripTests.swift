@@ -148,6 +148,16 @@ func tempDir() -> String {
     #expect { try Store(path: dir + "/text.pfxbl") } throws: { ($0 as? StoreError)?.code == .badMagic }
 }
 
+/// Opening a FIFO without a writer blocked for ever: a `--store` path replaced by one hung the
+/// server's reload (and SIGTERM, which waits for it).
+@Test(.timeLimit(.minutes(1)))
+func aFIFOIsRefusedWithoutBlocking() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    #expect(mkfifo(dir + "/store.pfxbl", 0o600) == 0)
+    #expect { try Store(path: dir + "/store.pfxbl") } throws: { "\($0)".contains("not a regular file") }
+}
+
 @Test func emptyTablesAndSingleWholeSpace() throws {
     let ds = [
         DatasetInput(name: "none", type: "ip6trie", family: .ipv6, ttl: 1, values: [], entries: []),
