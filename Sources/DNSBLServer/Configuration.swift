@@ -19,8 +19,9 @@ public struct ServerConfiguration: Sendable {
     public var tcpThreads: Int
     /// A TCP connection with no read or write for this long is closed (RFC 7766 §6.2.3).
     public var tcpIdleTimeout: Double = 10
-    /// Open TCP connections at most, over all listen addresses; connections above it are
-    /// accepted and closed at once.
+    /// Open TCP connections at most, over all listen addresses. At the cap a new connection
+    /// replaces the open one that has gone longest without a whole message, if over a second;
+    /// otherwise it is accepted and closed at once.
     public var tcpMaxConnections: Int = 256
     /// Bytes of responses queued on one connection before the server stops reading its
     /// queries (backpressure against clients that send but do not read).
