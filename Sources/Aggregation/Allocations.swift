@@ -146,7 +146,7 @@ public struct AllocationData: Sendable {
                 stats.used[type, default: 0] += 1
             }
         } catch {
-            throw AggregationError(.io, error.message, file: path)
+            throw AggregationError(.io, error.message, file: path, line: error.line)
         }
         stats.allocations = added.count
         allocations += added
@@ -170,7 +170,7 @@ public struct AllocationData: Sendable {
                 lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
             }
         } catch {
-            throw AggregationError(.io, error.message, file: path)
+            throw AggregationError(.io, error.message, file: path, line: error.line)
         }
         var added = 0
         for (i, raw) in lines.enumerated() {
@@ -240,7 +240,7 @@ public struct Whitelist: Sendable {
                 lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
             }
         } catch {
-            throw AggregationError(.io, error.message, file: path)
+            throw AggregationError(.io, error.message, file: path, line: error.line)
         }
         for (i, raw) in lines.enumerated() {
             var line = Substring(raw)

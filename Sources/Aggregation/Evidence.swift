@@ -61,7 +61,7 @@ extension Aggregator {
                     newest = max(newest ?? Int64(t), Int64(t))
                 }
             } catch {
-                throw AggregationError(.io, error.message, file: f)
+                throw AggregationError(.io, error.message, file: f, line: error.line)
             }
         }
         return newest
@@ -82,7 +82,7 @@ extension Aggregator {
                 ingest(p, n, file: path, line: lineNo)
             }
         } catch {
-            throw AggregationError(.io, error.message, file: path)
+            throw AggregationError(.io, error.message, file: path, line: error.line)
         }
     }
 

@@ -136,7 +136,7 @@ public struct AggregationPolicy: Sendable {
                 lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
             }
         } catch {
-            throw AggregationError(.io, error.message, file: path)
+            throw AggregationError(.io, error.message, file: path, line: error.line)
         }
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         for (i, raw) in lines.enumerated() {

@@ -24,7 +24,8 @@ public struct ServerConfiguration: Sendable {
     /// Bounds how long a client dribbling bytes inside the idle timeout holds a slot.
     public var tcpMessageTimeout: Double = 5
     /// Open TCP connections at most, over all listen addresses; at the cap a new connection
-    /// is admitted by closing the one idle longest.
+    /// is admitted by closing the one that has gone longest without a whole message answered
+    /// (bytes trickled in do not count).
     public var tcpMaxConnections: Int = 256
     /// Bytes of responses queued on one connection before the server stops reading its
     /// queries (backpressure against clients that send but do not read).

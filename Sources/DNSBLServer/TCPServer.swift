@@ -21,7 +21,8 @@ import Synchronization
 ///   so a client dribbling a byte just inside the idle timeout cannot hold a slot for long
 ///   (RFC 7766 §6.2.3; Knot's `tcp-io-timeout`).
 /// - Connection cap: at ``ServerConfiguration/tcpMaxConnections`` open connections, a new one
-///   is admitted by closing the connection that has been idle (no read or write) the longest
+///   is admitted by closing the connection that has gone longest without a whole message
+///   answered or a write (bytes trickled in do not count)
 ///   (RFC 7766 §6.2.3 lets a server close idle connections under load); so holders of
 ///   slots cannot lock out new clients.
 /// - Backpressure: once ``ServerConfiguration/tcpMaxQueuedBytes`` of responses wait for a client
@@ -167,7 +168,8 @@ final class ConnectionActivity: Sendable {
     var lastNanos: UInt64 { last.load(ordering: .relaxed) }
 }
 
-/// Open TCP connections, capped: at the cap, a new connection replaces the one idle longest.
+/// Open TCP connections, capped: at the cap, a new connection replaces the one idle longest
+/// (activity = a whole message answered or a write; trickled bytes do not count).
 final class ConnectionRegistry: Sendable {
     let limit: Int
     private let open = Mutex<[ObjectIdentifier: (channel: Channel, activity: ConnectionActivity)]>([:])
@@ -263,7 +265,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if draining || closing { return }
-        activity?.touch()
+        // Not touched per read: a client trickling a byte at a time must look idle to the
+        // cap's eviction; only answered messages (below) and writes count as activity.
         if input == nil || input!.readableBytes == 0 {
             input = bytes
         } else {

@@ -45,7 +45,9 @@ final class StoreMemory: @unchecked Sendable {
 
     /// Maps `path` read-only. An empty file maps as an empty buffer (validation refuses it).
     init(mapping path: String) throws(StoreError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would block for ever (a store path
+        // replaced by one hung the reload, and SIGTERM behind it); fstat then refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw StoreError(.io, "cannot open: \(errnoText())", path: path) }
         defer { close(fd) }
         var st = stat()
@@ -84,8 +86,17 @@ enum StoreFile {
     nonisolated(unsafe) static var failForTesting: (path: String, afterBytes: Int)? = nil
 
     /// Temp file in the target directory, write, fsync, rename over `path`, fsync the directory.
-    /// On any failure the temp file is removed and `path` is untouched.
+    /// On any failure the temp file is removed and `path` is untouched. An existing `path` (or
+    /// the file a symbolic link there points to) that is not a regular file is refused before
+    /// anything is written: `rename(2)` would replace a device such as `/dev/null` (run as root,
+    /// `-o /dev/null` meant "discard") or a directory entry with the store.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+        if path.isEmpty { throw StoreError(.io, "empty output path", path: path) }
+        var existing = stat()
+        if stat(path, &existing) == 0 && (existing.st_mode & S_IFMT) != S_IFREG {
+            let kind = (existing.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
+            throw StoreError(.io, "exists and is \(kind); refusing to replace it with a store", path: path)
+        }
         let dir: String
         if let slash = path.lastIndex(of: "/") {
             dir = slash == path.startIndex ? "/" : String(path[..<slash])

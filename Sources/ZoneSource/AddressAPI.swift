@@ -98,6 +98,6 @@ public func forEachLine(ofFile path: String, _ body: (UnsafePointer<UInt8>, Int)
         try reader.forEachLine(body)
         return reader.bytesRead
     } catch {
-        throw Diagnostic(.error, .io, "cannot read: \(error.reason)", file: path)
+        throw Diagnostic(.error, .io, "cannot read: \(error.reason)", file: path, line: error.line)
     }
 }

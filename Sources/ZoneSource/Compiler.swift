@@ -184,7 +184,7 @@ public enum Compiler {
                         stats.bytes += reader.bytesRead
                         bytesBefore += reader.bytesRead
                     } catch {
-                        sink.error(.io, "cannot read: \(error.reason)", file: file)
+                        sink.error(.io, "cannot read: \(error.reason)", file: file, line: error.line)
                     }
                     nextOrigin = zp.origin &+ 1
                 }
@@ -254,7 +254,7 @@ public enum Compiler {
                     bytesBefore += reader.bytesRead
                     stats.bytes += reader.bytesRead
                 } catch {
-                    sink.error(.io, "cannot read: \(error.reason)", file: file)
+                    sink.error(.io, "cannot read: \(error.reason)", file: file, line: error.line)
                 }
                 nextOrigin = parser.origin &+ 1
             }

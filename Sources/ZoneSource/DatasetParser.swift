@@ -134,6 +134,11 @@ struct DatasetParser {
         while s < e && isSpace(p[s]) { s += 1 }
         while e > s && isSpace(p[e - 1]) { e -= 1 }
         if s == e { return }
+        // Said plainly: the mark is invisible in the "invalid entry" message it caused.
+        if lineNumber == 1 && e - s >= 3 && p[s] == 0xEF && p[s + 1] == 0xBB && p[s + 2] == 0xBF {
+            fail(.syntax, "the file starts with a UTF-8 byte order mark (EF BB BF); save it without one")
+            return
+        }
         let c = p[s]
         if c == 0x24 || ((c == 0x23 || c == 0x3B || c == 0x3A) && s + 1 < e && p[s + 1] == 0x24) {
             special(p, c == 0x24 ? s + 1 : s + 2, e)
@@ -187,6 +192,13 @@ struct DatasetParser {
             while j < e, isDigit(p[j]) || p[j] == 0x2E || p[j] == 0x2F || p[j] == 0x2D { j += 1 }
         } else {
             while j < e, !isSpace(p[j]), !isCommentStart(p[j]) { j += 1 }
+            // rbldnsd reads `2001:db8::/48:5` as the /48 with value `:5`: after a prefix length
+            // a ':' cannot be a group separator, so it starts the value.
+            if let slash = (s..<j).first(where: { p[$0] == 0x2F }) {
+                var k = slash + 1
+                while k < j, isDigit(p[k]) { k += 1 }
+                if k > slash + 1 && k < j && p[k] == 0x3A { j = k }
+            }
         }
         if family == .ipv4 && j < e && (p[j] == 0x3A || hexValue(p[j]) != nil) {
             var k = j
@@ -198,7 +210,7 @@ struct DatasetParser {
             default: break
             }
         }
-        if j < e && !isSpace(p[j]) && !isCommentStart(p[j]) && !(family == .ipv4 && p[j] == 0x3A && j > s) {
+        if j < e && !isSpace(p[j]) && !isCommentStart(p[j]) && !(p[j] == 0x3A && j > s) {
             var k = j
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
             fail(.syntax, "invalid entry '\(Self.text(p, s, k))'")
@@ -294,6 +306,11 @@ struct DatasetParser {
         }
     }
 
+    /// The longest TXT accepted, bytes as written. Its RDATA (one length byte per 255) with the
+    /// header, a 255-byte QNAME and an OPT still fits the 65,535 bytes of a TCP message, with
+    /// room for `$` expansions; a longer one was compiled and then answered TC=1 even over TCP.
+    static let maxTXTBytes = 64_000
+
     /// Parses a value: `:A`, `:A:`, `:A:TXT` or (for entries) bare `TXT`, or with
     /// `countAsValue` a bare number N meaning A 127.0.0.N. `A` is `N` (= 127.0.0.N) or a dotted
     /// address; it must lie in 127.0.0.0/8 and outside 127.255.255.0/24.
@@ -355,6 +372,10 @@ struct DatasetParser {
         }
         if a & 0xFFFF_FF00 == 0x7FFF_FF00 {
             fail(.reservedValue, "A value \(ipv4Text(a)) is in 127.255.255.0/24, reserved for policy answers")
+            return nil
+        }
+        if text.count > Self.maxTXTBytes {
+            fail(.txtTooLong, "TXT of \(text.count) bytes is longer than \(Self.maxTXTBytes): no DNS message (at most 65,535 bytes, RFC 1035 §4.2.2) could carry the answer")
             return nil
         }
         return RawValue(a: a, text: text)

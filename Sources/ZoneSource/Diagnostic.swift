@@ -49,6 +49,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         case timestamp
         /// A per-entry value in a dataset type that has one value for all entries.
         case valueIgnored
+        /// A TXT longer than 64,000 bytes: no DNS message could carry its answer.
+        case txtTooLong
         /// Too many diagnostics; the rest were counted, not kept.
         case suppressed
     }

@@ -16,9 +16,28 @@ struct LineReader: ~Copyable {
     private var eof = false
     /// Bytes of (uncompressed) input read so far.
     private(set) var bytesRead = 0
+    /// Lines delivered so far.
+    private(set) var linesDelivered = 0
+    /// The longest line accepted, bytes. Without a bound a file without newlines (a binary
+    /// file, `/dev/zero`, a generator that lost its line ends) is buffered whole: a reload of
+    /// such a file took the serving process's memory until it was killed. No valid line comes
+    /// near this (a TXT answer is at most 64 KiB).
+    static let maxLineBytes = 1 << 20
 
-    /// Opens `path`. - Throws: ``LineReaderError`` with the OS reason.
+    /// Opens `path`. - Throws: ``LineReaderError`` with the OS reason, or for a FIFO, socket or
+    /// device: opening a FIFO without a writer blocks for ever (a source file replaced by one
+    /// hung the reload, and with it SIGTERM, which waits for the reload), and a device such as
+    /// /dev/zero never ends. Explicit streams (`/dev/stdin`, `/dev/fd/N`, `/proc/self/fd/N`, as
+    /// `aggregate -` and shell process substitution give) are read as they are.
     init(path: String, chunk: Int = 1 << 20) throws(LineReaderError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            let kind = st.st_mode & S_IFMT
+            let stream = path == "/dev/stdin" || path.hasPrefix("/dev/fd/") || path.hasPrefix("/proc/self/fd/")
+            if kind != S_IFREG && kind != S_IFDIR && !stream {
+                throw LineReaderError(reason: "not a regular file (a FIFO or a device could block or never end)")
+            }
+        }
         guard let f = gzopen(path, "rb") else {
             throw LineReaderError(reason: String(cString: strerror(errno)))
         }
@@ -44,11 +63,15 @@ struct LineReader: ~Copyable {
                 guard let nl = memchr(buffer + s, 0x0A, end - s) else { break }
                 let e = UnsafeMutableRawPointer(nl).assumingMemoryBound(to: UInt8.self) - buffer
                 body(UnsafePointer(buffer + s), e - s)
+                linesDelivered += 1
                 s = e + 1
             }
             start = s
             if eof {
-                if start < end { body(UnsafePointer(buffer + start), end - start) }
+                if start < end {
+                    body(UnsafePointer(buffer + start), end - start)
+                    linesDelivered += 1
+                }
                 start = 0; end = 0
                 return
             }
@@ -56,6 +79,11 @@ struct LineReader: ~Copyable {
             if start > 0 {
                 if end > start { (buffer).update(from: buffer + start, count: end - start) }
                 end -= start; start = 0
+            }
+            if end > LineReader.maxLineBytes {
+                throw LineReaderError(
+                    reason: "line longer than \(LineReader.maxLineBytes >> 20) MiB without a line end (not a text data file?)",
+                    line: linesDelivered + 1)
             }
             if end == capacity {
                 let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
@@ -85,4 +113,8 @@ struct LineReader: ~Copyable {
 }
 
 /// A file that could not be opened or read.
-struct LineReaderError: Error { var reason: String }
+struct LineReaderError: Error {
+    var reason: String
+    /// The line being read when it failed, when that is what failed.
+    var line: Int? = nil
+}

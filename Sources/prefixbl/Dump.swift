@@ -22,11 +22,16 @@ struct Dump: ParsableCommand {
     func run() throws {
         let s: Store
         do throws(StoreError) { s = try Store(path: store) } catch {
-            throw ValidationError("\(error)")
+            throw storeFailure(error)
         }
         let sections = SourceDump.sections(s)
         if let directory {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                writeStderr("prefixbl: error: \(directory): cannot create the directory\n")
+                throw ExitCode(1)
+            }
             var specs: [String] = []
             for (i, sec) in sections.enumerated() {
                 let path = directory + "/\(sec.zone.isEmpty ? "global" : sec.zone).\(i + 1).\(sec.type)"
@@ -42,4 +47,12 @@ struct Dump: ParsableCommand {
             }
         }
     }
+}
+
+/// A store that cannot be opened is an operational error, not a usage error: printed as
+/// `prefixbl: error: PATH: reason` and exit status 1, without ArgumentParser's usage lines
+/// (which read "Usage: prefixbl <subcommand>" and exit 64 for a `ValidationError`).
+func storeFailure(_ error: StoreError) -> ExitCode {
+    writeStderr("prefixbl: error: \(error)\n")
+    return ExitCode(1)
 }

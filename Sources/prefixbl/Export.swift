@@ -33,7 +33,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let s: Store
         do throws(StoreError) { s = try Store(path: store) } catch {
-            throw ValidationError("\(error)")
+            throw storeFailure(error)
         }
         var zones = s.zones
         if let zone {
@@ -54,6 +54,13 @@ struct Export: ParsableCommand {
         for z in zones {
             var name = DomainName.text(wire: z.name); if name.count > 1 { name.removeLast() }
             let path: String? = output.map { toDirectory ? $0 + "/" + name + ".zone" : $0 }
+            if let path {
+                // The file is replaced by a rename: as root, `-o /dev/null` would delete the device.
+                var st = stat()
+                if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+                    throw ValidationError("\(path) exists and is not a regular file; refusing to replace it")
+                }
+            }
             let sink = try LineSink(path: path.map { $0 + ".tmp" })
             let started = ContinuousClock.now
             let stats: ExportStats

@@ -23,7 +23,7 @@ struct Lookup: ParsableCommand {
     func run() throws {
         let s: Store
         do throws(StoreError) { s = try Store(path: store) } catch {
-            throw ValidationError("\(error)")
+            throw storeFailure(error)
         }
         var bad = false
         for text in addresses {

@@ -49,6 +49,7 @@ struct Query: ParsableCommand {
         if zone == nil && isAddress(target) { throw ValidationError("--zone is needed to query an address") }
         _ = try parseServer(server)
         guard timeout > 0 else { throw ValidationError("--timeout must be > 0") }
+        try checkSecondsOption(timeout, "--timeout")
     }
 
     func run() throws {

@@ -74,11 +74,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a TCP message may take from its first byte to its last before the connection is closed.")
     var tcpMessageTimeout: Double = 5
 
-    @Option(help: "Open TCP connections at most; at the cap a new one replaces the connection idle longest.")
+    @Option(help: "Open TCP connections at most; at the cap a new one replaces the connection longest without a whole message.")
     var tcpMaxConnections: Int = 256
 
     @Option(name: .customLong("allow-transfer"), help: ArgumentHelp(
-        "Clients allowed AXFR/IXFR over TCP, optionally only with a TSIG key: \"CIDR [KEYNAME|NOKEY]\" (NSD's provide-xfr); repeatable. Default: none (REFUSED).",
+        "Clients allowed AXFR/IXFR over TCP, optionally only with a TSIG key: \"CIDR [KEYNAME|NOKEY]\" (NSD's provide-xfr); repeatable. Other clients get REFUSED; without the option AXFR/IXFR are answered NOTIMP.",
         valueName: "cidr [key]"))
     var allowTransfer: [String] = []
 
@@ -118,7 +118,7 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("force"), help: "Compile listings the guards refuse (0.0.0.0/0, ::/0, 127.0.0.1).")
     var forceCompile = false
 
-    @Option(help: ArgumentHelp("Append one line per query to this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Append one line per query to this file ('-': standard output).", valueName: "file"))
     var queryLog: String?
 
     @Option(help: "Switch to this user after binding the sockets.")
@@ -190,6 +190,11 @@ struct Serve: ParsableCommand {
         }
         guard (512...4096).contains(udpPayload) else { throw ValidationError("--udp-payload must be 512...4096") }
         guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
+        for (value, name) in [(tcpIdleTimeout, "--tcp-idle-timeout"), (checkInterval, "--check-interval"),
+                              (settleDelay, "--settle-delay"), (statsInterval, "--stats-interval"),
+                              (stats ?? 0, "--stats")] {
+            try checkSecondsOption(value, name)
+        }
         guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
         guard tcpMessageTimeout > 0 else { throw ValidationError("--tcp-message-timeout must be > 0") }
         guard (udpPayload...65535).contains(cookieUdpPayload) else {
@@ -358,7 +363,9 @@ struct Serve: ParsableCommand {
                 acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
                 keyring: keyring.isEmpty ? nil : keyring, logger: logger)
         }
-        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
+        // `-` is standard output, as for rbldnsd's `-l -` (the migration guide says so); it made
+        // a file named "-" in the working directory.
+        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path == "-" ? "/dev/stdout" : path) }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
         if let rrlRate { config.operations.rrl = RRLSettings(rate: rrlRate, slip: rrlSlip) }
         let serverMetrics: ServerMetrics? = (metrics != nil || stats != nil || maxAge != nil) ? ServerMetrics(logger: logger) : nil
@@ -572,6 +579,18 @@ final class StatsWriter: Sendable {
         }
         _ = text.utf8CString.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
         close(fd)
+    }
+}
+
+/// The largest value a seconds option takes: a year.
+let maxSecondsOption = 31_536_000.0
+
+/// Seconds options become `Duration`s and timer deadlines in Int64 nanoseconds: an absurd value
+/// (`--tcp-idle-timeout 1e300`) trapped at start with a runtime failure instead of a message.
+/// - Throws: `ValidationError` when `value` is not finite or above ``maxSecondsOption``.
+func checkSecondsOption(_ value: Double, _ name: String) throws {
+    guard value.isFinite, value <= maxSecondsOption else {
+        throw ValidationError("\(name) must be at most \(Int(maxSecondsOption)) seconds (a year)")
     }
 }
 

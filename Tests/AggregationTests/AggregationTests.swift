@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import PrefixStore
 import ZoneSource
@@ -101,6 +102,20 @@ struct ListingCases {
         var unlimited = AggregationPolicy()
         try! unlimited.set("window", "0", origin: "test")
         #expect(listingPrefixes(ev, allocations: [ripe32], policy: unlimited) == ["2001:db8:0:1::/64", "2001:db8:0:2::/64"])
+    }
+
+    /// An evidence file without line ends is refused at 1 MiB (ZoneSource's line bound) and the
+    /// error names the line; the line number was dropped on the way to `AggregationError`.
+    @Test func evidenceWithoutLineEndsNamesTheLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agg-noeol-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("2001:db8::1\n".utf8 + [UInt8](repeating: 0x41, count: 3 << 20))))
+        var agg = Aggregator(policy: AggregationPolicy(), allocations: AllocationData(), now: T)
+        #expect { try agg.read(file: path) } throws: {
+            let e = $0 as? AggregationError
+            return e?.code == .io && e?.line == 2 && "\(e!)".hasPrefix("\(path):2: ")
+        }
+        #expect { try Aggregator.newestTime(files: [path]) } throws: { ($0 as? AggregationError)?.line == 2 }
     }
 
     @Test func evidenceLineForms() {

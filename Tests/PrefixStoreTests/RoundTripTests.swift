@@ -96,6 +96,38 @@ func tempDir() -> String {
     #expect { try StoreBuilder.write(old, to: dir + "/missing/x.pfxbl") } throws: { ($0 as? StoreError)?.code == .io }
 }
 
+/// `rename(2)` replaces whatever the path names: as root, `compile -o /dev/null` replaced the
+/// device node with a store file. Anything but a regular file is refused and left as it was.
+@Test func writeRefusesToReplaceANonRegularFile() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let image = try StoreBuilder.encode(sampleZones())
+    let fifo = dir + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect { try StoreBuilder.write(image, to: fifo) } throws: {
+        let e = $0 as? StoreError
+        return e?.code == .io && e?.path == fifo && "\(e!)".contains("not a regular file")
+    }
+    var st = stat()
+    #expect(lstat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
+    // Through a symbolic link to a device: refused too.
+    let link = dir + "/null"
+    #expect(symlink("/dev/null", link) == 0)
+    #expect(throws: StoreError.self) { try StoreBuilder.write(image, to: link) }
+    #expect(lstat(link, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK)
+    let sub = dir + "/sub"
+    #expect(mkdir(sub, 0o755) == 0)
+    #expect { try StoreBuilder.write(image, to: sub) } throws: { "\($0)".contains("a directory") }
+    #expect(throws: StoreError.self) { try StoreBuilder.write(image, to: "") }
+    #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["fifo", "null", "sub"], "temp file left behind")
+    // A symbolic link to a regular store is still replaced (as before).
+    let real = dir + "/real.pfxbl", viaLink = dir + "/current.pfxbl"
+    try StoreBuilder.write(image, to: real)
+    #expect(symlink(real, viaLink) == 0)
+    try StoreBuilder.write(image, to: viaLink)
+    checkSample(try Store(path: viaLink))
+}
+
 @Test func openErrorsNameThePath() {
     #expect { try Store(path: "/nonexistent/prefixbl.pfxbl") } throws: {
         let e = $0 as? StoreError
@@ -114,6 +146,16 @@ func tempDir() -> String {
     #expect { try Store(path: dir) } throws: { ($0 as? StoreError)?.code == .io }
     #expect(FileManager.default.createFile(atPath: dir + "/text.pfxbl", contents: Data("192.0.2.1\n".utf8 + Array(repeating: 0x20, count: 100))))
     #expect { try Store(path: dir + "/text.pfxbl") } throws: { ($0 as? StoreError)?.code == .badMagic }
+}
+
+/// Opening a FIFO without a writer blocked for ever: a `--store` path replaced by one hung the
+/// server's reload (and SIGTERM, which waits for it).
+@Test(.timeLimit(.minutes(1)))
+func aFIFOIsRefusedWithoutBlocking() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    #expect(mkfifo(dir + "/store.pfxbl", 0o600) == 0)
+    #expect { try Store(path: dir + "/store.pfxbl") } throws: { "\($0)".contains("not a regular file") }
 }
 
 @Test func emptyTablesAndSingleWholeSpace() throws {

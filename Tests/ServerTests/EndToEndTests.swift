@@ -199,6 +199,22 @@ struct ServeProcessTests {
         #expect(lines.contains { $0.hasSuffix("11.2.0.192.bl.example TXT NXDOMAIN 0") })
         #expect(lines.contains { $0.contains(" tcp ") && $0.hasSuffix("2.0.192.BL.example A NOERROR 0") })
     }
+
+    /// `--query-log -` wrote a file named "-" into the working directory instead of standard
+    /// output (only `prefixbl rbldnsd -l -` mapped it).
+    @Test("query log '-' is standard output",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: answerEngineAvailable, engineReason))
+    func queryLogDashIsStandardOutput() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try ServeProcess(try E2EData.write(in: dir) + ["--query-log", "-"], directory: dir, ipv6: false)
+        _ = try udpQuery(server.v4, makeQuery(id: 1, name: reversedName("192.0.2.10")))
+        #expect(server.child.waitFor("10.2.0.192.bl.example A NOERROR 1", timeout: 10), "\(server.child.text)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/-"))
+        server.child.signal(SIGTERM)
+        #expect(server.child.waitExit() == 0)
+    }
 }
 
 @Suite("Resolver end to end: Unbound with strict QNAME minimisation", .serialized)

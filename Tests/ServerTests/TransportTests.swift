@@ -157,6 +157,30 @@ struct TransportTests {
         await server.stop()
     }
 
+    /// Slowloris: `--tcp-max-connections` clients each holding a partial message (one byte per
+    /// idle timeout keeps them alive) shut every other client out of TCP.
+    @Test("at the cap, a new connection replaces the one longest without a whole message (trickled bytes do not count)")
+    func tcpCapEvictsStalledConnection() async throws {
+        let server = try await startServer(handler: StubHandler()) { $0.tcpMaxConnections = 2; $0.tcpIdleTimeout = 30 }
+        defer { Task { await server.stop() } }
+        let a = server.tcpAddresses[0]
+        let s1 = try TestSocket(tcp: a, timeout: 1), s2 = try TestSocket(tcp: a, timeout: 1)
+        try s1.send([0xFF, 0xFF, 1])
+        try s2.send([0xFF, 0xFF, 1])
+        usleep(1_300_000)
+        try s1.send([2])   // trickling bytes is not progress
+        try s2.send([3])
+        let c = try TestSocket(tcp: a, timeout: 3)
+        try c.send(framed(makeQuery(id: 2, name: "a.bl.example")))
+        #expect(c.receiveFramed().flatMap(parseResponse)?.id == 2)
+        let closed = [s1.waitForClose(), s2.waitForClose()].filter { $0 }.count
+        #expect(closed == 1, "exactly one stalled connection makes room")
+        var count = server.tcpConnectionCount
+        for _ in 0..<100 where count != 2 { usleep(20_000); count = server.tcpConnectionCount }
+        #expect(count == 2)
+        await server.stop()
+    }
+
     @Test("a client that sends without reading does not stall another client")
     func tcpNonReaderDoesNotStall() async throws {
         let server = try await startServer(handler: StubHandler()) { config in

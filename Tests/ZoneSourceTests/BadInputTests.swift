@@ -66,6 +66,27 @@ struct BadInputTests {
         #expect(got == ["\(path):\(c.expected)"])
     }
 
+    /// A 70,000-byte TXT compiled, and the server then answered it TC=1 even over TCP (a
+    /// resolver's SERVFAIL). Generated here rather than kept as a 70 KB fixture.
+    @Test func txtTooLongForAnyDNSMessageIsAnError() {
+        let long = String(repeating: "x", count: 64_001)
+        let r = compileTexts([("bl.example", "ip4set", [
+            "192.0.2.1 :127.0.0.2:" + String(repeating: "y", count: 64_000) + "\n192.0.2.2 " + long + "\n:3:" + long + "\n"])])
+        let found = r.diagnostics.filter { $0.code == .txtTooLong }
+        #expect(found.map(\.line) == [2, 3], "\(r.diagnostics)")
+        #expect(found.allSatisfy { $0.severity == .error && $0.message.hasPrefix("TXT of 64001 bytes is longer than 64000") })
+        #expect(r.hasErrors)
+    }
+
+    /// A file saved with a UTF-8 byte order mark failed with "invalid entry '192.0.2.1'": the
+    /// mark is invisible. The message names it (line 1 of that file only).
+    @Test func byteOrderMarkIsNamed() {
+        let r = compileTexts([("bl.example", "ip4set", ["\u{FEFF}192.0.2.1\n192.0.2.2\n", "\u{FEFF}# comment\n192.0.2.3\n"])])
+        let errors = r.diagnostics.filter { $0.severity == .error }
+        #expect(errors.map(\.line) == [1, 1], "\(r.diagnostics)")
+        #expect(errors.allSatisfy { $0.message == "the file starts with a UTF-8 byte order mark (EF BB BF); save it without one" })
+    }
+
     @Test func corpusAndTableAgree() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory)
             .filter { $0.hasSuffix(".txt") }.map { String($0.dropLast(4)) }.sorted()

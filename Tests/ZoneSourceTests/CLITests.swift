@@ -81,4 +81,44 @@ struct CLITests {
         #expect(try Self.run(["check", "bl.example:dnset:x"]).stderr.contains("not supported yet"))
         #expect(try Self.run(["check", "nonsense"]).status != 0)
     }
+
+    /// As root, `compile -o /dev/full` replaced the device node with a store file (rename(2)
+    /// replaces any directory entry) and `export -o /dev/null` removed the device before moving
+    /// its temp file there. An existing output that is not a regular file is refused, untouched.
+    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    func outputsThatAreNotRegularFilesAreRefused() throws {
+        let dir = TempDir()
+        let fifo = dir.path + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let c = try Self.run(["compile"] + Self.bundled + ["-o", fifo])
+        #expect(c.status == 1)
+        #expect(c.stderr.contains("\(fifo): exists and is not a regular file"), "\(c.stderr)")
+        let store = dir.path + "/bl.pfxbl"
+        #expect(try Self.run(["compile"] + Self.bundled + ["-o", store]).status == 0)
+        let e = try Self.run(["export", store, "-o", fifo])
+        #expect(e.status != 0)
+        #expect(e.stderr.contains("not a regular file"), "\(e.stderr)")
+        var st = stat()
+        #expect(lstat(fifo, &st) == 0 && (st.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["bl.pfxbl", "fifo"])
+    }
+
+    /// A missing or non-store file given to dump, lookup or export printed "Usage: prefixbl
+    /// <subcommand>" and exited 64 (a usage error); `dump -d` into an impossible directory
+    /// printed an NSCocoaErrorDomain dump. Now: `prefixbl: error: PATH: reason`, exit 1.
+    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    func unreadableStoresAreErrorsNamingThePath() throws {
+        let dir = TempDir()
+        let text = dir.write("v4.txt", "192.0.2.1\n")
+        for args in [["dump", dir.path + "/missing.pfxbl"], ["lookup", text, "192.0.2.1"], ["export", dir.path]] {
+            let r = try Self.run(args)
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("prefixbl: error: \(args[1]): "), "\(args): \(r.stderr)")
+            #expect(!r.stderr.contains("Usage:"), "\(args): \(r.stderr)")
+        }
+        let store = dir.path + "/bl.pfxbl"
+        #expect(try Self.run(["compile"] + Self.bundled + ["-o", store]).status == 0)
+        let d = try Self.run(["dump", store, "-d", text + "/sub"])
+        #expect(d.status == 1 && d.stderr == "prefixbl: error: \(text)/sub: cannot create the directory\n", "\(d.stderr)")
+    }
 }

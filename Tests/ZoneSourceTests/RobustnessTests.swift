@@ -1,6 +1,9 @@
 import Testing
 import PrefixStore
 @testable import ZoneSource
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Random lines built from the characters the grammar cares about never crash the parser, and
 /// every line is accounted for: an entry (or several, for a split range), a value or special
@@ -29,6 +32,46 @@ struct RobustnessTests {
         for d in r.diagnostics where d.code != .noSOA && d.code != .suppressed && d.code != .testPointListed && d.code != .mappedTestPoint {
             #expect(d.file == file && (d.line ?? 0) >= 1 && (d.line ?? 0) <= lines.count, "seed \(seed): \(d)")
         }
+    }
+}
+
+/// A file without line ends (binary data, `/dev/zero`, a generator that lost its newlines) was
+/// buffered whole: `check` of /dev/zero grew by ~700 MB a second, and a reload of such a file
+/// could take the serving process down. Lines are bounded; the error names file and line.
+struct LineLengthTests {
+    @Test func aLineWithoutEndIsAnErrorNotUnboundedMemory() throws {
+        let dir = TempDir()
+        let file = dir.write("noeol.txt", Array("192.0.2.1\n192.0.2.2\n".utf8) + [UInt8](repeating: 0, count: 3 << 20))
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+        #expect(r.hasErrors)
+        let d = r.diagnostics.first { $0.code == .io }
+        #expect(d?.file == file && d?.line == 3, "\(r.diagnostics)")
+        #expect(d?.message.contains("line longer than 1 MiB") == true)
+        // The public line API used by `aggregate` says the same.
+        #expect { try forEachLine(ofFile: file) { _, _ in } } throws: { ($0 as? Diagnostic)?.line == 3 }
+    }
+
+    /// A source replaced by a FIFO hung the compile in open(2) (and a serving process's reload,
+    /// and SIGTERM behind it); /dev/zero never ended. Both are refused at once, naming the file.
+    @Test(.timeLimit(.minutes(1)))
+    func fifosAndDevicesAreRefused() throws {
+        let dir = TempDir()
+        let fifo = dir.path + "/list.txt"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for file in [fifo, "/dev/zero"] {
+            let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+            let d = r.diagnostics.first { $0.code == .io }
+            #expect(d?.file == file && d?.message.contains("not a regular file") == true, "\(r.diagnostics)")
+        }
+    }
+
+    @Test func longLinesBelowTheBoundStillRead() throws {
+        let dir = TempDir()
+        let comment = "# " + String(repeating: "x", count: 900_000) + "\n"
+        let file = dir.write("long.txt", comment + "192.0.2.1 " + String(repeating: "t", count: 60_000) + "\n192.0.2.2\n")
+        let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])], options: CompileOptions())
+        #expect(!r.hasErrors, "\(r.diagnostics)")
+        #expect(r.stats.lines == 3 && r.stats.entries == 2)
     }
 }
 

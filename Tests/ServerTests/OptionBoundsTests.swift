@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// Seconds options become Int64-nanosecond durations and deadlines: `--tcp-idle-timeout 1e300`,
+/// `--stats-interval 1e300` (serve) and `--timeout 1e300` (query) trapped with "Double value
+/// cannot be converted" instead of a usage error. They are refused with a message, exit 64.
+struct OptionBoundsTests {
+    static let enabled = prefixblBinary() != nil
+
+    @Test(.enabled(if: enabled, "prefixbl binary not built"),
+          arguments: ["--tcp-idle-timeout", "--check-interval", "--settle-delay", "--stats-interval", "--stats"])
+    func absurdServeSecondsAreUsageErrors(_ option: String) throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/v4.txt"
+        try "192.0.2.1\n".write(toFile: data, atomically: true, encoding: .utf8)
+        for value in ["1e300", "inf"] {
+            let r = try run(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", option, value, "bl.example:ip4set:" + data],
+                            timeout: 10)
+            #expect(r.status == 64, "\(option) \(value): \(r.output)")
+            #expect(r.output.contains("\(option) must be at most"), "\(r.output)")
+        }
+    }
+
+    @Test(.enabled(if: enabled, "prefixbl binary not built"))
+    func absurdQueryTimeoutIsAUsageError() throws {
+        let r = try run(prefixblBinary()!, ["query", "192.0.2.1", "--zone", "bl.example", "--timeout", "1e300"], timeout: 10)
+        #expect(r.status == 64, "\(r.output)")
+        #expect(r.output.contains("--timeout must be at most"))
+    }
+
+    /// `help serve` said AXFR/IXFR default to REFUSED; without `--allow-transfer` they are NOTIMP
+    /// (HostileCorpus "AXFR" checks the answer, RunningSecondaries.md says so).
+    @Test(.enabled(if: enabled, "prefixbl binary not built"))
+    func allowTransferHelpSaysNOTIMPByDefault() throws {
+        let r = try run(prefixblBinary()!, ["help", "serve"], timeout: 10)
+        let help = r.output.replacingOccurrences(of: "\n", with: " ")
+            .replacingOccurrences(of: #" +"#, with: " ", options: .regularExpression)
+        #expect(help.contains("without the option AXFR/IXFR are answered NOTIMP"), "\(r.output)")
+        #expect(!help.contains("Default: none (REFUSED)"))
+    }
+}
