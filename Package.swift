@@ -62,7 +62,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit"]),
+        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),

@@ -51,6 +51,8 @@ struct TransferRequest {
     /// QNAME lower-cased, wire form.
     var zone: [UInt8]
     var qtype: UInt16
+    /// IXFR: the serial of the SOA in the authority section (RFC 1995 §3), nil when absent.
+    var clientSerial: UInt32?
 
     /// Reads `query` when it is a standard query (QR=0, opcode 0, QDCOUNT 1, uncompressed
     /// QNAME) for type AXFR (252) or IXFR (251); nil for anything else, which the responder
@@ -77,6 +79,7 @@ struct TransferRequest {
         question = Array(query[12..<(i + 4)])
         zone = name
         self.qtype = qtype
+        clientSerial = qtype == 251 ? ixfrClientSerial(query, questionEnd: i + 4) : nil
     }
 
     /// A header-and-question-only response with `rcode`.
@@ -85,12 +88,14 @@ struct TransferRequest {
     }
 }
 
-/// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR answered with a full transfer, RFC 1995
-/// §4): the records of ``ZoneExport/Exporter`` for the current snapshot's zone, SOA first and
-/// last, packed into messages of at most ``chunkBytes`` bytes of records. The records are
-/// built on a background thread the first time a snapshot's zone is asked for and kept until
-/// the next snapshot; the query path only checks QTYPE. No TSIG (RFC 8945): the ACL is the
-/// only access control.
+/// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR, RFC 1995): the records of
+/// ``ZoneExport/Exporter`` for the current snapshot's zone (united over the stores that hold
+/// it), SOA first and last, packed into messages of at most ``chunkBytes`` bytes of records.
+/// The records are built on a background thread the first time a snapshot's zone is asked for
+/// and kept until the next snapshot; the query path only checks QTYPE. An IXFR gets the
+/// difference from the client's version when ``history`` holds it (see
+/// ``TransferHistory``), the single current SOA when the client is current, else a full
+/// transfer (RFC 1995 §4). No TSIG (RFC 8945): the ACL is the only access control.
 public final class ZoneTransfer: Sendable {
     public let acl: TransferACL
     public let options: ExportOptions
@@ -99,13 +104,17 @@ public final class ZoneTransfer: Sendable {
     /// never overflows the TCP length prefix.
     static let chunkBytes = 16_000
 
-    /// Per zone: the snapshot the body belongs to and the body's record chunks.
-    private let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk])]>([:])
+    /// Versions sent before, for IXFR differences.
+    public let history: TransferHistory
+    /// Per zone: the snapshot the body belongs to, the body's record chunks and the version
+    /// (for IXFR; nil without history).
+    private let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
-    public init(acl: TransferACL, options: ExportOptions = ExportOptions(), logger: Logger) {
-        self.acl = acl; self.options = options; self.logger = logger
+    public init(acl: TransferACL, options: ExportOptions = ExportOptions(), logger: Logger,
+                history: TransferHistory = TransferHistory()) {
+        self.acl = acl; self.options = options; self.logger = logger; self.history = history
     }
 
     enum Start {
@@ -120,14 +129,32 @@ public final class ZoneTransfer: Sendable {
             logger.notice("zone transfer refused", metadata: ["peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))"])
             return .reply(request.reply(rcode: 5))
         }
-        guard let responder = snapshot.handler as? Responder,
-              let zone = responder.stores.lazy.flatMap(\.zones).first(where: { $0.name == request.zone })
-        else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
+        // The zone in every store that holds it: `serve` answers their union (SPEC §3.2).
+        guard let responder = snapshot.handler as? Responder else { return .reply(request.reply(rcode: 9)) }
+        let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
+        guard let zone = parts.first else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in
-            let chunks = body(zone, snapshot: snapshot)
-            logger.info("zone transfer", metadata: [
-                "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))", "serial": "\(zone.soa.serial)",
-                "qtype": "\(request.qtype == 252 ? "AXFR" : "IXFR")", "messages": "\(chunks.count)"])
+            var chunks: [Chunk]
+            var metadata: Logger.Metadata = ["qtype": "AXFR"]
+            if request.qtype == 251 {
+                metadata["qtype"] = "IXFR"
+                metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
+                if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, snapshot: snapshot) {
+                    chunks = ixfr.chunks
+                    metadata["ixfr"] = "\(ixfr.kind.rawValue)"
+                } else {
+                    chunks = body(parts, snapshot: snapshot)
+                    metadata["ixfr"] = "\(IXFRKind.full.rawValue)"
+                }
+            } else {
+                chunks = body(parts, snapshot: snapshot)
+            }
+            metadata["peer"] = "\(peer ?? "?")"
+            metadata["zone"] = "\(zoneText(request.zone))"
+            metadata["serial"] = "\(zone.soa.serial)"
+            metadata["messages"] = "\(chunks.count)"
+            metadata["bytes"] = "\(chunks.reduce(0) { $0 + $1.bytes.count })"
+            logger.info("zone transfer", metadata: metadata)
             var out: [[UInt8]] = []
             out.reserveCapacity(chunks.count)
             for (k, c) in chunks.enumerated() {
@@ -144,11 +171,24 @@ public final class ZoneTransfer: Sendable {
     }
 
     /// The zone's transfer records in chunks, from the cache when built for this snapshot.
-    func body(_ zone: StoreZone, snapshot: Snapshot) -> [Chunk] {
-        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return hit.chunks }
+    /// Building them also keeps the version in ``history``.
+    func body(_ parts: [StoreZone], snapshot: Snapshot) -> [Chunk] {
+        build(parts, snapshot: snapshot).chunks
+    }
+
+    /// The current snapshot's version of the zone (built with the body when not cached).
+    func currentVersion(_ parts: [StoreZone], snapshot: Snapshot) -> ZoneVersion? {
+        build(parts, snapshot: snapshot).version
+    }
+
+    private func build(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+        let zone = parts[0]
+        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
         var chunks: [Chunk] = []
         var current = Chunk(count: 0, bytes: [])
+        var version: ZoneVersion.Builder? = history.limits.versions > 0 ? ZoneVersion.Builder() : nil
         func add(_ r: ExportRecord) {
+            version?.add(r)
             let w = r.wire
             if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
                 chunks.append(current)
@@ -157,11 +197,14 @@ public final class ZoneTransfer: Sendable {
             current.bytes += w
             current.count += 1
         }
-        _ = Exporter.export(zone, options: options, emit: add)
+        _ = Exporter.export(parts, options: options, emit: add)
+        let built = version?.finish()
+        version = nil
         add(Exporter.soaRecord(zone))
         chunks.append(current)
-        cache.withLock { $0[zone.name] = (snapshot, chunks) }
-        return chunks
+        if let built { history.keep(built, zone: zone.name) }
+        cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
+        return (chunks, built)
     }
 }
 

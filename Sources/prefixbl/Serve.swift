@@ -68,6 +68,16 @@ struct Serve: ParsableCommand {
         valueName: "host:port"))
     var notify: [String] = []
 
+    @Option(name: .customLong("ixfr-versions"), help: ArgumentHelp(
+        "Versions of each zone kept to answer IXFR with differences, the current one included; 0: IXFR always gets the full zone.",
+        valueName: "n"))
+    var ixfrVersions: Int = 4
+
+    @Option(name: .customLong("ixfr-memory"), help: ArgumentHelp(
+        "Megabytes all kept IXFR versions may hold together (about the AXFR size of each); the oldest go first.",
+        valueName: "MB"))
+    var ixfrMemory: Int = 1024
+
     @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
     var transferExpandText: String?
 
@@ -198,6 +208,9 @@ struct Serve: ParsableCommand {
         options.version = noVersion ? nil : Array("prefixbl".utf8)
         options.identity = noIdServer ? nil : Array((identity ?? hostName()).utf8)
         options.nsInAuthority = nsInAuthority
+        if !allowTransfer.isEmpty, let acl = try? TransferACL(parsing: allowTransfer) {
+            options.udpIXFR = { acl.allows($0) }
+        }
         return options
     }
 
@@ -280,7 +293,9 @@ struct Serve: ParsableCommand {
             let acl = try TransferACL(parsing: allowTransfer)
             config.transfer = ZoneTransfer(
                 acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
-                logger: logger)
+                logger: logger,
+                history: TransferHistory(limits: IXFRLimits(versions: max(0, ixfrVersions),
+                                                            memoryBytes: max(0, ixfrMemory) << 20)))
         }
         let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path) }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)

@@ -1,0 +1,119 @@
+/// One exported version of a zone kept for incremental transfer (IXFR, RFC 1995): its SOA and
+/// every other record in wire form, indexed by a 64-bit hash so two versions compare in
+/// O(n log n) without per-record allocations.
+///
+/// Memory: the records' wire bytes (owner uncompressed: about the AXFR size) plus 16 bytes per
+/// record (``memoryBytes``).
+public struct ZoneVersion: Sendable {
+    /// The version's SOA serial.
+    public let serial: UInt32
+    /// The SOA record.
+    public let soa: ExportRecord
+    /// Every record but the SOA, whole RR wire form, back to back.
+    let bytes: [UInt8]
+    /// Per record: FNV-1a 64 hash of its bytes, start offset and length; sorted by hash.
+    let index: [Entry]
+
+    struct Entry: Sendable { var hash: UInt64; var offset: UInt32; var length: UInt32 }
+
+    /// Records besides the SOA.
+    public var count: Int { index.count }
+    /// Bytes this version holds (wire bytes and index).
+    public var memoryBytes: Int { bytes.count + index.count * MemoryLayout<Entry>.stride + soa.rdata.count + soa.owner.count }
+
+    /// Collects records as an export emits them (the SOA is recognised by type and kept apart).
+    public struct Builder {
+        var soa: ExportRecord? = nil
+        var bytes: [UInt8] = []
+        var index: [Entry] = []
+        public init() {}
+
+        /// Adds one record (RR wire form of ``ExportRecord/wire``).
+        public mutating func add(_ r: ExportRecord) {
+            if r.type == ExportType.soa { soa = r; return }
+            let start = bytes.count
+            bytes += r.owner
+            r.appendWire(to: &bytes)
+            index.append(Entry(hash: fnv1a(bytes[start...]), offset: UInt32(start), length: UInt32(bytes.count - start)))
+        }
+
+        /// The version; nil when no SOA was added.
+        public func finish() -> ZoneVersion? {
+            guard let soa else { return nil }
+            let sorted = index.sorted { $0.hash < $1.hash || ($0.hash == $1.hash && $0.offset < $1.offset) }
+            return ZoneVersion(serial: soaSerial(soa), soa: soa, bytes: bytes, index: sorted)
+        }
+    }
+
+    /// A version from a complete export (``Exporter/export(_:options:emit:)-([StoreZone],_,_)``).
+    public init?(_ records: some Sequence<ExportRecord>) {
+        var b = Builder()
+        for r in records { b.add(r) }
+        guard let v = b.finish() else { return nil }
+        self = v
+    }
+
+    init(serial: UInt32, soa: ExportRecord, bytes: [UInt8], index: [Entry]) {
+        self.serial = serial; self.soa = soa; self.bytes = bytes; self.index = index
+    }
+
+    func record(_ e: Entry) -> ArraySlice<UInt8> { bytes[Int(e.offset)..<Int(e.offset + e.length)] }
+
+    /// The condensed difference from `old` to `new` (RFC 1995 §4): the RRs (whole wire form)
+    /// only `old` has and those only `new` has, SOAs excluded. An RR whose TTL changed is
+    /// deleted with the old TTL and added with the new. Each list in hash order.
+    public static func difference(from old: ZoneVersion, to new: ZoneVersion)
+        -> (deleted: [ArraySlice<UInt8>], added: [ArraySlice<UInt8>])
+    {
+        var deleted: [ArraySlice<UInt8>] = [], added: [ArraySlice<UInt8>] = []
+        var i = 0, j = 0
+        let a = old.index, b = new.index
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].hash < b[j].hash) {
+                deleted.append(old.record(a[i])); i += 1
+            } else if i == a.count || b[j].hash < a[i].hash {
+                added.append(new.record(b[j])); j += 1
+            } else {
+                // One hash on both sides (nearly always one record each): match by bytes.
+                let h = a[i].hash
+                var ie = i, je = j
+                while ie < a.count && a[ie].hash == h { ie += 1 }
+                while je < b.count && b[je].hash == h { je += 1 }
+                var left = (i..<ie).map { old.record(a[$0]) }
+                for k in j..<je {
+                    let r = new.record(b[k])
+                    if let m = left.firstIndex(where: { $0.elementsEqual(r) }) { left.remove(at: m) } else { added.append(r) }
+                }
+                deleted += left
+                i = ie; j = je
+            }
+        }
+        return (deleted, added)
+    }
+}
+
+/// The serial in an SOA record's RDATA (after MNAME and RNAME).
+func soaSerial(_ soa: ExportRecord) -> UInt32 {
+    var p = 0
+    for _ in 0..<2 {
+        while p < soa.rdata.count && soa.rdata[p] != 0 { p += 1 + Int(soa.rdata[p]) }
+        p += 1
+    }
+    guard p + 4 <= soa.rdata.count else { return 0 }
+    return UInt32(soa.rdata[p]) << 24 | UInt32(soa.rdata[p + 1]) << 16 | UInt32(soa.rdata[p + 2]) << 8 | UInt32(soa.rdata[p + 3])
+}
+
+@inline(__always) func fnv1a(_ s: ArraySlice<UInt8>) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in s { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return h
+}
+
+/// SOA serial arithmetic (RFC 1982 §3.2, SERIAL_BITS 32).
+public enum SerialNumber {
+    /// Whether `a` is greater than `b`: they differ and `a` lies less than 2^31 ahead of `b`
+    /// going up modulo 2^32. (At exactly 2^31 apart the comparison is undefined; false.)
+    public static func isGreater(_ a: UInt32, than b: UInt32) -> Bool {
+        a != b && (a &- b) < 0x8000_0000
+    }
+}

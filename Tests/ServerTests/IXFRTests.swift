@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import LDNSKit
+import Testing
+
+/// The records of a dig transfer output (AXFR or IXFR), each parsed by libldns, in order.
+func digRecords(_ output: String) throws -> [WireRR] {
+    try output.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        .map { try ZoneFile.parse(String($0)) }
+}
+
+/// SERIAL of an SOA's RDATA.
+func soaSerialOf(_ r: WireRR) -> UInt32 {
+    var p = 0
+    for _ in 0..<2 { while r.rdata[p] != 0 { p += 1 + Int(r.rdata[p]) }; p += 1 }
+    return r.rdata[p..<(p + 4)].reduce(0) { $0 << 8 | UInt32($1) }
+}
+
+/// An RR as a comparable key: owner, type, TTL and RDATA (the TTL too: a secondary serves it).
+func rrKey(_ r: WireRR) -> String {
+    "\(DomainName.text(wire: r.owner)) \(r.type) \(r.ttl) \(r.rdata.map { String($0, radix: 16) }.joined(separator: ":"))"
+}
+
+let ixfrZoneV1 = """
+    $SOA 3600 ns1.example.net hostmaster.example.net 1 600 300 86400 5
+    $NS 3600 ns1.example.net
+    :127.0.0.2:Listed in the test zone
+    2001:db8::/32
+    2001:db8:1::/48 :127.0.0.3:More specific
+    2001:db8:2::/47 :127.0.0.4:
+    !2001:db8:1:5::/64
+    2001:db8:ffff::1 :127.0.0.5:Host
+    2001:db8:77::/48 :127.0.0.6:Going away
+    """
+
+/// v2: one range removed, one added, one value changed, one exclusion added; serial 2.
+let ixfrZoneV2 = """
+    $SOA 3600 ns1.example.net hostmaster.example.net 2 600 300 86400 5
+    $NS 3600 ns1.example.net
+    :127.0.0.2:Listed in the test zone
+    2001:db8::/32
+    2001:db8:1::/48 :127.0.0.3:More specific
+    2001:db8:2::/47 :127.0.0.8:
+    !2001:db8:1:5::/64
+    !2001:db8:9::/48
+    2001:db8:ffff::1 :127.0.0.5:Host
+    2001:db8:abcd::/48 :127.0.0.9:New
+    """
+
+@Suite("IXFR (RFC 1995) with differences", .serialized)
+struct IXFRTests {
+    @Test("dig IXFR=old after a reload: exactly the changed RRs, and old + difference = new; current, ahead and unknown serials; UDP",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+          .enabled(if: which("dig") != nil, "dig not installed"))
+    func incrementalAfterReload() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/zone.txt"
+        try ixfrZoneV1.write(toFile: src, atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["--allow-transfer", "127.0.0.0/8", "--check-interval", "0.2", "--settle-delay", "0.1",
+                                       "bl.example:ip6trie:" + src], directory: dir, ipv6: false)
+        defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
+        let port = "\(server.v4.port)"
+        func dig(_ args: [String]) throws -> [WireRR] {
+            let r = try run(which("dig")!, ["-p", port, "@127.0.0.1", "+nocmd", "+nostats"] + args)
+            return try digRecords(r.output)
+        }
+        let old = try dig(["+tcp", "bl.example", "AXFR"])
+        try #require(old.count > 10 && soaSerialOf(old[0]) == 1)
+        // Before any change the client at serial 1 is current: the SOA alone.
+        let same = try dig(["bl.example", "IXFR=1"])
+        #expect(same.count == 1 && same.first?.type == 6 && same.first.map(soaSerialOf) == 1)
+
+        try ixfrZoneV2.write(toFile: src, atomically: true, encoding: .utf8)
+        let resolver = try Resolver(server: "127.0.0.1", port: server.v4.port, timeout: 2, retries: 2, recursionDesired: false)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, (try? resolver.query(name: "bl.example", type: 6))?.text.contains(" 2 600 ") != true {
+            usleep(100_000)
+        }
+        let new = try dig(["+tcp", "bl.example", "AXFR"])
+        try #require(soaSerialOf(new[0]) == 2, "no reload:\n\(server.child.text.suffix(2000))")
+
+        let ixfr = try dig(["bl.example", "IXFR=1"])
+        // RFC 1995 §4: SOA new; SOA old, deleted; SOA new, added; SOA new.
+        let soas = ixfr.indices.filter { ixfr[$0].type == 6 }
+        try #require(soas.count == 4, "\(ixfr.map(rrKey))")
+        #expect(soas[0] == 0 && soas[3] == ixfr.count - 1)
+        #expect(soas.map { soaSerialOf(ixfr[$0]) } == [2, 1, 2, 2])
+        let deleted = Set(ixfr[(soas[1] + 1)..<soas[2]].map(rrKey))
+        let added = Set(ixfr[(soas[2] + 1)..<soas[3]].map(rrKey))
+        let oldSet = Set(old.filter { $0.type != 6 }.map(rrKey)), newSet = Set(new.filter { $0.type != 6 }.map(rrKey))
+        #expect(deleted == oldSet.subtracting(newSet))
+        #expect(added == newSet.subtracting(oldSet))
+        #expect(oldSet.subtracting(deleted).union(added) == newSet, "old export + difference = new export")
+        #expect(deleted.isSubset(of: oldSet) && added.isDisjoint(with: oldSet))
+        // The changes by name: the removed /48, the new /48, the changed /47, the new exclusion.
+        func has(_ set: Set<String>, _ owner: String, _ type: UInt16) -> Bool { set.contains { $0.hasPrefix("\(owner) \(type) ") } }
+        #expect(has(deleted, "\\042.7.7.0.0.8.b.d.0.1.0.0.2.bl.example.", 1))
+        #expect(has(added, "\\042.d.c.b.a.8.b.d.0.1.0.0.2.bl.example.", 1))
+        #expect(has(deleted, "\\042.2.0.0.0.8.b.d.0.1.0.0.2.bl.example.", 1) && has(added, "\\042.2.0.0.0.8.b.d.0.1.0.0.2.bl.example.", 1))
+        #expect(has(added, "9.0.0.0.8.b.d.0.1.0.0.2.bl.example.", 13))
+        #expect(deleted.count + added.count < 20, "a small change gives a small difference: \(deleted.count) + \(added.count)")
+        #expect(server.child.text.contains("ixfr=incremental"))
+
+        // Current or ahead (RFC 1982): the SOA alone. Unknown serial: the full zone.
+        for serial in ["2", "3", "2147483649"] {
+            let r = try dig(["bl.example", "IXFR=\(serial)"])
+            #expect(r.count == 1 && r.first.map(soaSerialOf) == 2, "IXFR=\(serial): \(r.count) records")
+        }
+        // 4294967000 is older than 2 by RFC 1982 (2 − 4294967000 ≡ 298 mod 2^32) and was never sent.
+        let unknown = try dig(["bl.example", "IXFR=4294967000"])
+        #expect(unknown.count == new.count && Set(unknown.map(rrKey)) == Set(new.map(rrKey)))
+        #expect(unknown.filter { $0.type == 6 }.count == 2)
+        // UDP: the SOA alone even for an old serial (the client then asks over TCP, RFC 1995 §2).
+        let udp = try run(which("dig")!, ["-p", port, "@127.0.0.1", "+notcp", "+nocmd", "+nostats", "bl.example", "IXFR=1"])
+        let udpRecords = try digRecords(udp.output)
+        #expect(udpRecords.count == 1 && udpRecords.first.map(soaSerialOf) == 2, "\(udp.output)")
+    }
+
+    @Test("UDP IXFR from a client outside the transfer ACL is REFUSED",
+          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    func udpRefused() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/zone.txt"
+        try ixfrZoneV1.write(toFile: src, atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["--allow-transfer", "192.0.2.0/24", "bl.example:ip6trie:" + src], directory: dir, ipv6: false)
+        defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
+        let r = try #require(try udpQuery(server.v4, makeQuery(id: 9, name: "bl.example", type: 251)).flatMap(parseResponse))
+        #expect(r.rcode == 5 && r.answerCount == 0)
+    }
+}
