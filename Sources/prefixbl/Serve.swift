@@ -78,6 +78,9 @@ struct Serve: ParsableCommand {
         valueName: "MB"))
     var ixfrMemory: Int = 1024
 
+    @Flag(name: .customLong("transfer-ipv4-images"), help: "In transfers, also write IPv4 data under ::ffff:0:0/96 and 2002::/16 for zones without IPv6 data.")
+    var transferIPv4Images = false
+
     @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
     var transferExpandText: String?
 
@@ -292,7 +295,8 @@ struct Serve: ParsableCommand {
         if !allowTransfer.isEmpty {
             let acl = try TransferACL(parsing: allowTransfer)
             config.transfer = ZoneTransfer(
-                acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
+                acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block,
+                                                 imagesWithoutIPv6Data: transferIPv4Images),
                 logger: logger,
                 history: TransferHistory(limits: IXFRLimits(versions: max(0, ixfrVersions),
                                                             memoryBytes: max(0, ixfrMemory) << 20)))
