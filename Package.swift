@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
     ],
     swiftLanguageModes: [.v6]
 )

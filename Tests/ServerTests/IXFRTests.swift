@@ -1,9 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import DNSBLServer
 import Foundation
 import LDNSKit
 import Testing
+import ZoneExport
 
 /// The records of a dig transfer output (AXFR or IXFR), each parsed by libldns, in order.
 func digRecords(_ output: String) throws -> [WireRR] {
@@ -131,4 +133,41 @@ struct IXFRTests {
         let r = try #require(try udpQuery(server.v4, makeQuery(id: 9, name: "bl.example", type: 251)).flatMap(parseResponse))
         #expect(r.rcode == 5 && r.answerCount == 0)
     }
+}
+
+/// A version of `bl.example` with `serial` and `n` A records (about 50 bytes each).
+func fakeVersion(serial: UInt32, records n: Int) -> ZoneVersion {
+    let apex: [UInt8] = [2, 98, 108, 7, 101, 120, 97, 109, 112, 108, 101, 0]
+    var soa: [UInt8] = [0, 0]
+    for v in [serial, 1, 1, 1, 1] { soa += [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+    var rs = [ExportRecord(owner: apex, type: 6, ttl: 60, rdata: soa)]
+    for i in 0..<n {
+        rs.append(ExportRecord(owner: [1, UInt8(ascii: "*"), 4] + Array(String(format: "%04d", i).utf8) + apex,
+                               type: 1, ttl: 60, rdata: [127, 0, 0, UInt8(i % 250)]))
+    }
+    return ZoneVersion(rs)!
+}
+
+@Test("the IXFR history keeps at most N versions per zone and stays under its memory cap, oldest out first")
+func historyBounds() {
+    let zone: [UInt8] = [2, 98, 108, 7, 101, 120, 97, 109, 112, 108, 101, 0]
+    let other: [UInt8] = [1, 120, 0]
+    let h = TransferHistory(limits: IXFRLimits(versions: 3, memoryBytes: 1 << 30))
+    for s in 1...5 as ClosedRange<UInt32> { h.keep(fakeVersion(serial: s, records: 10), zone: zone) }
+    #expect(h.serials(zone: zone) == [3, 4, 5])
+    // The same serial again replaces the kept one (data changed without a serial change).
+    h.keep(fakeVersion(serial: 4, records: 12), zone: zone)
+    #expect(h.serials(zone: zone) == [3, 5, 4])
+    #expect(h.version(zone: zone, serial: 4)?.count == 12)
+
+    let one = fakeVersion(serial: 1, records: 100).memoryBytes
+    let capped = TransferHistory(limits: IXFRLimits(versions: 10, memoryBytes: 2 * one + one / 2))
+    capped.keep(fakeVersion(serial: 1, records: 100), zone: zone)
+    capped.keep(fakeVersion(serial: 7, records: 100), zone: other)
+    capped.keep(fakeVersion(serial: 2, records: 100), zone: zone)
+    #expect(capped.serials(zone: zone) == [2] && capped.serials(zone: other) == [7])
+    #expect(capped.memoryBytes <= 2 * one + one / 2)
+    let off = TransferHistory(limits: IXFRLimits(versions: 0))
+    off.keep(fakeVersion(serial: 1, records: 1), zone: zone)
+    #expect(off.serials(zone: zone).isEmpty)
 }
