@@ -171,3 +171,21 @@ func historyBounds() {
     off.keep(fakeVersion(serial: 1, records: 1), zone: zone)
     #expect(off.serials(zone: zone).isEmpty)
 }
+
+@Test("a transfer that takes longer to build than the TCP idle timeout is not cut off",
+      .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
+      .enabled(if: which("dig") != nil, "dig not installed"),
+      .enabled(if: serverRealdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
+func slowTransferOutlivesIdleTimeout() throws {
+    let dir = try makeTempDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // fullbogons-ipv6: 65,767 records, far more than 20 ms of export work.
+    let server = try ServeProcess(["--allow-transfer", "127.0.0.1", "--tcp-idle-timeout", "0.02",
+                                   "bl.example:ip6trie:" + serverRealdataDirectory()! + "/fullbogons-ipv6.txt"],
+                                  directory: dir, ipv6: false)
+    defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
+    let r = try run(which("dig")!, ["-p", "\(server.v4.port)", "@127.0.0.1", "+tcp", "+tries=1", "bl.example", "AXFR"])
+    let records = try digRecords(r.output)
+    #expect(records.count > 60_000 && records.first?.type == 6 && records.last?.type == 6, "\(r.output.suffix(500))")
+    #expect(server.child.text.components(separatedBy: "zone transfer").count == 2, "one request, no retry")
+}
