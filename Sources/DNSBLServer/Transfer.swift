@@ -185,24 +185,33 @@ public final class ZoneTransfer: Sendable {
         let zone = parts[0]
         if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
         var chunks: [Chunk] = []
-        var current = Chunk(count: 0, bytes: [])
-        var version: ZoneVersion.Builder? = history.limits.versions > 0 ? ZoneVersion.Builder() : nil
-        func add(_ r: ExportRecord) {
-            version?.add(r)
-            let w = r.wire
-            if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
-                chunks.append(current)
-                current = Chunk(count: 0, bytes: [])
-            }
-            current.bytes += w
-            current.count += 1
+        var built: ZoneVersion? = nil
+        if history.limits.versions > 0 {
+            // The version's segments are the messages' record sections (shared, not copied),
+            // the SOA alone in the first and last message.
+            var version = ZoneVersion.Builder(segmentBytes: Self.chunkBytes)
+            _ = Exporter.export(parts, options: options) { version.add($0) }
+            built = version.finish()
         }
-        _ = Exporter.export(parts, options: options, emit: add)
-        let built = version?.finish()
-        version = nil
-        add(Exporter.soaRecord(zone))
-        chunks.append(current)
-        if let built { history.keep(built, zone: zone.name) }
+        if let built {
+            let soa = Chunk(count: 1, bytes: built.soa.wire)
+            chunks = [soa] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [soa]
+            history.keep(built, zone: zone.name)
+        } else {
+            var current = Chunk(count: 0, bytes: [])
+            func add(_ r: ExportRecord) {
+                let w = r.wire
+                if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
+                    chunks.append(current)
+                    current = Chunk(count: 0, bytes: [])
+                }
+                current.bytes += w
+                current.count += 1
+            }
+            _ = Exporter.export(parts, options: options, emit: add)
+            add(Exporter.soaRecord(zone))
+            chunks.append(current)
+        }
         cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
         return (chunks, built)
     }

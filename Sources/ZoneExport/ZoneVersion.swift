@@ -2,46 +2,67 @@
 /// every other record in wire form, indexed by a 64-bit hash so two versions compare in
 /// O(n log n) without per-record allocations.
 ///
-/// Memory: the records' wire bytes (owner uncompressed: about the AXFR size) plus 16 bytes per
-/// record (``memoryBytes``).
+/// The records are held in export order in ``segments`` of at most a given size, ready to be
+/// the record sections of AXFR messages, so a server can send the version as its full transfer
+/// and keep it for IXFR without a second copy. Memory: the records' wire bytes (owner
+/// uncompressed: about the AXFR size) plus 16 bytes per record (``memoryBytes``).
 public struct ZoneVersion: Sendable {
     /// The version's SOA serial.
     public let serial: UInt32
     /// The SOA record.
     public let soa: ExportRecord
-    /// Every record but the SOA, whole RR wire form, back to back.
-    let bytes: [UInt8]
-    /// Per record: FNV-1a 64 hash of its bytes, start offset and length; sorted by hash.
+    /// Every record but the SOA, whole RR wire form, back to back in export order, cut at
+    /// record boundaries: per segment the bytes and the number of records.
+    public let segments: [(count: Int, bytes: [UInt8])]
+    /// Per record: FNV-1a 64 hash of its bytes, segment, offset and length; sorted by hash.
     let index: [Entry]
 
-    struct Entry: Sendable { var hash: UInt64; var offset: UInt32; var length: UInt32 }
+    struct Entry: Sendable { var hash: UInt64; var segment: UInt32; var offset: UInt16; var length: UInt16 }
 
     /// Records besides the SOA.
     public var count: Int { index.count }
     /// Bytes this version holds (wire bytes and index).
-    public var memoryBytes: Int { bytes.count + index.count * MemoryLayout<Entry>.stride + soa.rdata.count + soa.owner.count }
+    public var memoryBytes: Int {
+        segments.reduce(0) { $0 + $1.bytes.count } + index.count * MemoryLayout<Entry>.stride
+            + soa.rdata.count + soa.owner.count
+    }
 
     /// Collects records as an export emits them (the SOA is recognised by type and kept apart).
     public struct Builder {
+        let segmentBytes: Int
         var soa: ExportRecord? = nil
-        var bytes: [UInt8] = []
+        var segments: [(count: Int, bytes: [UInt8])] = []
+        var current: (count: Int, bytes: [UInt8]) = (0, [])
         var index: [Entry] = []
-        public init() {}
+
+        /// - Parameter segmentBytes: the most bytes of records per segment (a record longer
+        ///   than that gets a segment of its own); at most 65535.
+        public init(segmentBytes: Int = 16_000) { self.segmentBytes = min(segmentBytes, 65_535) }
 
         /// Adds one record (RR wire form of ``ExportRecord/wire``).
         public mutating func add(_ r: ExportRecord) {
             if r.type == ExportType.soa { soa = r; return }
-            let start = bytes.count
-            bytes += r.owner
-            r.appendWire(to: &bytes)
-            index.append(Entry(hash: fnv1a(bytes[start...]), offset: UInt32(start), length: UInt32(bytes.count - start)))
+            let size = r.owner.count + 10 + r.rdata.count
+            if current.count > 0 && current.bytes.count + size > segmentBytes {
+                segments.append(current)
+                current = (0, [])
+                current.bytes.reserveCapacity(segmentBytes)
+            }
+            let start = current.bytes.count
+            current.bytes += r.owner
+            r.appendWire(to: &current.bytes)
+            current.count += 1
+            index.append(Entry(hash: fnv1a(current.bytes[start...]), segment: UInt32(segments.count),
+                               offset: UInt16(start), length: UInt16(size)))
         }
 
         /// The version; nil when no SOA was added.
         public func finish() -> ZoneVersion? {
             guard let soa else { return nil }
-            let sorted = index.sorted { $0.hash < $1.hash || ($0.hash == $1.hash && $0.offset < $1.offset) }
-            return ZoneVersion(serial: soaSerial(soa), soa: soa, bytes: bytes, index: sorted)
+            var all = segments
+            if current.count > 0 { all.append(current) }
+            let sorted = index.sorted { $0.hash < $1.hash }
+            return ZoneVersion(serial: soaSerial(soa), soa: soa, segments: all, index: sorted)
         }
     }
 
@@ -53,11 +74,13 @@ public struct ZoneVersion: Sendable {
         self = v
     }
 
-    init(serial: UInt32, soa: ExportRecord, bytes: [UInt8], index: [Entry]) {
-        self.serial = serial; self.soa = soa; self.bytes = bytes; self.index = index
+    init(serial: UInt32, soa: ExportRecord, segments: [(count: Int, bytes: [UInt8])], index: [Entry]) {
+        self.serial = serial; self.soa = soa; self.segments = segments; self.index = index
     }
 
-    func record(_ e: Entry) -> ArraySlice<UInt8> { bytes[Int(e.offset)..<Int(e.offset + e.length)] }
+    func record(_ e: Entry) -> ArraySlice<UInt8> {
+        segments[Int(e.segment)].bytes[Int(e.offset)..<(Int(e.offset) + Int(e.length))]
+    }
 
     /// The condensed difference from `old` to `new` (RFC 1995 §4): the RRs (whole wire form)
     /// only `old` has and those only `new` has, SOAs excluded. An RR whose TTL changed is
