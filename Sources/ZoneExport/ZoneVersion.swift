@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One exported version of a zone kept for incremental transfer (IXFR, RFC 1995): its SOA and
 /// every other record in wire form, indexed by a 64-bit hash so two versions compare in
 /// O(n log n) without per-record allocations.
@@ -96,8 +102,13 @@ public struct ZoneVersion: Sendable {
                 deleted.append(old.record(a[i])); i += 1
             } else if i == a.count || b[j].hash < a[i].hash {
                 added.append(new.record(b[j])); j += 1
+            } else if (i + 1 == a.count || a[i + 1].hash != a[i].hash) && (j + 1 == b.count || b[j + 1].hash != b[j].hash) {
+                // One record each with this hash (the common case): equal, or both changed.
+                let x = old.record(a[i]), y = new.record(b[j])
+                if !sameBytes(x, y) { deleted.append(x); added.append(y) }
+                i += 1; j += 1
             } else {
-                // One hash on both sides (nearly always one record each): match by bytes.
+                // Several records share the hash on one side: match them by bytes.
                 let h = a[i].hash
                 var ie = i, je = j
                 while ie < a.count && a[ie].hash == h { ie += 1 }
@@ -105,7 +116,7 @@ public struct ZoneVersion: Sendable {
                 var left = (i..<ie).map { old.record(a[$0]) }
                 for k in j..<je {
                     let r = new.record(b[k])
-                    if let m = left.firstIndex(where: { $0.elementsEqual(r) }) { left.remove(at: m) } else { added.append(r) }
+                    if let m = left.firstIndex(where: { sameBytes($0, r) }) { left.remove(at: m) } else { added.append(r) }
                 }
                 deleted += left
                 i = ie; j = je
@@ -124,6 +135,10 @@ func soaSerial(_ soa: ExportRecord) -> UInt32 {
     }
     guard p + 4 <= soa.rdata.count else { return 0 }
     return UInt32(soa.rdata[p]) << 24 | UInt32(soa.rdata[p + 1]) << 16 | UInt32(soa.rdata[p + 2]) << 8 | UInt32(soa.rdata[p + 3])
+}
+
+func sameBytes(_ x: ArraySlice<UInt8>, _ y: ArraySlice<UInt8>) -> Bool {
+    x.count == y.count && x.withUnsafeBytes { p in y.withUnsafeBytes { q in memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 } }
 }
 
 @inline(__always) func fnv1a(_ s: ArraySlice<UInt8>) -> UInt64 {
