@@ -108,7 +108,7 @@ public final class ZoneTransfer: Sendable {
     public let history: TransferHistory
     /// Per zone: the snapshot the body belongs to, the body's record chunks and the version
     /// (for IXFR; nil without history).
-    private let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
+    let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
@@ -132,29 +132,9 @@ public final class ZoneTransfer: Sendable {
         // The zone in every store that holds it: `serve` answers their union (SPEC §3.2).
         guard let responder = snapshot.handler as? Responder else { return .reply(request.reply(rcode: 9)) }
         let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
-        guard let zone = parts.first else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
+        guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in
-            var chunks: [Chunk]
-            var metadata: Logger.Metadata = ["qtype": "AXFR"]
-            if request.qtype == 251 {
-                metadata["qtype"] = "IXFR"
-                metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
-                if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, snapshot: snapshot) {
-                    chunks = ixfr.chunks
-                    metadata["ixfr"] = "\(ixfr.kind.rawValue)"
-                } else {
-                    chunks = body(parts, snapshot: snapshot)
-                    metadata["ixfr"] = "\(IXFRKind.full.rawValue)"
-                }
-            } else {
-                chunks = body(parts, snapshot: snapshot)
-            }
-            metadata["peer"] = "\(peer ?? "?")"
-            metadata["zone"] = "\(zoneText(request.zone))"
-            metadata["serial"] = "\(zone.soa.serial)"
-            metadata["messages"] = "\(chunks.count)"
-            metadata["bytes"] = "\(chunks.reduce(0) { $0 + $1.bytes.count })"
-            logger.info("zone transfer", metadata: metadata)
+            let chunks = records(for: request, parts: parts, peer: peer, snapshot: snapshot)
             var out: [[UInt8]] = []
             out.reserveCapacity(chunks.count)
             for (k, c) in chunks.enumerated() {
@@ -168,52 +148,6 @@ public final class ZoneTransfer: Sendable {
             }
             return out
         }
-    }
-
-    /// The zone's transfer records in chunks, from the cache when built for this snapshot.
-    /// Building them also keeps the version in ``history``.
-    func body(_ parts: [StoreZone], snapshot: Snapshot) -> [Chunk] {
-        build(parts, snapshot: snapshot).chunks
-    }
-
-    /// The current snapshot's version of the zone (built with the body when not cached).
-    func currentVersion(_ parts: [StoreZone], snapshot: Snapshot) -> ZoneVersion? {
-        build(parts, snapshot: snapshot).version
-    }
-
-    private func build(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
-        let zone = parts[0]
-        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
-        var chunks: [Chunk] = []
-        var built: ZoneVersion? = nil
-        if history.limits.versions > 0 {
-            // The version's segments are the messages' record sections (shared, not copied),
-            // the SOA alone in the first and last message.
-            var version = ZoneVersion.Builder(segmentBytes: Self.chunkBytes)
-            _ = Exporter.export(parts, options: options) { version.add($0) }
-            built = version.finish()
-        }
-        if let built {
-            let soa = Chunk(count: 1, bytes: built.soa.wire)
-            chunks = [soa] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [soa]
-            history.keep(built, zone: zone.name)
-        } else {
-            var current = Chunk(count: 0, bytes: [])
-            func add(_ r: ExportRecord) {
-                let w = r.wire
-                if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
-                    chunks.append(current)
-                    current = Chunk(count: 0, bytes: [])
-                }
-                current.bytes += w
-                current.count += 1
-            }
-            _ = Exporter.export(parts, options: options, emit: add)
-            add(Exporter.soaRecord(zone))
-            chunks.append(current)
-        }
-        cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
-        return (chunks, built)
     }
 }
 

@@ -112,6 +112,80 @@ extension TransferACL {
 enum IXFRKind: String { case current = "up to date", incremental, full }
 
 extension ZoneTransfer {
+    /// The records answering `request` (AXFR, or IXFR as ``ixfrChunks(_:clientSerial:snapshot:)``
+    /// decides) in chunks, logged with what was sent.
+    func records(for request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> [Chunk] {
+        let zone = parts[0]
+        var chunks: [Chunk]
+        var metadata: Logger.Metadata = ["qtype": "AXFR"]
+        if request.qtype == 251 {
+            metadata["qtype"] = "IXFR"
+            metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
+            if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, snapshot: snapshot) {
+                chunks = ixfr.chunks
+                metadata["ixfr"] = "\(ixfr.kind.rawValue)"
+            } else {
+                chunks = body(parts, snapshot: snapshot)
+                metadata["ixfr"] = "\(IXFRKind.full.rawValue)"
+            }
+        } else {
+            chunks = body(parts, snapshot: snapshot)
+        }
+        metadata["peer"] = "\(peer ?? "?")"
+        metadata["zone"] = "\(zoneText(request.zone))"
+        metadata["serial"] = "\(zone.soa.serial)"
+        metadata["messages"] = "\(chunks.count)"
+        metadata["bytes"] = "\(chunks.reduce(0) { $0 + $1.bytes.count })"
+        logger.info("zone transfer", metadata: metadata)
+        return chunks
+    }
+
+    /// The zone's transfer records in chunks, from the cache when built for this snapshot.
+    /// Building them also keeps the version in ``history``.
+    func body(_ parts: [StoreZone], snapshot: Snapshot) -> [Chunk] {
+        build(parts, snapshot: snapshot).chunks
+    }
+
+    /// The current snapshot's version of the zone (built with the body when not cached).
+    func currentVersion(_ parts: [StoreZone], snapshot: Snapshot) -> ZoneVersion? {
+        build(parts, snapshot: snapshot).version
+    }
+
+    func build(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+        let zone = parts[0]
+        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
+        var chunks: [Chunk] = []
+        var built: ZoneVersion? = nil
+        if history.limits.versions > 0 {
+            // The version's segments are the messages' record sections (shared, not copied),
+            // the SOA alone in the first and last message.
+            var version = ZoneVersion.Builder(segmentBytes: Self.chunkBytes)
+            _ = Exporter.export(parts, options: options) { version.add($0) }
+            built = version.finish()
+        }
+        if let built {
+            let soa = Chunk(count: 1, bytes: built.soa.wire)
+            chunks = [soa] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [soa]
+            history.keep(built, zone: zone.name)
+        } else {
+            var current = Chunk(count: 0, bytes: [])
+            func add(_ r: ExportRecord) {
+                let w = r.wire
+                if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
+                    chunks.append(current)
+                    current = Chunk(count: 0, bytes: [])
+                }
+                current.bytes += w
+                current.count += 1
+            }
+            _ = Exporter.export(parts, options: options, emit: add)
+            add(Exporter.soaRecord(zone))
+            chunks.append(current)
+        }
+        cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
+        return (chunks, built)
+    }
+
     /// The records answering an IXFR from a client at `clientSerial` (RFC 1995 §4), in chunks:
     /// the current SOA alone when the client is current or ahead (RFC 1982 comparison); the
     /// condensed difference (SOA new; SOA old, deleted RRs; SOA new, added RRs; SOA new) when
