@@ -110,6 +110,9 @@ public final class ZoneTransfer: Sendable {
     /// (for IXFR; nil without history).
     let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
 
+    /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
+    let building = Mutex(())
+
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
     public init(acl: TransferACL, options: ExportOptions = ExportOptions(), logger: Logger,

@@ -393,7 +393,8 @@ struct Serve: ParsableCommand {
         // Services start in order and shut down in reverse: the reloader stops first, then the
         // server stops accepting and finishes what it has read.
         let group = ServiceGroup(configuration: .init(
-            services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? []),
+            services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? [])
+                + (config.transfer.map { [TransferPrebuildService(holder: holder, transfer: $0)] } ?? []),
             logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {

@@ -71,6 +71,7 @@ struct IXFRTests {
         }
         let old = try dig(["+tcp", "bl.example", "AXFR"])
         try #require(old.count > 10 && soaSerialOf(old[0]) == 1)
+        #expect(!server.child.text.contains("transfer prebuilt"), "nothing is prebuilt before a secondary transfers")
         // Before any change the client at serial 1 is current: the SOA alone.
         let same = try dig(["bl.example", "IXFR=1"])
         #expect(same.count == 1 && same.first?.type == 6 && same.first.map(soaSerialOf) == 1)
@@ -81,6 +82,8 @@ struct IXFRTests {
         while Date() < deadline, (try? resolver.query(name: "bl.example", type: 6))?.text.contains(" 2 600 ") != true {
             usleep(100_000)
         }
+        // Version 1 was transferred, so the reload builds version 2's transfer at once.
+        #expect(server.child.waitFor("transfer prebuilt"), "\(server.child.text.suffix(2000))")
         let new = try dig(["+tcp", "bl.example", "AXFR"])
         try #require(soaSerialOf(new[0]) == 2, "no reload:\n\(server.child.text.suffix(2000))")
 
