@@ -87,8 +87,10 @@ public struct ExportStats: Sendable, Hashable {
     public var imageRanges = 0
     /// Records whose TXT had a `$` rendered statically.
     public var dollarTexts = 0
-    /// Top-level labels both an IPv4 and an IPv6 dataset use: in a zone with both families a
-    /// wildcard of one family can match names of the other there (see "Running secondaries").
+    /// In a zone with both families: the top-level labels 0–9 under which either family has
+    /// data. These labels are octets and nibbles alike, so there a wildcard of one family can
+    /// answer names of the other, and names of one can stop wildcards of the other (see
+    /// "Running secondaries"). Empty when the zone has one family.
     public var familyCollisions: [String] = []
     /// Data records per listed range (records / ranges); 0 without ranges.
     public var expansion: Double { ranges == 0 ? 0 : Double(records) / Double(ranges) }
@@ -217,7 +219,11 @@ public enum Exporter {
             stats.ranges += sub.sets.reduce(0) { $0 + $1.table.rangeCount }
         }
         if let a = topLabels[.ipv4], let b = topLabels[.ipv6] {
-            stats.familyCollisions = a.intersection(b).sorted()
+            // Labels 0–9 are both octets and nibbles: data of either family under one of them
+            // can give names of the other family an answer (a wildcard) or take one away (an
+            // existing name stops a wildcard), whether or not the other family has data there.
+            let digits = Set((0...9).map { String($0) })
+            stats.familyCollisions = a.union(b).intersection(digits).sorted()
         }
         return stats
     }

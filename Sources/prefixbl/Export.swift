@@ -82,7 +82,7 @@ struct Export: ParsableCommand {
             if let path { line += " → \(path)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))
             if !stats.familyCollisions.isEmpty {
-                FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 data share top labels \(stats.familyCollisions.joined(separator: ",")); wildcards of one family can answer names of the other there\n").utf8))
+                FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 names share the top labels \(stats.familyCollisions.joined(separator: ",")), where data is; a secondary may answer names of one family from data of the other there (serve does not): keep the families in separate zones\n").utf8))
             }
         }
     }

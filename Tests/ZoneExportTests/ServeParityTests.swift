@@ -39,6 +39,7 @@ enum Resolved: Equatable {
 @discardableResult
 func checkAgainstServe(_ parts: [StoreZone], stores: [Store], names: [[UInt8]], dir: TempDir,
                        options: ExportOptions = ExportOptions(), types: [UInt16] = [1, 16],
+                       tolerated: (([UInt8], ExportStats) -> Bool)? = nil, mismatches: UnsafeMutablePointer<Int>? = nil,
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> (listed: Int, stats: ExportStats, rrs: [WireRR]) {
     var text = ""
     let stats = try MasterFile.write(parts, options: options) { text += $0 }
@@ -51,6 +52,10 @@ func checkAgainstServe(_ parts: [StoreZone], stores: [Store], names: [[UInt8]], 
             let want = try serveAnswer(responder, q, type: type)
             let got = Resolved(ref.resolve(q, type: type))
             let shown = DomainName.text(wire: q)
+            if want != got, let tolerated, tolerated(q, stats) {
+                if case .answer = want { mismatches?.pointee += 1 } else if case .answer = got { mismatches?.pointee += 1 }
+                continue
+            }
             switch (want, got) {
             case (.answer(let a), .answer(let b)):
                 if type == 1 { listed += 1 }
@@ -97,8 +102,8 @@ func imageNames(_ addresses: [UInt32], zone: [UInt8], seed: UInt64) -> [[UInt8]]
     return out
 }
 
-func v4Samples(_ zone: StoreZone, random: Int) -> [UInt32] {
-    sampleAddresses(zone, family: .ipv4, random: random, seed: 11).map { UInt32(truncatingIfNeeded: $0) }
+func v4Samples(_ zone: StoreZone, random: Int, maxRanges: Int = .max) -> [UInt32] {
+    sampleAddresses(zone, family: .ipv4, random: random, seed: 11, maxRanges: maxRanges).map { UInt32(truncatingIfNeeded: $0) }
 }
 
 @Test func ipv4ImagesUnderMappedAnd6to4() throws {
@@ -192,4 +197,36 @@ let genericData = """
     let first = Exporter.records(a.zones[0]).records.count
     #expect(rrs.count > first)
     #expect(rrs.filter { $0.type == 6 }.count == 1)
+}
+
+/// A real mixed zone (fullbogons-ipv6 and Spamhaus DROP for IPv4): every sampled IPv6 name and
+/// every IPv4 image under ::ffff:0:0/96 and 2002::/16 answers like `serve`. IPv4 names may differ
+/// only under a top label the export reports as shared (the documented family collision:
+/// fullbogons' `*.7` lists 7.0.0.0/8 at a secondary), and rarely.
+@Test(.enabled(if: realdataDirectory() != nil, "shared/realdata not found beside the repo (set PREFIXBL_REALDATA)"))
+func realMixedZoneWithImages() throws {
+    let dir = realdataDirectory()!
+    var options = CompileOptions()
+    options.force = true
+    let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip6trie", files: [dir + "/fullbogons-ipv6.txt"]),
+                              ZoneSpec(zone: "bl.example", type: "ip4set", files: [dir + "/spamhaus-drop.txt"])], options: options)
+    #expect(!r.hasErrors)
+    let store = try Store(zones: r.zones)
+    let z = store.zones[0]
+    var names = sampleAddresses(z, family: .ipv6, random: 200, seed: 5, maxRanges: 300).map { queryName(.ipv6, $0, zone: z.name) }
+    names += v4Samples(z, random: 300, maxRanges: 300).map { queryName(.ipv4, UInt128($0), zone: z.name) }
+    names += imageNames(v4Samples(z, random: 100, maxRanges: 300), zone: z.name, seed: 3)
+    var differing = 0
+    let (listed, stats, _) = try checkAgainstServe([z], stores: [store], names: names, dir: TempDir(), types: [1],
+        tolerated: { q, stats in
+            // A 4-label name: labels before the apex; the top one is the last.
+            var labels: [String] = []
+            var p = 0
+            while p < q.count - z.name.count { let n = Int(q[p]); labels.append(String(decoding: q[(p + 1)..<(p + 1 + n)], as: UTF8.self)); p += 1 + n }
+            return labels.count == 4 && stats.familyCollisions.contains(labels[3])
+        }, mismatches: &differing)
+    #expect(listed > 3000)
+    #expect(stats.imageRanges == 2 * 877)
+    #expect(differing * 100 < names.count, "\(differing) of \(names.count) IPv4 names differ under shared top labels")
+    print("mixed real zone: \(names.count) names, \(listed) listed, \(differing) IPv4 names differ under top labels \(stats.familyCollisions)")
 }
