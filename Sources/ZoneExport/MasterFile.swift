@@ -31,8 +31,8 @@ public enum MasterFile {
         try Self.write([zone], options: options, to: write)
     }
 
-    /// ``write(_:options:to:)`` for a zone split over several stores (see
-    /// ``Exporter/export(_:options:emit:)-([StoreZone],_,_)``): the union, SOA and NS from the
+    /// The master file of a zone split over several stores (see
+    /// `Exporter.export(_:options:emit:)` with several parts): the union, SOA and NS from the
     /// first part.
     /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
     public static func write(_ parts: [StoreZone], options: ExportOptions = ExportOptions(),

@@ -72,7 +72,7 @@ public struct ZoneVersion: Sendable {
         }
     }
 
-    /// A version from a complete export (``Exporter/export(_:options:emit:)-([StoreZone],_,_)``).
+    /// A version from the records of a complete export (``Exporter``), SOA included.
     public init?(_ records: some Sequence<ExportRecord>) {
         var b = Builder()
         for r in records { b.add(r) }
