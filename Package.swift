@@ -65,12 +65,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit"]),
+        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
     ],
     swiftLanguageModes: [.v6]
 )

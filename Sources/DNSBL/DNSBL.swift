@@ -24,6 +24,11 @@ public struct AnswerOptions: Sendable {
     /// Transition mappings by zone (lower-cased name, no trailing dot), each zone's prefixes
     /// disjoint; set through ``addTransition(_:zone:)``. Zones absent here answer as before.
     public internal(set) var transitions: [String: [TransitionMapping]] = [:]
+    /// IXFR over UDP (RFC 1995 §2). nil (default): NOTIMP, as AXFR. Otherwise clients it
+    /// allows get the zone's current SOA alone — "you are current" when their serial matches,
+    /// else the sign to ask again over TCP, which is where the difference is sent (as BIND 9
+    /// and Knot answer); other clients get REFUSED, names that are no zone apex NOTAUTH.
+    public var udpIXFR: (@Sendable (ClientAddress) -> Bool)? = nil
     public init() {}
 }
 
@@ -205,6 +210,8 @@ public final class Responder: Sendable {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
         } else if acl.kind == .refuse {
             r.rcode = DNSRCode.refused
+        } else if q.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
+            answerUDPIXFR(query, q, allowed: allows(client), &w, &r)
         } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
@@ -340,6 +347,18 @@ extension Responder {
                 negative(zone, baseAt, nx: true, &w, &r)
             }
         }
+    }
+
+    /// IXFR over UDP: the SOA alone (RFC 1995 §2), see ``AnswerOptions/udpIXFR``.
+    func answerUDPIXFR(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, allowed: Bool,
+                       _ w: inout MessageWriter, _ r: inout Reply) {
+        guard allowed else { r.rcode = DNSRCode.refused; return }
+        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength),
+              m.labels == 0, m.zone.subLabels == 0
+        else { r.rcode = 9; return }  // NOTAUTH (RFC 5936 §2.2.1, as for AXFR)
+        r.aa = true
+        guard writeSOA(m.zone, ttl: m.zone.soa.ttl, m.apexOffset, &w) else { r.tc = true; return }
+        r.an = 1
     }
 
     /// The generic records of the name `query[start..<end]` + the zone's apex of type `qtype`

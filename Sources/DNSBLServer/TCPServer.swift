@@ -451,6 +451,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            // A transfer being built (seconds for a large zone, nothing written meanwhile) or
+            // written is not idleness; the handler fires again after the next idle period.
+            if transferState.busy { return }
             context.close(promise: nil)
         } else if event is Drain {
             draining = true

@@ -72,6 +72,8 @@ struct TransferRequest {
     /// QNAME lower-cased, wire form.
     var zone: [UInt8]
     var qtype: UInt16
+    /// IXFR: the serial of the SOA in the authority section (RFC 1995 §3), nil when absent.
+    var clientSerial: UInt32?
 
     /// Reads `query` when it is a standard query (QR=0, opcode 0, QDCOUNT 1, uncompressed
     /// QNAME) for type AXFR (252) or IXFR (251); nil for anything else, which the responder
@@ -98,6 +100,7 @@ struct TransferRequest {
         question = Array(query[12..<(i + 4)])
         zone = name
         self.qtype = qtype
+        clientSerial = qtype == 251 ? ixfrClientSerial(query, questionEnd: i + 4) : nil
     }
 
     /// A header-and-question-only response with `rcode`.
@@ -106,12 +109,15 @@ struct TransferRequest {
     }
 }
 
-/// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR answered with a full transfer, RFC 1995
-/// §4): the records of ``ZoneExport/Exporter`` for the current snapshot's zone, SOA first and
-/// last, packed into messages of at most ``chunkBytes`` bytes of records. The records are
-/// built on a background thread the first time a snapshot's zone is asked for and kept until
-/// the next snapshot; the query path only checks QTYPE. With TSIG keys (RFC 8945) the request's
-/// signature is checked first and every answer message is signed (`TransferTSIG.swift`).
+/// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR, RFC 1995): the records of
+/// ``ZoneExport/Exporter`` for the current snapshot's zone (united over the stores that hold
+/// it), SOA first and last, packed into messages of at most ``chunkBytes`` bytes of records.
+/// The records are built on a background thread the first time a snapshot's zone is asked for
+/// and kept until the next snapshot; the query path only checks QTYPE. An IXFR gets the
+/// difference from the client's version when ``history`` holds it (see
+/// ``TransferHistory``), the single current SOA when the client is current, else a full
+/// transfer (RFC 1995 §4). With TSIG keys (RFC 8945) the request's signature is checked
+/// first and every answer message is signed (`TransferTSIG.swift`).
 public final class ZoneTransfer: Sendable {
     public let acl: TransferACL
     public let options: ExportOptions
@@ -122,14 +128,20 @@ public final class ZoneTransfer: Sendable {
     /// never overflows the TCP length prefix.
     static let chunkBytes = 16_000
 
-    /// Per zone: the snapshot the body belongs to and the body's record chunks.
-    private let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk])]>([:])
+    /// Versions sent before, for IXFR differences.
+    public let history: TransferHistory
+    /// Per zone: the snapshot the body belongs to, the body's record chunks and the version
+    /// (for IXFR; nil without history).
+    let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
+
+    /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
+    let building = Mutex(())
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
     public init(acl: TransferACL, options: ExportOptions = ExportOptions(), keyring: TSIGKeyring? = nil,
-                logger: Logger) {
-        self.acl = acl; self.options = options; self.keyring = keyring; self.logger = logger
+                logger: Logger, history: TransferHistory = TransferHistory()) {
+        self.acl = acl; self.options = options; self.keyring = keyring; self.logger = logger; self.history = history
     }
 
     enum Start {
@@ -145,14 +157,12 @@ public final class ZoneTransfer: Sendable {
             logger.notice("zone transfer refused", metadata: ["peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))"])
             return .reply(request.reply(rcode: 5))
         }
-        guard let responder = snapshot.handler as? Responder,
-              let zone = responder.stores.lazy.flatMap(\.zones).first(where: { $0.name == request.zone })
-        else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
+        // The zone in every store that holds it: `serve` answers their union (SPEC §3.2).
+        guard let responder = snapshot.handler as? Responder else { return .reply(request.reply(rcode: 9)) }
+        let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
+        guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in
-            let chunks = body(zone, snapshot: snapshot)
-            logger.info("zone transfer", metadata: [
-                "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))", "serial": "\(zone.soa.serial)",
-                "qtype": "\(request.qtype == 252 ? "AXFR" : "IXFR")", "messages": "\(chunks.count)"])
+            let chunks = records(for: request, parts: parts, peer: peer, snapshot: snapshot)
             var out: [[UInt8]] = []
             out.reserveCapacity(chunks.count)
             for (k, c) in chunks.enumerated() {
@@ -166,27 +176,6 @@ public final class ZoneTransfer: Sendable {
             }
             return out
         }
-    }
-
-    /// The zone's transfer records in chunks, from the cache when built for this snapshot.
-    func body(_ zone: StoreZone, snapshot: Snapshot) -> [Chunk] {
-        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return hit.chunks }
-        var chunks: [Chunk] = []
-        var current = Chunk(count: 0, bytes: [])
-        func add(_ r: ExportRecord) {
-            let w = r.wire
-            if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
-                chunks.append(current)
-                current = Chunk(count: 0, bytes: [])
-            }
-            current.bytes += w
-            current.count += 1
-        }
-        _ = Exporter.export(zone, options: options, emit: add)
-        add(Exporter.soaRecord(zone))
-        chunks.append(current)
-        cache.withLock { $0[zone.name] = (snapshot, chunks) }
-        return chunks
     }
 }
 

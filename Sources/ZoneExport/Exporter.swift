@@ -34,7 +34,7 @@ public struct ExportRecord: Sendable, Hashable {
     }
 }
 
-/// RR type numbers the export writes.
+/// RR type numbers the export writes (`generic` records add AAAA 28 and MX 15).
 public enum ExportType {
     public static let a: UInt16 = 1
     public static let ns: UInt16 = 2
@@ -60,7 +60,14 @@ public enum DollarText: Sendable, Hashable {
 public struct ExportOptions: Sendable {
     /// What a TXT template's `$` becomes (`$$` always becomes `$`).
     public var dollar: DollarText = .block
-    public init(dollar: DollarText = .block) { self.dollar = dollar }
+    /// Whether a serving zone with IPv4 data but no IPv6 data gets the IPv4 images under
+    /// ::ffff:0:0/96 and 2002::/16 too (`serve` answers them there as well). Off by default:
+    /// the images roughly quadruple an IPv4 list's records for names few clients ask; a
+    /// zone with IPv6 data always gets them.
+    public var imagesWithoutIPv6Data = false
+    public init(dollar: DollarText = .block, imagesWithoutIPv6Data: Bool = false) {
+        self.dollar = dollar; self.imagesWithoutIPv6Data = imagesWithoutIPv6Data
+    }
 }
 
 /// Figures of one zone's export.
@@ -73,10 +80,17 @@ public struct ExportStats: Sendable, Hashable {
     public var markers = 0
     /// Listed ranges in the store (flattened, summed over datasets).
     public var ranges = 0
+    /// `generic` records written (distinct RRs).
+    public var generic = 0
+    /// IPv4 ranges walked a second and third time as their images under ::ffff:0:0/96 and
+    /// 2002::/16 in the IPv6 tree (twice the IPv4 ranges of a zone with both families).
+    public var imageRanges = 0
     /// Records whose TXT had a `$` rendered statically.
     public var dollarTexts = 0
-    /// Top-level labels both an IPv4 and an IPv6 dataset use: in a zone with both families a
-    /// wildcard of one family can match names of the other there (see "Running secondaries").
+    /// In a zone with both families: the top-level labels 0–9 under which either family has
+    /// data. These labels are octets and nibbles alike, so there a wildcard of one family can
+    /// answer names of the other, and names of one can stop wildcards of the other (see
+    /// "Running secondaries"). Empty when the zone has one family.
     public var familyCollisions: [String] = []
     /// Data records per listed range (records / ranges); 0 without ranges.
     public var expansion: Double { ranges == 0 ? 0 : Double(records) / Double(ranges) }
@@ -102,14 +116,44 @@ public enum Exporter {
     public static func records(_ zone: StoreZone, options: ExportOptions = ExportOptions())
         -> (records: [ExportRecord], stats: ExportStats)
     {
+        records([zone], options: options)
+    }
+
+    /// ``records(_:options:)`` for one zone split over several stores (`serve --store a
+    /// --store b` with the same apex): the union `serve` answers, SOA and NS from the first.
+    public static func records(_ parts: [StoreZone], options: ExportOptions = ExportOptions())
+        -> (records: [ExportRecord], stats: ExportStats)
+    {
         var out: [ExportRecord] = []
-        let stats = export(zone, options: options) { out.append($0) }
+        let stats = export(parts, options: options) { out.append($0) }
         return (out, stats)
     }
 
     /// Streams the zone's records to `emit` in the order of ``records(_:options:)``.
     public static func export(_ zone: StoreZone, options: ExportOptions = ExportOptions(),
                               emit: (ExportRecord) -> Void) -> ExportStats {
+        export([zone], options: options, emit: emit)
+    }
+
+    /// Streams the records of one zone whose datasets and `generic` records are spread over
+    /// `parts` (the same apex in several stores, in store order) — the union, as `serve`
+    /// answers it (SPEC §3.2): the first part gives SOA and NS; `acl` datasets are not
+    /// exported (they decide by client address, which a static zone cannot). `parts` must not
+    /// be empty.
+    ///
+    /// Per serving zone (the apex and each `combined` subzone) and family, the ranges are
+    /// walked as a label tree. In an IPv6 tree of a zone that also has IPv4 data the IPv4
+    /// images are added as `serve` answers them (SPEC §3.3): under ::ffff:0:0/96 the IPv4
+    /// data alone (IPv6 data there is unreachable), under 2002::/16 the IPv4 data of the
+    /// embedded address united with the IPv6 data. Names that exist for other reasons —
+    /// `generic` owners, in-zone NS names, subzone apexes — and their ancestors stop
+    /// wildcards like a more specific entry does, so the walk repeats the covering value
+    /// below them; a `generic` owner at a full address name answers its own records only, as
+    /// in `serve`.
+    public static func export(_ parts: [StoreZone], options: ExportOptions = ExportOptions(),
+                              emit: (ExportRecord) -> Void) -> ExportStats {
+        precondition(!parts.isEmpty, "export of no zone")
+        let zone = parts[0]
         var stats = ExportStats()
         emit(soaRecord(zone))
         stats.records += 1
@@ -117,24 +161,69 @@ public enum Exporter {
             emit(ExportRecord(owner: zone.name, type: ExportType.ns, ttl: zone.nsTTL, rdata: ns))
             stats.records += 1
         }
-        var topLabels: [AddressFamily: Set<String>] = [:]
-        for family in [AddressFamily.ipv6, .ipv4] {
-            let datasets = zone.datasets.filter { $0.family == family }
-            if datasets.isEmpty { continue }
-            // The walker must not outlive `emit`: copy its counts out inside the closure.
-            withoutActuallyEscaping(emit) { e in
-                var w = TreeWalker(zone: zone, family: family, datasets: datasets, options: options, emit: e)
-                w.run()
-                stats.records += w.records
-                stats.wildcards += w.wildcards
-                stats.markers += w.markers
-                stats.dollarTexts += w.dollarTexts
-                topLabels[family] = w.topLabels
+        // `generic` records of every part, each distinct RR once.
+        var seen = Set<GenericRecord>()
+        var owners: [[UInt8]] = []
+        for p in parts {
+            for r in p.records where seen.insert(r).inserted {
+                emit(ExportRecord(owner: r.owner, type: r.type, ttl: r.ttl, rdata: r.rdata))
+                stats.records += 1
+                stats.generic += 1
+                owners.append(r.owner)
             }
-            stats.ranges += datasets.reduce(0) { $0 + $1.table.rangeCount }
+        }
+        // Datasets by serving zone (subzone labels; [] = the apex), in first-seen order.
+        var subs: [(sub: [UInt8], sets: [StoreDataset])] = []
+        for p in parts {
+            for d in p.datasets where !d.isACL {
+                if let i = subs.firstIndex(where: { $0.sub == d.subzone }) {
+                    subs[i].sets.append(d)
+                } else {
+                    subs.append((d.subzone, [d]))
+                }
+            }
+        }
+        let subApexes = subs.map { $0.sub + zone.name }
+        let existing = zone.ns + subApexes.filter { $0 != zone.name }
+        var topLabels: [AddressFamily: Set<String>] = [:]
+        for (k, sub) in subs.enumerated() {
+            let apex = subApexes[k]
+            let v4 = sub.sets.filter { $0.family == .ipv4 }
+            let v6 = sub.sets.filter { $0.family == .ipv6 }
+            for family in [AddressFamily.ipv6, .ipv4] {
+                var sources: [TreeWalker.Source]
+                switch family {
+                case .ipv4:
+                    if v4.isEmpty { continue }
+                    sources = v4.map { TreeWalker.Source($0) }
+                case .ipv6:
+                    if v6.isEmpty && (v4.isEmpty || !options.imagesWithoutIPv6Data) { continue }
+                    sources = v6.map { TreeWalker.Source($0, clippingMapped: !v4.isEmpty) }
+                    sources += v4.map { TreeWalker.Source(mapped: $0) }
+                    sources += v4.map { TreeWalker.Source(sixToFour: $0) }
+                    stats.imageRanges += 2 * v4.reduce(0) { $0 + $1.table.rangeCount }
+                }
+                let forced = TreeWalker.forcedNodes(family: family, apex: apex, owners: owners, existing: existing)
+                // The walker must not outlive `emit`: copy its counts out inside the closure.
+                withoutActuallyEscaping(emit) { e in
+                    var w = TreeWalker(apex: apex, soa: zone.soa, family: family, sources: sources,
+                                       forced: forced, options: options, emit: e)
+                    w.run()
+                    stats.records += w.records
+                    stats.wildcards += w.wildcards
+                    stats.markers += w.markers
+                    stats.dollarTexts += w.dollarTexts
+                    if sub.sub.isEmpty { topLabels[family, default: []].formUnion(w.topLabels) }
+                }
+            }
+            stats.ranges += sub.sets.reduce(0) { $0 + $1.table.rangeCount }
         }
         if let a = topLabels[.ipv4], let b = topLabels[.ipv6] {
-            stats.familyCollisions = a.intersection(b).sorted()
+            // Labels 0–9 are both octets and nibbles: data of either family under one of them
+            // can give names of the other family an answer (a wildcard) or take one away (an
+            // existing name stops a wildcard), whether or not the other family has data there.
+            let digits = Set((0...9).map { String($0) })
+            stats.familyCollisions = a.union(b).intersection(digits).sorted()
         }
         return stats
     }

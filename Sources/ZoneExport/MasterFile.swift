@@ -28,9 +28,18 @@ public enum MasterFile {
     /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
     public static func write(_ zone: StoreZone, options: ExportOptions = ExportOptions(),
                              to write: (String) -> Void) throws(LDNSError) -> ExportStats {
-        write(header(zone, options: options))
+        try Self.write([zone], options: options, to: write)
+    }
+
+    /// The master file of a zone split over several stores (see
+    /// `Exporter.export(_:options:emit:)` with several parts): the union, SOA and NS from the
+    /// first part.
+    /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
+    public static func write(_ parts: [StoreZone], options: ExportOptions = ExportOptions(),
+                             to write: (String) -> Void) throws(LDNSError) -> ExportStats {
+        write(header(parts[0], options: options))
         var failure: LDNSError? = nil
-        let stats = Exporter.export(zone, options: options) { r in
+        let stats = Exporter.export(parts, options: options) { r in
             if failure != nil { return }
             do throws(LDNSError) {
                 write(try ZoneFile.presentation(wire: r.wire) + "\n")

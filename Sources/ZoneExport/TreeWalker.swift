@@ -1,14 +1,72 @@
 import PrefixStore
 import ZoneSource
 
-/// The label-tree walk of one address family (see ``Exporter``).
+/// The IPv4-mapped block ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
+let mappedFirst: UInt128 = 0xffff << 32
+let mappedLast: UInt128 = mappedFirst | 0xffff_ffff
+/// The 6to4 block 2002::/16 (RFC 3056 §2): the IPv4 address sits in bits 16–47, so each
+/// IPv4 address owns a /48.
+let sixToFourFirst: UInt128 = 0x2002 << 112
+
+/// The label-tree walk of one address family of one serving zone (see ``Exporter``).
 struct TreeWalker {
     /// A maximal run of addresses with one combined value.
     struct Interval { var first: UInt128; var last: UInt128; var value: Int32 }
-    /// What one or more datasets answer for an address: A addresses, TXT templates, TTL.
-    struct Combined: Hashable { var a: [UInt32]; var txt: [[UInt8]]; var ttl: UInt32 }
+    /// What one or more datasets answer for an address: A addresses, TXT templates (with
+    /// whether `$` renders an IPv4 address), TTL.
+    struct Combined: Hashable { var a: [UInt32]; var txt: [[UInt8]]; var txtV4: [Bool]; var ttl: UInt32 }
 
-    let zone: StoreZone
+    /// One dataset's ranges as placed in this tree: its own, or the images of IPv4 ranges in
+    /// the IPv6 tree. Ranges are sorted and disjoint.
+    struct Source {
+        var ranges: [(first: UInt128, last: UInt128, value: Int32)]
+        var values: [StoreValue]
+        var ttl: UInt32
+        /// The ranges are IPv4 data: `$` renders an IPv4 address.
+        var fromV4: Bool
+
+        init(_ d: StoreDataset, clippingMapped: Bool = false) {
+            values = d.values; ttl = d.ttl; fromV4 = d.family == .ipv4
+            let all = d.table.ranges()
+            guard clippingMapped else { ranges = all; return }
+            // IPv6 data inside ::ffff:0:0/96 is unreachable in a zone with IPv4 data.
+            ranges = []
+            ranges.reserveCapacity(all.count)
+            for r in all {
+                if r.last < mappedFirst || r.first > mappedLast { ranges.append(r); continue }
+                if r.first < mappedFirst { ranges.append((r.first, mappedFirst - 1, r.value)) }
+                if r.last > mappedLast { ranges.append((mappedLast + 1, r.last, r.value)) }
+            }
+        }
+
+        /// The IPv4 dataset's ranges under ::ffff:0:0/96.
+        init(mapped d: StoreDataset) {
+            values = d.values; ttl = d.ttl; fromV4 = true
+            ranges = d.table.ranges().map { (mappedFirst | $0.first, mappedFirst | $0.last, $0.value) }
+        }
+
+        /// The IPv4 dataset's ranges under 2002::/16: address A's image is 2002:A::/48.
+        init(sixToFour d: StoreDataset) {
+            values = d.values; ttl = d.ttl; fromV4 = true
+            let low: UInt128 = (1 << 80) - 1
+            ranges = d.table.ranges().map {
+                (sixToFourFirst | ($0.first << 80), sixToFourFirst | ($0.last << 80) | low, $0.value)
+            }
+        }
+    }
+
+    /// A node that exists in the exported zone besides the walk's own records.
+    enum Forced {
+        /// An ancestor of a `generic` owner, an NS name or a subzone apex (or such a name
+        /// without records of its own): a wildcard above never reaches it.
+        case existing
+        /// A `generic` owner at a full address name: `serve` answers its records only.
+        case owner
+    }
+
+    struct NodeKey: Hashable { var depth: Int; var base: UInt128 }
+
+    let apex: [UInt8]
     let family: AddressFamily
     let width: Int
     /// Bits per label: 4 (nibble) or 8 (octet).
@@ -16,6 +74,7 @@ struct TreeWalker {
     let labels: Int
     let options: ExportOptions
     let emit: (ExportRecord) -> Void
+    let forced: [NodeKey: Forced]
     var intervals: [Interval] = []
     var values: [Combined] = []
     /// Per combined value: A RDATA, and TXT RDATA or nil where the TXT needs `$` per block.
@@ -24,33 +83,87 @@ struct TreeWalker {
     var topLabels: Set<String> = []
     let markerTTL: UInt32
 
-    init(zone: StoreZone, family: AddressFamily, datasets: [StoreDataset], options: ExportOptions,
-         emit: @escaping (ExportRecord) -> Void) {
-        self.zone = zone; self.family = family; self.options = options; self.emit = emit
+    init(apex: [UInt8], soa: SOAData, family: AddressFamily, sources: [Source],
+         forced: [NodeKey: Forced], options: ExportOptions, emit: @escaping (ExportRecord) -> Void) {
+        self.apex = apex; self.family = family; self.options = options; self.emit = emit
+        self.forced = forced
         width = family.bits
         step = family == .ipv6 ? 4 : 8
         labels = width / step
-        markerTTL = min(zone.soa.ttl, zone.soa.minimum)
-        unite(datasets)
+        markerTTL = min(soa.ttl, soa.minimum)
+        unite(sources)
     }
 
-    /// Unites the datasets' range tables into disjoint intervals of combined values, merging
+    /// The nodes of this tree that names outside the walk make existing: every name of
+    /// `owners` (`generic` owners) and `existing` (NS names, subzone apexes) below `apex`
+    /// whose rightmost labels spell address labels of `family` (canonical: `7`, not `07`;
+    /// one lower-case hex digit for IPv6), each such prefix of labels a node.
+    static func forcedNodes(family: AddressFamily, apex: [UInt8], owners: [[UInt8]], existing: [[UInt8]])
+        -> [NodeKey: Forced]
+    {
+        let step = family == .ipv6 ? 4 : 8
+        let labels = family.bits / step
+        var out: [NodeKey: Forced] = [:]
+        func add(_ name: [UInt8], owner: Bool) {
+            guard name.count > apex.count, Array(name[(name.count - apex.count)...]) == apex else { return }
+            // Labels left of the apex, left to right.
+            var parts: [ArraySlice<UInt8>] = []
+            var p = 0
+            while p < name.count - apex.count {
+                let n = Int(name[p])
+                parts.append(name[(p + 1)..<(p + 1 + n)])
+                p += 1 + n
+            }
+            guard p == name.count - apex.count else { return }  // apex is not a label suffix
+            var base: UInt128 = 0
+            var depth = 0
+            for label in parts.reversed() {
+                guard depth < labels, let v = addressLabel(label, family: family) else { break }
+                base |= UInt128(v) << UInt128(family.bits - (depth + 1) * step)
+                depth += 1
+                let whole = depth == parts.count
+                let kind: Forced = owner && whole && depth == labels ? .owner : .existing
+                let key = NodeKey(depth: depth, base: base)
+                if out[key] != .owner { out[key] = kind }
+            }
+        }
+        for o in owners { add(o, owner: true) }
+        for e in existing { add(e, owner: false) }
+        return out
+    }
+
+    /// The value of a label as written by the export (`0`–`255`, `0`–`f`), nil otherwise.
+    static func addressLabel(_ l: ArraySlice<UInt8>, family: AddressFamily) -> Int? {
+        if family == .ipv6 {
+            guard l.count == 1 else { return nil }
+            let c = l[l.startIndex]
+            if c >= 48 && c <= 57 { return Int(c) - 48 }
+            if c >= 97 && c <= 102 { return Int(c) - 87 }
+            return nil
+        }
+        guard !l.isEmpty, l.count <= 3, l.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        if l.count > 1 && l[l.startIndex] == 48 { return nil }
+        let v = l.reduce(0) { $0 * 10 + Int($1) - 48 }
+        return v <= 255 ? v : nil
+    }
+
+    /// Unites the sources' ranges into disjoint intervals of combined values, merging
     /// neighbours with equal values (a uniform child must be one interval).
-    mutating func unite(_ datasets: [StoreDataset]) {
-        let tables = datasets.map { $0.table.ranges() }
+    mutating func unite(_ sources: [Source]) {
+        let tables = sources.map(\.ranges)
         var ids: [Combined: Int32] = [:]
         func id(_ parts: [(Int, Int32)]) -> Int32 {
-            var a: [UInt32] = [], t: [[UInt8]] = [], ttl = UInt32.max
+            var a: [UInt32] = [], t: [[UInt8]] = [], tv4: [Bool] = [], ttl = UInt32.max
             for (d, v) in parts {
-                let sv = datasets[d].values[Int(v)]
+                let sv = sources[d].values[Int(v)]
                 if !a.contains(sv.a) { a.append(sv.a) }
                 if let p = sv.txt {
                     let bytes = Array(p)
-                    if !t.contains(bytes) { t.append(bytes) }
+                    if !t.contains(bytes) { t.append(bytes); tv4.append(sources[d].fromV4) }
                 }
-                ttl = min(ttl, datasets[d].ttl)
+                ttl = min(ttl, sources[d].ttl)
             }
-            let c = Combined(a: a, txt: t, ttl: ttl)
+            let c = Combined(a: a, txt: t, txtV4: tv4, ttl: ttl)
             if let i = ids[c] { return i }
             let i = Int32(values.count)
             values.append(c); ids[c] = i
@@ -133,7 +246,11 @@ struct TreeWalker {
             while i < hi && intervals[i].last < cf { i += 1 }
             if i == hi { break }
             if intervals[i].first > cl { continue }
-            if intervals[i].first <= cf && intervals[i].last >= cl { kind[c] = intervals[i].value; continue }
+            if intervals[i].first <= cf && intervals[i].last >= cl {
+                kind[c] = intervals[i].value
+                mixedRange[c] = (i, i + 1)
+                continue
+            }
             var j = i
             while j < hi && intervals[j].first <= cl { j += 1 }
             kind[c] = -2
@@ -161,6 +278,16 @@ struct TreeWalker {
             if depth == 0 && k != -1 { topLabels.insert(label(c)) }
             if k == -2 {
                 walk(base: cb, depth: depth + 1, lo: mixedRange[c].0, hi: mixedRange[c].1)
+            } else if let f = forced.isEmpty ? nil : forced[NodeKey(depth: depth + 1, base: cb)] {
+                // The name exists anyway, so the wildcard above does not reach it.
+                if depth + 1 < labels {
+                    // Uniform or not listed: walk it to repeat the value as its own wildcard.
+                    walk(base: cb, depth: depth + 1, lo: mixedRange[c].0, hi: mixedRange[c].1)
+                } else if f == .existing && k >= 0 {
+                    put(owner: name(cb, depth + 1), value: k, base: cb, prefix: width)
+                }
+                // A generic owner at a full name answers its own records only; an existing
+                // name that is not listed answers NODATA, "not listed" to a DNSBL client.
             } else if k != wildcard {
                 let owner = name(cb, depth + 1)
                 if k == -1 {
@@ -187,7 +314,7 @@ struct TreeWalker {
             if let rdata {
                 emit(ExportRecord(owner: owner, type: type, ttl: c.ttl, rdata: rdata))
             } else {
-                let text = blockText(base, prefix)
+                let text = c.txtV4[t] && family == .ipv6 ? imageText(base, prefix) : blockText(base, prefix)
                 let template = c.txt[t]
                 emit(ExportRecord(owner: owner, type: type, ttl: c.ttl,
                                   rdata: txtRData(expandDollar(template, Array(text.utf8)))))
@@ -203,15 +330,27 @@ struct TreeWalker {
         return prefix == width ? a : a + "/\(prefix)"
     }
 
+    /// `$` of IPv4 data in the IPv6 tree: the IPv4 block the node's image stands for, as
+    /// `serve` renders the embedded IPv4 address there (SPEC §3.3).
+    func imageText(_ base: UInt128, _ prefix: Int) -> String {
+        let v4: UInt32, bits: Int
+        if base >> 32 == 0xffff {
+            v4 = UInt32(truncatingIfNeeded: base); bits = max(0, prefix - 96)
+        } else {
+            v4 = UInt32(truncatingIfNeeded: base >> 80); bits = min(32, max(0, prefix - 16))
+        }
+        return bits == 32 ? ipv4Text(v4) : ipv4Text(v4) + "/\(bits)"
+    }
+
     func label(_ c: Int) -> String {
         family == .ipv6 ? String(c, radix: 16) : String(c)
     }
 
     /// Owner name of the node at `depth` labels with block start `base`: the labels in reverse
-    /// order, then the zone.
+    /// order, then the apex.
     func name(_ base: UInt128, _ depth: Int) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(depth * 4 + zone.name.count)
+        out.reserveCapacity(depth * 4 + apex.count)
         var d = depth - 1
         while d >= 0 {
             let v = Int((base >> UInt128(width - (d + 1) * step)) & UInt128((1 << step) - 1))
@@ -224,6 +363,6 @@ struct TreeWalker {
             }
             d -= 1
         }
-        return out + zone.name
+        return out + apex
     }
 }

@@ -30,6 +30,9 @@ struct Export: ParsableCommand {
     @Option(help: "Write TXT '$' as this fixed text instead of the block's address or CIDR.")
     var expandText: String?
 
+    @Flag(help: "Also write the IPv4 data under ::ffff:0:0/96 and 2002::/16 in zones without IPv6 data (zones with IPv6 data always get them).")
+    var ipv4Images = false
+
     func run() throws {
         let s: Store
         do throws(StoreError) { s = try Store(path: store) } catch {
@@ -50,7 +53,8 @@ struct Export: ParsableCommand {
         if toDirectory, let output {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         }
-        let options = ExportOptions(dollar: expandText.map { .fixed(Array($0.utf8)) } ?? .block)
+        let options = ExportOptions(dollar: expandText.map { .fixed(Array($0.utf8)) } ?? .block,
+                                    imagesWithoutIPv6Data: ipv4Images)
         for z in zones {
             var name = DomainName.text(wire: z.name); if name.count > 1 { name.removeLast() }
             let path: String? = output.map { toDirectory ? $0 + "/" + name + ".zone" : $0 }
@@ -79,11 +83,13 @@ struct Export: ParsableCommand {
             var line = "\(name): \(stats.records) records (\(stats.wildcards) wildcards, \(stats.markers) exclusion markers) "
             line += "from \(stats.ranges) ranges, expansion \(String(format: "%.2f", stats.expansion)), "
             line += "\(String(format: "%.2f", secs)) s"
+            if stats.generic > 0 { line += "; \(stats.generic) generic records" }
+            if stats.imageRanges > 0 { line += "; \(stats.imageRanges) IPv4 ranges written under ::ffff:0:0/96 and 2002::/16" }
             if stats.dollarTexts > 0 { line += "; \(stats.dollarTexts) TXT with '$' written statically" }
             if let path { line += " → \(path)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))
             if !stats.familyCollisions.isEmpty {
-                FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 data share top labels \(stats.familyCollisions.joined(separator: ",")); wildcards of one family can answer names of the other there\n").utf8))
+                FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 names share the top labels \(stats.familyCollisions.joined(separator: ",")), where data is; a secondary may answer names of one family from data of the other there (serve does not): keep the families in separate zones\n").utf8))
             }
         }
     }

@@ -97,6 +97,19 @@ struct Serve: ParsableCommand {
         valueName: "file"))
     var tsigKeyFiles: [String] = []
 
+    @Option(name: .customLong("ixfr-versions"), help: ArgumentHelp(
+        "Versions of each zone kept to answer IXFR with differences, the current one included; 0: IXFR always gets the full zone.",
+        valueName: "n"))
+    var ixfrVersions: Int = 4
+
+    @Option(name: .customLong("ixfr-memory"), help: ArgumentHelp(
+        "Megabytes all kept IXFR versions may hold together (about the AXFR size of each); the oldest go first.",
+        valueName: "MB"))
+    var ixfrMemory: Int = 1024
+
+    @Flag(name: .customLong("transfer-ipv4-images"), help: "In transfers, also write IPv4 data under ::ffff:0:0/96 and 2002::/16 for zones without IPv6 data.")
+    var transferIPv4Images = false
+
     @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
     var transferExpandText: String?
 
@@ -260,6 +273,9 @@ struct Serve: ParsableCommand {
         options.version = noVersion ? nil : Array("prefixbl".utf8)
         options.identity = noIdServer ? nil : Array((identity ?? hostName()).utf8)
         options.nsInAuthority = nsInAuthority
+        if !allowTransfer.isEmpty, let acl = try? TransferACL(parsing: allowTransfer) {
+            options.udpIXFR = { acl.allows($0) }
+        }
         return options
     }
 
@@ -360,8 +376,11 @@ struct Serve: ParsableCommand {
         if !allowTransfer.isEmpty {
             let acl = try TransferACL(parsing: allowTransfer)
             config.transfer = ZoneTransfer(
-                acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block),
-                keyring: keyring.isEmpty ? nil : keyring, logger: logger)
+                acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block,
+                                                 imagesWithoutIPv6Data: transferIPv4Images),
+                keyring: keyring.isEmpty ? nil : keyring, logger: logger,
+                history: TransferHistory(limits: IXFRLimits(versions: max(0, ixfrVersions),
+                                                            memoryBytes: max(0, ixfrMemory) << 20)))
         }
         // `-` is standard output, as for rbldnsd's `-l -` (the migration guide says so); it made
         // a file named "-" in the working directory.
@@ -457,7 +476,8 @@ struct Serve: ParsableCommand {
         // Services start in order and shut down in reverse: the reloader stops first, then the
         // server stops accepting and finishes what it has read.
         let group = ServiceGroup(configuration: .init(
-            services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? []),
+            services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? [])
+                + (config.transfer.map { [TransferPrebuildService(holder: holder, transfer: $0)] } ?? []),
             logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {

@@ -91,7 +91,7 @@ struct TransferTests {
         #expect(n.first.map { $0.rcode != 0 } == true)
     }
 
-    @Test("NSD as a secondary by AXFR answers like serve for sampled names of real lists; a reload sends NOTIFY and NSD follows",
+    @Test("NSD as a secondary answers like serve for sampled names of real lists; a reload sends NOTIFY and NSD follows by IXFR",
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
           .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-deps.sh installs it)"),
           .enabled(if: serverRealdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
@@ -131,7 +131,7 @@ struct TransferTests {
             conf += """
                 zone:
                   name: \(zone)
-                  request-xfr: AXFR 127.0.0.1@\(server.v4.port) NOKEY
+                  request-xfr: 127.0.0.1@\(server.v4.port) NOKEY
                   allow-notify: 127.0.0.1 NOKEY
 
                 """
@@ -196,9 +196,11 @@ struct TransferTests {
         #expect(markerNodata >= 1, "the excluded name is NODATA at the secondary (HINFO marker)")
         print("nsd: \(compared) names compared, \(markerNodata) excluded names NODATA at nsd vs NXDOMAIN at serve")
 
-        // A data change with a new serial: NOTIFY, NSD transfers again and answers the new data.
+        // A data change with a new serial: NOTIFY, NSD transfers again (IXFR, answered with the
+        // difference) and answers the new data.
         let changed = transferZone.replacingOccurrences(of: " 1 600 300", with: " 2 600 300")
-            + "\n2001:db8:abcd::/48 :127.0.0.9:\n"
+            .replacingOccurrences(of: "2001:db8:2::/47 :127.0.0.4:", with: "2001:db8:2::/47 :127.0.0.6:")
+            + "\n2001:db8:abcd::/48 :127.0.0.9:\n!2001:db8:7::/48\n"
         let probe = nibbleName("2001:db8:abcd::1", zone: "t.bl.example")
         #expect(Set(try secondary.query(name: probe, type: 1).answers.compactMap(\.address)) == ["127.0.0.2"])
         let changedAt = Date()
@@ -212,6 +214,12 @@ struct TransferTests {
         }
         #expect(followed != nil, "NSD did not follow the change:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
         #expect(server.child.text.contains("NOTIFY acknowledged"))
+        let ixfrLine = server.child.text.split(separator: "\n").first { $0.contains("zone=t.bl.example") && $0.contains("qtype=IXFR") && $0.contains("serial=2") }
+        #expect(ixfrLine?.contains("ixfr=incremental") == true, "NSD's IXFR was not answered incrementally:\n\(server.child.text.suffix(3000))")
+        let changedProbe = nibbleName("2001:db8:2::1", zone: "t.bl.example")
+        #expect(Set(try secondary.query(name: changedProbe, type: 1).answers.compactMap(\.address)) == ["127.0.0.6"])
+        let excludedProbe = nibbleName("2001:db8:7::1", zone: "t.bl.example")
+        #expect(try secondary.query(name: excludedProbe, type: 1).answers.compactMap(\.address).isEmpty)
         print("nsd: new data answered \(String(format: "%.2f", followed ?? -1)) s after the source file changed")
     }
 }

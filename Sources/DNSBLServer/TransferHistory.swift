@@ -1,0 +1,328 @@
+import DNSBL
+import Logging
+import ServiceLifecycle
+import PrefixStore
+import Synchronization
+import ZoneExport
+
+/// Bounds of the IXFR history (`--ixfr-versions`, `--ixfr-memory`).
+public struct IXFRLimits: Sendable {
+    /// Versions kept per zone, the current one included; 0 = no history (IXFR always gets a
+    /// full transfer). Default 4.
+    public var versions: Int = 4
+    /// Bytes all kept versions of all zones may hold together (wire size plus 16 bytes per
+    /// record each); the oldest versions go first. Default 1 GiB.
+    public var memoryBytes: Int = 1 << 30
+    public init(versions: Int = 4, memoryBytes: Int = 1 << 30) {
+        self.versions = versions; self.memoryBytes = memoryBytes
+    }
+}
+
+/// The exports a zone had when they were transferred, so an IXFR (RFC 1995) from a secondary
+/// holding one of them is answered with the difference.
+///
+/// A version enters the history when a transfer of it is built (a secondary can only hold a
+/// serial it was sent, or that another primary sent it: then it is not here and the answer is
+/// a full transfer). A newer version with the same serial replaces the older (data changed
+/// without a serial change: secondaries cannot see it, see ``NotifyService``). Differences are
+/// computed on the transfer's background thread and cached for the current snapshot.
+public final class TransferHistory: Sendable {
+    public let limits: IXFRLimits
+    private struct State {
+        /// Per zone apex: kept versions, oldest first.
+        var versions: [[UInt8]: [ZoneVersion]] = [:]
+        /// Order versions were added in, for eviction across zones: (zone, serial).
+        var order: [([UInt8], UInt32)] = []
+        var bytes = 0
+        /// Built IXFR answers of the current snapshots: (zone, client serial) → chunks.
+        var answers: [Key: (snapshot: ObjectIdentifier, chunks: [ZoneTransfer.Chunk])] = [:]
+    }
+    struct Key: Hashable { var zone: [UInt8]; var from: UInt32 }
+    private let state = Mutex(State())
+
+    public init(limits: IXFRLimits = IXFRLimits()) { self.limits = limits }
+
+    /// Bytes the kept versions hold now.
+    public var memoryBytes: Int { state.withLock { $0.bytes } }
+    /// Serials kept for `zone` (wire name), oldest first.
+    public func serials(zone: [UInt8]) -> [UInt32] { state.withLock { $0.versions[zone]?.map(\.serial) ?? [] } }
+
+    /// Keeps `version` of `zone`, evicting the oldest versions beyond the limits.
+    func keep(_ version: ZoneVersion, zone: [UInt8]) {
+        guard limits.versions > 0 else { return }
+        state.withLock { s in
+            var list = s.versions[zone] ?? []
+            if let i = list.firstIndex(where: { $0.serial == version.serial }) {
+                s.bytes -= list[i].memoryBytes
+                list.remove(at: i)
+                s.order.removeAll { $0.0 == zone && $0.1 == version.serial }
+            }
+            list.append(version)
+            s.bytes += version.memoryBytes
+            s.order.append((zone, version.serial))
+            s.versions[zone] = list
+            while let first = s.versions[zone], first.count > limits.versions {
+                s.bytes -= first[0].memoryBytes
+                s.versions[zone]!.removeFirst()
+                s.order.removeAll { $0.0 == zone && $0.1 == first[0].serial }
+            }
+            while s.bytes > limits.memoryBytes, !s.order.isEmpty {
+                let (z, serial) = s.order.removeFirst()
+                if let i = s.versions[z]?.firstIndex(where: { $0.serial == serial }) {
+                    s.bytes -= s.versions[z]![i].memoryBytes
+                    s.versions[z]!.remove(at: i)
+                }
+            }
+        }
+    }
+
+    func version(zone: [UInt8], serial: UInt32) -> ZoneVersion? {
+        state.withLock { $0.versions[zone]?.last { $0.serial == serial } }
+    }
+
+    func cachedAnswer(zone: [UInt8], from: UInt32, snapshot: Snapshot) -> [ZoneTransfer.Chunk]? {
+        state.withLock { s in
+            guard let hit = s.answers[Key(zone: zone, from: from)], hit.snapshot == ObjectIdentifier(snapshot) else { return nil }
+            return hit.chunks
+        }
+    }
+
+    func cache(_ chunks: [ZoneTransfer.Chunk], zone: [UInt8], from: UInt32, snapshot: Snapshot) {
+        state.withLock { s in
+            let id = ObjectIdentifier(snapshot)
+            s.answers = s.answers.filter { $0.value.snapshot == id }
+            s.answers[Key(zone: zone, from: from)] = (id, chunks)
+        }
+    }
+}
+
+extension TransferACL {
+    /// Whether a client (as the answer path sees it: IPv4-mapped peers already IPv4) may
+    /// transfer; the UDP IXFR check (``DNSBL/AnswerOptions/udpIXFR``).
+    public func allows(_ client: ClientAddress) -> Bool {
+        guard let family = client.family else { return false }
+        return entries.contains { e in
+            guard e.family == family else { return false }
+            let shift = family.bits - e.length
+            return shift >= family.bits || (client.address >> UInt128(shift)) << UInt128(shift) == e.network
+        }
+    }
+}
+
+/// Builds the transfer of every zone a secondary has transferred before as soon as a reload
+/// installs a snapshot with a new serial for it, on a background thread, so the IXFR (or AXFR) that follows the
+/// NOTIFY finds it ready instead of waiting for the export (seconds for a million prefixes).
+/// Zones nobody transferred cost nothing.
+public final class TransferPrebuildService: Service, Sendable {
+    let holder: SnapshotHolder
+    let transfer: ZoneTransfer
+    /// Seconds between looks at the holder.
+    let interval: Double
+
+    public init(holder: SnapshotHolder, transfer: ZoneTransfer, interval: Double = 0.2) {
+        self.holder = holder; self.transfer = transfer; self.interval = interval
+    }
+
+    public func run() async throws {
+        var seen = holder.load()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let now = holder.load()
+            if now === seen { continue }
+            seen = now
+            transfer.prebuild(now)
+        }
+    }
+}
+
+extension ZoneTransfer {
+    /// Builds, on a background thread, the bodies of `snapshot`'s zones that have versions in
+    /// the history and a serial the newest of them does not have.
+    func prebuild(_ snapshot: Snapshot) {
+        guard history.limits.versions > 0, let responder = snapshot.handler as? Responder else { return }
+        // Zones a secondary holds (a kept version) whose serial moved on: secondaries will ask.
+        var names = Set<[UInt8]>()
+        for z in responder.stores.flatMap(\.zones) where !names.contains(z.name) {
+            let kept = history.serials(zone: z.name)
+            if !kept.isEmpty && kept.last != z.soa.serial { names.insert(z.name) }
+        }
+        if names.isEmpty { return }
+        ThreadJob { [self, names] in
+            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let parts = responder.stores.flatMap(\.zones).filter { $0.name == name }
+                let started = ContinuousClock.now
+                _ = build(parts, snapshot: snapshot)
+                logger.info("transfer prebuilt", metadata: [
+                    "zone": "\(zoneText(name))", "serial": "\(parts[0].soa.serial)",
+                    "took": "\(ContinuousClock.now - started)"])
+            }
+        }.start()
+    }
+}
+
+/// How an IXFR was answered, for the log and tests.
+enum IXFRKind: String { case current = "up to date", incremental, full }
+
+extension ZoneTransfer {
+    /// The records answering `request` (AXFR, or IXFR as ``ixfrChunks(_:clientSerial:snapshot:)``
+    /// decides) in chunks, logged with what was sent.
+    func records(for request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> [Chunk] {
+        let zone = parts[0]
+        var chunks: [Chunk]
+        var metadata: Logger.Metadata = ["qtype": "AXFR"]
+        if request.qtype == 251 {
+            metadata["qtype"] = "IXFR"
+            metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
+            if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, snapshot: snapshot) {
+                chunks = ixfr.chunks
+                metadata["ixfr"] = "\(ixfr.kind.rawValue)"
+            } else {
+                chunks = body(parts, snapshot: snapshot)
+                metadata["ixfr"] = "\(IXFRKind.full.rawValue)"
+            }
+        } else {
+            chunks = body(parts, snapshot: snapshot)
+        }
+        metadata["peer"] = "\(peer ?? "?")"
+        metadata["zone"] = "\(zoneText(request.zone))"
+        metadata["serial"] = "\(zone.soa.serial)"
+        metadata["messages"] = "\(chunks.count)"
+        metadata["bytes"] = "\(chunks.reduce(0) { $0 + $1.bytes.count })"
+        logger.info("zone transfer", metadata: metadata)
+        return chunks
+    }
+
+    /// The zone's transfer records in chunks, from the cache when built for this snapshot.
+    /// Building them also keeps the version in ``history``.
+    func body(_ parts: [StoreZone], snapshot: Snapshot) -> [Chunk] {
+        build(parts, snapshot: snapshot).chunks
+    }
+
+    /// The current snapshot's version of the zone (built with the body when not cached).
+    func currentVersion(_ parts: [StoreZone], snapshot: Snapshot) -> ZoneVersion? {
+        build(parts, snapshot: snapshot).version
+    }
+
+    func build(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+        let zone = parts[0]
+        if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
+        // One build at a time (background threads only): a request arriving while the same
+        // body is built (the prebuild after a reload, another secondary) waits for it instead
+        // of building it again.
+        return building.withLock { _ in
+            if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
+            return buildUncached(parts, snapshot: snapshot)
+        }
+    }
+
+    private func buildUncached(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+        let zone = parts[0]
+        var chunks: [Chunk] = []
+        var built: ZoneVersion? = nil
+        if history.limits.versions > 0 {
+            // The version's segments are the messages' record sections (shared, not copied),
+            // the SOA alone in the first and last message.
+            var version = ZoneVersion.Builder(segmentBytes: Self.chunkBytes)
+            _ = Exporter.export(parts, options: options) { version.add($0) }
+            built = version.finish()
+        }
+        if let built {
+            let soa = Chunk(count: 1, bytes: built.soa.wire)
+            chunks = [soa] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [soa]
+            history.keep(built, zone: zone.name)
+        } else {
+            var current = Chunk(count: 0, bytes: [])
+            func add(_ r: ExportRecord) {
+                let w = r.wire
+                if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
+                    chunks.append(current)
+                    current = Chunk(count: 0, bytes: [])
+                }
+                current.bytes += w
+                current.count += 1
+            }
+            _ = Exporter.export(parts, options: options, emit: add)
+            add(Exporter.soaRecord(zone))
+            chunks.append(current)
+        }
+        cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
+        return (chunks, built)
+    }
+
+    /// The records answering an IXFR from a client at `clientSerial` (RFC 1995 §4), in chunks:
+    /// the current SOA alone when the client is current or ahead (RFC 1982 comparison); the
+    /// condensed difference (SOA new; SOA old, deleted RRs; SOA new, added RRs; SOA new) when
+    /// the history holds the client's version and the difference is smaller than the zone;
+    /// otherwise nil (the caller sends a full, AXFR-style transfer).
+    func ixfrChunks(_ parts: [StoreZone], clientSerial: UInt32, snapshot: Snapshot) -> (chunks: [Chunk], kind: IXFRKind)? {
+        let zone = parts[0]
+        let current = zone.soa.serial
+        let soa = Exporter.soaRecord(zone)
+        if clientSerial == current || SerialNumber.isGreater(clientSerial, than: current) {
+            return (packChunks([soa.wire]), .current)
+        }
+        guard let old = history.version(zone: zone.name, serial: clientSerial) else { return nil }
+        if let hit = history.cachedAnswer(zone: zone.name, from: clientSerial, snapshot: snapshot) {
+            return (hit, .incremental)
+        }
+        guard let new = currentVersion(parts, snapshot: snapshot) else { return nil }
+        let (deleted, added) = ZoneVersion.difference(from: old, to: new)
+        // A difference as large as the zone saves nothing: send the zone.
+        if deleted.count + added.count >= new.count { return nil }
+        var records: [ArraySlice<UInt8>] = []
+        records.reserveCapacity(deleted.count + added.count + 4)
+        let newSOA = soa.wire[...]
+        records.append(newSOA)
+        records.append(old.soa.wire[...])
+        records += deleted
+        records.append(newSOA)
+        records += added
+        records.append(newSOA)
+        let chunks = packChunks(records)
+        history.cache(chunks, zone: zone.name, from: clientSerial, snapshot: snapshot)
+        return (chunks, .incremental)
+    }
+
+    /// Records (whole RR wire form) packed into messages of at most ``chunkBytes`` bytes.
+    func packChunks<S: Collection>(_ records: [S]) -> [Chunk] where S.Element == UInt8 {
+        var chunks: [Chunk] = []
+        var current = Chunk(count: 0, bytes: [])
+        for w in records {
+            if current.bytes.count + w.count > Self.chunkBytes && current.count > 0 {
+                chunks.append(current)
+                current = Chunk(count: 0, bytes: [])
+            }
+            current.bytes += w
+            current.count += 1
+        }
+        chunks.append(current)
+        return chunks
+    }
+}
+
+/// The client's serial of an IXFR query: the SERIAL of the SOA in its authority section
+/// (RFC 1995 §3), the message starting at `query` and its question ending at `questionEnd`.
+/// Names may be compressed. nil when the section or the SOA is missing or malformed.
+func ixfrClientSerial(_ query: UnsafeRawBufferPointer, questionEnd: Int) -> UInt32? {
+    guard query.count >= 12, query[6] == 0, query[7] == 0, query[8] == 0, query[9] >= 1 else { return nil }
+    // Skips a possibly compressed name; returns the offset after it.
+    func skipName(_ start: Int) -> Int? {
+        var p = start
+        while p < query.count {
+            let n = Int(query[p])
+            if n == 0 { return p + 1 }
+            if n & 0xC0 == 0xC0 { return p + 2 <= query.count ? p + 2 : nil }
+            guard n < 64 else { return nil }
+            p += 1 + n
+        }
+        return nil
+    }
+    guard var p = skipName(questionEnd), p + 10 <= query.count else { return nil }
+    let type = UInt16(query[p]) << 8 | UInt16(query[p + 1])
+    guard type == 6 else { return nil }
+    let rdlength = Int(query[p + 8]) << 8 | Int(query[p + 9])
+    p += 10
+    let end = p + rdlength
+    guard end <= query.count, let m = skipName(p), let r = skipName(m), r + 20 <= end else { return nil }
+    return UInt32(query[r]) << 24 | UInt32(query[r + 1]) << 16 | UInt32(query[r + 2]) << 8 | UInt32(query[r + 3])
+}
