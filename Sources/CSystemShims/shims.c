@@ -17,6 +17,7 @@ size_t csys_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
 
 struct csys_udp_batch {
     unsigned int count;
+    unsigned int filled; /* slots the last receive wrote into */
     size_t qcap, rcap;
     unsigned char *qbuf, *rbuf;
     struct sockaddr_storage *peers;
@@ -39,6 +40,16 @@ csys_udp_batch *csys_udp_batch_new(unsigned int count, size_t qcap, size_t rcap)
         csys_udp_batch_free(b);
         return NULL;
     }
+    for (unsigned int i = 0; i < count; i++) {
+        b->riov[i].iov_base = b->qbuf + (size_t)i * b->qcap;
+        b->riov[i].iov_len = b->qcap;
+        struct msghdr *h = &b->rmsg[i].msg_hdr;
+        h->msg_name = &b->peers[i];
+        h->msg_namelen = sizeof b->peers[i];
+        h->msg_iov = &b->riov[i];
+        h->msg_iovlen = 1;
+    }
+    b->filled = 0;
     return b;
 }
 
@@ -51,21 +62,17 @@ void csys_udp_batch_free(csys_udp_batch *b) {
 unsigned int csys_udp_batch_count(const csys_udp_batch *b) { return b->count; }
 
 int csys_udp_batch_recv(int fd, csys_udp_batch *b) {
-    for (unsigned int i = 0; i < b->count; i++) {
-        b->riov[i].iov_base = b->qbuf + (size_t)i * b->qcap;
-        b->riov[i].iov_len = b->qcap;
+    /* The kernel writes only msg_namelen, msg_flags (and msg_controllen) of the headers and
+       msg_len of the slots it fills: restore those, not all `count` slots, per call. */
+    for (unsigned int i = 0; i < b->filled; i++) {
         struct msghdr *h = &b->rmsg[i].msg_hdr;
-        h->msg_name = &b->peers[i];
         h->msg_namelen = sizeof b->peers[i];
-        h->msg_iov = &b->riov[i];
-        h->msg_iovlen = 1;
-        h->msg_control = NULL;
         h->msg_controllen = 0;
         h->msg_flags = 0;
-        b->rmsg[i].msg_len = 0;
     }
     int n;
     do { n = recvmmsg(fd, b->rmsg, b->count, MSG_WAITFORONE, NULL); } while (n < 0 && errno == EINTR);
+    b->filled = n > 0 ? (unsigned int)n : 0;
     return n;
 }
 
