@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
+#include <time.h>
 #include <netinet/in.h>
 #include "CSystemShims.h"
 
@@ -18,6 +20,9 @@ size_t csys_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
 struct csys_udp_batch {
     unsigned int count;
     unsigned int filled; /* slots the last receive wrote into */
+    /* Receive pacing (csys_udp_batch_set_wait): 0 = off. */
+    unsigned long long wait_ns, last_ns;
+    double min_rate, rate;    /* datagrams per second: threshold, and the running estimate */
     size_t qcap, rcap;
     unsigned char *qbuf, *rbuf;
     struct sockaddr_storage *peers;
@@ -61,7 +66,32 @@ void csys_udp_batch_free(csys_udp_batch *b) {
 
 unsigned int csys_udp_batch_count(const csys_udp_batch *b) { return b->count; }
 
+static unsigned long long mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+void csys_udp_batch_set_wait(csys_udp_batch *b, unsigned int wait_us, unsigned int min_rate) {
+    b->wait_ns = (unsigned long long)wait_us * 1000ull;
+    b->min_rate = min_rate;
+    /* The default timer slack (50 µs) would stretch every short wait by up to that much. */
+    if (wait_us > 0) prctl(PR_SET_TIMERSLACK, 5000UL, 0, 0, 0);
+}
+
+/* Before a receive: when the last one emptied the socket (it filled fewer slots than there
+   are) while datagrams arrive at min_rate or more, sleep until wait_ns after it returned, so
+   that this receive takes what arrived meanwhile in one call. */
+static void pace(csys_udp_batch *b) {
+    if (b->wait_ns == 0 || b->filled == 0 || b->filled >= b->count || b->rate < b->min_rate) return;
+    unsigned long long until = b->last_ns + b->wait_ns;
+    if (mono_ns() + 5000ull >= until) return; /* under 5 µs left: not worth a sleep */
+    struct timespec ts = { (time_t)(until / 1000000000ull), (long)(until % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
 int csys_udp_batch_recv(int fd, csys_udp_batch *b) {
+    pace(b);
     /* The kernel writes only msg_namelen, msg_flags (and msg_controllen) of the headers and
        msg_len of the slots it fills: restore those, not all `count` slots, per call. */
     for (unsigned int i = 0; i < b->filled; i++) {
@@ -73,6 +103,18 @@ int csys_udp_batch_recv(int fd, csys_udp_batch *b) {
     int n;
     do { n = recvmmsg(fd, b->rmsg, b->count, MSG_WAITFORONE, NULL); } while (n < 0 && errno == EINTR);
     b->filled = n > 0 ? (unsigned int)n : 0;
+    if (b->wait_ns) {
+        /* Arrival rate: datagrams over the time since the previous receive returned,
+           smoothed over the last few receives. */
+        unsigned long long now = mono_ns();
+        if (n > 0 && b->last_ns) {
+            double dt = (double)(now - b->last_ns);
+            b->rate = 0.75 * b->rate + 0.25 * ((double)n * 1e9 / (dt > 1000.0 ? dt : 1000.0));
+        } else {
+            b->rate = 0;
+        }
+        b->last_ns = now;
+    }
     return n;
 }
 
@@ -118,6 +160,12 @@ int csys_udp_batch_send(int fd, csys_udp_batch *b, unsigned int n) {
         done += 1; /* this datagram was refused (e.g. ECONNREFUSED, EPERM): skip it */
     }
     return sent;
+}
+
+int csys_shutdown_read(int fd) {
+    /* On an unconnected UDP socket this fails with ENOTCONN but still marks the socket shut
+       for reading and wakes every thread blocked in a receive on it (Linux inet_shutdown). */
+    return shutdown(fd, SHUT_RD);
 }
 
 int csys_set_reuseport(int fd) {

@@ -71,6 +71,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("transfer-expand-text"), help: "In transfers, write TXT '$' as this text (default: the block's address or CIDR).")
     var transferExpandText: String?
 
+    @Option(help: ArgumentHelp("At 20,000 UDP queries/s or more per thread, receive at most every this many microseconds, so that answers go out in larger batches (less CPU per answer, up to this much added latency); 0 = off.", valueName: "us"))
+    var udpBatchWait: Int = 200
+
     @Option(help: "UDP threads per listen address and TCP event loops (default: CPUs available).")
     var threads: Int?
 
@@ -157,6 +160,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("nothing to serve: give --store FILE and/or ZONE:TYPE:FILE specs")
         }
         guard (512...4096).contains(udpPayload) else { throw ValidationError("--udp-payload must be 512...4096") }
+        guard (0...100_000).contains(udpBatchWait) else { throw ValidationError("--udp-batch-wait must be 0...100000 microseconds") }
         guard tcpIdleTimeout > 0 else { throw ValidationError("--tcp-idle-timeout must be > 0") }
         guard tcpMaxConnections > 0 else { throw ValidationError("--tcp-max-connections must be > 0") }
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
@@ -274,6 +278,7 @@ struct Serve: ParsableCommand {
         var config = ServerConfiguration(listen: addresses, threads: threads)
         config.inheritedSockets = inherited
         config.udpPayloadSize = udpPayload
+        config.udpBatchWait = Double(udpBatchWait) / 1_000_000
         config.tcpIdleTimeout = tcpIdleTimeout
         config.tcpMaxConnections = tcpMaxConnections
         if !allowTransfer.isEmpty {
