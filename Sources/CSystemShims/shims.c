@@ -103,6 +103,9 @@ int csys_udp_batch_recv(int fd, csys_udp_batch *b) {
     int n;
     do { n = recvmmsg(fd, b->rmsg, b->count, MSG_WAITFORONE, NULL); } while (n < 0 && errno == EINTR);
     b->filled = n > 0 ? (unsigned int)n : 0;
+    /* After csys_shutdown_read the kernel reports "datagrams" of 0 bytes without a source
+       address; they are not queries. */
+    while (n > 0 && b->rmsg[n - 1].msg_len == 0 && b->rmsg[n - 1].msg_hdr.msg_namelen == 0) n--;
     if (b->wait_ns) {
         /* Arrival rate: datagrams over the time since the previous receive returned,
            smoothed over the last few receives. */

@@ -24,7 +24,8 @@ void csys_udp_batch_free(csys_udp_batch *batch);
 /// Number of slots.
 unsigned int csys_udp_batch_count(const csys_udp_batch *batch);
 /// Receives up to `count` datagrams (MSG_WAITFORONE: blocks for the first, takes what else is
-/// queued). Returns the number received, or -1 with errno set (EAGAIN on SO_RCVTIMEO expiry).
+/// queued). Returns the number received, or -1 with errno set (EAGAIN on SO_RCVTIMEO expiry);
+/// 0 once the socket is shut for reading (csys_shutdown_read) and drained.
 int csys_udp_batch_recv(int fd, csys_udp_batch *batch);
 /// Receive pacing: after a receive that emptied the socket (it filled fewer slots than there
 /// are), while datagrams arrive at `min_rate` per second or more, the next receive first sleeps
