@@ -209,3 +209,6 @@ int csys_affinity_cpus(void) {
 
 #include <pthread.h>
 void csys_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+#include <malloc.h>
+int csys_malloc_trim(void) { return malloc_trim(0); }

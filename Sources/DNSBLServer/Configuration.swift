@@ -67,3 +67,9 @@ public func onlineCPUs() -> Int {
     if n > 0 { return n }
     return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 }
+
+/// Hands pages malloc has freed back to the system (glibc keeps them in its pools otherwise):
+/// worth calling after a large transient allocation such as compiling sources at start.
+public func releaseFreedMemory() {
+    _ = csys_malloc_trim()
+}

@@ -274,6 +274,9 @@ struct Serve: ParsableCommand {
         logger.info("data loaded", metadata: [
             "entries": "\(first.entryCount)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
+        // Compiling source specs at start frees most of what it allocated; hand those pages
+        // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
+        releaseFreedMemory()
 
         var config = ServerConfiguration(listen: addresses, threads: threads)
         config.inheritedSockets = inherited

@@ -59,6 +59,8 @@ int csys_set_timeouts(int fd, int rcv_ms, int snd_ms); /* 0 = no timeout */
 int csys_shutdown_read(int fd);
 /// CPUs this process may run on (sched_getaffinity), or -1.
 int csys_affinity_cpus(void);
+/// malloc_trim(0): returns freed heap pages to the system; 1 when some were released.
+int csys_malloc_trim(void);
 /// Names the calling thread (shown by top -H, perf, gdb); at most 15 bytes.
 void csys_set_thread_name(const char *name);
 #endif
