@@ -37,6 +37,23 @@ func referenceQName(_ m: [UInt8]) -> Result<(starts: [Int], end: Int), WireError
     return .success((starts, pos))
 }
 
+/// `DNSWire.nameEnd` before runs of one-byte labels were skipped eight bytes at a time.
+func referenceNameEnd(_ m: [UInt8], at offset: Int) -> Result<Int, WireError> {
+    var pos = offset
+    while true {
+        guard pos < m.count else { return .failure(WireError(.truncated, at: pos)) }
+        let len = Int(m[pos])
+        if len == 0 { return .success(pos + 1) }
+        if len & 0xC0 == 0xC0 {
+            guard pos + 2 <= m.count else { return .failure(WireError(.truncated, at: pos)) }
+            return .success(pos + 2)
+        }
+        if len & 0xC0 != 0 { return .failure(WireError(.badName, at: pos)) }
+        pos += 1 + len
+        guard pos - offset < 255 else { return .failure(WireError(.badName, at: pos)) }
+    }
+}
+
 @Suite("One walk over QNAME")
 struct QNameScanTests {
     /// A random label: mostly the shapes DNSBL names have (one hex digit either case, decimal
@@ -91,6 +108,16 @@ struct QNameScanTests {
                 labels = (0..<n).map { _ in randomLabel(&g) }
             }
             let m = message(labels)
+            // The name skipper takes the same shortcut: same end or same error, on the whole
+            // message and on every cut of it, also with a compression pointer after the labels.
+            var pointer = Array(m[0..<(m.count - 5)]); pointer[pointer.count - 1] = 0xC0; pointer.append(12)
+            for whole in [m, pointer] {
+                for cut in stride(from: 12, through: whole.count, by: 3) {
+                    let part = Array(whole[0..<cut])
+                    let got = part.withUnsafeBytes { DNSWire.nameEnd($0, at: 12) }
+                    #expect(got == referenceNameEnd(part, at: 12), "seed \(seed) cut \(cut)")
+                }
+            }
             let (r, s) = scan(m)
             switch (r, referenceQName(m)) {
             case (.success(let q), .success(let ref)):
