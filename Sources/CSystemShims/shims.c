@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
+#include <time.h>
 #include <netinet/in.h>
 #include "CSystemShims.h"
 
@@ -17,6 +19,10 @@ size_t csys_mmsghdr_size(void) { return sizeof(struct mmsghdr); }
 
 struct csys_udp_batch {
     unsigned int count;
+    unsigned int filled; /* slots the last receive wrote into */
+    /* Receive pacing (csys_udp_batch_set_wait): 0 = off. */
+    unsigned long long wait_ns, last_ns;
+    double min_rate, rate;    /* datagrams per second: threshold, and the running estimate */
     size_t qcap, rcap;
     unsigned char *qbuf, *rbuf;
     struct sockaddr_storage *peers;
@@ -39,6 +45,16 @@ csys_udp_batch *csys_udp_batch_new(unsigned int count, size_t qcap, size_t rcap)
         csys_udp_batch_free(b);
         return NULL;
     }
+    for (unsigned int i = 0; i < count; i++) {
+        b->riov[i].iov_base = b->qbuf + (size_t)i * b->qcap;
+        b->riov[i].iov_len = b->qcap;
+        struct msghdr *h = &b->rmsg[i].msg_hdr;
+        h->msg_name = &b->peers[i];
+        h->msg_namelen = sizeof b->peers[i];
+        h->msg_iov = &b->riov[i];
+        h->msg_iovlen = 1;
+    }
+    b->filled = 0;
     return b;
 }
 
@@ -50,22 +66,58 @@ void csys_udp_batch_free(csys_udp_batch *b) {
 
 unsigned int csys_udp_batch_count(const csys_udp_batch *b) { return b->count; }
 
+static unsigned long long mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+void csys_udp_batch_set_wait(csys_udp_batch *b, unsigned int wait_us, unsigned int min_rate) {
+    b->wait_ns = (unsigned long long)wait_us * 1000ull;
+    b->min_rate = min_rate;
+    /* The default timer slack (50 µs) would stretch every short wait by up to that much. */
+    if (wait_us > 0) prctl(PR_SET_TIMERSLACK, 5000UL, 0, 0, 0);
+}
+
+/* Before a receive: when the last one emptied the socket (it filled fewer slots than there
+   are) while datagrams arrive at min_rate or more, sleep until wait_ns after it returned, so
+   that this receive takes what arrived meanwhile in one call. */
+static void pace(csys_udp_batch *b) {
+    if (b->wait_ns == 0 || b->filled == 0 || b->filled >= b->count || b->rate < b->min_rate) return;
+    unsigned long long until = b->last_ns + b->wait_ns;
+    if (mono_ns() + 5000ull >= until) return; /* under 5 µs left: not worth a sleep */
+    struct timespec ts = { (time_t)(until / 1000000000ull), (long)(until % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
 int csys_udp_batch_recv(int fd, csys_udp_batch *b) {
-    for (unsigned int i = 0; i < b->count; i++) {
-        b->riov[i].iov_base = b->qbuf + (size_t)i * b->qcap;
-        b->riov[i].iov_len = b->qcap;
+    pace(b);
+    /* The kernel writes only msg_namelen, msg_flags (and msg_controllen) of the headers and
+       msg_len of the slots it fills: restore those, not all `count` slots, per call. */
+    for (unsigned int i = 0; i < b->filled; i++) {
         struct msghdr *h = &b->rmsg[i].msg_hdr;
-        h->msg_name = &b->peers[i];
         h->msg_namelen = sizeof b->peers[i];
-        h->msg_iov = &b->riov[i];
-        h->msg_iovlen = 1;
-        h->msg_control = NULL;
         h->msg_controllen = 0;
         h->msg_flags = 0;
-        b->rmsg[i].msg_len = 0;
     }
     int n;
     do { n = recvmmsg(fd, b->rmsg, b->count, MSG_WAITFORONE, NULL); } while (n < 0 && errno == EINTR);
+    b->filled = n > 0 ? (unsigned int)n : 0;
+    /* After csys_shutdown_read the kernel reports "datagrams" of 0 bytes without a source
+       address; they are not queries. */
+    while (n > 0 && b->rmsg[n - 1].msg_len == 0 && b->rmsg[n - 1].msg_hdr.msg_namelen == 0) n--;
+    if (b->wait_ns) {
+        /* Arrival rate: datagrams over the time since the previous receive returned,
+           smoothed over the last few receives. */
+        unsigned long long now = mono_ns();
+        if (n > 0 && b->last_ns) {
+            double dt = (double)(now - b->last_ns);
+            b->rate = 0.75 * b->rate + 0.25 * ((double)n * 1e9 / (dt > 1000.0 ? dt : 1000.0));
+        } else {
+            b->rate = 0;
+        }
+        b->last_ns = now;
+    }
     return n;
 }
 
@@ -113,6 +165,12 @@ int csys_udp_batch_send(int fd, csys_udp_batch *b, unsigned int n) {
     return sent;
 }
 
+int csys_shutdown_read(int fd) {
+    /* On an unconnected UDP socket this fails with ENOTCONN but still marks the socket shut
+       for reading and wakes every thread blocked in a receive on it (Linux inet_shutdown). */
+    return shutdown(fd, SHUT_RD);
+}
+
 int csys_set_reuseport(int fd) {
     int one = 1;
     return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -151,3 +209,6 @@ int csys_affinity_cpus(void) {
 
 #include <pthread.h>
 void csys_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+#include <malloc.h>
+int csys_malloc_trim(void) { return malloc_trim(0); }

@@ -161,10 +161,14 @@ public final class Responder: Sendable {
             return out
         }
         let q: ParsedQuery
+        // One walk over QNAME: the reader hands each label to the scan, which keeps where labels
+        // start (zone match) and what the leading labels spell (the address).
+        var scan = QNameScan()
         // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
-        switch DNSWire.readQuery(query) {
+        switch DNSWire.readQuery(query, labels: &scan) {
         case .success(let parsed):
             q = parsed
+            scan.finish(qnameLength: q.qnameLength)
         case .failure:
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
@@ -211,11 +215,11 @@ public final class Responder: Sendable {
         } else if acl.kind == .refuse {
             r.rcode = DNSRCode.refused
         } else if q.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
-            answerUDPIXFR(query, q, allowed: allows(client), &w, &r)
+            answerUDPIXFR(query, q, scan, allowed: allows(client), &w, &r)
         } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
-            answerIN(query, q, client, acl, &w, &r)
+            answerIN(query, q, scan, client, acl, &w, &r)
             if r.drop { return AnswerOutcome() }
             if q.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if q.qclass == DNSClass.ch {
@@ -272,9 +276,9 @@ struct Reply {
 extension Responder {
     /// Class IN (and ANY): the answer rules of SPEC §4–§5, the zone's ACL (§7) and its
     /// `generic` names.
-    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ client: ClientAddress,
+    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
                   _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply) {
-        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength) else {
+        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength, scan: scan) else {
             r.rcode = DNSRCode.refused
             return
         }
@@ -320,7 +324,7 @@ extension Responder {
             return
         }
 
-        let qa = QueryAddress(query, start: q.qnameOffset, end: apexAt)
+        let qa = QueryAddress(scan, labels: m.labels)
         let capacity = max(index.maxDatasets, 1)
         let hide = acl.kind == .empty || acl.kind == .answer
         withUnsafeTemporaryAllocation(of: Hit.self, capacity: capacity) { hits in
@@ -350,10 +354,10 @@ extension Responder {
     }
 
     /// IXFR over UDP: the SOA alone (RFC 1995 §2), see ``AnswerOptions/udpIXFR``.
-    func answerUDPIXFR(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, allowed: Bool,
+    func answerUDPIXFR(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, allowed: Bool,
                        _ w: inout MessageWriter, _ r: inout Reply) {
         guard allowed else { r.rcode = DNSRCode.refused; return }
-        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength),
+        guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength, scan: scan),
               m.labels == 0, m.zone.subLabels == 0
         else { r.rcode = 9; return }  // NOTAUTH (RFC 5936 §2.2.1, as for AXFR)
         r.aa = true

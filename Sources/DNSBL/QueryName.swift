@@ -1,3 +1,4 @@
+import DNSWire
 import PrefixStore
 
 /// The labels left of the zone apex, read once into an address or prefix (SPEC §4). Every
@@ -52,6 +53,182 @@ struct QueryAddress {
         }
         if labels == 0 { v4 = false; v6 = false }
         if v6 { v6Key = (UInt128(high) << 64 | UInt128(low)) << UInt128(128 - 4 * labels) }
+    }
+}
+
+extension QueryAddress {
+    /// The address of the first `labels` labels of a name gathered by `scan` (the labels left
+    /// of the zone apex); the same value as reading those labels with ``init(_:start:end:)``.
+    @inline(__always)
+    init(_ scan: QNameScan, labels k: Int) {
+        labels = k
+        v4 = k >= 1 && k <= 4 && scan.v4Run >= k
+        v6 = k >= 1 && k <= 32 && scan.v6Run >= k
+        if v4 {
+            // Octet i sits in byte i; the last label read ends in the top byte.
+            v4Key = scan.octets << UInt32(8 * (4 - k))
+        }
+        if v6 {
+            // Nibble i sits at bit 4i; drop those of labels beyond `k` (apex labels that
+            // happen to be single hex digits), then align the k nibbles to the top.
+            var low = scan.low, high = scan.high
+            if k < 16 {
+                low &= (UInt64(1) << UInt64(4 * k)) &- 1
+                high = 0
+            } else if k < 32 {
+                high &= (UInt64(1) << UInt64(4 * (k - 16))) &- 1
+            }
+            v6Key = (UInt128(high) << 64 | UInt128(low)) << UInt128(128 - 4 * k)
+        }
+    }
+}
+
+/// What the answer path needs from the QNAME, gathered label by label during the query
+/// reader's walk (``DNSWire/readQuery(_:eachLabel:)``) so that the name is walked once: where
+/// labels start (for the zone match) and, for the leading labels, their reading as IPv4 octets
+/// and IPv6 nibbles (for the address, whatever the apex turns out to be). Plain values on the
+/// stack; gathering allocates nothing.
+struct QNameScan: QNameLabelVisitor {
+    /// Bit i of word i / 64 set: a label starts at QNAME offset i (relative to QNAME's first
+    /// byte; names are at most 255 bytes). The root label's bit is set by ``finish(qnameLength:)``.
+    var starts: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    var labels = 0
+    /// Leading labels that are one hex digit each (at most 32), and their nibbles, label i at
+    /// bit 4i of `low` (i < 16) or 4(i−16) of `high`.
+    var v6Run = 0
+    var low: UInt64 = 0
+    var high: UInt64 = 0
+    /// Leading labels that are decimal octets 0–255 of 1–3 digits (at most 4), octet i in
+    /// byte i.
+    var v4Run = 0
+    var octets: UInt32 = 0
+
+    /// Takes the label of `length` bytes whose length byte is at `offset` of `q` (QNAME starts
+    /// at ``DNSWire/headerSize``).
+    @inline(__always)
+    mutating func label(_ q: UnsafeRawBufferPointer, offset: Int, length len: Int) {
+        setStart(offset - DNSWire.headerSize)
+        let i = labels
+        labels += 1
+        if v6Run == i && len == 1 && i < 32, let nib = hexValue(q[offset + 1]) {
+            if i < 16 { low |= UInt64(nib) << UInt64(4 * i) } else { high |= UInt64(nib) << UInt64(4 * (i - 16)) }
+            v6Run += 1
+        }
+        if v4Run == i && i < 4 && len <= 3 {
+            var val: UInt32 = 0
+            var k = 1
+            while k <= len {
+                let d = q[offset + k] &- 0x30
+                if d > 9 { return }
+                val = val * 10 + UInt32(d)
+                k += 1
+            }
+            if val <= 255 {
+                octets |= val << UInt32(8 * i)
+                v4Run += 1
+            }
+        }
+    }
+
+    /// Four one-byte labels at once (the bulk of an IPv6 name): each byte is classified as hex
+    /// digit and decimal digit in 16-bit lanes without branches, and the leading run of valid
+    /// lanes extends the IPv6 and IPv4 readings exactly as four ``label(_:offset:length:)``
+    /// calls would.
+    @inline(__always)
+    mutating func fourOneByteLabels(_ q: UnsafeRawBufferPointer, offset: Int, word w: UInt64) {
+        let rel = offset &- DNSWire.headerSize
+        setStarts(0x55, at: rel)
+        let i = labels
+        labels &+= 4
+        let lanes: UInt64 = 0x0001_0001_0001_0001
+        let top = lanes &* 0x8000
+        let x = (w >> 8) & (lanes &* 0xFF)            // the label bytes, one per 16-bit lane
+        // lane + 0x8000 − c has its top bit set iff lane ≥ c (lanes are ≤ 0xFF: no carry out)
+        let digit = (x &+ lanes &* (0x8000 - 0x30)) & ~(x &+ lanes &* (0x8000 - 0x3A)) & top
+        let y = x | (lanes &* 0x20)                    // ASCII lower case
+        let letter = (y &+ lanes &* (0x8000 - 0x61)) & ~(y &+ lanes &* (0x8000 - 0x67)) & top
+        if v6Run == i && i < 32 {
+            let bad = ~(digit | letter) & top
+            let run = min(bad == 0 ? 4 : bad.trailingZeroBitCount >> 4, 32 - i)
+            if run > 0 {
+                // Nibble values per lane, then packed: lane k to bits 4k…4k+3.
+                var n = (x & (lanes &* 0xF)) &+ (letter >> 15) &* 9
+                n = n | (n >> 12)
+                n &= 0x0000_00FF_0000_00FF
+                n = (n | (n >> 24)) & 0xFFFF
+                n &= (UInt64(1) << UInt64(4 * run)) &- 1
+                let shift = 4 * i
+                if shift < 64 {
+                    low |= n << UInt64(shift)
+                    if shift > 48 { high |= n >> UInt64(64 - shift) }
+                } else {
+                    high |= n << UInt64(shift - 64)
+                }
+                v6Run &+= run
+            }
+        }
+        if v4Run == i && i < 4 {
+            let bad = ~digit & top
+            let run = min(bad == 0 ? 4 : bad.trailingZeroBitCount >> 4, 4 - i)
+            if run > 0 {
+                // Digit values, lane k to byte k.
+                var o = x & (lanes &* 0xF)
+                o = o | (o >> 8)
+                o &= 0x0000_FFFF_0000_FFFF
+                o = (o | (o >> 16)) & 0xFFFF_FFFF
+                o &= (UInt64(1) << UInt64(8 * run)) &- 1
+                octets |= UInt32(truncatingIfNeeded: o << UInt64(8 * i))
+                v4Run &+= run
+            }
+        }
+    }
+
+    /// Marks the root label, which ends the name at `qnameLength − 1`.
+    @inline(__always)
+    mutating func finish(qnameLength: Int) { setStart(qnameLength - 1) }
+
+    @inline(__always)
+    mutating func setStart(_ rel: Int) { setStarts(1, at: rel) }
+
+    /// Sets the bits of `pattern` (at most 8 bits wide) from QNAME offset `rel` on.
+    @inline(__always)
+    mutating func setStarts(_ pattern: UInt64, at rel: Int) {
+        let off = UInt64(rel & 63)
+        let lo = pattern &<< off
+        // The part that spills into the next word (none when off + 8 ≤ 64).
+        let hi = off > 56 ? pattern &>> (64 &- off) : 0
+        switch rel >> 6 {
+        case 0: starts.0 |= lo; starts.1 |= hi
+        case 1: starts.1 |= lo; starts.2 |= hi
+        case 2: starts.2 |= lo; starts.3 |= hi
+        default: starts.3 |= lo
+        }
+    }
+
+    /// Whether a label starts at QNAME offset `rel` (0…254).
+    @inline(__always)
+    func startsLabel(at rel: Int) -> Bool {
+        let bit = UInt64(1) << UInt64(rel & 63)
+        switch rel >> 6 {
+        case 0: return starts.0 & bit != 0
+        case 1: return starts.1 & bit != 0
+        case 2: return starts.2 & bit != 0
+        default: return starts.3 & bit != 0
+        }
+    }
+
+    /// Labels starting before QNAME offset `rel`.
+    @inline(__always)
+    func labels(before rel: Int) -> Int {
+        let m = (UInt64(1) << UInt64(rel & 63)) &- 1
+        switch rel >> 6 {
+        case 0: return (starts.0 & m).nonzeroBitCount
+        case 1: return starts.0.nonzeroBitCount + (starts.1 & m).nonzeroBitCount
+        case 2: return starts.0.nonzeroBitCount + starts.1.nonzeroBitCount + (starts.2 & m).nonzeroBitCount
+        default:
+            return starts.0.nonzeroBitCount + starts.1.nonzeroBitCount + starts.2.nonzeroBitCount
+                + (starts.3 & m).nonzeroBitCount
+        }
     }
 }
 

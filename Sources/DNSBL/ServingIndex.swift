@@ -130,8 +130,6 @@ final class ServingZone: Sendable {
 /// The zones of one serving snapshot, sorted most specific (longest apex) first.
 struct ServingIndex: Sendable {
     let zones: [ServingZone]
-    /// Bit n set when some apex is n bytes long: a quick filter before comparing names.
-    let lengthMask: (UInt64, UInt64, UInt64, UInt64)
     /// Largest number of datasets in one zone (scratch size for per-query hits).
     let maxDatasets: Int
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
@@ -213,17 +211,6 @@ struct ServingIndex: Sendable {
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
-        var m: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for z in zones {
-            let n = z.apex.count
-            switch n >> 6 {
-            case 0: m.0 |= 1 << UInt64(n & 63)
-            case 1: m.1 |= 1 << UInt64(n & 63)
-            case 2: m.2 |= 1 << UInt64(n & 63)
-            default: m.3 |= 1 << UInt64(n & 63)
-            }
-        }
-        lengthMask = m
         maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
     }
 
@@ -237,49 +224,32 @@ struct ServingIndex: Sendable {
         return []
     }
 
-    @inline(__always)
-    func hasApexLength(_ n: Int) -> Bool {
-        let bit = UInt64(1) << UInt64(n & 63)
-        switch n >> 6 {
-        case 0: return lengthMask.0 & bit != 0
-        case 1: return lengthMask.1 & bit != 0
-        case 2: return lengthMask.2 & bit != 0
-        case 3: return lengthMask.3 & bit != 0
-        default: return false
-        }
-    }
-
     /// Finds the most specific zone containing the QNAME at `qnameOffset` (encoded, validated by
-    /// the reader, `qnameLength` bytes). Case-insensitive; allocates nothing. Walking labels
-    /// from the left meets the longest suffixes first, so the first match is the most specific.
+    /// the reader, `qnameLength` bytes) without walking the name again: `scan` knows where its
+    /// labels start. Case-insensitive; allocates nothing. Zones are tried longest apex first, so
+    /// the first apex that is a label-aligned suffix of QNAME is the most specific zone.
     /// - Returns: the zone, the number of labels left of its apex and the apex's offset.
-    func match(_ q: UnsafeRawBufferPointer, qnameOffset: Int, qnameLength: Int)
+    @inline(__always)
+    func match(_ q: UnsafeRawBufferPointer, qnameOffset: Int, qnameLength: Int, scan: QNameScan)
         -> (zone: ServingZone, labels: Int, apexOffset: Int)?
     {
-        let end = qnameOffset + qnameLength
-        var pos = qnameOffset
-        var labels = 0
-        while true {
-            let remaining = end - pos
-            if hasApexLength(remaining) {
-                for zi in zones.indices {
-                    let z = zones[zi]
-                    guard z.apex.count == remaining else { continue }
-                    let same = z.apex.withUnsafeBufferPointer { a -> Bool in
-                        var k = 0
-                        while k < remaining {
-                            if lowerASCII(q[pos + k]) != a[k] { return false }
-                            k += 1
-                        }
-                        return true
-                    }
-                    if same { return (z, labels, pos) }
+        for zi in zones.indices {
+            let z = zones[zi]
+            let n = z.apex.count
+            guard n <= qnameLength else { continue }
+            let rel = qnameLength - n
+            guard scan.startsLabel(at: rel) else { continue }
+            let pos = qnameOffset + rel
+            let same = z.apex.withUnsafeBufferPointer { a -> Bool in
+                var k = 0
+                while k < n {
+                    if lowerASCII(q[pos + k]) != a[k] { return false }
+                    k += 1
                 }
+                return true
             }
-            let len = Int(q[pos])
-            if len == 0 { return nil }
-            pos += 1 + len
-            labels += 1
+            if same { return (z, scan.labels(before: rel), pos) }
         }
+        return nil
     }
 }

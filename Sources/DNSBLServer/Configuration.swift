@@ -10,6 +10,15 @@ public struct ServerConfiguration: Sendable {
     public var udpThreads: Int
     /// Datagrams per `recvmmsg`/`sendmmsg` call.
     public var udpBatchSize: Int = 64
+    /// Receive pacing, seconds (at most 0.1; 0 = off): after a `recvmmsg` that emptied its
+    /// socket, while that thread receives at least ``udpBatchWaitMinRate`` queries per second, the
+    /// next `recvmmsg` waits until this long after the previous one returned and takes what
+    /// arrived meanwhile in one batch. Fewer, larger batches cost fewer system calls and
+    /// wake-ups per answer; a query waits at most this much longer. Below the rate nothing
+    /// waits.
+    public var udpBatchWait: Double = 0.000_2
+    /// Queries per second per UDP thread from which ``udpBatchWait`` applies.
+    public var udpBatchWaitMinRate: Int = 20_000
     /// Requested `SO_RCVBUF` per UDP socket, bytes (the kernel caps it at `net.core.rmem_max`
     /// unless the process may use `SO_RCVBUFFORCE`). rbldnsd's 64 KiB loses queries in bursts.
     public var udpReceiveBuffer: Int = 4 << 20
@@ -65,4 +74,10 @@ public func onlineCPUs() -> Int {
     let n = Int(csys_affinity_cpus())
     if n > 0 { return n }
     return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
+/// Hands pages malloc has freed back to the system (glibc keeps them in its pools otherwise):
+/// worth calling after a large transient allocation such as compiling sources at start.
+public func releaseFreedMemory() {
+    _ = csys_malloc_trim()
 }

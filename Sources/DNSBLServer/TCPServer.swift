@@ -288,6 +288,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
         var wrote = false
         var framesTaken = 0
         var waitingForBytes = false
+        // The answers of one pass go out in one buffer (one allocation per read burst, not per
+        // answer), written whenever it passes `batchBytes` so that writability keeps telling.
+        var out: ByteBuffer? = nil
         loop: while context.channel.isWritable || draining {
             // The same pure framing function the wire fuzz target drives (tools/fuzz).
             let frame = buffer.readableBytesView.withUnsafeBytes { DNSWire.nextTCPFrame($0) }
@@ -306,6 +309,12 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 framesTaken += 1
             }
             buffer.moveReaderIndex(forwardBy: 2)
+            if transfer != nil, let pending = out {
+                // With transfers on, any query may start one, whose messages are written
+                // directly: the answers before it go out first.
+                context.write(wrapOutboundOut(pending), promise: nil)
+                out = nil
+            }
             if transfer != nil, buffer.readableBytesView.withUnsafeBytes({
                 interceptTransfer(UnsafeRawBufferPointer(rebasing: $0[0..<Int(length)]), context: context)
             }) {
@@ -351,10 +360,13 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             }
             buffer.moveReaderIndex(forwardBy: length)
             if outcome.length > 0 && outcome.length <= 65535 {
-                var out = context.channel.allocator.buffer(capacity: outcome.length + 2)
-                out.writeInteger(UInt16(outcome.length))
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(scratch.buffer)[0..<outcome.length]))
-                context.write(wrapOutboundOut(out), promise: nil)
+                if out == nil { out = context.channel.allocator.buffer(capacity: max(Self.batchBytes, outcome.length + 2)) }
+                out!.writeInteger(UInt16(outcome.length))
+                out!.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(scratch.buffer)[0..<outcome.length]))
+                if out!.readableBytes >= Self.batchBytes {
+                    context.write(wrapOutboundOut(out!), promise: nil)
+                    out = nil
+                }
                 wrote = true
                 stats.add(received: 1, answered: 1, dropped: 0)
             } else {
@@ -367,6 +379,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             buffer.discardReadBytes()
         }
         input = buffer
+        if let pending = out { context.write(wrapOutboundOut(pending), promise: nil) }
         if wrote { context.flush(); activity?.touch() }
         armMessageDeadline(context: context, waiting: waitingForBytes, newFrame: framesTaken > 0)
         if (draining || closing) && !transferState.busy { closeAfterWrites(context: context) }
@@ -407,6 +420,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
 
     /// Bytes per read: small enough that one connection's backlog is handled in slices.
     static let readSize = 4096
+    /// Answers are gathered into one buffer up to about this many bytes before it is written.
+    static let batchBytes = 16 << 10
 
     /// Closes once everything written so far has gone out: writes complete in order, so an
     /// empty write queued last completes after them.

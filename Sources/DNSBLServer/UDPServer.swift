@@ -21,6 +21,9 @@ final class UDPServer: @unchecked Sendable {
     struct Worker {
         var fd: Int32
         var thread: pthread_t?
+        /// Socket-activated: shared with the service manager, so never shut down (its
+        /// receive timeout lets the worker notice ``stop()`` instead).
+        var adopted = false
     }
 
     let configuration: ServerConfiguration
@@ -85,7 +88,7 @@ final class UDPServer: @unchecked Sendable {
             }
             _ = csys_set_rcvbuf(fd, Int32(configuration.udpReceiveBuffer))
             if let a = localAddress(fd) { boundAddresses.append(a) }
-            for _ in 0..<configuration.udpThreads { workers.append(Worker(fd: fd, thread: nil)) }
+            for _ in 0..<configuration.udpThreads { workers.append(Worker(fd: fd, thread: nil, adopted: true)) }
         }
     }
 
@@ -124,9 +127,10 @@ final class UDPServer: @unchecked Sendable {
         var ok = csys_set_reuseport(fd) == 0
         if ok, address.family == .ipv6 { ok = csys_set_v6only(fd) == 0 }
         if ok { _ = csys_set_rcvbuf(fd, Int32(configuration.udpReceiveBuffer)) }
-        // The receive timeout lets a blocked worker notice `stop()`; the send timeout bounds a
-        // sendmmsg stuck on a full send buffer.
-        if ok { ok = csys_set_timeouts(fd, 200, 100) == 0 }
+        // No receive timeout: an idle socket costs no wake-ups, and `stop()` wakes its worker by
+        // shutting the socket for reading. The send timeout bounds a sendmmsg stuck on a full
+        // send buffer.
+        if ok { ok = csys_set_timeouts(fd, 0, 100) == 0 }
         guard ok else {
             let e = errnoText(); close(fd)
             throw ServerError(.socket, "UDP socket options for \(address): \(e)")
@@ -167,6 +171,8 @@ final class UDPServer: @unchecked Sendable {
     /// Stops receiving; each worker finishes (answers) the batch it holds, then exits.
     func stop() {
         if stopFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        // Wakes workers blocked in recvmmsg; they answer what is queued, then see the flag.
+        for w in workers where !w.adopted { _ = csys_shutdown_read(w.fd) }
         var closed = Set<Int32>()
         for w in workers {
             if let t = w.thread { pthread_join(t, nil) }
@@ -206,6 +212,8 @@ final class UDPServer: @unchecked Sendable {
             return
         }
         defer { csys_udp_batch_free(batch) }
+        csys_udp_batch_set_wait(batch, UInt32(max(0, min(configuration.udpBatchWait, 0.1)) * 1e6),
+                                UInt32(clamping: configuration.udpBatchWaitMinRate))
         let counters = metrics?.makeBlock()
         let tsig = configuration.tsig
         var lastErrorLog: UInt64 = 0

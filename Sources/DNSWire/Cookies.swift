@@ -52,6 +52,8 @@ extension DNSWire {
     @inlinable
     public static func scanCookie(_ buffer: UnsafeRawBufferPointer) -> CookieScan {
         guard let h = DNSHeader(reading: buffer) else { return CookieScan(status: .absent) }
+        // No additional record, no OPT: skip the walk (most queries without EDNS).
+        guard h.arCount > 0 else { return CookieScan(status: .absent) }
         var pos = headerSize
         var q = 0
         while q < Int(h.qdCount) {

@@ -4,6 +4,7 @@ import Glibc
 import DNSBL
 @testable import DNSBLServer
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Transport over loopback (stub answerer)", .serialized)
@@ -62,6 +63,62 @@ struct TransportTests {
         while seen.count < 200, let d = s.receiveDatagram() { seen.insert(UInt16(d[0]) << 8 | UInt16(d[1])) }
         #expect(seen.count == 200)
         await server.stop()
+    }
+
+    @Test("UDP batch wait: ping-pong queries wait for the pacing only above the rate threshold")
+    func udpBatchWaitPacing() async throws {
+        // min rate 0: every receive after a non-full one waits until 50 ms after it, so ten
+        // queries sent one after the other's answer take at least ~0.5 s in all.
+        let paced = try await startServer(handler: StubHandler()) { c in
+            c.udpBatchWait = 0.05
+            c.udpBatchWaitMinRate = 0
+        }
+        defer { Task { await paced.stop() } }
+        let a = try TestSocket(udp: paced.udpAddresses[0], timeout: 2)
+        var started = Date()
+        for i in 0..<10 {
+            try a.send(makeQuery(id: UInt16(i), name: "p.bl.example"))
+            #expect(a.receiveDatagram() != nil, "query \(i) unanswered")
+        }
+        #expect(Date().timeIntervalSince(started) >= 0.35, "the receives did not wait")
+        // A burst arriving while the worker waits is answered completely.
+        for i in 0..<200 { try a.send(makeQuery(id: UInt16(1000 + i), name: "b.bl.example")) }
+        var seen = Set<UInt16>()
+        while seen.count < 200, let d = a.receiveDatagram() { seen.insert(UInt16(d[0]) << 8 | UInt16(d[1])) }
+        #expect(seen.count == 200)
+        await paced.stop()
+
+        // The same with a threshold no ping-pong client reaches: nothing waits.
+        let direct = try await startServer(handler: StubHandler()) { c in
+            c.udpBatchWait = 0.05
+            c.udpBatchWaitMinRate = 1_000_000
+        }
+        defer { Task { await direct.stop() } }
+        let b = try TestSocket(udp: direct.udpAddresses[0], timeout: 2)
+        started = Date()
+        for i in 0..<10 {
+            try b.send(makeQuery(id: UInt16(i), name: "d.bl.example"))
+            #expect(b.receiveDatagram() != nil, "query \(i) unanswered")
+        }
+        #expect(Date().timeIntervalSince(started) < 0.35, "receives waited below the rate threshold")
+        await direct.stop()
+    }
+
+    @Test("UDP stop() wakes workers blocked on idle sockets (no receive timeout)")
+    func udpStopWakesIdleWorkers() async throws {
+        let server = try await startServer(handler: StubHandler()) { c in c.udpThreads = 3 }
+        // Both addresses idle: six workers blocked in recvmmsg without a timeout.
+        try await Task.sleep(for: .milliseconds(300))
+        let started = Date()
+        let stoppedAt = Mutex<Date?>(nil)
+        Task { await server.stop(); stoppedAt.withLock { $0 = Date() } }
+        // A worker that no shutdown woke would block forever: poll instead of awaiting stop().
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, stoppedAt.withLock({ $0 }) == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let end = try #require(stoppedAt.withLock { $0 }, "stop() did not return within 10 s")
+        #expect(end.timeIntervalSince(started) < 5)
     }
 
     @Test("TCP over IPv4 and IPv6: framed query, framed answer")

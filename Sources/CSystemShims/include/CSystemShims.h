@@ -24,8 +24,16 @@ void csys_udp_batch_free(csys_udp_batch *batch);
 /// Number of slots.
 unsigned int csys_udp_batch_count(const csys_udp_batch *batch);
 /// Receives up to `count` datagrams (MSG_WAITFORONE: blocks for the first, takes what else is
-/// queued). Returns the number received, or -1 with errno set (EAGAIN on SO_RCVTIMEO expiry).
+/// queued). Returns the number received, or -1 with errno set (EAGAIN on SO_RCVTIMEO expiry);
+/// 0 once the socket is shut for reading (csys_shutdown_read) and drained.
 int csys_udp_batch_recv(int fd, csys_udp_batch *batch);
+/// Receive pacing: after a receive that emptied the socket (it filled fewer slots than there
+/// are), while datagrams arrive at `min_rate` per second or more, the next receive first sleeps
+/// until `wait_us` microseconds after the previous one returned, then takes everything that
+/// arrived meanwhile in one call. Fewer, larger batches cost fewer system calls and wake-ups
+/// per answer; a query waits at most `wait_us` longer. `wait_us` 0 = off (the default). Call
+/// from the thread that receives: it also lowers that thread's timer slack to 5 µs.
+void csys_udp_batch_set_wait(csys_udp_batch *batch, unsigned int wait_us, unsigned int min_rate);
 /// Query bytes of slot `i` after a receive; `*length` = datagram length (capped at capacity),
 /// `*truncated` = 1 when the datagram was larger than the slot.
 const void *csys_udp_batch_query(const csys_udp_batch *batch, unsigned int i, size_t *length, int *truncated);
@@ -45,9 +53,14 @@ int csys_set_reuseport(int fd);
 int csys_set_rcvbuf(int fd, int bytes);   /* tries SO_RCVBUFFORCE, then SO_RCVBUF */
 int csys_get_rcvbuf(int fd);              /* effective size as reported by the kernel */
 int csys_set_v6only(int fd);
-int csys_set_timeouts(int fd, int rcv_ms, int snd_ms);
+int csys_set_timeouts(int fd, int rcv_ms, int snd_ms); /* 0 = no timeout */
+/// shutdown(fd, SHUT_RD): wakes threads blocked receiving on `fd` (a UDP socket too, although
+/// the call then reports ENOTCONN); they then read what is queued, then get 0-byte receives.
+int csys_shutdown_read(int fd);
 /// CPUs this process may run on (sched_getaffinity), or -1.
 int csys_affinity_cpus(void);
+/// malloc_trim(0): returns freed heap pages to the system; 1 when some were released.
+int csys_malloc_trim(void);
 /// Names the calling thread (shown by top -H, perf, gdb); at most 15 bytes.
 void csys_set_thread_name(const char *name);
 #endif
