@@ -4,11 +4,12 @@
 #   dnsutils (dig), knot-dnsutils (kdig)   — end-to-end tests talk to the server like operators do
 #   unbound                                 — the QNAME-minimisation end-to-end test (SPEC §4, case C2)
 #   rbldnsd, dnsperf                        — differential tests (tools/differential) and side-by-side benchmarks
-#   nsd                                     — a standard secondary fed by AXFR/NOTIFY (zone transfer tests)
+#   nsd, knot, bind9                        — standard secondaries fed by AXFR/IXFR/NOTIFY with TSIG (zone transfer tests;
+#                                             the tests run their own instances on loopback ports)
 #   systemd                                 — systemd-socket-activate, for the socket-activation tests
 # Already-installed packages are skipped, so a second run costs nothing.
 set -euo pipefail
-want=(libldns-dev zlib1g-dev pkg-config dnsutils knot-dnsutils unbound rbldnsd dnsperf ldnsutils nsd systemd)
+want=(libldns-dev zlib1g-dev pkg-config dnsutils knot-dnsutils unbound rbldnsd dnsperf ldnsutils nsd knot bind9 systemd)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
