@@ -98,13 +98,7 @@ final class UDPServer: @unchecked Sendable {
     /// instant between the probe and our group is not detected.
     /// - Throws: ``ServerError`` `.bind` naming the address and port.
     func probeUnused(_ address: ListenAddress) throws(ServerError) {
-        let domain = address.family == .ipv4 ? AF_INET : AF_INET6
-        #if canImport(Glibc)
-        let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #else
-        let fd = socket(domain, SOCK_DGRAM, 0)
-        #endif
-        guard fd >= 0 else { throw ServerError(.socket, "UDP socket for \(address): \(errnoText())") }
+        let fd = try openUDPSocket(address)
         defer { close(fd) }
         if address.family == .ipv6 { _ = csys_set_v6only(fd) }
         let rc = address.withSockaddr { Glibc.bind(fd, $0, $1) }
@@ -116,7 +110,9 @@ final class UDPServer: @unchecked Sendable {
         throw ServerError(.bind, "UDP bind \(address): \(errnoText(e))")
     }
 
-    private func makeSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
+    /// A close-on-exec UDP socket of `address`'s family, unbound.
+    /// - Throws: ``ServerError`` `.socket`.
+    private func openUDPSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
         let domain = address.family == .ipv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
         let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -124,6 +120,11 @@ final class UDPServer: @unchecked Sendable {
         let fd = socket(domain, SOCK_DGRAM, 0)
         #endif
         guard fd >= 0 else { throw ServerError(.socket, "UDP socket for \(address): \(errnoText())") }
+        return fd
+    }
+
+    private func makeSocket(_ address: ListenAddress) throws(ServerError) -> Int32 {
+        let fd = try openUDPSocket(address)
         var ok = csys_set_reuseport(fd) == 0
         if ok, address.family == .ipv6 { ok = csys_set_v6only(fd) == 0 }
         if ok { _ = csys_set_rcvbuf(fd, Int32(configuration.udpReceiveBuffer)) }

@@ -109,24 +109,7 @@ struct TransferTests {
                                        "--check-interval", "0.2", "--settle-delay", "0.1"]
                                       + specs.map { "\($0.0):\($0.1):\($0.2)" }, directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
-        var conf = """
-            server:
-              ip-address: 127.0.0.1@\(nsdPort)
-              port: \(nsdPort)
-              username: ""
-              chroot: ""
-              database: ""
-              zonesdir: "\(dir)"
-              xfrdir: "\(dir)"
-              pidfile: "\(dir)/nsd.pid"
-              xfrdfile: "\(dir)/xfrd.state"
-              zonelistfile: "\(dir)/zone.list"
-              verbosity: 2
-              server-count: 1
-            remote-control:
-              control-enable: no
-
-            """
+        var conf = nsdServerClause(dir: dir, port: nsdPort)
         for (zone, _, _) in specs {
             conf += """
                 zone:
@@ -251,4 +234,27 @@ func isZombie(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return true }
     return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+}
+
+/// The `server:` and `remote-control:` clauses of an nsd.conf for a test instance: loopback on
+/// `port`, every file under `dir`, no privileges to drop, no control socket.
+func nsdServerClause(dir: String, port: UInt16) -> String {
+    """
+    server:
+      ip-address: 127.0.0.1@\(port)
+      port: \(port)
+      username: ""
+      chroot: ""
+      database: ""
+      zonesdir: "\(dir)"
+      xfrdir: "\(dir)"
+      pidfile: "\(dir)/nsd.pid"
+      xfrdfile: "\(dir)/xfrd.state"
+      zonelistfile: "\(dir)/zone.list"
+      verbosity: 2
+      server-count: 1
+    remote-control:
+      control-enable: no
+
+    """
 }
