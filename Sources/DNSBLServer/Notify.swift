@@ -59,14 +59,9 @@ public final class NotifyService: Service, Sendable {
     }
 
     public func run() async throws {
-        var seen = holder.load()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-            let now = holder.load()
-            if now === seen { continue }
+        await holder.watch(every: interval) { seen, now in
             let before = Dictionary(seen.zones.map { ($0.name, $0.serial) }, uniquingKeysWith: { a, _ in a })
             let reloaded = now.generation != seen.generation
-            seen = now
             for zone in now.zones {
                 guard let old = before[zone.name] else { continue }
                 if old != zone.serial {

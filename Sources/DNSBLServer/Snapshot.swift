@@ -1,4 +1,5 @@
 import DNSBL
+import ServiceLifecycle
 import Synchronization
 
 /// Answers one DNS message: the seam between transport and answer logic.
@@ -93,6 +94,21 @@ public final class SnapshotHolder: Sendable {
             let previous = old
             old = snapshot
             return previous
+        }
+    }
+
+    /// Calls `changed(previous, current)` for every snapshot installed after the call began,
+    /// looking every `interval` seconds (several swaps between two looks are seen as one),
+    /// until the task is cancelled or its service group shuts down gracefully. For services
+    /// that act on reloads (NOTIFY, transfer prebuilds) off the query path.
+    func watch(every interval: Double, _ changed: (_ previous: Snapshot, _ current: Snapshot) -> Void) async {
+        var seen = load()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let now = load()
+            if now === seen { continue }
+            changed(seen, now)
+            seen = now
         }
     }
 }

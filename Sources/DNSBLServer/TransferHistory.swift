@@ -124,14 +124,7 @@ public final class TransferPrebuildService: Service, Sendable {
     }
 
     public func run() async throws {
-        var seen = holder.load()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-            let now = holder.load()
-            if now === seen { continue }
-            seen = now
-            transfer.prebuild(now)
-        }
+        await holder.watch(every: interval) { _, now in transfer.prebuild(now) }
     }
 }
 
