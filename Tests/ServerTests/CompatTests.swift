@@ -5,6 +5,7 @@ import DNSBLServer
 import Foundation
 import Testing
 import ZoneSource
+import TestSupport
 
 // rbldnsd compatibility (issue 4): the command-line mapping, the Debian configuration converted
 // as the migration guide says, systemd socket activation and readiness, and the differential
@@ -343,11 +344,7 @@ func firstAnswerTTL(_ m: [UInt8]) -> UInt32? {
       .timeLimit(.minutes(4)))
 func differentialBounded() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
-    var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-        root = root.deletingLastPathComponent()
-    }
-    let script = root.appendingPathComponent("tools/differential").path
+    let script = repositoryRoot() + "/tools/differential"
     let work = try makeTempDirectory()
     chmod(work, 0o755)
     defer { try? FileManager.default.removeItem(atPath: work) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Seconds options become Int64-nanosecond durations and deadlines: `--tcp-idle-timeout 1e300`,
 /// `--stats-interval 1e300` (serve) and `--timeout 1e300` (query) trapped with "Double value
