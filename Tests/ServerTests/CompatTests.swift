@@ -69,6 +69,7 @@ func rbldnsdFields() throws {
     #expect(p.notes.count == 2, "-f and -C are accepted and explained: \(p.notes)")
     #expect(try RbldnsdCommandLine.seconds("35m") == 2100)
     #expect(try RbldnsdCommandLine.seconds("2w") == 1_209_600)
+    #expect(try RbldnsdCommandLine.seconds("2147483647") == 2_147_483_647)
     // Socket activation: no -b needed, none emitted.
     let s = try RbldnsdCommandLine.parse(["z:ip4set:f"]).serveArguments(runningAsRoot: false, socketActivated: true)
     #expect(!s.contains("--listen"))
@@ -76,7 +77,9 @@ func rbldnsdFields() throws {
 
 @Test("rbldnsd options prefixbl refuses or cannot parse are errors with a reason",
       arguments: [["-d", "z:ip4set:f"], ["-x", "ext.so"], ["-X", "arg"], ["-Z"], ["-b"], ["-t", "5y"],
-                  ["-t", "1:2:3:4"], ["-c", "abc"]])
+                  ["-t", "1:2:3:4"], ["-c", "abc"],
+                  // above 2^31−1 (RFC 2181 §8); the second used to trap on overflow
+                  ["-t", "2147483648"], ["-t", "99999999999999999w"]])
 func rbldnsdRefused(_ argv: [String]) {
     #expect(throws: ServerError.self) { _ = try RbldnsdCommandLine.parse(argv) }
 }

@@ -23,6 +23,26 @@ struct OptionBoundsTests {
         }
     }
 
+    /// RFC 2181 §8: TTLs are 0…2^31−1; a resolver takes a larger one as 0, so such an option
+    /// would make every answer uncached. Refused as a usage error, from `serve` and from an
+    /// rbldnsd `-t` line alike.
+    @Test(.enabled(if: enabled, "prefixbl binary not built"),
+          arguments: [("--default-ttl", "-t 2147483648"), ("--min-ttl", "-t :2147483648"), ("--max-ttl", "-t ::2147483648")])
+    func ttlOptionsOfTwoToThe31AreUsageErrors(_ option: String, _ rbldnsdT: String) throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/v4.txt"
+        try "192.0.2.1\n".write(toFile: data, atomically: true, encoding: .utf8)
+        let serve = try run(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", option, "2147483648", "bl.example:ip4set:" + data],
+                            timeout: 10)
+        #expect(serve.status == 64, "\(serve.output)")
+        #expect(serve.output.contains("\(option) 2147483648 is above 2147483647 (2^31−1), the largest TTL (RFC 2181 §8)"), "\(serve.output)")
+        let rbldnsd = try run(prefixblBinary()!, ["rbldnsd", "-n", "-b", "127.0.0.1/0"] + rbldnsdT.split(separator: " ").map(String.init)
+                              + ["bl.example:ip4set:" + data], timeout: 10)
+        #expect(rbldnsd.status == 64, "\(rbldnsd.output)")
+        #expect(rbldnsd.output.contains("time value '2147483648' is above 2147483647 seconds (2^31−1)"), "\(rbldnsd.output)")
+    }
+
     @Test(.enabled(if: enabled, "prefixbl binary not built"))
     func absurdQueryTimeoutIsAUsageError() throws {
         let r = try run(prefixblBinary()!, ["query", "192.0.2.1", "--zone", "bl.example", "--timeout", "1e300"], timeout: 10)
