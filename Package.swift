@@ -65,12 +65,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "ZoneExportTests", dependencies: ["ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
-        .testTarget(name: "PrefixStoreTests", dependencies: ["PrefixStore"]),
-        .testTarget(name: "ZoneSourceTests", dependencies: ["ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
-        .testTarget(name: "DNSBLTests", dependencies: ["DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
-        .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
+        // Helpers every test target shares (seeded generator, real-data and binary locators,
+        // temporary directories); only test targets depend on it.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ZoneExportTests", dependencies: ["TestSupport", "ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
+        .testTarget(name: "PrefixStoreTests", dependencies: ["TestSupport", "PrefixStore"]),
+        .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
     ],
     swiftLanguageModes: [.v6]
 )

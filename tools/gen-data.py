@@ -46,6 +46,11 @@ V_VALUES = [
 ]
 
 
+def entry_value(rng):
+    """A per-entry value for 1% of the entries, else "" (the default line applies)."""
+    return rng.choice(V_VALUES) if rng.random() < 0.01 else ""
+
+
 def v6_text(addr, plen=None):
     """Any valid RFC 4291 text form; the fast path writes `a:b:c::/48` style directly."""
     g = [(addr >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
@@ -143,9 +148,6 @@ def gen_v6(path, lines, seed, zone, sampler):
             sampler.add(first, last, excl)
             n += 1
 
-        def val():
-            return rng.choice(V_VALUES) if rng.random() < 0.01 else ""
-
         while n < lines:
             if len(out) >= 8192:
                 f.writelines(out)
@@ -161,7 +163,7 @@ def gen_v6(path, lines, seed, zone, sampler):
                 if (first, plen) in large_seen:
                     continue
                 large_seen.add((first, plen))
-                emit(first, plen, val())
+                emit(first, plen, entry_value(rng))
                 if rng.random() < 0.2:  # punch a /48 or /64 hole
                     hl = rng.choice([48, 64])
                     hole = first | (rng.getrandbits(128 - plen) & ~((1 << (128 - hl)) - 1))
@@ -173,7 +175,7 @@ def gen_v6(path, lines, seed, zone, sampler):
             s48 = ((0x20000000 + q) << 96) | ((b & 0xFFFF) << 80)
             t = rng.random()
             if t < 0.30:
-                emit(s48, 48, val())
+                emit(s48, 48, entry_value(rng))
                 if rng.random() < 0.05:
                     if rng.random() < 0.5:
                         emit(s48 | (rng.getrandbits(16) << 64), 64, excl=True)
@@ -183,17 +185,17 @@ def gen_v6(path, lines, seed, zone, sampler):
                 k = 1 + min(int(rng.expovariate(0.6)), 7)
                 base = rng.getrandbits(16)
                 for i in range(k):
-                    emit(s48 | (((base + i) & 0xFFFF) << 64), 64, val(), short=rng.random() < 0.05)
+                    emit(s48 | (((base + i) & 0xFFFF) << 64), 64, entry_value(rng), short=rng.random() < 0.05)
             elif t < 0.85:
                 plen = rng.choice([49, 50, 52, 56, 56, 56, 57, 58, 60, 60, 61, 62, 63])
                 first = (s48 | (rng.getrandbits(80))) & ~((1 << (128 - plen)) - 1)
-                emit(first, plen, val())
+                emit(first, plen, entry_value(rng))
                 if rng.random() < 0.1:
                     emit(first | rng.getrandbits(128 - plen), 128, excl=True)
             elif t < 0.95:
                 sub = s48 | (rng.getrandbits(16) << 64)
                 for _ in range(1 + rng.getrandbits(1)):
-                    emit(sub | rng.getrandbits(64), 128, val())
+                    emit(sub | rng.getrandbits(64), 128, entry_value(rng))
             else:
                 # nesting: a /48 and a more specific /64 with its own value, and a hole
                 emit(s48, 48)
@@ -204,7 +206,10 @@ def gen_v6(path, lines, seed, zone, sampler):
     return n
 
 
-def v6_queries(sampler, count, zone, rng):
+def sampled_queries(sampler, count, zone, rng, name, anywhere, mask):
+    """dnsperf lines `NAME TYPE` for `count` addresses: 30% inside a sampled listing, 10% its
+    first and 10% its last address, 10% inside an exclusion, 10% just outside a listing, the rest
+    `anywhere(rng)`; 85% A, 15% TXT. Both families draw from `rng` in this same order."""
     qs = []
     L, X = sampler.listed, sampler.excluded
     for _ in range(count):
@@ -223,10 +228,16 @@ def v6_queries(sampler, count, zone, rng):
             a, z = rng.choice(L)
             addr = (a - 1) if rng.random() < 0.5 else (z + 1)
         else:
-            addr = (0x2 << 124) | rng.getrandbits(125) if rng.random() < 0.8 else rng.getrandbits(128)
-        addr &= MASK128
-        qs.append("%s %s\n" % (v6_name(addr, zone), "TXT" if rng.random() < 0.15 else "A"))
+            addr = anywhere(rng)
+        addr &= mask
+        qs.append("%s %s\n" % (name(addr, zone), "TXT" if rng.random() < 0.15 else "A"))
     return qs
+
+
+def v6_queries(sampler, count, zone, rng):
+    # random addresses: 80% inside 2000::/3, the rest anywhere
+    return sampled_queries(sampler, count, zone, rng, v6_name, lambda g: (
+        (0x2 << 124) | g.getrandbits(125) if g.random() < 0.8 else g.getrandbits(128)), MASK128)
 
 
 # ----------------------------------------------------------------------------- IPv4
@@ -257,9 +268,6 @@ def gen_v4(path, lines, seed, zone, sampler):
             sampler.add(first, last, excl)
             n += 1
 
-        def val():
-            return rng.choice(V_VALUES) if rng.random() < 0.01 else ""
-
         while n < lines:
             if len(out) >= 8192:
                 f.writelines(out)
@@ -273,7 +281,7 @@ def gen_v4(path, lines, seed, zone, sampler):
                 plen = rng.choice([20, 21, 22, 22, 23, 23, 23])
                 first = base | (rng.getrandbits(plen - 20) << (32 - plen)) if plen > 20 else base
                 last = first | ((1 << (32 - plen)) - 1)
-                emit("%s/%d" % (v4_text(first), plen), first, last, val())
+                emit("%s/%d" % (v4_text(first), plen), first, last, entry_value(rng))
                 if rng.random() < 0.3:
                     x = rng.randint(first, last)
                     emit(v4_text(x), x, x, excl=True)
@@ -295,51 +303,30 @@ def gen_v4(path, lines, seed, zone, sampler):
             if t < 0.70:
                 k = 1 + min(int(rng.expovariate(0.5)), 11)
                 for x in rng.sample(range(1, 255), k):
-                    emit(v4_text(base | x), base | x, base | x, val())
+                    emit(v4_text(base | x), base | x, base | x, entry_value(rng))
             elif t < 0.82:
                 if rng.random() < 0.3:
-                    emit("%d.%d.%d" % (b >> 16, (b >> 8) & 255, b & 255), base, base | 255, val())
+                    emit("%d.%d.%d" % (b >> 16, (b >> 8) & 255, b & 255), base, base | 255, entry_value(rng))
                 else:
-                    emit("%s/24" % v4_text(base), base, base | 255, val())
+                    emit("%s/24" % v4_text(base), base, base | 255, entry_value(rng))
                 if rng.random() < 0.3:
                     for x in rng.sample(range(0, 256), 1 + rng.getrandbits(1)):
                         emit(v4_text(base | x), base | x, base | x, excl=True)
             elif t < 0.92:
                 lo = rng.randint(1, 200)
                 hi = rng.randint(lo + 1, min(254, lo + 40))
-                emit("%s-%d" % (v4_text(base | lo), hi), base | lo, base | hi, val())
+                emit("%s-%d" % (v4_text(base | lo), hi), base | lo, base | hi, entry_value(rng))
             else:
                 plen = rng.choice([25, 26, 27, 28, 29, 30, 31])
                 first = base | (rng.getrandbits(plen - 24) << (32 - plen))
                 last = first | ((1 << (32 - plen)) - 1)
-                emit("%s/%d" % (v4_text(first), plen), first, last, val())
+                emit("%s/%d" % (v4_text(first), plen), first, last, entry_value(rng))
         f.writelines(out)
     return n
 
 
 def v4_queries(sampler, count, zone, rng):
-    qs = []
-    L, X = sampler.listed, sampler.excluded
-    for _ in range(count):
-        r = rng.random()
-        if r < 0.30 and L:
-            a, z = rng.choice(L)
-            addr = rng.randint(a, z)
-        elif r < 0.40 and L:
-            addr = rng.choice(L)[0]
-        elif r < 0.50 and L:
-            addr = rng.choice(L)[1]
-        elif r < 0.60 and X:
-            a, z = rng.choice(X)
-            addr = rng.randint(a, z)
-        elif r < 0.70 and L:
-            a, z = rng.choice(L)
-            addr = (a - 1) if rng.random() < 0.5 else (z + 1)
-        else:
-            addr = rng.getrandbits(32)
-        addr &= 0xFFFFFFFF
-        qs.append("%s %s\n" % (v4_name(addr, zone), "TXT" if rng.random() < 0.15 else "A"))
-    return qs
+    return sampled_queries(sampler, count, zone, rng, v4_name, lambda g: g.getrandbits(32), 0xFFFFFFFF)
 
 
 # ----------------------------------------------------------------------------- real files

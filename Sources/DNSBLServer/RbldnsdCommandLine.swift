@@ -167,10 +167,13 @@ public struct RbldnsdCommandLine: Sendable, Equatable {
             }
             digits = text.dropLast()
         }
-        guard let n = UInt64(digits), n * unit <= UInt64(Int32.max) else {
-            throw ServerError(.config, "bad time value '\(text)'")
+        guard let n = UInt64(digits) else { throw ServerError(.config, "bad time value '\(text)'") }
+        let (total, overflow) = n.multipliedReportingOverflow(by: unit)
+        // 2^31−1: the largest TTL (RFC 2181 §8), and the bound of every other rbldnsd time.
+        guard !overflow, total <= UInt64(Int32.max) else {
+            throw ServerError(.config, "time value '\(text)' is above 2147483647 seconds (2^31−1)")
         }
-        return UInt32(n * unit)
+        return UInt32(total)
     }
 
     /// The `-b` values resolved as rbldnsd does (`addr[/port]`, port default 53, names and

@@ -52,7 +52,11 @@ public struct CompileOptions: Sendable {
     /// Unix seconds used for `$TIMESTAMP` checks; defaults to the current time.
     public var now: UInt64 = UInt64(time(nil))
     /// Answer TTL of a dataset without `$TTL` (and of `$TTL 0`), seconds: rbldnsd's `-t DEFTTL`.
+    /// Above ``maxTTL`` it is clamped to it with a ``Diagnostic/Code/ttlTooLarge`` warning.
     public var defaultTTL: UInt32 = 2100
+    /// The largest TTL a record may carry, seconds: 2^31−1 = 2147483647 (RFC 2181 §8). The
+    /// compiler clamps every TTL of the source to it.
+    public static let maxTTL: UInt32 = 0x7FFF_FFFF
     /// Accept CIDR prefixes with host bits set (`192.0.2.7/24`) as their network
     /// (`192.0.2.0/24`) instead of skipping them with a warning: rbldnsd's `-e`.
     public var allowHostBits = false
@@ -138,6 +142,11 @@ public enum Compiler {
         let clock = ContinuousClock.now
         let cpuStart = processCPUSeconds()
         var sink = DiagnosticSink(strict: options.strict)
+        var options = options
+        if options.defaultTTL > DatasetParser.maxTTL {
+            sink.warning(.ttlTooLarge, "default TTL \(options.defaultTTL) is 2^31 or more; clamped to \(DatasetParser.maxTTL) (RFC 2181 §8: resolvers take a TTL with the top bit set as 0)")
+            options.defaultTTL = DatasetParser.maxTTL
+        }
         var stats = CompileStats()
         var origins = OriginTable()
         var nextOrigin: UInt32 = 0

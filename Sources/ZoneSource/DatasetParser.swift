@@ -119,6 +119,17 @@ struct DatasetParser {
         sink.error(code, message, file: fileName, line: lineNumber)
     }
 
+    static let maxTTL = CompileOptions.maxTTL
+
+    /// `ttl` when it is at most ``maxTTL``; else a ``Diagnostic/Code/ttlTooLarge`` warning for
+    /// this line (`what` names the field) and ``maxTTL``. rbldnsd serves such a value as given,
+    /// and resolvers then read it as 0 (RFC 2181 §8): the list would be effectively uncached.
+    mutating func bounded(_ ttl: UInt32, _ what: String) -> UInt32 {
+        guard ttl > Self.maxTTL else { return ttl }
+        warn(.ttlTooLarge, "\(what) \(ttl) is 2^31 or more; clamped to \(Self.maxTTL) (RFC 2181 §8: resolvers take a TTL with the top bit set as 0, so the answers would not be cached)")
+        return Self.maxTTL
+    }
+
     static func text(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> String {
         String(decoding: UnsafeBufferPointer(start: p + s, count: max(0, e - s)), as: UTF8.self)
     }
@@ -412,7 +423,7 @@ struct DatasetParser {
         case "ns", "nameserver": specialNS(args)
         case "ttl":
             guard args.count == 1 else { fail(.special, "$TTL takes one time value"); return }
-            do throws(LDNSError) { ttl = try LDNSTime.seconds(args[0]) }
+            do throws(LDNSError) { ttl = bounded(try LDNSTime.seconds(args[0]), "$TTL") }
             catch { fail(.special, "$TTL: \(error)") }
             if ttl == 0 { ttl = defaultTTL }
         case "maxrange4":
@@ -444,7 +455,7 @@ struct DatasetParser {
             return
         }
         do throws(LDNSError) {
-            var soaTTL = try LDNSTime.seconds(args[0])
+            var soaTTL = bounded(try LDNSTime.seconds(args[0]), "$SOA TTL")
             if soaTTL == 0 { soaTTL = ttl }
             let mname = try DomainName(args[1])
             let rname = try DomainName(args[2])
@@ -469,7 +480,7 @@ struct DatasetParser {
         if ns != nil { return }  // rbldnsd: only the first $NS of a dataset counts
         guard args.count >= 2 else { fail(.special, "$NS needs a ttl and at least one name"); return }
         do throws(LDNSError) {
-            var t = try LDNSTime.seconds(args[0])
+            var t = bounded(try LDNSTime.seconds(args[0]), "$NS TTL")
             if t == 0 { t = ttl }
             var names: [DomainName] = []
             for a in args.dropFirst() where !a.hasPrefix("-") {

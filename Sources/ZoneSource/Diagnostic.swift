@@ -51,6 +51,10 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         case valueIgnored
         /// A TXT longer than 64,000 bytes: no DNS message could carry its answer.
         case txtTooLong
+        /// A TTL of 2^31 seconds or more (`$TTL`, `$SOA`, `$NS`, a `generic` record, the default
+        /// TTL); clamped to 2^31−1 = 2147483647. RFC 2181 §8 limits TTLs to 0…2^31−1 and
+        /// resolvers take a value with the top bit set as 0, so the answers would never be cached.
+        case ttlTooLarge
         /// Too many diagnostics; the rest were counted, not kept.
         case suppressed
     }

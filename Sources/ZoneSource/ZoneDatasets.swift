@@ -89,7 +89,7 @@ struct GenericParser {
         var k = 1
         var ttl = meta.ttl
         if let c = p[w[1].start] as UInt8?, isDigit(c) {
-            do throws(LDNSError) { ttl = try LDNSTime.seconds(text(1)) } catch {
+            do throws(LDNSError) { ttl = meta.bounded(try LDNSTime.seconds(text(1)), "record TTL") } catch {
                 meta.fail(.syntax, "invalid TTL in generic record: \(error)")
                 return
             }
@@ -342,6 +342,8 @@ struct ZoneDatasetsParser {
         self.kind = kind; self.zone = zone; self.specName = specName; self.options = options
         common = DatasetParser(kind: .ip4set, countAsValue: options.countAsValue, force: options.force,
                                strict: options.strict, now: options.now)
+        common.ttl = options.defaultTTL
+        common.defaultTTL = options.defaultTTL
         switch kind {
         case .generic: section = .generic(GenericParser(meta: common, zone: zone)); subzones = [[]]; sectionName = specName
         case .acl: section = .acl(ACLParser(meta: common)); subzones = [[]]; sectionName = specName
@@ -356,6 +358,7 @@ struct ZoneDatasetsParser {
         var d = DatasetParser(kind: k, countAsValue: options.countAsValue, force: options.force,
                               strict: options.strict, now: options.now)
         d.ttl = common.ttl
+        d.defaultTTL = common.defaultTTL
         d.vars = common.vars
         d.baseTemplate = common.baseTemplate
         d.fileName = common.fileName

@@ -220,6 +220,10 @@ struct Serve: ParsableCommand {
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024") }
         guard checkInterval >= 0 else { throw ValidationError("--check-interval must be >= 0 (0: only SIGHUP reloads)") }
         guard statsInterval > 0 else { throw ValidationError("--stats-interval must be > 0") }
+        for (value, name) in [(defaultTTL, "--default-ttl"), (minTTL ?? 0, "--min-ttl"), (maxTTL ?? 0, "--max-ttl")]
+        where value > CompileOptions.maxTTL {
+            throw ValidationError("\(name) \(value) is above \(CompileOptions.maxTTL) (2^31−1), the largest TTL (RFC 2181 §8): resolvers take a larger one as 0")
+        }
         if let minTTL, let maxTTL, maxTTL > 0, minTTL > maxTTL { throw ValidationError("--min-ttl is above --max-ttl") }
         guard settleDelay >= 0 else { throw ValidationError("--settle-delay must be >= 0") }
         guard (0...100).contains(maxShrink) else { throw ValidationError("--max-shrink is a percentage, 0...100") }

@@ -3,6 +3,7 @@ import Testing
 import PrefixStore
 import ZoneSource
 @testable import Aggregation
+import TestSupport
 
 let T: Int64 = 1_700_000_000
 let ripe32 = alloc("2001:db8::/32")

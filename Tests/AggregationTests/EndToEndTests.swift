@@ -3,20 +3,7 @@ import Testing
 import PrefixStore
 import ZoneSource
 @testable import Aggregation
-
-/// The path of the built `prefixbl` next to this test bundle's build directory, if built.
-func prefixblBinary(file: String = #filePath) -> String? {
-    var dir = URL(fileURLWithPath: file).deletingLastPathComponent()
-    while dir.path != "/" {
-        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { break }
-        dir = dir.deletingLastPathComponent()
-    }
-    for config in ["debug", "release"] {
-        let p = dir.appendingPathComponent(".build/\(config)/prefixbl").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return nil
-}
+import TestSupport
 
 /// A bot that sends every message from a fresh address of its /64: aggregate → compile →
 /// store lookups. Addresses it never used answer as listed once min-hits events are in.

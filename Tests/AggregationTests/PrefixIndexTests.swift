@@ -1,11 +1,12 @@
 import Testing
 @testable import Aggregation
+import TestSupport
 
 /// The longest-match index against brute force over random nested prefixes.
 struct PrefixIndexTests {
     @Test(arguments: 1...20)
     func matchesBruteForce(seed: UInt64) {
-        var rng = SeededRandom(state: seed &* 7919)
+        var rng = SplitMix64(seed: seed &* 7919)
         // Prefixes in a small corner of the space so they nest often; duplicates included.
         var prefixes: [PrefixKey] = []
         for _ in 0..<Int.random(in: 1...60, using: &rng) {

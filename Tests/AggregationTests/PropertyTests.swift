@@ -2,25 +2,14 @@ import Testing
 import PrefixStore
 import ZoneSource
 @testable import Aggregation
-
-/// SplitMix64: a seeded generator so failures reproduce.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 /// Properties of random scenarios: allocations (/32s with nested /40 and /48 assignments),
 /// operator assignment sizes, a whitelist, clustered evidence and a random policy.
 struct PropertyTests {
     @Test(arguments: 1...40)
     func listingsCoverEvidenceStayInsideAllocationsAndNeverGrow(seed: UInt64) throws {
-        var rng = SeededRandom(state: seed)
+        var rng = SplitMix64(seed: seed)
         let base: UInt128 = 0x2001_0db8 << 96
         func sub(_ bits: Int, _ at: Int, _ value: UInt64) -> UInt128 { UInt128(value) << UInt128(128 - at - bits) }
 

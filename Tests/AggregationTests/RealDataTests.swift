@@ -3,6 +3,7 @@ import Testing
 import PrefixStore
 import ZoneSource
 @testable import Aggregation
+import TestSupport
 
 /// The RIR allocation parser on the real RIPE NCC delegated file (../shared/realdata).
 @Suite(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata next to the repository or PREFIXBL_REALDATA"))

@@ -2,38 +2,7 @@ import Foundation
 import PrefixStore
 import ZoneSource
 @testable import Aggregation
-
-/// A fresh temporary directory, removed when released.
-final class TempDir {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "prefixbl-agg-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) -> String {
-        let p = path + "/" + name
-        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
-        return p
-    }
-}
-
-/// ../shared/realdata next to the repository root: the nearest ancestor of this file that has
-/// a `shared/realdata` directory (a worktree sits deeper than the main checkout), else
-/// $PREFIXBL_REALDATA; nil when neither exists.
-func realdataDirectory(file: String = #filePath) -> String? {
-    var dir = URL(fileURLWithPath: file).deletingLastPathComponent()
-    while dir.path != "/" {
-        let candidate = dir.appendingPathComponent("shared/realdata").path
-        if FileManager.default.fileExists(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    if let env = ProcessInfo.processInfo.environment["PREFIXBL_REALDATA"],
-       FileManager.default.fileExists(atPath: env) { return env }
-    return nil
-}
+import TestSupport
 
 /// A prefix from text; crashes the test on a typo.
 func cidr(_ text: String) -> CIDRPrefix {

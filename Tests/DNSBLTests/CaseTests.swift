@@ -4,6 +4,7 @@ import DNSWire
 import PrefixStore
 import LDNSKit
 @testable import DNSBL
+import TestSupport
 
 // The cases of ../shared/cases/README.md that are about answers, one test each.
 
@@ -45,11 +46,11 @@ struct CaseTests {
     }
 
     @Test func c3_bulkOnFullbogons() throws {
-        let path = try #require(realDataFile("fullbogons-ipv6.txt"),
+        let path = try #require(realdataFile("fullbogons-ipv6.txt"),
                                 "shared/realdata/fullbogons-ipv6.txt not found (set PREFIXBL_REALDATA)")
         let all = try readPlainCIDRs(path)
         #expect(all.count > 100_000)
-        var rng = SplitMix(seed: 0xC3)
+        var rng = SplitMix64(seed: 0xC3)
         // The whole file is served; 1,000 random prefixes of it are queried. The skeleton's
         // in-memory placeholder store flattens in quadratic time, so against it (recognised by
         // its refusal of store images) only a random sample of 1,000 prefixes is served.
@@ -258,23 +259,6 @@ struct CaseTests {
 
 // MARK: - real data helpers
 
-/// Finds `shared/realdata/<file>` next to the repository root (walking up from this file), or
-/// under $PREFIXBL_REALDATA.
-func realDataFile(_ file: String, from here: String = #filePath) -> String? {
-    var dir = here
-    while let slash = dir.lastIndex(of: "/") {
-        dir = String(dir[..<slash])
-        if dir.isEmpty { break }
-        let candidate = dir + "/shared/realdata/" + file
-        if access(candidate, R_OK) == 0 { return candidate }
-    }
-    if let env = getenv("PREFIXBL_REALDATA") {
-        let candidate = String(cString: env) + "/" + file
-        if access(candidate, R_OK) == 0 { return candidate }
-    }
-    return nil
-}
-
 /// Reads a plain list: one IPv6 CIDR per line, `#` comments.
 func readPlainCIDRs(_ path: String) throws -> [(UInt128, Int)] {
     guard let f = fopen(path, "r") else { throw TestError.bad("cannot open \(path)") }
@@ -294,17 +278,4 @@ func readPlainCIDRs(_ path: String) throws -> [(UInt128, Int)] {
 
 func formatV6(_ a: UInt128) -> String {
     (0..<8).map { String(UInt16(truncatingIfNeeded: a >> UInt128(112 - 16 * $0)), radix: 16) }.joined(separator: ":")
-}
-
-/// Deterministic random numbers for tests (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

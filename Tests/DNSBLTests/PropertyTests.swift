@@ -3,6 +3,7 @@ import DNSWire
 import PrefixStore
 import LDNSKit
 @testable import DNSBL
+import TestSupport
 
 // Random stores and random query names against a slow reference of SPEC §3–§4 that shares no
 // code with the responder (no RangeTable: longest prefix straight over the entries), plus the
@@ -138,11 +139,11 @@ struct PropertyTests {
         (0x2001_0db8 << 96, 32), (0x2002 << 112, 16), (0xffff << 32, 96), (0, 0), (0x2001 << 112, 8),
     ]
 
-    static func randomV4(_ g: inout SplitMix) -> UInt32 {
+    static func randomV4(_ g: inout SplitMix64) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { acc, _ in acc << 8 | v4Octets[Int(g.next() % UInt64(v4Octets.count))] }
     }
 
-    static func randomV6(_ g: inout SplitMix, v4: UInt32) -> UInt128 {
+    static func randomV6(_ g: inout SplitMix64, v4: UInt32) -> UInt128 {
         let (anchor, len) = v6Anchors[Int(g.next() % UInt64(v6Anchors.count))]
         var a = anchor
         if anchor == 0x2002 << 112 && g.next() % 2 == 0 { a |= UInt128(v4) << 80 }
@@ -156,7 +157,7 @@ struct PropertyTests {
         return a
     }
 
-    static func randomDataset(_ g: inout SplitMix, family: AddressFamily, index: Int) -> DatasetInput {
+    static func randomDataset(_ g: inout SplitMix64, family: AddressFamily, index: Int) -> DatasetInput {
         let values = (0..<3).map { i in ListingValue(a: 0x7F00_0000 | UInt32(index * 10 + i + 2), txt: Array("v\(index).\(i) $".utf8)) }
         var entries: [PrefixEntry] = []
         for k in 0..<Int(3 + g.next() % 10) {
@@ -174,7 +175,7 @@ struct PropertyTests {
     }
 
     /// Query labels (leftmost first): full and partial names of both families, malformed ones.
-    static func randomLabels(_ g: inout SplitMix) -> [String] {
+    static func randomLabels(_ g: inout SplitMix64) -> [String] {
         let v4 = randomV4(&g)
         switch g.next() % 8 {
         case 0, 1:
@@ -212,7 +213,7 @@ struct PropertyTests {
 
     @Test(arguments: 0..<12)
     func rfc8020_responderMatchesReferenceOnRandomStores(_ seed: Int) throws {
-        var g = SplitMix(seed: UInt64(seed) &* 0x1234_5678 &+ 99)
+        var g = SplitMix64(seed: UInt64(seed) &* 0x1234_5678 &+ 99)
         let nv4 = Int(g.next() % 3), nv6 = Int(g.next() % 3)
         let v4sets = (0..<nv4).map { Self.randomDataset(&g, family: .ipv4, index: $0) }
         let v6sets = (0..<nv6).map { Self.randomDataset(&g, family: .ipv6, index: 3 + $0) }
@@ -251,7 +252,7 @@ struct PropertyTests {
         // Guards the property test against a generator that never reaches listed data.
         var total = 0
         for seed in 0..<12 {
-            var g = SplitMix(seed: UInt64(seed) &* 0x1234_5678 &+ 99)
+            var g = SplitMix64(seed: UInt64(seed) &* 0x1234_5678 &+ 99)
             let nv4 = Int(g.next() % 3), nv6 = Int(g.next() % 3)
             let v4sets = (0..<nv4).map { Self.randomDataset(&g, family: .ipv4, index: $0) }
             let v6sets = (0..<nv6).map { Self.randomDataset(&g, family: .ipv6, index: 3 + $0) }

@@ -1,22 +1,11 @@
 import Testing
 import DNSWire
 @testable import DNSBL
+import TestSupport
 
 // The one-walk QNAME scan (reader + label starts + address) against the label-by-label
 // readings it replaced: the original reader loop (kept here as the reference) and
 // `QueryAddress(_:start:end:)`.
-
-/// A small deterministic generator (SplitMix64), so a failure names a reproducible seed.
-struct ScanRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The QNAME loop of the reader before the scan existed: error code and offset, or the
 /// offsets of the labels and the name's end.
@@ -58,7 +47,7 @@ func referenceNameEnd(_ m: [UInt8], at offset: Int) -> Result<Int, WireError> {
 struct QNameScanTests {
     /// A random label: mostly the shapes DNSBL names have (one hex digit either case, decimal
     /// octets with and without leading zeros, values over 255), some that look almost like them.
-    func randomLabel(_ g: inout ScanRNG) -> [UInt8] {
+    func randomLabel(_ g: inout SplitMix64) -> [UInt8] {
         let hex = Array("0123456789abcdefABCDEF".utf8)
         switch Int.random(in: 0..<10, using: &g) {
         case 0...4: return [hex[Int.random(in: 0..<hex.count, using: &g)]]
@@ -94,7 +83,7 @@ struct QNameScanTests {
 
     @Test func scanMatchesLabelByLabelReading() {
         for seed in UInt64(1)...1000 {
-            var g = ScanRNG(state: seed)
+            var g = SplitMix64(seed: seed)
             let n = Int.random(in: 0...40, using: &g)
             // Every other name is a run of one-byte labels (the shape of IPv6 names), shifted
             // by a few other labels in front so that runs start at every alignment.

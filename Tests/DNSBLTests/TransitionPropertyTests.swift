@@ -3,6 +3,7 @@ import DNSWire
 import PrefixStore
 import LDNSKit
 @testable import DNSBL
+import TestSupport
 
 /// A transition mapping as the slow reference sees it, bit by bit and sharing no code with
 /// Transition.swift: which IPv6 bit (0 = most significant) carries each IPv4 bit (0 = most
@@ -92,7 +93,7 @@ struct TransitionPropertyTests {
         ]
     }
 
-    static func randomV6(_ g: inout SplitMix, _ maps: [ReferenceMapping], _ anchors: [(UInt128, Int)]) -> UInt128 {
+    static func randomV6(_ g: inout SplitMix64, _ maps: [ReferenceMapping], _ anchors: [(UInt128, Int)]) -> UInt128 {
         let pick = Int(g.next() % UInt64(anchors.count + maps.count))
         if pick < anchors.count {
             let (anchor, len) = anchors[pick]
@@ -118,7 +119,7 @@ struct TransitionPropertyTests {
         return a
     }
 
-    static func v6Dataset(_ g: inout SplitMix, _ maps: [ReferenceMapping], index: Int) -> DatasetInput {
+    static func v6Dataset(_ g: inout SplitMix64, _ maps: [ReferenceMapping], index: Int) -> DatasetInput {
         let values = (0..<3).map { i in ListingValue(a: 0x7F00_0000 | UInt32(index * 10 + i + 2), txt: Array("v\(index).\(i) $".utf8)) }
         let anchors: [(UInt128, Int)] = [(0x2001_0db8 << 96, 32), (0x2002 << 112, 16), (0, 0)]
         var entries: [PrefixEntry] = []
@@ -133,7 +134,7 @@ struct TransitionPropertyTests {
                             values: values, entries: entries)
     }
 
-    static func labels(_ g: inout SplitMix, _ maps: [ReferenceMapping]) -> [String] {
+    static func labels(_ g: inout SplitMix64, _ maps: [ReferenceMapping]) -> [String] {
         let anchors: [(UInt128, Int)] = [(0x2001_0db8 << 96, 32), (0x2001 << 112, 16), (0xffff << 32, 96)]
         if g.next() % 6 == 0 {
             let v4 = PropertyTests.randomV4(&g)
@@ -145,7 +146,7 @@ struct TransitionPropertyTests {
     }
 
     static func scenario(_ seed: Int) throws -> (ReferenceZone, Responder) {
-        var g = SplitMix(seed: UInt64(seed) &* 0x9E37_79B9 &+ 7)
+        var g = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ 7)
         let mappings = try mappingSets()[seed % 3]
         let maps = mappings.map(ReferenceMapping.init)
         let v4sets = (0..<Int(1 + g.next() % 2)).map { PropertyTests.randomDataset(&g, family: .ipv4, index: $0) }
@@ -158,7 +159,7 @@ struct TransitionPropertyTests {
     @Test(arguments: 0..<9)
     func rfc8020_mappedNamesMatchReference(_ seed: Int) throws {
         var (ref, r) = try Self.scenario(seed)
-        var g = SplitMix(seed: UInt64(seed) &+ 1000)
+        var g = SplitMix64(seed: UInt64(seed) &+ 1000)
         for _ in 0..<150 {
             let labels = Self.labels(&g, ref.mappings)
             let name = (labels + ["bl.example"]).joined(separator: ".")
@@ -195,7 +196,7 @@ struct TransitionPropertyTests {
         var throughV4 = 0, partialNodata = 0
         for seed in 0..<9 {
             let (ref, _) = try Self.scenario(seed)
-            var g = SplitMix(seed: UInt64(seed) &+ 1000)
+            var g = SplitMix64(seed: UInt64(seed) &+ 1000)
             let v4only = ReferenceZone(v4: ref.v4, v6: [], mappings: ref.mappings)
             for _ in 0..<150 {
                 let labels = Self.labels(&g, ref.mappings)

@@ -5,6 +5,7 @@ import DNSWire
 import PrefixStore
 import LDNSKit
 import ZoneSource
+import TestSupport
 
 // Table tests for the dataset types that are not IP lists (SPEC §1, §5, §7; rbldnsd's
 // `generic`, `acl`, `combined`): source text compiled by ZoneSource, answered by the
@@ -17,16 +18,7 @@ struct Served {
 
     /// `specs`: (zone, type, file text); the zone "" is the global ACL.
     init(_ specs: [(String, String, String)], options: AnswerOptions = AnswerOptions()) throws {
-        let dir = NSTemporaryDirectory() + "prefixbl-zd-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var list: [ZoneSpec] = []
-        for (i, s) in specs.enumerated() {
-            let path = "\(dir)/f\(i).txt"
-            try s.2.write(toFile: path, atomically: true, encoding: .utf8)
-            list.append(ZoneSpec(zone: s.0, type: s.1, files: [path]))
-        }
-        let r = Compiler.compile(list)
+        let r = compileSpecs(specs)
         diagnostics = r.diagnostics
         guard !r.hasErrors else { throw TestError.bad(r.diagnostics.map(\.description).joined(separator: "\n")) }
         responder = Responder(stores: [try Store(zones: r.zones)], options: options)
@@ -50,18 +42,18 @@ struct Served {
     }
 }
 
+/// Compiles `specs`, (zone, type, file text), each text written to a file of a temporary
+/// directory; the zone "" is the global ACL.
+func compileSpecs(_ specs: [(String, String, String)]) -> CompileResult {
+    let dir = TempDir()
+    let list = specs.enumerated().map { i, s in ZoneSpec(zone: s.0, type: s.1, files: [dir.write("f\(i).txt", s.2)]) }
+    // The files must exist until the compile has read them.
+    return withExtendedLifetime(dir) { Compiler.compile(list) }
+}
+
 /// Compile diagnostics of source text (errors expected).
 func compileErrors(_ specs: [(String, String, String)]) throws -> [Diagnostic] {
-    let dir = NSTemporaryDirectory() + "prefixbl-zd-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    var list: [ZoneSpec] = []
-    for (i, s) in specs.enumerated() {
-        let path = "\(dir)/f\(i).txt"
-        try s.2.write(toFile: path, atomically: true, encoding: .utf8)
-        list.append(ZoneSpec(zone: s.0, type: s.1, files: [path]))
-    }
-    return Compiler.compile(list).diagnostics.filter { $0.severity == .error }
+    compileSpecs(specs).diagnostics.filter { $0.severity == .error }
 }
 
 let soaLines = """

@@ -1,12 +1,13 @@
 import Testing
 @testable import PrefixStore
+import TestSupport
 
 /// Flattening + encoding + validation + lookups against the linear-scan model, on random
 /// prefix mixes of every length with exclusions, duplicates and equal-length conflicts.
 /// Seed: PREFIXBL_SEED replays a run; every failure message names the seed.
 @Test func propertyLookupsAgreeWithLinearReference() throws {
     let seed = testSeed()
-    var rng = SeededRNG(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var lookups = 0, intersections = 0, linearChecks = 0
     var round = 0
     while lookups < 100_000 || intersections < 10_000 {
@@ -61,11 +62,11 @@ import Testing
         for _ in 0..<2_000 {
             let p: UInt128
             if Int.random(in: 0..<3, using: &rng) == 0 {
-                p = UInt128.random(using: &rng)
+                p = rng.next128()
             } else {
                 let e = entries[Int.random(in: 0..<entries.count, using: &rng)]
                 let span = model.last(e) - e.address
-                p = e.address + (span == .max ? UInt128.random(using: &rng) : UInt128.random(using: &rng) % (span + 1))
+                p = e.address + (span == .max ? rng.next128() : rng.next128() % (span + 1))
             }
             points.append(p)
         }
@@ -88,7 +89,7 @@ import Testing
         for _ in 0..<300 {
             let len = Int.random(in: 0...family.bits, using: &rng)
             let base = Int.random(in: 0..<2, using: &rng) == 0 ? entries[Int.random(in: 0..<entries.count, using: &rng)].address
-                                                                 : UInt128.random(using: &rng) & maxKey
+                                                                 : rng.next128() & maxKey
             let host = family.bits - len
             let hostMask: UInt128 = host == 0 ? 0 : host >= 128 ? .max : (UInt128(1) << UInt128(host)) - 1
             let first = base & ~hostMask & maxKey
@@ -124,7 +125,7 @@ import Testing
 }
 
 @Test func unsortedInputFlattensLikeSorted() throws {
-    var rng = SeededRNG(seed: testSeed())
+    var rng = SplitMix64(seed: testSeed())
     let entries = randomEntries(family: .ipv6, count: 500, valueCount: 5, using: &rng)
     let sorted = entries.sorted { ($0.address, $0.prefixLength, $0.origin) < ($1.address, $1.prefixLength, $1.origin) }
     func ranges(_ e: [PrefixEntry]) throws -> [String] {

@@ -1,31 +1,6 @@
 import Foundation
 @testable import PrefixStore
-
-/// SplitMix64: small, fast, reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// The run's seed: `PREFIXBL_SEED` when set (to replay a failure), else the clock. Every failing
-/// expectation names it.
-func testSeed() -> UInt64 {
-    if let s = ProcessInfo.processInfo.environment["PREFIXBL_SEED"], let v = UInt64(s) { return v }
-    return UInt64(Date().timeIntervalSince1970 * 1_000_000)
-}
-
-extension UInt128 {
-    static func random(using rng: inout SeededRNG) -> UInt128 {
-        (UInt128(rng.next()) << 64) | UInt128(rng.next())
-    }
-}
+import TestSupport
 
 /// The obviously-correct model: a list of prefixes, longest match by linear scan; at equal
 /// length an exclusion beats a listing, else the first in list order.
@@ -94,10 +69,10 @@ struct SegmentIndex {
 /// Random laminar prefix sets with lots of nesting, duplicates, exclusions and equal-length
 /// conflicts: entries are drawn around a few anchors so they nest.
 func randomEntries(family: AddressFamily, count: Int, valueCount: Int, maxLength: Int? = nil,
-                   using rng: inout SeededRNG) -> [PrefixEntry] {
+                   using rng: inout SplitMix64) -> [PrefixEntry] {
     let bits = family.bits
     let maxLen = maxLength ?? bits
-    let anchors = (0..<Int.random(in: 1...6, using: &rng)).map { _ in UInt128.random(using: &rng) }
+    let anchors = (0..<Int.random(in: 1...6, using: &rng)).map { _ in rng.next128() }
     var out: [PrefixEntry] = []
     for i in 0..<count {
         // Duplicates of earlier prefixes: exclusions, same value, different value.

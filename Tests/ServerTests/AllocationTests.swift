@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 
 /// C source of an LD_PRELOAD allocation counter, compiled by the test with `cc` (kept as a
 /// string: a Swift test target cannot hold C files).

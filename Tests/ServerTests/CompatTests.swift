@@ -5,6 +5,7 @@ import DNSBLServer
 import Foundation
 import Testing
 import ZoneSource
+import TestSupport
 
 // rbldnsd compatibility (issue 4): the command-line mapping, the Debian configuration converted
 // as the migration guide says, systemd socket activation and readiness, and the differential
@@ -68,6 +69,7 @@ func rbldnsdFields() throws {
     #expect(p.notes.count == 2, "-f and -C are accepted and explained: \(p.notes)")
     #expect(try RbldnsdCommandLine.seconds("35m") == 2100)
     #expect(try RbldnsdCommandLine.seconds("2w") == 1_209_600)
+    #expect(try RbldnsdCommandLine.seconds("2147483647") == 2_147_483_647)
     // Socket activation: no -b needed, none emitted.
     let s = try RbldnsdCommandLine.parse(["z:ip4set:f"]).serveArguments(runningAsRoot: false, socketActivated: true)
     #expect(!s.contains("--listen"))
@@ -75,7 +77,9 @@ func rbldnsdFields() throws {
 
 @Test("rbldnsd options prefixbl refuses or cannot parse are errors with a reason",
       arguments: [["-d", "z:ip4set:f"], ["-x", "ext.so"], ["-X", "arg"], ["-Z"], ["-b"], ["-t", "5y"],
-                  ["-t", "1:2:3:4"], ["-c", "abc"]])
+                  ["-t", "1:2:3:4"], ["-c", "abc"],
+                  // above 2^31−1 (RFC 2181 §8); the second used to trap on overflow
+                  ["-t", "2147483648"], ["-t", "99999999999999999w"]])
 func rbldnsdRefused(_ argv: [String]) {
     #expect(throws: ServerError.self) { _ = try RbldnsdCommandLine.parse(argv) }
 }
@@ -343,11 +347,7 @@ func firstAnswerTTL(_ m: [UInt8]) -> UInt32? {
       .timeLimit(.minutes(4)))
 func differentialBounded() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
-    var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-        root = root.deletingLastPathComponent()
-    }
-    let script = root.appendingPathComponent("tools/differential").path
+    let script = repositoryRoot() + "/tools/differential"
     let work = try makeTempDirectory()
     chmod(work, 0o755)
     defer { try? FileManager.default.removeItem(atPath: work) }

@@ -7,6 +7,7 @@ import Foundation
 import PrefixStore
 import Synchronization
 import Testing
+import TestSupport
 
 let engineReason: Comment = "the answer engine is still the skeleton placeholder (answer branch not merged)"
 

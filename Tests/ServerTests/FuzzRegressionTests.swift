@@ -4,13 +4,13 @@ import Foundation
 import PrefixStore
 import Testing
 import ZoneSource
+import TestSupport
 
 /// Replays the committed fuzz inputs (tools/fuzz/seeds/TARGET and every crash input kept in
 /// tools/fuzz/regressions/TARGET) through the invariants the wire and store fuzz targets check,
 /// in-process and without sanitizers, so a fixed crash stays fixed in the ordinary test run.
 enum FuzzInputs {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path + "/tools/fuzz"
+    static let root = repositoryRoot() + "/tools/fuzz"
 
     static func files(_ target: String) -> [String] {
         var out: [String] = []

@@ -8,11 +8,11 @@ import Foundation
 import PrefixStore
 import Testing
 import ZoneSource
+import TestSupport
 
 /// The bundled example zone (zones/ at the repository root), compiled with ZoneSource.
 let bundledStore: Store = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+    let root = repositoryRoot()
     let specs = [ZoneSpec(zone: "bl.example", type: "ip4set", files: [root + "/zones/bl.example.ip4set"]),
                  ZoneSpec(zone: "bl.example", type: "ip6trie", files: [root + "/zones/bl.example.ip6trie"])]
     let result = Compiler.compile(specs)

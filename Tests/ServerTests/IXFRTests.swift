@@ -6,6 +6,7 @@ import Foundation
 import LDNSKit
 import Testing
 import ZoneExport
+import TestSupport
 
 /// The records of a dig transfer output (AXFR or IXFR), each parsed by libldns, in order.
 func digRecords(_ output: String) throws -> [WireRR] {
@@ -178,13 +179,13 @@ func historyBounds() {
 @Test("a transfer that takes longer to build than the TCP idle timeout is not cut off",
       .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
       .enabled(if: which("dig") != nil, "dig not installed"),
-      .enabled(if: serverRealdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
+      .enabled(if: realdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
 func slowTransferOutlivesIdleTimeout() throws {
     let dir = try makeTempDirectory()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     // fullbogons-ipv6: 65,767 records, far more than 20 ms of export work.
     let server = try ServeProcess(["--allow-transfer", "127.0.0.1", "--tcp-idle-timeout", "0.02",
-                                   "bl.example:ip6trie:" + serverRealdataDirectory()! + "/fullbogons-ipv6.txt"],
+                                   "bl.example:ip6trie:" + realdataDirectory()! + "/fullbogons-ipv6.txt"],
                                   directory: dir, ipv6: false)
     defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
     let r = try run(which("dig")!, ["-p", "\(server.v4.port)", "@127.0.0.1", "+tcp", "+tries=1", "bl.example", "AXFR"])

@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import PrefixStore
 import Testing
+import TestSupport
 
 /// bl.example and other.example, each listing 192.0.2.1 (A 127.0.0.2) with a TXT of
 /// `txtLength` bytes (so a TXT answer can be made larger than 1232 bytes).
@@ -350,8 +351,7 @@ struct PortInUseTests {
         let binary = try #require(prefixblBinary(), "the prefixbl binary is built with the tests")
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
+        let root = repositoryRoot()
         let spec = "bl.example:ip4set:\(root)/zones/bl.example.ip4set"
         let first = try ServeProcess([spec], directory: dir, ipv6: false)
         let port = first.v4.port

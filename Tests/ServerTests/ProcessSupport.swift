@@ -7,28 +7,7 @@ import Foundation
 import PrefixStore
 import Synchronization
 import ZoneSource
-
-/// The built `prefixbl` executable: `$PREFIXBL_BIN` if set, else the SwiftPM build directory of
-/// this package (`.build/debug/prefixbl`, `.build/<triple>/debug/prefixbl`, then release), found
-/// by walking up from this file to the directory holding Package.swift. `swift test` builds the
-/// executable along with the tests.
-func prefixblBinary() -> String? {
-    let fm = FileManager.default
-    if let env = ProcessInfo.processInfo.environment["PREFIXBL_BIN"], fm.isExecutableFile(atPath: env) { return env }
-    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while dir.path != "/" {
-        if fm.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { break }
-        dir = dir.deletingLastPathComponent()
-    }
-    let build = dir.appendingPathComponent(".build")
-    var candidates = [build.appendingPathComponent("debug/prefixbl").path]
-    if let triples = try? fm.contentsOfDirectory(atPath: build.path) {
-        for t in triples.sorted() { candidates.append(build.appendingPathComponent("\(t)/debug/prefixbl").path) }
-        for t in triples.sorted() { candidates.append(build.appendingPathComponent("\(t)/release/prefixbl").path) }
-    }
-    candidates.append(build.appendingPathComponent("release/prefixbl").path)
-    return candidates.first { fm.isExecutableFile(atPath: $0) }
-}
+import TestSupport
 
 /// A child process whose stdout and stderr are collected into one string.
 final class ChildProcess: @unchecked Sendable {

@@ -2,6 +2,7 @@ import DNSBL
 @testable import DNSBLServer
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("prefixbl query (libldns client) against a stub server", .serialized)
 struct QueryClientTests {

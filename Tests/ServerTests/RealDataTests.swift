@@ -3,29 +3,11 @@ import Glibc
 #endif
 import Foundation
 import Testing
-
-/// `shared/realdata` beside the repository root: walk up from this file to the directory
-/// holding Package.swift, then look for `shared/realdata` beside it and beside each ancestor;
-/// `$PREFIXBL_REALDATA` overrides.
-func serverRealdataDirectory(file: String = #filePath) -> String? {
-    let fm = FileManager.default
-    if let env = ProcessInfo.processInfo.environment["PREFIXBL_REALDATA"], fm.fileExists(atPath: env) { return env }
-    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
-    var foundRoot = false
-    while url.path != "/" {
-        if !foundRoot { foundRoot = fm.fileExists(atPath: url.appendingPathComponent("Package.swift").path) }
-        if foundRoot {
-            let candidate = url.deletingLastPathComponent().appendingPathComponent("shared/realdata").path
-            if fm.fileExists(atPath: candidate) { return candidate }
-        }
-        url = url.deletingLastPathComponent()
-    }
-    return nil
-}
+import TestSupport
 
 @Suite("Real data through the built binary", .serialized)
 struct RealDataServeTests {
-    static let realdata = serverRealdataDirectory()
+    static let realdata = realdataDirectory()
 
     @Test("fullbogons-ipv6 + UCEPROTECT level 1: sampled listings answered over UDP and TCP, 127.0.0.1 not listed",
           .enabled(if: realdata != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"),
@@ -77,18 +59,5 @@ struct RealDataServeTests {
         let negative = try #require(try udpQuery(server.v4, makeQuery(id: 999, name: reversedName("127.0.0.1"))).flatMap(parseResponse))
         #expect(negative.rcode == 3)
         #expect(startup < 60, "time to serve the real lists: \(startup) s")
-    }
-}
-
-/// Seeded generator so the sampled names are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

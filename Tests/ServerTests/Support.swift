@@ -238,18 +238,6 @@ func startServer(handler: any QueryHandler, configure: (inout ServerConfiguratio
     return server
 }
 
-/// Path of an executable on PATH, or nil.
-func which(_ name: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let p = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    for dir in ["/usr/sbin", "/sbin", "/usr/local/sbin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-        return "\(dir)/\(name)"
-    }
-    return nil
-}
-
 /// Runs a process to completion (with a timeout), returning status and stdout+stderr.
 @discardableResult
 func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (status: Int32, output: String) {

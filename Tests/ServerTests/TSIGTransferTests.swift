@@ -5,6 +5,7 @@ import DNSBLServer
 import Foundation
 import LDNSKit
 import Testing
+import TestSupport
 
 /// A zone big enough for a multi-message AXFR: 1,500 /48s (about 8 messages of 16 kB).
 func manyBlocksZone(serial: Int = 1) -> String {
@@ -171,7 +172,7 @@ struct TSIGTransferTests {
                                        "--check-interval", "0.2", "--settle-delay", "0.1", "bl.example:ip6trie:" + src],
                                       directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
-        let conf = nsdServerClause(dir: dir, port: nsdPort) + """
+        let conf = nsdServerClauses(dir: dir, port: nsdPort) + """
             key:
               name: "\(tsigKeyName)"
               algorithm: hmac-sha256

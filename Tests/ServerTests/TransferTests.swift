@@ -7,6 +7,7 @@ import LDNSKit
 import PrefixStore
 import Testing
 import ZoneSource
+import TestSupport
 
 /// A TCP port free at the moment of asking (bound to 0 and released).
 func freeTCPPort() -> UInt16 {
@@ -94,11 +95,11 @@ struct TransferTests {
     @Test("NSD as a secondary answers like serve for sampled names of real lists; a reload sends NOTIFY and NSD follows by IXFR",
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
           .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-deps.sh installs it)"),
-          .enabled(if: serverRealdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
+          .enabled(if: realdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
     func nsdSecondary() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let real = serverRealdataDirectory()!
+        let real = realdataDirectory()!
         let small = dir + "/zone.txt"
         try transferZone.write(toFile: small, atomically: true, encoding: .utf8)
         let specs = [("v6.bl.example", "ip6trie", real + "/spamhaus-dropv6.txt"),
@@ -109,7 +110,7 @@ struct TransferTests {
                                        "--check-interval", "0.2", "--settle-delay", "0.1"]
                                       + specs.map { "\($0.0):\($0.1):\($0.2)" }, directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
-        var conf = nsdServerClause(dir: dir, port: nsdPort)
+        var conf = nsdServerClauses(dir: dir, port: nsdPort)
         for (zone, _, _) in specs {
             conf += """
                 zone:
@@ -209,6 +210,30 @@ struct TransferTests {
 
 /// SIGTERM to `pid`, then after up to 3 s SIGKILL to it and every descendant (found through
 /// /proc), so no process a test started outlives it.
+/// The `server:` and `remote-control:` clauses of an NSD secondary listening on
+/// 127.0.0.1:`port` with every file in `dir` (no chroot, no user switch, one server process),
+/// ending in a blank line; callers append their `key:` and `zone:` clauses.
+func nsdServerClauses(dir: String, port: UInt16) -> String {
+    """
+    server:
+      ip-address: 127.0.0.1@\(port)
+      port: \(port)
+      username: ""
+      chroot: ""
+      database: ""
+      zonesdir: "\(dir)"
+      xfrdir: "\(dir)"
+      pidfile: "\(dir)/nsd.pid"
+      xfrdfile: "\(dir)/xfrd.state"
+      zonelistfile: "\(dir)/zone.list"
+      verbosity: 2
+      server-count: 1
+    remote-control:
+      control-enable: no
+
+    """
+}
+
 func stopTree(_ pid: Int32) {
     func children(_ parent: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -234,27 +259,4 @@ func isZombie(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return true }
     return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
-}
-
-/// The `server:` and `remote-control:` clauses of an nsd.conf for a test instance: loopback on
-/// `port`, every file under `dir`, no privileges to drop, no control socket.
-func nsdServerClause(dir: String, port: UInt16) -> String {
-    """
-    server:
-      ip-address: 127.0.0.1@\(port)
-      port: \(port)
-      username: ""
-      chroot: ""
-      database: ""
-      zonesdir: "\(dir)"
-      xfrdir: "\(dir)"
-      pidfile: "\(dir)/nsd.pid"
-      xfrdfile: "\(dir)/xfrd.state"
-      zonelistfile: "\(dir)/zone.list"
-      verbosity: 2
-      server-count: 1
-    remote-control:
-      control-enable: no
-
-    """
 }

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import DNSBL
 @testable import DNSBLServer
+import TestSupport
 
 /// Issue 6 point 6 from the command line: the `--teredo`, `--nat64` and `--6rd` flags of
 /// `prefixbl serve`, their errors, and one `dig` through a served zone with all of them.

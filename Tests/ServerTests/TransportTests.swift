@@ -6,6 +6,7 @@ import DNSBL
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Transport over loopback (stub answerer)", .serialized)
 struct TransportTests {

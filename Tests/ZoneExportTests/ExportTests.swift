@@ -3,6 +3,7 @@ import PrefixStore
 import Testing
 import ZoneExport
 import ZoneSource
+import TestSupport
 
 let soa = "$SOA 3600 ns1.example.net hostmaster.example.net 2026113001 600 300 86400 300\n$NS 3600 ns1.example.net\n"
 

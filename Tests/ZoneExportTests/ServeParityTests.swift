@@ -4,6 +4,7 @@ import PrefixStore
 import Testing
 import ZoneExport
 import ZoneSource
+import TestSupport
 
 /// What `serve` (the Responder) answers for `name`/`type` over TCP: its answer records of
 /// that type, or NXDOMAIN / NODATA.
@@ -91,7 +92,7 @@ let v6Mixed = soa + """
 /// Names under ::ffff:0:0/96 and 2002::/16 for IPv4 addresses: mapped, 6to4 with a few
 /// interface parts.
 func imageNames(_ addresses: [UInt32], zone: [UInt8], seed: UInt64) -> [[UInt8]] {
-    var g = SplitMix(seed)
+    var g = SplitMix64(seed: seed)
     var out: [[UInt8]] = []
     for a in addresses {
         out.append(queryName(.ipv6, (0xffff << 32) | UInt128(a), zone: zone))

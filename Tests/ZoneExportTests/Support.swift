@@ -3,22 +3,7 @@ import LDNSKit
 import PrefixStore
 import ZoneExport
 import ZoneSource
-
-/// A fresh temporary directory, removed when released.
-final class TempDir: @unchecked Sendable {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "prefixbl-zx-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    @discardableResult
-    func write(_ name: String, _ text: String) -> String {
-        let p = path + "/" + name
-        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
-        return p
-    }
-}
+import TestSupport
 
 struct CompileFailure: Error, CustomStringConvertible { var description: String }
 
@@ -105,7 +90,7 @@ func queryName(_ family: AddressFamily, _ key: UInt128, zone: [UInt8]) -> [UInt8
 /// With more than `maxRanges` ranges, an evenly spread subset of them.
 func sampleAddresses(_ zone: StoreZone, family: AddressFamily, random: Int, seed: UInt64,
                      maxRanges: Int = .max) -> [UInt128] {
-    var g = SplitMix(seed)
+    var g = SplitMix64(seed: seed)
     let top: UInt128 = family == .ipv4 ? UInt128(UInt32.max) : .max
     var out: [UInt128] = []
     for d in zone.datasets where d.family == family {
@@ -121,19 +106,6 @@ func sampleAddresses(_ zone: StoreZone, family: AddressFamily, random: Int, seed
     }
     for _ in 0..<random { out.append(family == .ipv4 ? g.next128() & top : g.next128()) }
     return out
-}
-
-struct SplitMix {
-    var s: UInt64
-    init(_ seed: UInt64) { s = seed }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next128() -> UInt128 { UInt128(next()) << 64 | UInt128(next()) }
 }
 
 /// What the store answers for an address: A set and TXT set (templates with `$` left out).
@@ -179,17 +151,4 @@ func txtJoined(_ rdata: [UInt8]) -> [UInt8] {
         i += 1 + n
     }
     return out
-}
-
-/// Realdata directory: `shared/realdata` beside an ancestor of this file, or $PREFIXBL_REALDATA.
-func realdataDirectory() -> String? {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<8 {
-        url.deleteLastPathComponent()
-        let candidate = url.appendingPathComponent("shared/realdata").path
-        if FileManager.default.fileExists(atPath: candidate) { return candidate }
-    }
-    if let env = ProcessInfo.processInfo.environment["PREFIXBL_REALDATA"],
-       FileManager.default.fileExists(atPath: env) { return env }
-    return nil
 }

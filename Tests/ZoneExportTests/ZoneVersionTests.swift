@@ -2,9 +2,10 @@ import PrefixStore
 import Testing
 import ZoneExport
 import ZoneSource
+import TestSupport
 
 /// Random IPv6 listings inside 2001:db8::/32 as source text, `count` lines.
-func randomListings(_ g: inout SplitMix, count: Int) -> [String] {
+func randomListings(_ g: inout SplitMix64, count: Int) -> [String] {
     (0..<count).map { _ in
         let len = [40, 44, 47, 48, 52, 56, 64, 128][Int(g.next() % 8)]
         let key = (UInt128(0x2001_0db8) << 96) | (g.next128() >> 32)
@@ -24,7 +25,7 @@ func version(_ text: String, dir: TempDir) throws -> (ZoneVersion, Set<[UInt8]>)
 /// added, removed, values changed, a TTL changed); the difference holds only changed RRs.
 @Test(arguments: [1, 2, 3])
 func differenceAppliedToOldGivesNew(seed: UInt64) throws {
-    var g = SplitMix(seed)
+    var g = SplitMix64(seed: seed)
     let base = randomListings(&g, count: 400)
     var edited = base
     for _ in 0..<20 { edited.remove(at: Int(g.next() % UInt64(edited.count))) }

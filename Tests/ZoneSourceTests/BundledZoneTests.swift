@@ -2,16 +2,11 @@ import Testing
 import Foundation
 import PrefixStore
 @testable import ZoneSource
+import TestSupport
 
 /// zones/: the bundled example zone compiles and answers as its comments promise.
 struct BundledZoneTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url = url.deletingLastPathComponent()
-        }
-        return url.path
-    }()
+    static let root = repositoryRoot()
 
     static func compileBundled() -> CompileResult {
         Compiler.compile([

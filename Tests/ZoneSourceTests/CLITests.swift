@@ -1,17 +1,11 @@
 import Testing
 import Foundation
+import TestSupport
 
 /// The `prefixbl` binary run as an operator runs it: compile, check, lookup, dump.
 struct CLITests {
-    /// The built `prefixbl` next to the test bundle (SwiftPM builds it with the tests).
-    static let binary: String? = {
-        var candidates: [String] = []
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(argv0.deletingLastPathComponent().appendingPathComponent("prefixbl").path)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("prefixbl").path)
-        candidates.append(BundledZoneTests.root + "/.build/debug/prefixbl")
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    /// The built `prefixbl` (SwiftPM builds it with the tests).
+    static let binary: String? = prefixblBinary()
 
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 

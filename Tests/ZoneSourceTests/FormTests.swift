@@ -217,3 +217,4 @@ struct FormTests {
 }
 
 import Foundation
+import TestSupport

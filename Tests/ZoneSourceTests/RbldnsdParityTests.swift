@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PrefixStore
 @testable import ZoneSource
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -14,8 +15,7 @@ import Glibc
 /// rbldnsd renders `$` in IPv6 TXT its own way, so IPv6 compares A only.
 /// (`rbldnsd -d` is not used: its ip4trie dump drops ranges that it does answer.)
 struct RbldnsdParityTests {
-    static let rbldnsd: String? = ["/usr/sbin/rbldnsd", "/usr/local/sbin/rbldnsd", "/usr/bin/rbldnsd"]
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let rbldnsd = which("rbldnsd")
 
     /// One UDP query to 127.0.0.1:`port`; returns the RCODE and the answer RDATAs of `type`
     /// (A as dotted text, TXT as the joined strings), or nil on timeout.
@@ -137,20 +137,10 @@ struct RbldnsdParityTests {
         let server = try #require(process, "rbldnsd did not start")
         defer { Self.stop(server) }
 
-        var rng = SplitMix(seed: 0xAB1D ^ UInt64(d.entries.count))
-        let bits = d.family.bits
-        let maxKey: UInt128 = bits == 32 ? UInt128(UInt32.max) : .max
-        var keys: [UInt128] = []
-        for _ in 0..<150 {
-            let e = d.entries[Int(rng.next() % UInt64(d.entries.count))]
-            let host = bits - Int(e.prefixLength)
-            let last = e.address | (host >= 128 ? .max : (UInt128(1) << UInt128(host)) - 1)
-            keys += [e.address, last, e.address + UInt128(rng.next()) % (last - e.address + 1)]
-            if e.address > 0 { keys.append(e.address - 1) }
-            if last < maxKey { keys.append(last + 1) }
-        }
+        var rng = SplitMix64(seed: 0xAB1D ^ UInt64(d.entries.count))
+        let keys = sampleKeys(d, entries: 150, using: &rng)
         var differences: [String] = []
-        for key in Set(keys).sorted() {
+        for key in keys {
             let ours = OfflineLookup.lookup([store], family: d.family, key: key)
             let name = Self.qname(d.family, key)
             let a = try #require(Self.query(port: port, name: name, type: 1), "no answer for \(name)")

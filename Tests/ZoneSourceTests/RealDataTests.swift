@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PrefixStore
 @testable import ZoneSource
+import TestSupport
 
 /// Every list in ../shared/realdata compiles with the expected counts, and sampled lookups
 /// through the store agree with a linear-scan reference over the parsed entries.
@@ -76,20 +77,9 @@ struct RealDataTests {
         let d = try #require(r.zones.first?.datasets.first)
         let store = try Store(zones: r.zones)
         let sd = try #require(store.zones.first?.datasets.first)
-        var rng = SplitMix(seed: 0x5EED_0000 ^ UInt64(list.listings))
+        var rng = SplitMix64(seed: 0x5EED_0000 ^ UInt64(list.listings))
         let bits = d.family.bits
-        let maxKey: UInt128 = bits == 32 ? UInt128(UInt32.max) : .max
-        var keys: [UInt128] = []
-        for _ in 0..<400 {
-            let e = d.entries[Int(rng.next() % UInt64(d.entries.count))]
-            let host = bits - Int(e.prefixLength)
-            let last = e.address | (host >= 128 ? .max : (UInt128(1) << UInt128(host)) - 1)
-            let span = last - e.address
-            keys += [e.address, last, e.address + (span == .max ? UInt128(rng.next()) : UInt128(rng.next()) % (span + 1))]
-            if e.address > 0 { keys.append(e.address - 1) }
-            if last < maxKey { keys.append(last + 1) }
-        }
-        keys = Array(Set(keys)).sorted()
+        let keys = sampleKeys(d, entries: 400, using: &rng)
         // The reference: one linear scan over every parsed entry, keeping for each sampled key
         // the deciding entry (longest prefix; at equal length the exclusion, then the first).
         var best = [Int](repeating: -1, count: keys.count)
@@ -118,18 +108,5 @@ struct RealDataTests {
         }
         #expect(keys.count >= min(1000, d.entries.count * 2))
         #expect(mismatches.isEmpty, "seed-based sample: \(mismatches.prefix(5))")
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

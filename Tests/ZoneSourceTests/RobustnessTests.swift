@@ -1,6 +1,7 @@
 import Testing
 import PrefixStore
 @testable import ZoneSource
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ struct RobustnessTests {
     @Test(arguments: ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset"])
     func randomLinesNeverCrash(_ type: String) throws {
         let seed: UInt64 = 0xC0FF_EE00 ^ UInt64(type.utf8.reduce(0) { $0 &* 31 &+ Int($1) })
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var lines: [[UInt8]] = []
         for _ in 0..<20_000 {
             let n = Int(rng.next() % 24)
@@ -79,7 +80,7 @@ struct LineLengthTests {
 struct SpellingPropertyTests {
     @Test func ipv6SpellingsParseBack() {
         let seed: UInt64 = 0x6_5EED
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var text = ""
         var want: [String] = []
         for _ in 0..<3_000 {
@@ -108,7 +109,7 @@ struct SpellingPropertyTests {
 
     @Test func ipv4SpellingsParseBack() {
         let seed: UInt64 = 0x4_5EED
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var text = ""
         var want: [String] = []
         for _ in 0..<3_000 {

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PrefixStore
 @testable import ZoneSource
+import TestSupport
 
 /// `compile(dump(store))` answers exactly like `store`: the same zones, SOA, NS, TTLs and, per
 /// dataset, the same listed ranges with the same A and TXT.

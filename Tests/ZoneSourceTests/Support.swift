@@ -1,26 +1,7 @@
 import Foundation
 import PrefixStore
 @testable import ZoneSource
-
-/// A fresh temporary directory for one test's source files.
-final class TempDir {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "prefixbl-zs-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes `bytes` to `name` and returns its path.
-    @discardableResult
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let p = path + "/" + name
-        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
-        return p
-    }
-    @discardableResult
-    func write(_ name: String, _ text: String) -> String { write(name, Array(text.utf8)) }
-}
+import TestSupport
 
 /// Compiles datasets given as text: `[(zone, type, [file texts])]`.
 func compileTexts(_ datasets: [(String, String, [String])], options: CompileOptions = CompileOptions(),
@@ -94,23 +75,21 @@ struct CompileFailed: Error, CustomStringConvertible {
     var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
 
-/// `shared/realdata` beside the repository root (found by walking up from this file to
-/// Package.swift; a worktree nested deeper finds it beside an ancestor), or
-/// `$PREFIXBL_REALDATA`.
-func realdataDirectory(file: String = #filePath) -> String? {
-    if let env = ProcessInfo.processInfo.environment["PREFIXBL_REALDATA"],
-       FileManager.default.fileExists(atPath: env) { return env }
-    var url = URL(fileURLWithPath: file).deletingLastPathComponent()
-    var foundRoot = false
-    while url.path != "/" {
-        if !foundRoot {
-            foundRoot = FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path)
-        }
-        if foundRoot {
-            let candidate = url.deletingLastPathComponent().appendingPathComponent("shared/realdata").path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-        }
-        url = url.deletingLastPathComponent()
+/// Addresses to ask about, sorted and distinct: for `entries` entries of `d` picked by `rng`,
+/// the entry's first and last address, one random address inside it, and the addresses just
+/// before and after it.
+func sampleKeys(_ d: DatasetInput, entries: Int, using rng: inout SplitMix64) -> [UInt128] {
+    let bits = d.family.bits
+    let maxKey: UInt128 = bits == 32 ? UInt128(UInt32.max) : .max
+    var keys: [UInt128] = []
+    for _ in 0..<entries {
+        let e = d.entries[Int(rng.next() % UInt64(d.entries.count))]
+        let host = bits - Int(e.prefixLength)
+        let last = e.address | (host >= 128 ? .max : (UInt128(1) << UInt128(host)) - 1)
+        let span = last - e.address
+        keys += [e.address, last, e.address + (span == .max ? UInt128(rng.next()) : UInt128(rng.next()) % (span + 1))]
+        if e.address > 0 { keys.append(e.address - 1) }
+        if last < maxKey { keys.append(last + 1) }
     }
-    return nil
+    return Set(keys).sorted()
 }
