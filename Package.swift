@@ -36,6 +36,9 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CSystemShims"),
+        // Only the executable links it: it replaces open(2) for every library in the process
+        // (libdispatch's /proc reads inside a chroot; see Sources/CJail/jail.c).
+        .target(name: "CJail", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "LDNSKit", dependencies: ["CLDNS"]),
         .target(name: "DNSWire"),
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
@@ -60,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
+                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -47,12 +47,26 @@ public enum Privileges {
             if uid != 0 && setuid(0) == 0 {
                 throw ServerError(.privileges, "could regain root after setuid(\(uid))")
             }
-            if let straggler = threadStillRunningAs(notUID: uid) {
+            if let straggler = lastingStraggler(look: { threadStillRunningAs(notUID: uid) }) {
                 throw ServerError(.privileges, "thread \(straggler) kept its old user after setuid(\(uid))")
             }
         }
     }
 
+
+    /// glibc's setuid skips a thread that is exiting (nptl `setxid_mark_thread`): it keeps its
+    /// old credentials, and /proc lists it, until it is gone, though it runs no more of our code.
+    /// Under load the detached thread that built the first snapshot was sometimes still exiting,
+    /// and `serve --user` refused to start. `look` returns a thread with the old user, or nil;
+    /// a thread is reported only if one is still there after `timeout` seconds.
+    static func lastingStraggler(timeout: Double = 2, look: () -> String?) -> String? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while let thread = look() {
+            if ContinuousClock.now >= deadline { return thread }
+            usleep(5_000)
+        }
+        return nil
+    }
 
     /// Linux credentials are per thread and glibc switches the others by signalling them; a thread
     /// it skips would stay privileged. Reads /proc/self/task/*/status and returns the id of a

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJail
 import DNSBL
 import DNSBLServer
 import Dispatch
@@ -326,8 +327,18 @@ struct Serve: ParsableCommand {
         }
         if let pidFile, chroot != nil { writePidFile(pidFile, logger: logger) }
         if let chroot {
+            // libdispatch (where Swift tasks run on Linux) reads /proc/<tid>/stat of its workers
+            // whenever work is waiting at its once-a-second look, and traps (SIGILL) when it
+            // cannot: in a jail without /proc a loaded server died within seconds. A descriptor
+            // of /proc kept from here serves those reads (Sources/CJail/jail.c).
+            let keptProc = cjail_keep_proc()
             guard Glibc.chdir(chroot) == 0, Glibc.chroot(chroot) == 0, Glibc.chdir("/") == 0 else {
                 logger.critical("cannot chroot", metadata: ["dir": "\(chroot)", "errno": "\(errno)"])
+                return 2
+            }
+            guard cjail_thread_stat_readable() == 1 else {
+                logger.critical("chroot: /proc/<tid>/stat is not readable inside the jail; the task runtime (libdispatch) would trap under load. Mount proc at \(chroot)/proc or use --workdir", metadata: [
+                    "dir": "\(chroot)", "kept-proc-fd": "\(keptProc)"])
                 return 2
             }
         }
