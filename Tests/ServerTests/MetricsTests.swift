@@ -6,6 +6,7 @@ import DNSBL
 import DNSWire
 import Foundation
 import Logging
+import PrefixStore
 import Testing
 
 /// GET `path` over HTTP/1.1 from a loopback listener; the body, or nil.
@@ -37,16 +38,10 @@ func sample(_ exposition: String, _ series: String) -> Double {
 struct MetricsTests {
     @Test("counters move as expected for a scripted set of queries, scraped from /metrics")
     func scriptedQueries() async throws {
-        let metrics = ServerMetrics(logger: Logger(label: "test"))
         let responder = try opsResponder()
-        var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
-        config.operations.rrl = RRLSettings(rate: 3, slip: 2)
-        let server = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot.serving(responder.stores, options: AnswerOptions(), now: 0)),
-                               logger: Logger(label: "test"), metrics: metrics)
-        metrics.server = server
-        try await server.start()
-        let http = MetricsHTTPServer(metrics: metrics)
-        try await http.start(try ListenAddress(parsing: "127.0.0.1:0"))
+        let (server, http, _) = try await startWithMetrics(responder.stores) {
+            $0.operations.rrl = RRLSettings(rate: 3, slip: 2)
+        }
         defer { Task { await http.stop(); await server.stop() } }
         let dns = try #require(server.udpAddresses.first)
 
@@ -128,4 +123,22 @@ struct MetricsTests {
         #expect(r[3] & 0x0F == 0)
         await server.stop()
     }
+}
+
+/// A DNSServer on 127.0.0.1:0 (2 UDP threads) answering from `stores`, with metrics and their
+/// HTTP listener on 127.0.0.1:0, both started. `configure` adjusts the configuration first.
+func startWithMetrics(_ stores: [Store], _ configure: (inout ServerConfiguration) -> Void = { _ in })
+    async throws -> (DNSServer, MetricsHTTPServer, ServerMetrics)
+{
+    let metrics = ServerMetrics(logger: Logger(label: "test"))
+    var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
+    configure(&config)
+    let server = DNSServer(configuration: config,
+                           holder: SnapshotHolder(Snapshot.serving(stores, options: AnswerOptions(), now: 0)),
+                           logger: Logger(label: "test"), metrics: metrics)
+    metrics.server = server
+    try await server.start()
+    let http = MetricsHTTPServer(metrics: metrics)
+    try await http.start(try ListenAddress(parsing: "127.0.0.1:0"))
+    return (server, http, metrics)
 }

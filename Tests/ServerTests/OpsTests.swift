@@ -73,16 +73,7 @@ struct ZoneMetricsTests {
 
     @Test("scripted queries to two zones over UDP and TCP are counted per zone, scraped over HTTP, and in --stats")
     func scriptedTwoZones() async throws {
-        let metrics = ServerMetrics(logger: Logger(label: "test"))
-        var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
-        config.tcpThreads = 1
-        let server = DNSServer(configuration: config,
-                               holder: SnapshotHolder(Snapshot.serving([try twoZoneStore()], options: AnswerOptions(), now: 0)),
-                               logger: Logger(label: "test"), metrics: metrics)
-        metrics.server = server
-        try await server.start()
-        let http = MetricsHTTPServer(metrics: metrics)
-        try await http.start(try ListenAddress(parsing: "127.0.0.1:0"))
+        let (server, http, metrics) = try await startWithMetrics([try twoZoneStore()]) { $0.tcpThreads = 1 }
         defer { Task { await http.stop(); await server.stop() } }
         let dns = try #require(server.udpAddresses.first)
 
