@@ -197,8 +197,13 @@ extension DNSTCPHandler {
             transferState.busy = true
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
+            let channel = context.channel
             ThreadJob {
                 let messages = build()
+                // A connection closed meanwhile (the client left, or shutdown closed it before
+                // stopping the event loops) wants nothing more: do not post to a loop that may
+                // already be shut down.
+                guard channel.isActive else { return }
                 loop.execute {
                     let (handler, ctx) = bound.value
                     handler.transferState.pending = messages
