@@ -164,14 +164,7 @@ public struct AllocationData: Sendable {
     /// prefix's length and the family's width.
     /// - Throws: ``AggregationError`` naming file:line for a malformed line.
     public mutating func loadAssignments(file path: String) throws(AggregationError) {
-        var lines: [String] = []
-        do throws(Diagnostic) {
-            try forEachLine(ofFile: path) { p, n in
-                lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
-            }
-        } catch {
-            throw AggregationError(.io, error.message, file: path, line: error.line)
-        }
+        let lines = try readLines(ofFile: path)
         var added = 0
         for (i, raw) in lines.enumerated() {
             var line = Substring(raw)
@@ -234,14 +227,7 @@ public struct Whitelist: Sendable {
     /// Reads one prefix or address per line (`#`/`;` comments; text after the prefix ignored).
     /// - Throws: ``AggregationError`` naming file:line for a line that is not a prefix.
     public mutating func load(file path: String) throws(AggregationError) {
-        var lines: [String] = []
-        do throws(Diagnostic) {
-            try forEachLine(ofFile: path) { p, n in
-                lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
-            }
-        } catch {
-            throw AggregationError(.io, error.message, file: path, line: error.line)
-        }
+        let lines = try readLines(ofFile: path)
         for (i, raw) in lines.enumerated() {
             var line = Substring(raw)
             if let h = line.firstIndex(where: { $0 == "#" || $0 == ";" }) { line = line[..<h] }
@@ -262,4 +248,19 @@ public struct Whitelist: Sendable {
     }
 
     public var count: Int { entries.count }
+}
+
+/// The lines of a small text file (operator, policy and whitelist files), as strings without
+/// their line ends.
+/// - Throws: ``AggregationError`` `.io` naming the file (and line, for a line over the cap).
+func readLines(ofFile path: String) throws(AggregationError) -> [String] {
+    var lines: [String] = []
+    do throws(Diagnostic) {
+        try forEachLine(ofFile: path) { p, n in
+            lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+        }
+    } catch {
+        throw AggregationError(.io, error.message, file: path, line: error.line)
+    }
+    return lines
 }

@@ -130,14 +130,7 @@ public struct AggregationPolicy: Sendable {
     /// relative paths are taken from the policy file's directory).
     /// - Throws: ``AggregationError`` naming file:line.
     public mutating func load(file path: String) throws(AggregationError) {
-        var lines: [String] = []
-        do throws(Diagnostic) {
-            try forEachLine(ofFile: path) { p, n in
-                lines.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
-            }
-        } catch {
-            throw AggregationError(.io, error.message, file: path, line: error.line)
-        }
+        let lines = try readLines(ofFile: path)
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         for (i, raw) in lines.enumerated() {
             var line = Substring(raw)
