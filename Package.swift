@@ -60,10 +60,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "ZoneTransfer",
+            dependencies: [
+                "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
+                "DNSBLServer", "ZoneTransfer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -76,7 +83,7 @@ let package = Package(
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "ZoneTransfer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,7 +46,7 @@ public struct ServerConfiguration: Sendable {
     public var operations = OperationsConfiguration()
     /// Zone transfer (AXFR/IXFR over TCP) for the clients its ACL allows, REFUSED for others;
     /// nil = the responder answers AXFR/IXFR with NOTIMP, as before transfers existed.
-    public var transfer: ZoneTransfer? = nil
+    public var transfer: (any TransferHandler)? = nil
     /// TSIG keys (RFC 8945): a query that carries a TSIG record (a secondary's SOA check) gets
     /// its answer signed, or the TSIG error; nil = TSIG records are not looked at.
     public var tsig: TSIGKeyring? = nil

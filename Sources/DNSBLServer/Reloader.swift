@@ -296,10 +296,10 @@ public final class Reloader: Service, @unchecked Sendable {
 }
 
 /// A detached pthread running one closure.
-final class ThreadJob: @unchecked Sendable {
+package final class ThreadJob: @unchecked Sendable {
     let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    func start() {
+    package init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    package func start() {
         let box = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
         var attr = pthread_attr_t()

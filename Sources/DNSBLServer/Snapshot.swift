@@ -78,8 +78,14 @@ public final class Snapshot: Sendable {
 ///
 /// Readers take a strong reference under a mutex (a few nanoseconds, no allocation); the
 /// writer replaces it. Readers never wait for a reload: candidates are built outside the lock.
+/// Listeners off the query path (NOTIFY, IXFR prebuilds) subscribe with ``changes()`` and are
+/// told of every swap; nothing polls.
 public final class SnapshotHolder: Sendable {
+    /// One swap: the snapshot replaced and the one installed.
+    public typealias Change = (previous: Snapshot, current: Snapshot)
+
     private let current: Mutex<Snapshot>
+    private let subscribers = Mutex<(next: Int, streams: [Int: AsyncStream<Change>.Continuation])>((0, [:]))
 
     public init(_ snapshot: Snapshot) { current = Mutex(snapshot) }
 
@@ -87,28 +93,42 @@ public final class SnapshotHolder: Sendable {
     @inline(__always)
     public func load() -> Snapshot { current.withLock { $0 } }
 
-    /// Installs `snapshot` and returns the one it replaced.
+    /// Installs `snapshot`, tells every subscriber, and returns the one it replaced.
     @discardableResult
     public func swap(_ snapshot: Snapshot) -> Snapshot {
-        current.withLock { old in
+        let previous = current.withLock { old in
             let previous = old
             old = snapshot
             return previous
         }
+        for stream in subscribers.withLock({ Array($0.streams.values) }) {
+            stream.yield((previous, snapshot))
+        }
+        return previous
+    }
+
+    /// Every swap after this call, in order (none is dropped: each reload is its own
+    /// element). The stream ends when the consuming task is cancelled.
+    public func changes() -> AsyncStream<Change> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Change.self, bufferingPolicy: .unbounded)
+        let id = subscribers.withLock { s in
+            let id = s.next
+            s.next += 1
+            s.streams[id] = continuation
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.streams.removeValue(forKey: id) }
+        }
+        return stream
     }
 
     /// Calls `changed(previous, current)` for every snapshot installed after the call began,
-    /// looking every `interval` seconds (several swaps between two looks are seen as one),
     /// until the task is cancelled or its service group shuts down gracefully. For services
     /// that act on reloads (NOTIFY, transfer prebuilds) off the query path.
-    func watch(every interval: Double, _ changed: (_ previous: Snapshot, _ current: Snapshot) -> Void) async {
-        var seen = load()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-            let now = load()
-            if now === seen { continue }
-            changed(seen, now)
-            seen = now
+    public func watch(_ changed: (_ previous: Snapshot, _ current: Snapshot) -> Void) async {
+        for await change in changes().cancelOnGracefulShutdown() {
+            changed(change.previous, change.current)
         }
     }
 }

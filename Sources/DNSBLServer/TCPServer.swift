@@ -226,7 +226,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     struct Drain {}
 
     let holder: SnapshotHolder
-    let transfer: ZoneTransfer?
+    let transfer: (any TransferHandler)?
     var transferState = TransferState()
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
@@ -254,7 +254,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     var registry: ConnectionRegistry? = nil
 
     init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
-         transfer: ZoneTransfer? = nil) {
+         transfer: (any TransferHandler)? = nil) {
         self.holder = holder
         self.transfer = transfer
         self.scratch = scratch

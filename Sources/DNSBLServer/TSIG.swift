@@ -526,7 +526,7 @@ public enum TSIGWire {
     }
 
     /// A response header (QR, the query's opcode and RD, `rcode`) and the query's first question.
-    static func headerAndQuestion(_ q: UnsafeRawBufferPointer, rcode: UInt8) -> [UInt8] {
+    package static func headerAndQuestion(_ q: UnsafeRawBufferPointer, rcode: UInt8) -> [UInt8] {
         guard q.count >= 12 else { return [] }
         var qEnd = 12
         let qd = Int(q[4]) << 8 | Int(q[5])

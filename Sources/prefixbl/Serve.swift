@@ -8,6 +8,7 @@ import PrefixStore
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import ZoneTransfer
 import ZoneExport
 import ZoneSource
 #if canImport(Glibc)
@@ -396,14 +397,16 @@ struct Serve: ParsableCommand {
             config.tsig = keyring
             logger.info("TSIG keys", metadata: ["keys": "\(keyring.keys.map(\.description).joined(separator: ", "))"])
         }
+        var transfer: TransferResponder? = nil
         if !allowTransfer.isEmpty {
             let acl = try TransferACL(parsing: allowTransfer)
-            config.transfer = ZoneTransfer(
+            transfer = TransferResponder(
                 acl: acl, options: ExportOptions(dollar: transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block,
                                                  imagesWithoutIPv6Data: transferIPv4Images),
                 keyring: keyring.isEmpty ? nil : keyring, logger: logger,
                 history: TransferHistory(limits: IXFRLimits(versions: max(0, ixfrVersions),
                                                             memoryBytes: max(0, ixfrMemory) << 20)))
+            config.transfer = transfer
         }
         // `-` is standard output, as for rbldnsd's `-l -` (the migration guide says so); it made
         // a file named "-" in the working directory.
@@ -500,7 +503,7 @@ struct Serve: ParsableCommand {
         // server stops accepting and finishes what it has read.
         let group = ServiceGroup(configuration: .init(
             services: [DNSServerService(server: server), reloader] + (notifier.map { [$0] } ?? [])
-                + (config.transfer.map { [TransferPrebuildService(holder: holder, transfer: $0)] } ?? []),
+                + (transfer.map { [TransferPrebuildService(holder: holder, transfer: $0)] } ?? []),
             logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 @testable import DNSBLServer
+@testable import ZoneTransfer
 import Foundation
 import LDNSKit
 import Testing

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DNSBLServer
+import ZoneTransfer
 import Foundation
 import LDNSKit
 import Testing

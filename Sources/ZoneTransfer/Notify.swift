@@ -1,3 +1,4 @@
+import DNSBLServer
 import Logging
 import ServiceLifecycle
 #if canImport(Glibc)
@@ -8,8 +9,8 @@ import Darwin
 
 /// Sends DNS NOTIFY (RFC 1996) to secondaries when a reload changes a zone's SOA serial.
 ///
-/// It watches the ``SnapshotHolder`` (every ``interval`` seconds): for each zone whose serial
-/// differs from the last snapshot seen, every target gets a NOTIFY (opcode 4, QUESTION = the
+/// It subscribes to the ``DNSBLServer/SnapshotHolder``'s swaps: for each zone whose serial
+/// differs from the snapshot replaced, every target gets a NOTIFY (opcode 4, QUESTION = the
 /// zone's SOA, AA) over UDP, retried ``attempts`` times ``timeout`` seconds apart until the
 /// target acknowledges with the same ID (RFC 1996 §3.6). A reload that keeps a zone's serial
 /// logs a warning instead: secondaries compare serials and would never transfer the new data
@@ -22,8 +23,6 @@ public final class NotifyService: Service, Sendable {
     /// Per target, the key its NOTIFY is signed with (nil: unsigned).
     let keys: [TSIGKey?]
     let logger: Logger
-    /// Seconds between looks at the holder.
-    public let interval: Double
     public let attempts: Int
     /// Seconds to wait for each acknowledgement.
     public let timeout: Double
@@ -33,7 +32,7 @@ public final class NotifyService: Service, Sendable {
     ///   `keyring` to sign with (`NOKEY` = unsigned), as NSD's `notify:` takes them.
     /// - Throws: ``ServerError`` `.config` for a target that does not parse or names an unknown key.
     public init(holder: SnapshotHolder, targets: [String], keyring: TSIGKeyring? = nil, logger: Logger,
-                interval: Double = 0.2, attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
+                attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
         self.holder = holder
         var parsed: [ListenAddress] = []
         var keys: [TSIGKey?] = []
@@ -55,11 +54,11 @@ public final class NotifyService: Service, Sendable {
         self.targets = parsed
         self.keys = keys
         self.logger = logger
-        self.interval = interval; self.attempts = attempts; self.timeout = timeout
+        self.attempts = attempts; self.timeout = timeout
     }
 
     public func run() async throws {
-        await holder.watch(every: interval) { seen, now in
+        await holder.watch { seen, now in
             let before = Dictionary(seen.zones.map { ($0.name, $0.serial) }, uniquingKeysWith: { a, _ in a })
             let reloaded = now.generation != seen.generation
             for zone in now.zones {

@@ -1,6 +1,6 @@
 import DNSBL
+import DNSBLServer
 import Logging
-import NIOCore
 import PrefixStore
 import Synchronization
 import ZoneExport
@@ -118,7 +118,7 @@ struct TransferRequest {
 /// ``TransferHistory``), the single current SOA when the client is current, else a full
 /// transfer (RFC 1995 §4). With TSIG keys (RFC 8945) the request's signature is checked
 /// first and every answer message is signed (`TransferTSIG.swift`).
-public final class ZoneTransfer: Sendable {
+public final class TransferResponder: TransferHandler {
     public let acl: TransferACL
     public let options: ExportOptions
     /// TSIG keys (RFC 8945): signed requests are verified and every answer message signed.
@@ -144,11 +144,13 @@ public final class ZoneTransfer: Sendable {
         self.acl = acl; self.options = options; self.keyring = keyring; self.logger = logger; self.history = history
     }
 
-    enum Start {
-        /// Answer with this one message.
-        case reply([UInt8])
-        /// Build (off the event loop) and send these messages.
-        case transfer(@Sendable () -> [[UInt8]])
+    typealias Start = TransferStart
+
+    /// The transport's hook: `nil` when `query` is no AXFR/IXFR query, else the TSIG check,
+    /// the ACL and the transfer (see ``startAuthenticated(_:query:peer:snapshot:)``).
+    public func start(query: UnsafeRawBufferPointer, peer: String?, snapshot: Snapshot) -> TransferStart? {
+        guard let request = TransferRequest(query) else { return nil }
+        return startAuthenticated(request, query: query, peer: peer, snapshot: snapshot)
     }
 
     /// - Parameter key: the TSIG key the request was verified with (nil: unsigned).
@@ -177,67 +179,4 @@ public final class ZoneTransfer: Sendable {
             return out
         }
     }
-}
-
-extension DNSTCPHandler {
-    /// Intercepts an AXFR/IXFR query before the responder sees it. Returns false when `query`
-    /// is no transfer query (answer it as usual); otherwise the request is answered (REFUSED
-    /// and NOTAUTH at once, a transfer after building it off the event loop) and the
-    /// connection's later queries wait until the transfer is written.
-    func interceptTransfer(_ query: UnsafeRawBufferPointer, context: ChannelHandlerContext) -> Bool {
-        guard let transfer, let request = TransferRequest(query) else { return false }
-        switch transfer.startAuthenticated(request, query: query, peer: context.channel.remoteAddress?.ipAddress,
-                                           snapshot: holder.load()) {
-        case .reply(let bytes):
-            var out = context.channel.allocator.buffer(capacity: bytes.count + 2)
-            out.writeInteger(UInt16(bytes.count))
-            out.writeBytes(bytes)
-            context.write(wrapOutboundOut(out), promise: nil)
-        case .transfer(let build):
-            transferState.busy = true
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: loop)
-            let channel = context.channel
-            ThreadJob {
-                let messages = build()
-                // A connection closed meanwhile (the client left, or shutdown closed it before
-                // stopping the event loops) wants nothing more: do not post to a loop that may
-                // already be shut down.
-                guard channel.isActive else { return }
-                loop.execute {
-                    let (handler, ctx) = bound.value
-                    handler.transferState.pending = messages
-                    handler.transferState.next = 0
-                    handler.pumpTransfer(context: ctx)
-                }
-            }.start()
-        }
-        return true
-    }
-
-    /// Writes transfer messages while the channel takes them; when all are written, resumes
-    /// answering the connection's queued queries.
-    func pumpTransfer(context: ChannelHandlerContext) {
-        guard transferState.busy, let pending = transferState.pending else { return }
-        while transferState.next < pending.count && context.channel.isWritable {
-            let m = pending[transferState.next]
-            var out = context.channel.allocator.buffer(capacity: m.count + 2)
-            out.writeInteger(UInt16(m.count))
-            out.writeBytes(m)
-            context.write(wrapOutboundOut(out), promise: nil)
-            transferState.next += 1
-        }
-        context.flush()
-        if transferState.next == pending.count {
-            transferState = TransferState()
-            resumeAfterTransfer(context: context)
-        }
-    }
-}
-
-/// A TCP connection's transfer in progress.
-struct TransferState {
-    var busy = false
-    var pending: [[UInt8]]? = nil
-    var next = 0
 }

@@ -3,12 +3,13 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DNSBLServer
 
 // TSIG (RFC 8945) around zone transfers: the request's signature is checked before the ACL,
 // the ACL sees the verified key, and every message of the answer is signed (RFC 8945 §5.3.1
 // allows signing each one; it is also what NSD, Knot and BIND do).
 
-extension ZoneTransfer {
+extension TransferResponder {
     /// ``start(_:peer:key:snapshot:)`` behind the TSIG check of `query` (the raw request):
     /// - no TSIG: as before (the ACL decides on the address; entries naming a key refuse);
     /// - a TSIG that fails: NOTAUTH with BADKEY/BADSIG (unsigned) or BADTIME/BADTRUNC (signed),

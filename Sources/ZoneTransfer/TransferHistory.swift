@@ -1,4 +1,5 @@
 import DNSBL
+import DNSBLServer
 import Logging
 import ServiceLifecycle
 import PrefixStore
@@ -35,7 +36,7 @@ public final class TransferHistory: Sendable {
         var order: [([UInt8], UInt32)] = []
         var bytes = 0
         /// Built IXFR answers of the current snapshots: (zone, client serial) → chunks.
-        var answers: [Key: (snapshot: ObjectIdentifier, chunks: [ZoneTransfer.Chunk])] = [:]
+        var answers: [Key: (snapshot: ObjectIdentifier, chunks: [TransferResponder.Chunk])] = [:]
     }
     struct Key: Hashable { var zone: [UInt8]; var from: UInt32 }
     private let state = Mutex(State())
@@ -80,14 +81,14 @@ public final class TransferHistory: Sendable {
         state.withLock { $0.versions[zone]?.last { $0.serial == serial } }
     }
 
-    func cachedAnswer(zone: [UInt8], from: UInt32, snapshot: Snapshot) -> [ZoneTransfer.Chunk]? {
+    func cachedAnswer(zone: [UInt8], from: UInt32, snapshot: Snapshot) -> [TransferResponder.Chunk]? {
         state.withLock { s in
             guard let hit = s.answers[Key(zone: zone, from: from)], hit.snapshot == ObjectIdentifier(snapshot) else { return nil }
             return hit.chunks
         }
     }
 
-    func cache(_ chunks: [ZoneTransfer.Chunk], zone: [UInt8], from: UInt32, snapshot: Snapshot) {
+    func cache(_ chunks: [TransferResponder.Chunk], zone: [UInt8], from: UInt32, snapshot: Snapshot) {
         state.withLock { s in
             let id = ObjectIdentifier(snapshot)
             s.answers = s.answers.filter { $0.value.snapshot == id }
@@ -115,20 +116,19 @@ extension TransferACL {
 /// Zones nobody transferred cost nothing.
 public final class TransferPrebuildService: Service, Sendable {
     let holder: SnapshotHolder
-    let transfer: ZoneTransfer
-    /// Seconds between looks at the holder.
-    let interval: Double
+    let transfer: TransferResponder
 
-    public init(holder: SnapshotHolder, transfer: ZoneTransfer, interval: Double = 0.2) {
-        self.holder = holder; self.transfer = transfer; self.interval = interval
+    public init(holder: SnapshotHolder, transfer: TransferResponder) {
+        self.holder = holder; self.transfer = transfer
     }
 
+    /// Prebuilds after every swap until graceful shutdown.
     public func run() async throws {
-        await holder.watch(every: interval) { _, now in transfer.prebuild(now) }
+        await holder.watch { _, now in transfer.prebuild(now) }
     }
 }
 
-extension ZoneTransfer {
+extension TransferResponder {
     /// Builds, on a background thread, the bodies of `snapshot`'s zones that have versions in
     /// the history and a serial the newest of them does not have.
     func prebuild(_ snapshot: Snapshot) {
@@ -156,7 +156,7 @@ extension ZoneTransfer {
 /// How an IXFR was answered, for the log and tests.
 enum IXFRKind: String { case current = "up to date", incremental, full }
 
-extension ZoneTransfer {
+extension TransferResponder {
     /// The records answering `request` (AXFR, or IXFR as ``ixfrChunks(_:clientSerial:snapshot:)``
     /// decides) in chunks, logged with what was sent.
     func records(for request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> [Chunk] {

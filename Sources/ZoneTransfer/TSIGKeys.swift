@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DNSBLServer
 
 // Reading TSIG keys the way operators already have them: dig's `-y` argument and the key
 // statements of BIND (`tsig-keygen` output), NSD and Knot configuration files. Errors name the

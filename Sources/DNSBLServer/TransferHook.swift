@@ -1,0 +1,87 @@
+import NIOCore
+
+/// What the transport does with a zone-transfer query (AXFR, RFC 5936; IXFR, RFC 1995).
+public enum TransferStart: Sendable {
+    /// Answer with this one message (REFUSED, NOTAUTH, a TSIG error, an up-to-date IXFR).
+    case reply([UInt8])
+    /// Build these messages off the event loop (seconds for a large zone), then write them
+    /// in order on the connection; the connection's later queries wait until they are written.
+    case transfer(@Sendable () -> [[UInt8]])
+}
+
+/// The zone-transfer hook of the TCP transport (``ServerConfiguration/transfer``): the
+/// transport hands every TCP query to it before the answer path; the ZoneTransfer module's
+/// `TransferResponder` is the production conformer, wired by the daemon. The transport knows
+/// nothing of zones, exports or TSIG keys beyond this.
+public protocol TransferHandler: Sendable {
+    /// - Parameters:
+    ///   - query: one DNS message without the TCP length prefix.
+    ///   - peer: the client's address in text form, as NIO reports it (nil: unknown).
+    ///   - snapshot: the snapshot serving now; a transfer is built from it.
+    /// - Returns: nil when `query` is no AXFR/IXFR query (answer it as usual), else what to send.
+    func start(query: UnsafeRawBufferPointer, peer: String?, snapshot: Snapshot) -> TransferStart?
+}
+
+extension DNSTCPHandler {
+    /// Intercepts an AXFR/IXFR query before the responder sees it. Returns false when `query`
+    /// is no transfer query (answer it as usual); otherwise the request is answered (REFUSED
+    /// and NOTAUTH at once, a transfer after building it off the event loop) and the
+    /// connection's later queries wait until the transfer is written.
+    func interceptTransfer(_ query: UnsafeRawBufferPointer, context: ChannelHandlerContext) -> Bool {
+        guard let transfer,
+              let start = transfer.start(query: query, peer: context.channel.remoteAddress?.ipAddress,
+                                         snapshot: holder.load()) else { return false }
+        switch start {
+        case .reply(let bytes):
+            var out = context.channel.allocator.buffer(capacity: bytes.count + 2)
+            out.writeInteger(UInt16(bytes.count))
+            out.writeBytes(bytes)
+            context.write(wrapOutboundOut(out), promise: nil)
+        case .transfer(let build):
+            transferState.busy = true
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            let channel = context.channel
+            ThreadJob {
+                let messages = build()
+                // A connection closed meanwhile (the client left, or shutdown closed it before
+                // stopping the event loops) wants nothing more: do not post to a loop that may
+                // already be shut down.
+                guard channel.isActive else { return }
+                loop.execute {
+                    let (handler, ctx) = bound.value
+                    handler.transferState.pending = messages
+                    handler.transferState.next = 0
+                    handler.pumpTransfer(context: ctx)
+                }
+            }.start()
+        }
+        return true
+    }
+
+    /// Writes transfer messages while the channel takes them; when all are written, resumes
+    /// answering the connection's queued queries.
+    func pumpTransfer(context: ChannelHandlerContext) {
+        guard transferState.busy, let pending = transferState.pending else { return }
+        while transferState.next < pending.count && context.channel.isWritable {
+            let m = pending[transferState.next]
+            var out = context.channel.allocator.buffer(capacity: m.count + 2)
+            out.writeInteger(UInt16(m.count))
+            out.writeBytes(m)
+            context.write(wrapOutboundOut(out), promise: nil)
+            transferState.next += 1
+        }
+        context.flush()
+        if transferState.next == pending.count {
+            transferState = TransferState()
+            resumeAfterTransfer(context: context)
+        }
+    }
+}
+
+/// A TCP connection's transfer in progress.
+struct TransferState {
+    var busy = false
+    var pending: [[UInt8]]? = nil
+    var next = 0
+}
