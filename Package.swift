@@ -1,11 +1,19 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers (dependencies point down only):
-//   prefixbl (CLI) → DNSBLServer → DNSBL → DNSWire, PrefixStore
-//   prefixbl → ZoneSource → PrefixStore, LDNSKit → CLDNS
-// DNSWire, PrefixStore and DNSBL do no I/O besides mapping the store file, never log and never
-// touch libldns: libldns belongs to the compiler, the `query` client and the tests.
+// Layers (dependencies point down only; each line uses the ones below it):
+//   prefixbl       CLI: ArgumentParser commands only (flags → DaemonConfiguration → Daemon.run)
+//   DNSBLDaemon    the daemon: validated configuration, jail and privileges, systemd notify,
+//                  stats file, the reload loader, the service group, rbldnsd argv translation
+//   ZoneTransfer   AXFR, IXFR history, NOTIFY, TSIG key files and signed transfers
+//   DNSBLServer    transport (UDP, TCP), snapshots and reload, query guard, metrics, TSIG messages
+//   DNSBL          answer rules (the Responder)
+//   PrefixStore    the store file; DNSWire: wire format, no I/O
+// Beside them: ZoneSource (source parsing, the one build path from specs to a store image),
+// ZoneExport (a zone's records), Aggregation, and LDNSKit → CLDNS (libldns). The transport and
+// everything under it import none of these: libldns belongs to the compiler, the exporter,
+// the `query` client and the tests. DNSWire, PrefixStore and DNSBL do no I/O besides mapping
+// the store file and never log.
 let package = Package(
     name: "prefixbl",
     platforms: [.macOS(.v15)],
@@ -49,7 +57,7 @@ let package = Package(
         .target(
             name: "DNSBLServer",
             dependencies: [
-                "DNSBL", "DNSWire", "ZoneSource", "ZoneExport", "CSystemShims",
+                "DNSBL", "DNSWire", "PrefixStore", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,13 +75,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .target(
+            name: "DNSBLDaemon",
+            dependencies: [
+                "DNSBLServer", "ZoneTransfer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "CJail",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneTransfer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
+                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         // Helpers every test target shares (seeded generator, real-data and binary locators,
         // temporary directories); only test targets depend on it.
@@ -83,7 +98,8 @@ let package = Package(
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "ZoneTransfer", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
+        .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "ZoneTransfer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
     ],
     swiftLanguageModes: [.v6]
 )

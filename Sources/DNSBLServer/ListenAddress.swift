@@ -123,4 +123,4 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+package func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }

@@ -426,6 +426,14 @@ public final class Store: @unchecked Sendable {
         self.byteCount = memory.count
         self.zones = try StoreReader.open(memory)
     }
+
+    /// The same mapping with other zone metadata (``mappingTTLs(_:)``); tables and values
+    /// still point into `memory`.
+    init(memory: StoreMemory, zones: [StoreZone]) {
+        self.memory = memory
+        self.byteCount = memory.count
+        self.zones = zones
+    }
 }
 
 public enum StoreBuilder {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import DNSBLServer
+import DNSBLDaemon
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +45,6 @@ struct Rbldnsd: ParsableCommand {
             return
         }
         var serve = try Serve.parse(args)
-        try serve.validate()
         try serve.run()
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import DNSBL
+import DNSBLDaemon
 @testable import DNSBLServer
 import TestSupport
 

@@ -1,4 +1,5 @@
 import DNSBL
+import DNSBLServer
 import PrefixStore
 import ZoneSource
 

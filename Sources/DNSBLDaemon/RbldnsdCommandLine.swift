@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DNSBLServer
 
 /// An rbldnsd 0.998 command line (`rbldnsd(8)`), parsed with rbldnsd's own option letters, and
 /// its translation into `prefixbl serve` arguments (`prefixbl rbldnsd ARGV…`).

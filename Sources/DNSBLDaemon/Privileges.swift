@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DNSBLServer
 
 /// Dropping root after the sockets are bound (a low port such as 53 needs root or
 /// CAP_NET_BIND_SERVICE only for `bind`).

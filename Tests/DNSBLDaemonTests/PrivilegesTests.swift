@@ -1,4 +1,4 @@
-@testable import DNSBLServer
+@testable import DNSBLDaemon
 import Synchronization
 import Testing
 

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DNSBLServer
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+import ZoneTransfer
+
+/// The `prefixbl serve` daemon: binds, jails, loads, serves and reloads until SIGTERM/SIGINT.
+///
+/// Start order: trap signals; socket activation; resolve the user and group; pid file, chroot
+/// and working directory (``Jail``); load the data; bind; drop privileges; start the services
+/// (server, reloader, NOTIFY, IXFR prebuild) in one `ServiceGroup`; tell systemd `READY=1`.
+/// Whatever ends the run, what was acquired is released on one path, in reverse order.
+public enum Daemon {
+    /// Runs the daemon.
+    /// - Returns: the exit status: 0 after a graceful shutdown, 2 when it could not start
+    ///   (logged at critical level with the reason), 1 when a service failed while serving.
+    public static func run(_ configuration: DaemonConfiguration) async -> Int32 {
+        let logger = Logger(label: "prefixbl")
+        // Trapped before anything else: a SIGTERM or SIGHUP arriving while the data loads
+        // must not kill the process with the default action.
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let hangupSignals = await UnixSignalsSequence(trapping: .sighup)
+        let cleanup = Cleanup()
+        let status: Int32
+        do {
+            try await serve(configuration, logger: logger, stopSignals: stopSignals, hangupSignals: hangupSignals,
+                            cleanup: cleanup)
+            status = 0
+        } catch let failure as StartFailure {
+            logger.critical("\(failure.message)", metadata: failure.metadata)
+            status = 2
+        } catch {
+            logger.error("service group ended with an error", metadata: ["error": "\(error)"])
+            status = 1
+        }
+        await cleanup.run()
+        if status == 0 { logger.info("exiting") }
+        return status
+    }
+
+    static func serve(_ c: DaemonConfiguration, logger: Logger, stopSignals: UnixSignalsSequence,
+                      hangupSignals: UnixSignalsSequence, cleanup: Cleanup) async throws {
+        var addresses = c.listen
+        if c.defaultListen {
+            // The quick-start defaults must work on hosts without IPv6.
+            let usable = addresses.filter(\.isAvailable)
+            for a in addresses where !usable.contains(a) {
+                logger.warning("default listen address not available; skipped", metadata: ["address": "\(a)"])
+            }
+            if !usable.isEmpty { addresses = usable }
+        }
+        // Socket activation (systemd .socket units): the listening sockets are inherited and
+        // --listen is not used.
+        let inherited = try StartFailure.on("bad socket activation") { try Systemd.inheritedSockets() }
+        let jail = try Jail(c.options, logger: logger)
+        try jail.enter()
+
+        let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger)
+        let started = ContinuousClock.now
+        let (first, prints) = try await StartFailure.on("cannot load the data to serve") {
+            try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
+        }
+        logLoaded(first, answer: c, since: started, logger: logger)
+        // Compiling source specs at start frees most of what it allocated; hand those pages
+        // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
+        releaseFreedMemory()
+
+        let transfer = c.transferResponder(logger: logger)
+        var config = c.server(addresses: addresses, inherited: inherited)
+        config.transfer = transfer
+        if !c.keyring.isEmpty {
+            logger.info("TSIG keys", metadata: ["keys": "\(c.keyring.keys.map(\.description).joined(separator: ", "))"])
+        }
+        // `-` is standard output, as for rbldnsd's `-l -`.
+        let queryLog = try StartFailure.on("cannot open the query log") {
+            try c.options.queryLog.map { path in try QueryLog(path: path == "-" ? "/dev/stdout" : path) }
+        }
+        cleanup.add { queryLog?.stop() }
+        let o = c.options
+        let metrics: ServerMetrics? = (o.metrics != nil || o.stats != nil || o.maxAge != nil) ? ServerMetrics(logger: logger) : nil
+        metrics?.statsInterval = o.stats
+        metrics?.maxAge = o.maxAge.map(UInt64.init)
+        metrics?.refuseStale = o.maxAgeAction == "refuse"
+        let holder = SnapshotHolder(first)
+        let notifier = try StartFailure.on("bad --notify") {
+            o.notify.isEmpty ? nil : try NotifyService(holder: holder, targets: o.notify, keyring: c.keyring, logger: logger)
+        }
+        let server = DNSServer(configuration: config, holder: holder, logger: logger, queryLog: queryLog, metrics: metrics)
+        metrics?.server = server
+        cleanup.add { await server.stop() }
+        try await StartFailure.on("cannot bind") { try await server.start() }
+        jail.writePidFileAfterBind(cleanup: cleanup)
+        try jail.dropPrivileges()
+
+        let stats = o.statsFile.map { StatsWriter(path: $0, incremental: o.statsIncremental, server: server, logger: logger) }
+        if let stats {
+            stats.mark()
+            let task = Task { [interval = o.statsInterval] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                    if Task.isCancelled { break }
+                    stats.write()
+                }
+            }
+            cleanup.add { task.cancel(); stats.mark() }
+        }
+
+        let reloader = Reloader(holder: holder, loader: loader.snapshotLoader, logger: logger)
+        // 0 = no polling (rbldnsd -c 0): SIGHUP still reloads.
+        reloader.checkInterval = o.checkInterval == 0 ? Double(Int32.max) : o.checkInterval
+        reloader.onHangup = {
+            Systemd.notify(Systemd.reloadingMessage())
+            do { try queryLog?.reopen() } catch {
+                logger.error("cannot reopen the query log", metadata: ["reason": "\(error)"])
+            }
+        }
+        reloader.afterHangupReload = { Systemd.notify("READY=1") }
+        reloader.settleDelay = o.settleDelay
+        reloader.maxShrink = o.maxShrink / 100
+        reloader.force = o.forceReload
+        reloader.setBaseline(prints)
+        reloader.hangupSignals = hangupSignals
+        reloader.refresh = loader.refresh
+        metrics?.reloader = reloader
+        if let metrics, let address = c.metricsAddress {
+            let listener = MetricsHTTPServer(metrics: metrics)
+            cleanup.add { await listener.stop() }
+            try await StartFailure.on("cannot serve metrics") { try await listener.start(address) }
+            logger.info("metrics", metadata: ["address": "http://\(listener.boundAddress!)/metrics"])
+        }
+        if let metrics {
+            let task = Task { await metrics.run() }
+            cleanup.add { task.cancel() }
+        }
+
+        // Services start in order and shut down in reverse: the reloader stops first, then the
+        // server stops accepting and finishes what it has read.
+        var services: [any Service] = [DNSServerService(server: server), reloader]
+        if let notifier { services.append(notifier) }
+        if let transfer { services.append(TransferPrebuildService(holder: holder, transfer: transfer)) }
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let signalTask = Task {
+            for await signal in stopSignals {
+                logger.info("signal received: shutting down", metadata: ["signal": "\(signal)"])
+                Systemd.notify("STOPPING=1")
+                await group.triggerGracefulShutdown()
+            }
+        }
+        cleanup.add { signalTask.cancel() }
+        // Readiness for Type=notify units: the sockets answer and privileges are dropped.
+        Systemd.notify("READY=1\nSTATUS=serving \(first.entryCount) entries\nMAINPID=\(getpid())")
+        try await group.run()
+    }
+
+    /// The start-up log: entries, time taken, the zones, and the transition mappings (with a
+    /// warning for a mapping whose zone is not served).
+    static func logLoaded(_ first: Snapshot, answer c: DaemonConfiguration, since started: ContinuousClock.Instant, logger: Logger) {
+        let elapsed = ContinuousClock.now - started
+        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        logger.info("data loaded", metadata: ["entries": "\(first.entryCount)", "ms": "\(ms)"])
+        for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
+        for (zone, mappings) in c.answer.transitions.sorted(by: { $0.key < $1.key }) {
+            // A `combined` subzone is served under its base zone's name.
+            let served = first.zones.contains { $0.name.lowercased() == zone || zone.hasSuffix("." + $0.name.lowercased()) }
+            let text = mappings.map(\.description).joined(separator: "; ")
+            if served {
+                logger.info("transition mappings", metadata: ["zone": "\(zone)", "mappings": "\(text)"])
+            } else {
+                logger.warning("transition mappings for a zone not served (yet)", metadata: ["zone": "\(zone)", "mappings": "\(text)"])
+            }
+        }
+    }
+}
+
+/// Why the daemon could not start: logged once, at critical level, on the way out (exit 2).
+struct StartFailure: Error {
+    var message: String
+    var metadata: Logger.Metadata
+
+    init(_ message: String, _ metadata: Logger.Metadata = [:]) { self.message = message; self.metadata = metadata }
+
+    /// `body`'s result, or a ``StartFailure`` with `message` and the error as its reason.
+    static func on<T>(_ message: String, _ body: () throws -> T) throws(StartFailure) -> T {
+        do { return try body() } catch { throw StartFailure(message, ["reason": "\(error)"]) }
+    }
+
+    static func on<T>(_ message: String, _ body: () async throws -> T) async throws(StartFailure) -> T {
+        do { return try await body() } catch { throw StartFailure(message, ["reason": "\(error)"]) }
+    }
+}
+
+/// What the daemon acquired and must release: run once, newest first, whatever ended the run.
+final class Cleanup: Sendable {
+    private let steps = Mutex<[@Sendable () async -> Void]>([])
+
+    func add(_ step: @escaping @Sendable () async -> Void) { steps.withLock { $0.append(step) } }
+
+    func run() async {
+        let all = steps.withLock { s in defer { s = [] }; return s }
+        for step in all.reversed() { await step() }
+    }
+}

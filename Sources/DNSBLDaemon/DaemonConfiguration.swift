@@ -1,0 +1,256 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DNSBL
+import DNSBLServer
+import Logging
+import ZoneExport
+import ZoneSource
+import ZoneTransfer
+
+/// The `prefixbl serve` settings exactly as given (flag spellings in the comments), before any
+/// check. ``DaemonConfiguration/init(_:)`` turns them into the one validated value the daemon
+/// runs from; tests build it directly, without the command line.
+public struct DaemonOptions: Sendable {
+    /// `--listen`; empty = 127.0.0.1:5300 and [::1]:5300, whichever the host has.
+    public var listen: [String] = []
+    /// `--store`, compiled store files.
+    public var stores: [String] = []
+    /// Dataset specs `ZONE:TYPE:FILE[,FILE…]` compiled at start.
+    public var specs: [String] = []
+    /// `--udp-payload`, bytes (512…4096).
+    public var udpPayload = 1232
+    public var identity: String? = nil
+    public var noVersion = false
+    public var noIdServer = false
+    public var nsInAuthority = false
+    /// `--teredo`, `--nat64`, `--6rd` (see ``TransitionFlags``).
+    public var teredo: [String] = []
+    public var nat64: [String] = []
+    public var sixRD: [String] = []
+    /// TCP timeouts, seconds; `--tcp-max-connections`.
+    public var tcpIdleTimeout = 10.0
+    public var tcpMessageTimeout = 5.0
+    public var tcpMaxConnections = 256
+    /// `--allow-transfer "CIDR [KEYNAME|NOKEY]"`, `--notify "HOST:PORT [KEYNAME|NOKEY]"`.
+    public var allowTransfer: [String] = []
+    public var notify: [String] = []
+    /// `--tsig-key [ALG:]NAME:SECRET`, `--tsig-keyfile FILE`.
+    public var tsigKeys: [String] = []
+    public var tsigKeyFiles: [String] = []
+    /// `--ixfr-versions`; `--ixfr-memory`, megabytes.
+    public var ixfrVersions = 4
+    public var ixfrMemory = 1024
+    public var transferIPv4Images = false
+    public var transferExpandText: String? = nil
+    /// `--udp-batch-wait`, microseconds (0…100000).
+    public var udpBatchWait = 200
+    public var threads: Int? = nil
+    /// Reload: seconds between file checks (0 = SIGHUP only), settle delay in seconds, largest
+    /// accepted fall in entries in percent, `--force-reload`.
+    public var checkInterval = 1.0
+    public var settleDelay = 0.5
+    public var maxShrink = 50.0
+    public var forceReload = false
+    /// `--force`: compile listings the guards refuse.
+    public var forceCompile = false
+    public var queryLog: String? = nil
+    public var user: String? = nil
+    public var group: String? = nil
+    public var pidFile: String? = nil
+    /// `--cookie-secret`, 32 hex digits; `--cookie-udp-payload`, bytes.
+    public var cookieSecret: String? = nil
+    public var cookieUdpPayload = 4096
+    /// `--rrl-rate` responses per second, `--rrl-slip`.
+    public var rrlRate: Int? = nil
+    public var rrlSlip = 2
+    /// `--metrics ADDR:PORT`; `--stats` seconds between log lines.
+    public var metrics: String? = nil
+    public var stats: Double? = nil
+    /// `--max-age` seconds; `--max-age-action` warn or refuse.
+    public var maxAge: Int? = nil
+    public var maxAgeAction = "warn"
+    /// TTLs, seconds: rbldnsd's `-t DEFTTL:MINTTL:MAXTTL`.
+    public var defaultTTL: UInt32 = 2100
+    public var minTTL: UInt32? = nil
+    public var maxTTL: UInt32? = nil
+    public var allowHostBits = false
+    public var chroot: String? = nil
+    public var workdir: String? = nil
+    /// `--stats-file`, `--stats-interval` seconds, `--stats-incremental`.
+    public var statsFile: String? = nil
+    public var statsInterval = 60.0
+    public var statsIncremental = false
+    public var logLevel = "info"
+
+    public init() {}
+}
+
+/// A setting the daemon cannot run with: the message names the flag and the rule
+/// (the command line reports it as a usage error).
+public struct InvalidConfiguration: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Everything `prefixbl serve` runs from, checked once (hickory-dns style): every address,
+/// spec, key, ACL and bound is parsed here, so the daemon never meets a malformed setting.
+public struct DaemonConfiguration: Sendable {
+    /// The settings as given.
+    public let options: DaemonOptions
+    /// Addresses to bind (the defaults when `--listen` was not given; see ``defaultListen``).
+    public let listen: [ListenAddress]
+    /// Whether ``listen`` holds the quick-start defaults, which are skipped when the host
+    /// lacks the address family.
+    public let defaultListen: Bool
+    /// What is served and how it is built (the same path as `prefixbl compile`).
+    public let data: DataSources
+    /// Answer settings for the Responder.
+    public let answer: AnswerOptions
+    /// TSIG keys of `--tsig-key` and `--tsig-keyfile` (read here: before the chroot).
+    public let keyring: TSIGKeyring
+    /// Who may transfer zones; nil = AXFR/IXFR answered NOTIMP.
+    public let transferACL: TransferACL?
+    /// The DNS Cookie secret, 16 bytes; nil = random at start.
+    public let cookieSecret: [UInt8]?
+    public let metricsAddress: ListenAddress?
+    public let logLevel: Logger.Level
+
+    /// The largest value a seconds option takes: a year.
+    public static let maxSeconds = 31_536_000.0
+
+    /// Checks every setting.
+    /// - Throws: ``InvalidConfiguration`` naming the flag and the rule; `ServerError` `.io`
+    ///   when a TSIG key file cannot be read.
+    public init(_ o: DaemonOptions) throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws(InvalidConfiguration) {
+            if !ok { throw InvalidConfiguration(message()) }
+        }
+        options = o
+        try check(!(o.stores.isEmpty && o.specs.isEmpty), "nothing to serve: give --store FILE and/or ZONE:TYPE:FILE specs")
+        try check((512...4096).contains(o.udpPayload), "--udp-payload must be 512...4096")
+        try check((0...100_000).contains(o.udpBatchWait), "--udp-batch-wait must be 0...100000 microseconds")
+        try check(o.tcpIdleTimeout > 0, "--tcp-idle-timeout must be > 0")
+        // Seconds become Durations and Int64-nanosecond deadlines: `1e300` trapped at start.
+        for (value, name) in [(o.tcpIdleTimeout, "--tcp-idle-timeout"), (o.checkInterval, "--check-interval"),
+                              (o.settleDelay, "--settle-delay"), (o.statsInterval, "--stats-interval"),
+                              (o.stats ?? 0, "--stats")] {
+            try check(value.isFinite && value <= Self.maxSeconds, "\(name) must be at most \(Int(Self.maxSeconds)) seconds (a year)")
+        }
+        try check(o.tcpMaxConnections > 0, "--tcp-max-connections must be > 0")
+        try check(o.tcpMessageTimeout > 0, "--tcp-message-timeout must be > 0")
+        try check((o.udpPayload...65535).contains(o.cookieUdpPayload), "--cookie-udp-payload must be --udp-payload (\(o.udpPayload))...65535")
+        if let threads = o.threads { try check((1...1024).contains(threads), "--threads must be 1...1024") }
+        try check(o.checkInterval >= 0, "--check-interval must be >= 0 (0: only SIGHUP reloads)")
+        try check(o.statsInterval > 0, "--stats-interval must be > 0")
+        for (value, name) in [(o.defaultTTL, "--default-ttl"), (o.minTTL ?? 0, "--min-ttl"), (o.maxTTL ?? 0, "--max-ttl")] {
+            try check(value <= CompileOptions.maxTTL, "\(name) \(value) is above \(CompileOptions.maxTTL) (2^31−1), the largest TTL (RFC 2181 §8): resolvers take a larger one as 0")
+        }
+        if let minTTL = o.minTTL, let maxTTL = o.maxTTL, maxTTL > 0 { try check(minTTL <= maxTTL, "--min-ttl is above --max-ttl") }
+        try check(o.settleDelay >= 0, "--settle-delay must be >= 0")
+        try check((0...100).contains(o.maxShrink), "--max-shrink is a percentage, 0...100")
+        guard let level = Logger.Level(rawValue: o.logLevel) else { throw InvalidConfiguration("unknown --log-level '\(o.logLevel)'") }
+        logLevel = level
+        defaultListen = o.listen.isEmpty
+        do {
+            listen = try (defaultListen ? ["127.0.0.1:5300", "[::1]:5300"] : o.listen).map { try ListenAddress(parsing: $0) }
+            metricsAddress = try o.metrics.map { try ListenAddress(parsing: $0) }
+        } catch { throw InvalidConfiguration("\(error)") }
+        if let secret = o.cookieSecret {
+            guard let bytes = parseHexSecret(secret) else { throw InvalidConfiguration("--cookie-secret must be 32 hex digits (16 bytes)") }
+            cookieSecret = bytes
+        } else {
+            cookieSecret = nil
+        }
+        if let rate = o.rrlRate { try check(rate >= 1, "--rrl-rate must be >= 1") }
+        try check(o.rrlSlip >= 0, "--rrl-slip must be >= 0")
+        if let stats = o.stats { try check(stats > 0, "--stats must be > 0") }
+        if let maxAge = o.maxAge { try check(maxAge > 0, "--max-age must be > 0") }
+        try check(["warn", "refuse"].contains(o.maxAgeAction), "--max-age-action is warn or refuse")
+        let specs: [ZoneSpec]
+        do throws(Diagnostic) { specs = try o.specs.map { s throws(Diagnostic) in try ZoneSpec(parsing: s) } } catch {
+            throw InvalidConfiguration(error.message)
+        }
+        var build = CompileOptions(force: o.forceCompile)
+        build.defaultTTL = o.defaultTTL
+        build.allowHostBits = o.allowHostBits
+        data = DataSources(stores: o.stores, specs: specs, compile: build, ttl: TTLBounds(min: o.minTTL, max: o.maxTTL))
+
+        var keys: [TSIGKey] = []
+        for k in o.tsigKeys { keys.append(try TSIGKey(option: k)) }
+        for f in o.tsigKeyFiles { keys += try TSIGKey.read(keyFile: f) }
+        keyring = try TSIGKeyring(keys)
+        do {
+            transferACL = o.allowTransfer.isEmpty ? nil : try TransferACL(parsing: o.allowTransfer)
+        } catch { throw InvalidConfiguration(error.reason) }
+        for name in transferACL?.keyNames ?? [] where keyring.key(named: name) == nil {
+            throw InvalidConfiguration("--allow-transfer names TSIG key \(name), which no --tsig-key or --tsig-keyfile defines")
+        }
+        for target in o.notify {
+            let words = target.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if words.count == 2, words[1].uppercased() != "NOKEY", keyring.key(named: String(words[1])) == nil {
+                throw InvalidConfiguration("--notify \(target) names TSIG key \(words[1]), which no --tsig-key or --tsig-keyfile defines")
+            }
+        }
+
+        var answer = AnswerOptions()
+        do { try TransitionFlags.apply(teredo: o.teredo, nat64: o.nat64, sixRD: o.sixRD, to: &answer) } catch {
+            throw InvalidConfiguration(error.reason)
+        }
+        answer.udpPayloadSize = o.udpPayload
+        answer.version = o.noVersion ? nil : Array("prefixbl".utf8)
+        answer.identity = o.noIdServer ? nil : Array((o.identity ?? hostName()).utf8)
+        answer.nsInAuthority = o.nsInAuthority
+        if let acl = transferACL { answer.udpIXFR = { acl.allows($0) } }
+        self.answer = answer
+    }
+
+    /// Transport settings for `addresses` (the listen addresses that survived the defaults
+    /// check) and the sockets socket activation passed.
+    public func server(addresses: [ListenAddress], inherited: [Systemd.InheritedSocket]) -> ServerConfiguration {
+        var config = ServerConfiguration(listen: addresses, threads: options.threads)
+        config.inheritedSockets = inherited
+        config.udpPayloadSize = options.udpPayload
+        config.udpBatchWait = Double(options.udpBatchWait) / 1_000_000
+        config.tcpIdleTimeout = options.tcpIdleTimeout
+        config.tcpMaxConnections = options.tcpMaxConnections
+        config.tcpMessageTimeout = options.tcpMessageTimeout
+        config.operations.cookieUDPPayloadSize = options.cookieUdpPayload
+        config.operations.cookieSecret = cookieSecret
+        if let rate = options.rrlRate { config.operations.rrl = RRLSettings(rate: rate, slip: options.rrlSlip) }
+        if !keyring.isEmpty { config.tsig = keyring }
+        return config
+    }
+
+    /// The zone-transfer responder `--allow-transfer` asks for, nil without it.
+    public func transferResponder(logger: Logger) -> TransferResponder? {
+        guard let acl = transferACL else { return nil }
+        let export = ExportOptions(dollar: options.transferExpandText.map { .fixed(Array($0.utf8)) } ?? .block,
+                                   imagesWithoutIPv6Data: options.transferIPv4Images)
+        let limits = IXFRLimits(versions: max(0, options.ixfrVersions), memoryBytes: max(0, options.ixfrMemory) << 20)
+        return TransferResponder(acl: acl, options: export, keyring: keyring.isEmpty ? nil : keyring,
+                                 logger: logger, history: TransferHistory(limits: limits))
+    }
+}
+
+/// 32 hex digits → 16 bytes, or nil.
+public func parseHexSecret(_ text: String) -> [UInt8]? {
+    let chars = Array(text.utf8)
+    guard chars.count == 32 else { return nil }
+    var out: [UInt8] = []
+    for i in stride(from: 0, to: 32, by: 2) {
+        guard let b = UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+        out.append(b)
+    }
+    return out
+}
+
+/// The host name (`gethostname(2)`), the default NSID and `id.server` identity.
+func hostName() -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buf, buf.count) == 0 else { return "prefixbl" }
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,69 @@
+import DNSBL
+import DNSBLDaemon
+import PrefixStore
+import Testing
+import TestSupport
+import ZoneSource
+
+/// The daemon loads through the one build path: the diagnostics `compile`/`check` print are
+/// the warnings `serve` logs, and the TTL bounds apply to stores as to sources.
+struct DataSourcesTests {
+    @Test func serveWarnsWhatCompileReportsEqualPrefixConflictsIncluded() throws {
+        let dir = TempDir()
+        let file = dir.write("v4.txt", "192.0.2.0/24 :2:first\n198.51.100.7\n192.0.2.0/24 :3:second\n192.0.2.7/24\n")
+        let spec = ZoneSpec(zone: "bl.example", type: "ip4trie", files: [file])
+        let compiled = SourceBuild.run([spec], options: CompileOptions())
+        #expect(!compiled.hasErrors)
+        #expect(compiled.diagnostics.contains { $0.code == .conflict && $0.line == 3 }, "\(compiled.diagnostics)")
+
+        var warned: [String] = []
+        let stores = try DataSources(stores: [], specs: [spec]).load(now: 0) { warned.append($0.description) }
+        #expect(warned == compiled.diagnostics.map(\.description))
+        #expect(stores.count == 1)
+        #expect(stores[0].zones.first?.datasets.first?.entryCount == compiled.zones.first?.datasets.first?.entries.count)
+    }
+
+    @Test func strictConflictsAreErrorsAndNothingIsBuilt() throws {
+        let dir = TempDir()
+        let soa = "$SOA 3600 ns1.bl.example hostmaster.example.org 1 3600 600 604800 300\n"
+        let file = dir.write("v4.txt", soa + "192.0.2.0/24 :2:first\n192.0.2.0/24 :3:second\n")
+        var options = CompileOptions()
+        options.strict = true
+        let build = SourceBuild.run([ZoneSpec(zone: "bl.example", type: "ip4trie", files: [file])], options: options)
+        #expect(build.hasErrors && build.image == nil)
+        #expect(build.diagnostics.contains { $0.code == .conflict && $0.severity == .error })
+    }
+
+    @Test func ttlBoundsApplyToStoresAndSourcesAlike() throws {
+        let dir = TempDir()
+        let file = dir.write("v4.txt", "$SOA 100 ns1.bl.example hostmaster.example.org 1 3600 600 604800 300\n$NS 200 ns1.bl.example\n$TTL 600\n192.0.2.1\n")
+        let spec = ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])
+        let image = try #require(SourceBuild.run([spec], options: CompileOptions()).image)
+        let path = dir.path + "/bl.pfxbl"
+        try StoreBuilder.write(image, to: path)
+
+        func ttls(_ s: Store) -> [UInt32] {
+            let z = s.zones[0]
+            return [z.soa.ttl, z.nsTTL, z.datasets[0].ttl]
+        }
+        for (bounds, expected) in [(TTLBounds(), [UInt32(100), 200, 600]), (TTLBounds(min: 300), [300, 300, 600]),
+                                   (TTLBounds(max: 150), [100, 150, 150]), (TTLBounds(min: 150, max: 250), [150, 200, 250])] {
+            let data = DataSources(stores: [path], specs: [spec], ttl: bounds)
+            let loaded = try data.load(now: 0) { _ in }
+            #expect(loaded.map(ttls) == [expected, expected], "\(bounds)")
+        }
+        // The store file itself is not touched.
+        #expect(ttls(try Store(path: path)) == [100, 200, 600])
+    }
+
+    @Test func aFailedBuildNamesTheErrors() throws {
+        let dir = TempDir()
+        let file = dir.write("v4.txt", "192.0.2.1\n192.0.2.256\n")
+        let data = DataSources(stores: [], specs: [ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])])
+        #expect {
+            _ = try data.load(now: 0) { _ in }
+        } throws: { error in
+            "\(error)".contains("compile failed with 1 error(s): \(file):2: error: invalid IPv4 address: '192.0.2.256'")
+        }
+    }
+}
