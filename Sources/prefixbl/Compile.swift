@@ -70,23 +70,11 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let specs = source.specs.compactMap { try? ZoneSpec(parsing: $0) }
     let options = source.compileOptions
     let started = ContinuousClock.now
-    let result = Compiler.compile(specs, options: options)
-    if options.progress != nil {
-        writeStderr(result.hasErrors ? "\r\u{1B}[K" : "\r\u{1B}[K  building the store…")
-    }
-    var diagnostics = result.diagnostics
-    var image: StoreImage? = nil
-    let encodeStarted = ContinuousClock.now
-    if !result.hasErrors {
-        do throws(StoreError) {
-            let img = try StoreBuilder.encode(result.zones)
-            diagnostics += Compiler.conflictDiagnostics(img.conflicts, origins: result.origins, strict: source.strict)
-            image = img
-        } catch {
-            diagnostics.append(Diagnostic(.error, .io, "cannot build the store: \(error)"))
-        }
-    }
-    if options.progress != nil && !result.hasErrors { writeStderr("\r\u{1B}[K") }
+    // The one path from specs to a store, the one `serve` loads with (SourceBuild).
+    let result = SourceBuild.run(specs, options: options)
+    if options.progress != nil { writeStderr("\r\u{1B}[K") }
+    let diagnostics = result.diagnostics
+    let image = result.image
     for d in diagnostics { writeStderr(d.description + "\n") }
     let errors = diagnostics.filter { $0.severity == .error }.count
     let warnings = diagnostics.count - errors
@@ -104,8 +92,8 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     }
     let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
         + Double((ContinuousClock.now - started).components.seconds)
-    let building = Double((ContinuousClock.now - encodeStarted).components.attoseconds) / 1e18
-        + Double((ContinuousClock.now - encodeStarted).components.seconds)
+    // Encoding and writing: what the parse did not take.
+    let building = max(0, seconds - result.stats.seconds)
     let s = result.stats
     let datasetCount = result.zones.reduce(0) { $0 + $1.datasets.count }
     var line = "\(result.zones.count) zone\(result.zones.count == 1 ? "" : "s"), \(datasetCount) dataset\(datasetCount == 1 ? "" : "s"): "
