@@ -93,13 +93,21 @@ let package = Package(
         // Helpers every test target shares (seeded generator, real-data and binary locators,
         // temporary directories); only test targets depend on it.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Loopback clients, server processes and TSIG fixtures for the transport, transfer and
+        // daemon test targets.
+        .target(
+            name: "ServerTestSupport",
+            dependencies: ["TestSupport", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ServerTestSupport"),
         .testTarget(name: "ZoneExportTests", dependencies: ["TestSupport", "ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["TestSupport", "PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
         .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "DNSBLServer", "ZoneTransfer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit", "ZoneExport"]),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "ServerTestSupport", "DNSBLServer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,7 @@ import LDNSKit
 import PrefixStore
 import Testing
 import ZoneSource
+import ServerTestSupport
 
 @Suite("ACL sees the real client address over loopback (UDP and TCP)", .serialized)
 struct ACLTransportTests {

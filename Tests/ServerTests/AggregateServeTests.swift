@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// Issue 6 end to end: `prefixbl aggregate` → store → `prefixbl serve` → `dig`, with a bot that
 /// sends every event from a fresh address of its /64, and the allocation-size zone beside it.

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// C source of an LD_PRELOAD allocation counter, compiled by the test with `cc` (kept as a
 /// string: a Swift test target cannot hold C files).

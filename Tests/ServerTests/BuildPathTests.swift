@@ -7,6 +7,7 @@ import LDNSKit
 import PrefixStore
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// `compile`, `check` and `serve` take one path from specs to served data (NSD's checker is its
 /// loader): the same diagnostics everywhere, and the TTL bounds of `serve` apply to stores too.

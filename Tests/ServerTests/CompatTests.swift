@@ -7,6 +7,7 @@ import Foundation
 import Testing
 import ZoneSource
 import TestSupport
+import ServerTestSupport
 
 // rbldnsd compatibility (issue 4): the Debian configuration converted as the migration guide
 // says, systemd socket activation and readiness, and the differential run against the real

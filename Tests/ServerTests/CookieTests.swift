@@ -6,6 +6,7 @@ import DNSBL
 import DNSWire
 import PrefixStore
 import Testing
+import ServerTestSupport
 
 func hexBytes(_ s: String) -> [UInt8] {
     var out: [UInt8] = []

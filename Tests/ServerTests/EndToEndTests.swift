@@ -8,6 +8,7 @@ import PrefixStore
 import Synchronization
 import Testing
 import TestSupport
+import ServerTestSupport
 
 let engineReason: Comment = "the answer engine is still the skeleton placeholder (answer branch not merged)"
 

@@ -5,6 +5,7 @@ import PrefixStore
 import Testing
 import ZoneSource
 import TestSupport
+import ServerTestSupport
 
 /// Replays the committed fuzz inputs (tools/fuzz/seeds/TARGET and every crash input kept in
 /// tools/fuzz/regressions/TARGET) through the invariants the wire and store fuzz targets check,

@@ -1,4 +1,5 @@
 import DNSWire
+import ServerTestSupport
 
 /// What the server must do with a hostile message (SPEC §5 rows "malformed", "QR=1", opcodes).
 enum HostileOutcome: Equatable, CustomStringConvertible {

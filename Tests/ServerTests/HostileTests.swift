@@ -9,6 +9,7 @@ import PrefixStore
 import Testing
 import ZoneSource
 import TestSupport
+import ServerTestSupport
 
 /// The bundled example zone (zones/ at the repository root), compiled with ZoneSource.
 let bundledStore: Store = {

@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import PrefixStore
 import Testing
+import ServerTestSupport
 
 /// GET `path` over HTTP/1.1 from a loopback listener; the body, or nil.
 func httpGet(_ address: ListenAddress, _ path: String) throws -> (status: Int, body: String)? {

@@ -9,6 +9,7 @@ import Logging
 import PrefixStore
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// bl.example and other.example, each listing 192.0.2.1 (A 127.0.0.2) with a TXT of
 /// `txtLength` bytes (so a TXT answer can be made larger than 1232 bytes).

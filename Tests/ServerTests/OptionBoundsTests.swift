@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// Seconds options become Int64-nanosecond durations and deadlines: `--tcp-idle-timeout 1e300`,
 /// `--stats-interval 1e300` (serve) and `--timeout 1e300` (query) trapped with "Double value

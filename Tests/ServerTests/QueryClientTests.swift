@@ -3,6 +3,7 @@ import DNSBL
 import Foundation
 import Testing
 import TestSupport
+import ServerTestSupport
 
 @Suite("prefixbl query (libldns client) against a stub server", .serialized)
 struct QueryClientTests {

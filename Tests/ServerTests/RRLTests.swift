@@ -6,6 +6,7 @@ import DNSBL
 import DNSWire
 import Foundation
 import Testing
+import ServerTestSupport
 
 func rrlGuard(rate: Int, slip: Int) -> QueryGuard {
     var o = OperationsConfiguration()

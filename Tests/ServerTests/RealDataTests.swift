@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import TestSupport
+import ServerTestSupport
 
 @Suite("Real data through the built binary", .serialized)
 struct RealDataServeTests {

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import ServerTestSupport
 
 /// Stub data file: "VALUE COUNT" → a handler answering 127.0.0.VALUE with COUNT entries.
 func stubLoader(_ path: String) -> SnapshotLoader {

@@ -7,6 +7,7 @@ import DNSBL
 import DNSBLDaemon
 @testable import DNSBLServer
 import TestSupport
+import ServerTestSupport
 
 /// Issue 6 point 6 from the command line: the `--teredo`, `--nat64` and `--6rd` flags of
 /// `prefixbl serve`, their errors, and one `dig` through a served zone with all of them.

@@ -7,6 +7,7 @@ import Foundation
 import Synchronization
 import Testing
 import TestSupport
+import ServerTestSupport
 
 @Suite("Transport over loopback (stub answerer)", .serialized)
 struct TransportTests {

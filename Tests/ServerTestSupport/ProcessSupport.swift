@@ -10,12 +10,12 @@ import ZoneSource
 import TestSupport
 
 /// A child process whose stdout and stderr are collected into one string.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+package final class ChildProcess: @unchecked Sendable {
+    package let process = Process()
     private let output = Mutex<String>("")
     private let pipe = Pipe()
 
-    init(_ path: String, _ args: [String], directory: String? = nil, environment: [String: String] = [:]) throws {
+    package init(_ path: String, _ args: [String], directory: String? = nil, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         if !environment.isEmpty {
@@ -40,10 +40,10 @@ final class ChildProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     }
 
-    var text: String { output.withLock { $0 } }
+    package var text: String { output.withLock { $0 } }
 
     /// Waits until the output contains `needle` `count` times; false on timeout or exit.
-    func waitFor(_ needle: String, count: Int = 1, timeout: Double = 20) -> Bool {
+    package func waitFor(_ needle: String, count: Int = 1, timeout: Double = 20) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if text.components(separatedBy: needle).count - 1 >= count { return true }
@@ -53,10 +53,10 @@ final class ChildProcess: @unchecked Sendable {
         return false
     }
 
-    func signal(_ sig: Int32) { if process.isRunning { kill(process.processIdentifier, sig) } }
+    package func signal(_ sig: Int32) { if process.isRunning { kill(process.processIdentifier, sig) } }
 
     /// Exit status after the process ends, or nil if it is still running after `timeout`.
-    func waitExit(timeout: Double = 10) -> Int32? {
+    package func waitExit(timeout: Double = 10) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
@@ -66,12 +66,12 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Starts `prefixbl serve` on ephemeral loopback ports and waits until it serves.
-final class ServeProcess {
-    let child: ChildProcess
-    let v4: ListenAddress
-    let v6: ListenAddress?
+package final class ServeProcess {
+    package let child: ChildProcess
+    package let v4: ListenAddress
+    package let v6: ListenAddress?
 
-    init(_ args: [String], directory: String, ipv6: Bool = true, environment: [String: String] = [:]) throws {
+    package init(_ args: [String], directory: String, ipv6: Bool = true, environment: [String: String] = [:]) throws {
         guard let bin = prefixblBinary() else { throw TestError.failed("prefixbl binary not found; run swift build") }
         var listen = ["--listen", "127.0.0.1:0"]
         if ipv6 { listen += ["--listen", "[::1]:0"] }
@@ -90,7 +90,7 @@ final class ServeProcess {
 }
 
 /// RFC 5782 §2.4 name: 32 reversed nibbles of an IPv6 address, then the zone.
-func nibbleName(_ address: String, zone: String = "bl.example") -> String {
+package func nibbleName(_ address: String, zone: String = "bl.example") -> String {
     var a = in6_addr()
     precondition(inet_pton(AF_INET6, address, &a) == 1)
     let bytes = withUnsafeBytes(of: &a) { Array($0) }
@@ -103,12 +103,12 @@ func nibbleName(_ address: String, zone: String = "bl.example") -> String {
 }
 
 /// RFC 5782 §2.1 name: reversed octets of an IPv4 address, then the zone.
-func reversedName(_ address: String, zone: String = "bl.example") -> String {
+package func reversedName(_ address: String, zone: String = "bl.example") -> String {
     address.split(separator: ".").reversed().joined(separator: ".") + "." + zone
 }
 
 /// Compiles source text into a store image for bl.example (ZoneSource's compiler).
-func compileStore(_ sources: [(type: String, text: String)], in dir: String) throws -> StoreImage {
+package func compileStore(_ sources: [(type: String, text: String)], in dir: String) throws -> StoreImage {
     var specs: [ZoneSpec] = []
     for (i, s) in sources.enumerated() {
         let path = dir + "/src-\(UUID().uuidString)-\(i).txt"
@@ -122,7 +122,7 @@ func compileStore(_ sources: [(type: String, text: String)], in dir: String) thr
 
 /// Whether the answer engine is the real one: the skeleton's placeholder answers nothing.
 /// (A probe, so these end-to-end tests run as soon as the answer branch is merged.)
-let answerEngineAvailable: Bool = {
+package let answerEngineAvailable: Bool = {
     guard let store = try? Store(zones: []) else { return false }
     let responder = Responder(stores: [store])
     let q = makeQuery(id: 1, name: "bl.example", type: 6)

@@ -11,22 +11,22 @@ import Synchronization
 
 /// Minimal answerer for transport tests: echoes the question and answers one A record
 /// 127.0.0.`value` (TTL 60) for any name; `nil` response for QR=1 or garbage.
-final class StubHandler: QueryHandler {
-    let value: UInt8
-    let delayMicroseconds: UInt32
+package final class StubHandler: QueryHandler {
+    package let value: UInt8
+    package let delayMicroseconds: UInt32
     /// RCODE to answer with; nonzero answers carry no records.
-    let rcode: UInt8
+    package let rcode: UInt8
     /// Over UDP answer TC=1 with no records (the client must retry over TCP).
-    let truncateUDP: Bool
-    let calls = Atomic<Int>(0)
-    init(value: UInt8 = 2, delayMicroseconds: UInt32 = 0, rcode: UInt8 = 0, truncateUDP: Bool = false) {
+    package let truncateUDP: Bool
+    package let calls = Atomic<Int>(0)
+    package init(value: UInt8 = 2, delayMicroseconds: UInt32 = 0, rcode: UInt8 = 0, truncateUDP: Bool = false) {
         self.value = value
         self.delayMicroseconds = delayMicroseconds
         self.rcode = rcode
         self.truncateUDP = truncateUDP
     }
 
-    func respond(to q: UnsafeRawBufferPointer, transport: Transport,
+    package func respond(to q: UnsafeRawBufferPointer, transport: Transport,
                  into r: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         calls.add(1, ordering: .relaxed)
         if delayMicroseconds > 0 { usleep(delayMicroseconds) }
@@ -64,13 +64,13 @@ final class StubHandler: QueryHandler {
     }
 }
 
-enum TestError: Error, CustomStringConvertible {
+package enum TestError: Error, CustomStringConvertible {
     case failed(String)
-    var description: String { if case .failed(let s) = self { return s }; return "" }
+    package var description: String { if case .failed(let s) = self { return s }; return "" }
 }
 
 /// A DNS query message: ID, RD flag, one question; optional OPT with a payload size.
-func makeQuery(id: UInt16, name: String, type: UInt16 = 1, edns: UInt16? = nil) -> [UInt8] {
+package func makeQuery(id: UInt16, name: String, type: UInt16 = 1, edns: UInt16? = nil) -> [UInt8] {
     var m: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns == nil ? 0 : 1]
     for label in name.split(separator: ".") {
         m.append(UInt8(label.utf8.count))
@@ -83,16 +83,16 @@ func makeQuery(id: UInt16, name: String, type: UInt16 = 1, edns: UInt16? = nil) 
 }
 
 /// Fields of a response the tests look at.
-struct ParsedResponse {
-    var id: UInt16
-    var rcode: UInt8
-    var truncated: Bool
-    var answerCount: Int
+package struct ParsedResponse {
+    package var id: UInt16
+    package var rcode: UInt8
+    package var truncated: Bool
+    package var answerCount: Int
     /// A records in ANSWER, dotted.
-    var addresses: [String]
+    package var addresses: [String]
 }
 
-func parseResponse(_ m: [UInt8]) -> ParsedResponse? {
+package func parseResponse(_ m: [UInt8]) -> ParsedResponse? {
     guard m.count >= 12, m[2] & 0x80 != 0 else { return nil }
     let an = Int(m[6]) << 8 | Int(m[7])
     var o = 12
@@ -122,10 +122,10 @@ func parseResponse(_ m: [UInt8]) -> ParsedResponse? {
 }
 
 /// Blocking socket helpers with timeouts, for loopback clients in tests.
-final class TestSocket {
-    let fd: Int32
+package final class TestSocket {
+    package let fd: Int32
 
-    init(udp address: ListenAddress, timeout: Double = 2) throws {
+    package init(udp address: ListenAddress, timeout: Double = 2) throws {
         fd = socket(address.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw TestError.failed("socket: \(errno)") }
         setTimeout(timeout)
@@ -133,7 +133,7 @@ final class TestSocket {
         guard rc == 0 else { throw TestError.failed("connect \(address): \(String(cString: strerror(errno)))") }
     }
 
-    init(tcp address: ListenAddress, timeout: Double = 2, receiveBuffer: Int32? = nil) throws {
+    package init(tcp address: ListenAddress, timeout: Double = 2, receiveBuffer: Int32? = nil) throws {
         fd = socket(address.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestError.failed("socket: \(errno)") }
         if var rb = receiveBuffer {
@@ -146,13 +146,13 @@ final class TestSocket {
 
     deinit { close(fd) }
 
-    func setTimeout(_ seconds: Double) {
+    package func setTimeout(_ seconds: Double) {
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    package func send(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
@@ -162,14 +162,14 @@ final class TestSocket {
     }
 
     /// One datagram (UDP), or nil on timeout.
-    func receiveDatagram() -> [UInt8]? {
+    package func receiveDatagram() -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: 65535)
         let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         return n > 0 ? Array(buf[0..<n]) : nil
     }
 
     /// Exactly `count` bytes (TCP), or nil on timeout / EOF.
-    func receiveExactly(_ count: Int) -> [UInt8]? {
+    package func receiveExactly(_ count: Int) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
@@ -181,13 +181,13 @@ final class TestSocket {
     }
 
     /// One length-prefixed DNS message over TCP.
-    func receiveFramed() -> [UInt8]? {
+    package func receiveFramed() -> [UInt8]? {
         guard let len = receiveExactly(2) else { return nil }
         return receiveExactly(Int(len[0]) << 8 | Int(len[1]))
     }
 
     /// True when the peer closed the connection (EOF or reset) within the socket timeout.
-    func waitForClose() -> Bool {
+    package func waitForClose() -> Bool {
         var b: UInt8 = 0
         while true {
             let n = recv(fd, &b, 1, 0)
@@ -197,9 +197,9 @@ final class TestSocket {
     }
 }
 
-func framed(_ m: [UInt8]) -> [UInt8] { [UInt8(m.count >> 8), UInt8(m.count & 0xFF)] + m }
+package func framed(_ m: [UInt8]) -> [UInt8] { [UInt8(m.count >> 8), UInt8(m.count & 0xFF)] + m }
 
-func withSockaddr<R>(_ a: ListenAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+package func withSockaddr<R>(_ a: ListenAddress, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
     if a.family == .ipv4 {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
@@ -215,7 +215,7 @@ func withSockaddr<R>(_ a: ListenAddress, _ body: (UnsafePointer<sockaddr>, sockl
 }
 
 /// UDP query with one retry; nil when both attempts time out.
-func udpQuery(_ address: ListenAddress, _ query: [UInt8], timeout: Double = 2, retries: Int = 1) throws -> [UInt8]? {
+package func udpQuery(_ address: ListenAddress, _ query: [UInt8], timeout: Double = 2, retries: Int = 1) throws -> [UInt8]? {
     let s = try TestSocket(udp: address, timeout: timeout)
     for _ in 0...retries {
         try s.send(query)
@@ -227,7 +227,7 @@ func udpQuery(_ address: ListenAddress, _ query: [UInt8], timeout: Double = 2, r
 }
 
 /// Starts a server on ephemeral loopback ports (v4 and v6) with `handler`.
-func startServer(handler: any QueryHandler, configure: (inout ServerConfiguration) -> Void = { _ in },
+package func startServer(handler: any QueryHandler, configure: (inout ServerConfiguration) -> Void = { _ in },
                  logger: Logger = Logger(label: "test")) async throws -> DNSServer {
     var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0"), try ListenAddress(parsing: "[::1]:0")],
                                      threads: 2)
@@ -240,7 +240,7 @@ func startServer(handler: any QueryHandler, configure: (inout ServerConfiguratio
 
 /// Runs a process to completion (with a timeout), returning status and stdout+stderr.
 @discardableResult
-func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (status: Int32, output: String) {
+package func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -271,36 +271,37 @@ func run(_ path: String, _ args: [String], timeout: Double = 20) throws -> (stat
 }
 
 /// A fresh temporary directory, removed by the caller.
-func makeTempDirectory() throws -> String {
+package func makeTempDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "prefixbl-test-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// Collects log records so tests can check what was logged.
-final class LogCollector: Sendable {
+package final class LogCollector: Sendable {
+    package init() {}
     private let records = Mutex<[(level: Logger.Level, message: String, metadata: String)]>([])
-    func append(_ level: Logger.Level, _ message: String, _ metadata: String) {
+    package func append(_ level: Logger.Level, _ message: String, _ metadata: String) {
         records.withLock { $0.append((level, message, metadata)) }
     }
-    var all: [(level: Logger.Level, message: String, metadata: String)] { records.withLock { $0 } }
-    func count(level: Logger.Level, containing text: String) -> Int {
+    package var all: [(level: Logger.Level, message: String, metadata: String)] { records.withLock { $0 } }
+    package func count(level: Logger.Level, containing text: String) -> Int {
         all.filter { $0.level == level && ($0.message + " " + $0.metadata).contains(text) }.count
     }
-    var logger: Logger {
+    package var logger: Logger {
         Logger(label: "test") { _ in CollectingHandler(collector: self) }
     }
 }
 
-struct CollectingHandler: LogHandler {
-    let collector: LogCollector
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+package struct CollectingHandler: LogHandler {
+    package let collector: LogCollector
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .debug
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let md = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         collector.append(event.level, "\(event.message)", md)
     }

@@ -6,6 +6,7 @@ import Foundation
 import LDNSKit
 import Testing
 import TestSupport
+import ServerTestSupport
 
 /// A zone big enough for a multi-message AXFR: 1,500 /48s (about 8 messages of 16 kB).
 func manyBlocksZone(serial: Int = 1) -> String {

@@ -8,6 +8,7 @@ import PrefixStore
 import Testing
 import ZoneSource
 import TestSupport
+import ServerTestSupport
 
 /// A TCP port free at the moment of asking (bound to 0 and released).
 func freeTCPPort() -> UInt16 {

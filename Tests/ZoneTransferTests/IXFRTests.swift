@@ -8,6 +8,7 @@ import LDNSKit
 import Testing
 import ZoneExport
 import TestSupport
+import ServerTestSupport
 
 /// The records of a dig transfer output (AXFR or IXFR), each parsed by libldns, in order.
 func digRecords(_ output: String) throws -> [WireRR] {
