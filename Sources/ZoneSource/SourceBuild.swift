@@ -58,11 +58,15 @@ public struct SourceBuild: Sendable {
 
     /// Runs the path. Conflicts are errors under ``CompileOptions/strict``, warnings otherwise.
     /// Never throws: every problem is a ``Diagnostic``.
-    public static func run(_ specs: [ZoneSpec], options: CompileOptions, ttl: TTLBounds = TTLBounds()) -> SourceBuild {
+    /// - Parameter encoding: called once parsing succeeded, before the (possibly long) encode;
+    ///   for a progress display.
+    public static func run(_ specs: [ZoneSpec], options: CompileOptions, ttl: TTLBounds = TTLBounds(),
+                           encoding: (() -> Void)? = nil) -> SourceBuild {
         let result = Compiler.compile(specs, options: options)
         var build = SourceBuild(zones: result.zones, image: nil, diagnostics: result.diagnostics,
                                 stats: result.stats, origins: result.origins)
         guard !result.hasErrors else { return build }
+        encoding?()
         ttl.apply(to: &build.zones)
         do throws(StoreError) {
             let image = try StoreBuilder.encode(build.zones)

@@ -71,8 +71,11 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let options = source.compileOptions
     let started = ContinuousClock.now
     // The one path from specs to a store, the one `serve` loads with (SourceBuild).
-    let result = SourceBuild.run(specs, options: options)
-    if options.progress != nil { writeStderr("\r\u{1B}[K") }
+    let showProgress = options.progress != nil
+    let result = SourceBuild.run(specs, options: options) {
+        if showProgress { writeStderr("\r\u{1B}[K  building the store…") }
+    }
+    if showProgress { writeStderr("\r\u{1B}[K") }
     let diagnostics = result.diagnostics
     let image = result.image
     for d in diagnostics { writeStderr(d.description + "\n") }

@@ -44,7 +44,7 @@ struct Rbldnsd: ParsableCommand {
             print((["prefixbl", "serve"] + args).map(shellQuoted).joined(separator: " "))
             return
         }
-        var serve = try Serve.parse(args)
+        let serve = try Serve.parse(args)
         try serve.run()
     }
 }
