@@ -168,11 +168,15 @@ struct Serve: ParsableCommand {
     }
 
     /// Builds the one validated configuration (a bad setting is a usage error, exit 64), then
-    /// runs the daemon on it.
+    /// runs the daemon on it. Not in `validate()`: the configuration reads key files and is
+    /// built once.
     func run() throws {
         let configuration: DaemonConfiguration
         do { configuration = try DaemonConfiguration(options) } catch let invalid as InvalidConfiguration {
-            throw ValidationError(invalid.message)
+            // A usage error, reported as ArgumentParser reports one from validate() (exit 64).
+            writeStderr("Error: \(invalid.message)\nUsage: \(PrefixBL.usageString(for: Serve.self))\n"
+                        + "  See 'prefixbl serve --help' for more information.\n")
+            throw ExitCode.validationFailure
         }
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
