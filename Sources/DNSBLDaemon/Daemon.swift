@@ -13,7 +13,7 @@ import ZoneTransfer
 /// The `prefixbl serve` daemon: binds, jails, loads, serves and reloads until SIGTERM/SIGINT.
 ///
 /// Start order: trap signals; socket activation; resolve the user and group; pid file, chroot
-/// and working directory (``Jail``); load the data; bind; drop privileges; start the services
+/// and working directory (the jail); load the data; bind; drop privileges; start the services
 /// (server, reloader, NOTIFY, IXFR prebuild) in one `ServiceGroup`; tell systemd `READY=1`.
 /// Whatever ends the run, what was acquired is released on one path, in reverse order.
 public enum Daemon {

@@ -30,7 +30,7 @@ public final class NotifyService: Service, Sendable {
     /// - Parameter targets: secondaries as `HOST:PORT` or `[V6HOST]:PORT` (numeric addresses;
     ///   default port 53), each optionally followed by whitespace and the name of a key in
     ///   `keyring` to sign with (`NOKEY` = unsigned), as NSD's `notify:` takes them.
-    /// - Throws: ``ServerError`` `.config` for a target that does not parse or names an unknown key.
+    /// - Throws: ``DNSBLServer/ServerError`` `.config` for a target that does not parse or names an unknown key.
     public init(holder: SnapshotHolder, targets: [String], keyring: TSIGKeyring? = nil, logger: Logger,
                 attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
         self.holder = holder

@@ -19,7 +19,7 @@ public struct TransferACL: Sendable {
 
     /// Parses `ADDR/LEN` or a bare address (a host) per element, optionally followed by
     /// whitespace and a TSIG key name (`NOKEY` = none).
-    /// - Throws: ``ServerError`` `.config` naming the bad element.
+    /// - Throws: ``DNSBLServer/ServerError`` `.config` naming the bad element.
     public init(parsing cidrs: [String]) throws(ServerError) {
         for element in cidrs {
             let words = element.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -147,7 +147,7 @@ public final class TransferResponder: TransferHandler {
     typealias Start = TransferStart
 
     /// The transport's hook: `nil` when `query` is no AXFR/IXFR query, else the TSIG check,
-    /// the ACL and the transfer (see ``startAuthenticated(_:query:peer:snapshot:)``).
+    /// the ACL and the transfer (`startAuthenticated`, TransferTSIG.swift).
     public func start(query: UnsafeRawBufferPointer, peer: String?, snapshot: Snapshot) -> TransferStart? {
         guard let request = TransferRequest(query) else { return nil }
         return startAuthenticated(request, query: query, peer: peer, snapshot: snapshot)
