@@ -44,12 +44,15 @@ struct BuildPathTests {
         #expect(Self.warnings(serve.child.text) == expected, "\(serve.child.text)")
     }
 
-    /// The TTL of the A answer for 192.0.2.1 from a server started with `args`.
-    static func answerTTL(_ args: [String], directory: String) throws -> UInt32? {
+    /// The TTLs of the A answers for 192.0.2.1 under each of `zones`, from one server started
+    /// with `args`.
+    static func answerTTLs(_ args: [String], zones: [String], directory: String) throws -> [UInt32?] {
         let serve = try ServeProcess(args, directory: directory, ipv6: false)
         defer { serve.child.signal(SIGTERM); _ = serve.child.waitExit() }
-        guard let r = try udpQuery(serve.v4, makeQuery(id: 7, name: "1.2.0.192.bl.example")) else { return nil }
-        return try Packet(wire: r).answer.first { $0.type == 1 }?.ttl
+        return try zones.enumerated().map { i, zone in
+            guard let r = try udpQuery(serve.v4, makeQuery(id: UInt16(7 + i), name: "1.2.0.192." + zone)) else { return nil }
+            return try Packet(wire: r).answer.first { $0.type == 1 }?.ttl
+        }
     }
 
     @Test(.enabled(if: enabled, "prefixbl binary not built"))
@@ -58,12 +61,12 @@ struct BuildPathTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let data = dir + "/v4.txt"
         try "$TTL 600\n192.0.2.1\n".write(toFile: data, atomically: true, encoding: .utf8)
-        let spec = "bl.example:ip4set:" + data
+        // One server per bound answers bl.example from a store and sources.example from specs.
         let store = dir + "/bl.pfxbl"
-        #expect(try run(prefixblBinary()!, ["compile", spec, "-o", store]).status == 0)
-        for (bound, ttl) in [(["--min-ttl", "3000"], UInt32(3000)), (["--max-ttl", "60"], 60), ([], 600)] {
-            #expect(try Self.answerTTL(bound + [spec], directory: dir) == ttl, "sources \(bound)")
-            #expect(try Self.answerTTL(bound + ["--store", store], directory: dir) == ttl, "--store \(bound)")
-        }
+        #expect(try run(prefixblBinary()!, ["compile", "bl.example:ip4set:" + data, "-o", store]).status == 0)
+        let inputs = ["--store", store, "sources.example:ip4set:" + data]
+        let zones = ["bl.example", "sources.example"]
+        #expect(try Self.answerTTLs(["--min-ttl", "3000"] + inputs, zones: zones, directory: dir) == [3000, 3000])
+        #expect(try Self.answerTTLs(["--max-ttl", "60"] + inputs, zones: zones, directory: dir) == [60, 60])
     }
 }
