@@ -71,6 +71,8 @@ let package = Package(
         // Helpers every test target shares (seeded generator, real-data and binary locators,
         // temporary directories); only test targets depend on it.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DNSWireTests", dependencies: ["TestSupport", "DNSWire"]),
+        .testTarget(name: "LDNSKitTests", dependencies: ["TestSupport", "LDNSKit"]),
         .testTarget(name: "ZoneExportTests", dependencies: ["TestSupport", "ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["TestSupport", "PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import DNSWire
 import PrefixStore
 import LDNSKit

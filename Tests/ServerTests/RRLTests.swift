@@ -6,6 +6,7 @@ import DNSBL
 import DNSWire
 import Foundation
 import Testing
+import TestSupport
 
 func rrlGuard(rate: Int, slip: Int) -> QueryGuard {
     var o = OperationsConfiguration()

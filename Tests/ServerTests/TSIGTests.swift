@@ -5,6 +5,7 @@ import DNSBLServer
 import Foundation
 import LDNSKit
 import Testing
+import TestSupport
 
 /// The secret of the test key: bytes 1…32, base64.
 let tsigSecret = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
