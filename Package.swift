@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "DNSBLServer",
             dependencies: [
-                "DNSBL", "DNSWire", "ZoneSource", "ZoneExport", "CSystemShims",
+                "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "ZoneExport", "CSystemShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,15 +57,17 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLServer", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
+                "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "CJail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
         // Helpers every test target shares (seeded generator, real-data and binary locators,
