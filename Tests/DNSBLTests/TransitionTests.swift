@@ -5,8 +5,8 @@ import PrefixStore
 @testable import DNSBL
 
 // Transition-aware lookups (issue 6, point 6): Teredo (RFC 4380), NAT64 (RFC 6052) and 6rd
-// (RFC 5969) addresses answered from the zone's IPv4 data united with its IPv6 data, as SPEC
-// §3.3 does for 6to4. The worked examples are the RFCs' own.
+// (RFC 5969) addresses answered from the zone's IPv4 data united with its IPv6 data, as the
+// answer rules do for 6to4. The worked examples are the RFCs' own.
 
 func options(_ mappings: [TransitionMapping], zone: String = "bl.example") throws(TransitionError) -> AnswerOptions {
     var o = AnswerOptions()
