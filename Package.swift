@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         // HMAC for TSIG (RFC 8945) on the serving side, where libldns does not go.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // `swift package generate-documentation` for tools/docs.sh (DocC, warnings as errors).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
