@@ -8,7 +8,6 @@ import PackageDescription
 // touch libldns: libldns belongs to the compiler, the `query` client and the tests.
 let package = Package(
     name: "prefixbl",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "prefixbl", targets: ["prefixbl"]),
         // For tools/bench (a separate package that depends on this one by path).
