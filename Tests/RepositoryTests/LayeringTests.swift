@@ -45,23 +45,40 @@ struct DeclaredTarget {
     var dependencies: [String]
 }
 
-/// The manifest as SwiftPM evaluates it.
-let manifest: Result<[DeclaredTarget], TestFailure> = {
+/// The manifest as SwiftPM evaluates it, read once. `swift package` runs on a thread of its own
+/// and the tests await it: a blocking wait would hold one of the few Swift concurrency threads
+/// (two on a 2-core machine) and stall every other test while SwiftPM compiles the manifest.
+let manifest = Task<Result<[DeclaredTarget], TestFailure>, Never> {
+    await withCheckedContinuation { done in
+        Thread { done.resume(returning: dumpPackage()) }.start()
+    }
+}
+
+func dumpPackage() -> Result<[DeclaredTarget], TestFailure> {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     // Its own scratch path: the running `swift test` holds the lock on .build.
     let scratch = NSTemporaryDirectory() + "prefixbl-dump-" + UUID().uuidString
     p.arguments = ["swift", "package", "--package-path", repositoryRoot(), "--scratch-path", scratch, "dump-package"]
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
+    // Output into a file, not a pipe: a pipe's end inherited by a server another test starts
+    // meanwhile would hold back the end of file until that server exits.
+    let outPath = scratch + ".json"
+    guard FileManager.default.createFile(atPath: outPath, contents: nil),
+          let out = FileHandle(forWritingAtPath: outPath) else {
+        return .failure(TestFailure("cannot create \(outPath)"))
+    }
+    defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: scratch) }
+    p.standardOutput = out; p.standardError = out
     do { try p.run() } catch { return .failure(TestFailure("cannot run swift package dump-package: \(error)")) }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    try? FileManager.default.removeItem(atPath: scratch)
+    try? out.close()
+    let data = FileManager.default.contents(atPath: outPath) ?? Data()
+    // SwiftPM may print warnings before the JSON on the same file.
+    let json = data.firstIndex(of: UInt8(ascii: "{")).map { data[$0...] } ?? data
+    let errText = String(decoding: data.prefix(2000), as: UTF8.self)
     guard p.terminationStatus == 0,
-          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let targets = json["targets"] as? [[String: Any]] else {
+          let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
+          let targets = object["targets"] as? [[String: Any]] else {
         return .failure(TestFailure("swift package dump-package failed (\(p.terminationStatus)): \(errText)"))
     }
     return .success(targets.map { t in
@@ -74,7 +91,7 @@ let manifest: Result<[DeclaredTarget], TestFailure> = {
         return DeclaredTarget(name: t["name"] as? String ?? "", type: t["type"] as? String ?? "",
                               path: t["path"] as? String, dependencies: deps)
     })
-}()
+}
 
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
@@ -82,8 +99,8 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// The targets under Sources/ (test targets and the shared test helpers left out).
-func sourceTargets() throws -> [DeclaredTarget] {
-    try manifest.get().filter { $0.type != "test" && !($0.path ?? "").hasPrefix("Tests/") }
+func sourceTargets() async throws -> [DeclaredTarget] {
+    try await manifest.value.get().filter { $0.type != "test" && !($0.path ?? "").hasPrefix("Tests/") }
 }
 
 /// The modules `import`ed by the Swift files of Sources/`target` (any attribute or access level,
@@ -109,8 +126,8 @@ func importedModules(of target: String) -> [String: [String]] {
 @Suite("Module layering (Package.swift and the imports in Sources)")
 struct LayeringTests {
     @Test("every import in Sources/T names a declared dependency of T, or a system module")
-    func importsAreDeclared() throws {
-        let targets = try sourceTargets()
+    func importsAreDeclared() async throws {
+        let targets = try await sourceTargets()
         #expect(targets.count >= 10, "dump-package found the Sources targets")
         for t in targets where t.type != "system" {
             let allowed = Set(t.dependencies).union(systemModules).union([t.name])
@@ -121,17 +138,17 @@ struct LayeringTests {
     }
 
     @Test("every Sources target has a row in the layer table, and the table names no missing target")
-    func tableCoversThePackage() throws {
-        let declared = Set(try sourceTargets().map(\.name))
+    func tableCoversThePackage() async throws {
+        let declared = Set(try await sourceTargets().map(\.name))
         let table = Set(layers.map(\.module))
         #expect(declared.subtracting(table).isEmpty, "targets without a layer: \(declared.subtracting(table).sorted())")
         #expect(table.subtracting(declared).isEmpty, "layers naming no target: \(table.subtracting(declared).sorted())")
     }
 
     @Test("dependencies point down: each module depends only on modules of a lower rank")
-    func dependenciesPointDown() throws {
+    func dependenciesPointDown() async throws {
         let rank = Dictionary(uniqueKeysWithValues: layers.map { ($0.module, $0.rank) })
-        for t in try sourceTargets() {
+        for t in try await sourceTargets() {
             guard let own = rank[t.name] else { continue }  // reported by tableCoversThePackage
             for d in t.dependencies {
                 guard let r = rank[d] else { continue }  // another package's product
@@ -154,8 +171,8 @@ struct LayeringTests {
     /// Expected state (issue 11, point 2): the transport imports neither the compiler, the
     /// exporter nor libldns. Fails until the module split lands; then it guards it.
     @Test("the transport module (DNSBLServer) depends on neither ZoneSource, ZoneExport nor LDNSKit")
-    func transportStaysFreeOfTheCompiler() throws {
-        let transport = try #require(try sourceTargets().first { $0.name == transportModule })
+    func transportStaysFreeOfTheCompiler() async throws {
+        let transport = try #require(try await sourceTargets().first { $0.name == transportModule })
         let declared = keptFromTransport.intersection(transport.dependencies)
         #expect(declared.isEmpty, "\(transportModule) declares \(declared.sorted())")
         let imported = keptFromTransport.intersection(importedModules(of: transportModule).keys)

@@ -85,7 +85,8 @@ struct AllocationTests {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try mallocCounterSource.write(toFile: dir + "/mc.c", atomically: true, encoding: .utf8)
-        let cc = try run(try #require(which("cc"), "no C compiler (cc) to build the malloc counter"), ["-O2", "-shared", "-fPIC", "-o", dir + "/mc.so", dir + "/mc.c", "-ldl"])
+        let compiler = try #require(which("cc"), "no C compiler (cc) to build the malloc counter")
+        let cc = try run(compiler, ["-O2", "-shared", "-fPIC", "-o", dir + "/mc.so", dir + "/mc.c", "-ldl"])
         try #require(cc.status == 0, "cc: \(cc.output)")
         let specs = try E2EData.write(in: dir)
         let server = try ServeProcess(specs + ["--threads", "1"] + extra, directory: dir, ipv6: false,
