@@ -6,6 +6,7 @@ import PackageDescription
 //   prefixbl → ZoneSource → PrefixStore, LDNSKit → CLDNS
 // DNSWire, PrefixStore and DNSBL do no I/O besides mapping the store file, never log and never
 // touch libldns: libldns belongs to the compiler, the `query` client and the tests.
+// Tests/RepositoryTests/LayeringTests.swift checks this: its layer table, one row per module.
 let package = Package(
     name: "prefixbl",
     products: [
