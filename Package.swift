@@ -14,9 +14,9 @@ import PackageDescription
 // everything under it import none of these: libldns belongs to the compiler, the exporter,
 // the `query` client and the tests. DNSWire, PrefixStore and DNSBL do no I/O besides mapping
 // the store file and never log.
+// Tests/RepositoryTests/LayeringTests.swift checks this: its layer table, one row per module.
 let package = Package(
     name: "prefixbl",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "prefixbl", targets: ["prefixbl"]),
         // For tools/bench (a separate package that depends on this one by path).
@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         // HMAC for TSIG (RFC 8945) on the serving side, where libldns does not go.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // `swift package generate-documentation` for tools/docs.sh (DocC, warnings as errors).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -65,6 +67,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -100,6 +103,10 @@ let package = Package(
             dependencies: ["TestSupport", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource",
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/ServerTestSupport"),
+        .testTarget(name: "DNSWireTests", dependencies: ["TestSupport", "DNSWire"]),
+        .testTarget(name: "LDNSKitTests", dependencies: ["TestSupport", "LDNSKit"]),
+        // The repository itself: module layering against this file, the CI skip check.
+        .testTarget(name: "RepositoryTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ZoneExportTests", dependencies: ["TestSupport", "ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["TestSupport", "PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),

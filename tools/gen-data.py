@@ -22,7 +22,7 @@ Writes, into --out (default /tmp/prefixbl-bench/data):
 Overlap rules keep both servers' semantics equal on these files: no two entries have the same
 prefix and length; IPv4 exclusions are /32s inside /24-or-larger listings and never coincide
 with a listed /32; IPv4 /16-/23 CIDRs live in their own first octets and never overlap each
-other, so rbldnsd's ip4set buckets and longest-prefix matching agree (SPEC.md 3.1).
+other, so rbldnsd's ip4set buckets and longest-prefix matching agree (AnswerRules, "Which entries answer").
 
 Everything is a pure function of --seed; running twice writes identical files.
 Standard library only. Throughput is ~1 M lines in a few seconds.

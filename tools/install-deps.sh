@@ -2,7 +2,7 @@
 # Installs, with Debian's apt, what building, serving and testing prefixbl need:
 #   libldns-dev, zlib1g-dev, pkg-config  — build (libldns is our DNS library, zlib reads .gz input)
 #   dnsutils (dig), knot-dnsutils (kdig)   — end-to-end tests talk to the server like operators do
-#   unbound                                 — the QNAME-minimisation end-to-end test (SPEC §4, case C2)
+#   unbound                                 — the QNAME-minimisation end-to-end test (RFC 8020, case C2)
 #   rbldnsd, dnsperf                        — differential tests (tools/differential) and side-by-side benchmarks
 #   nsd, knot, bind9                        — standard secondaries fed by AXFR/IXFR/NOTIFY with TSIG (zone transfer tests;
 #                                             the tests run their own instances on loopback ports)

@@ -24,11 +24,11 @@ public struct OutputEntry: Sendable, Hashable {
     /// A comment written after the entry (the whitelist line a hole comes from).
     public var comment: String?
 
-    /// The entry in the source syntax (SPEC §2): `prefix :A:TXT` (a `$` in the TXT doubled) or
+    /// The entry in the source syntax (ZoneSource.docc/SourceSyntax.md): `prefix :A:TXT` (a `$` in the TXT doubled) or
     /// `!prefix # comment`.
     public var sourceLine: String {
         if kind == .hole { return "!\(prefix)" + (comment.map { " # \($0)" } ?? "") }
-        // `$` would be substituted at answer time (SPEC §2): write it as `$$`.
+        // `$` would be substituted at answer time (TXT templates): write it as `$$`.
         let text = (txt ?? "").split(separator: "$", omittingEmptySubsequences: false).joined(separator: "$$")
         return "\(prefix) :\(ipv4Text(a ?? 0x7F00_0002)):\(text)"
     }
@@ -69,6 +69,9 @@ public struct Aggregator: Sendable {
     var counts: AddressCounts
 
     /// - Parameters:
+    ///   - policy: windows, thresholds and listing lengths (AggregatingEvidence, "Policy").
+    ///   - allocations: RIR allocations and assignment sizes the listings are bounded by.
+    ///   - whitelist: addresses and prefixes never listed.
     ///   - now: Unix seconds; events after it are not counted. Use ``newestTime(files:)`` for
     ///     the reproducible default.
     ///   - expectedAddresses: a sizing hint for the address table.

@@ -6,9 +6,15 @@ public enum AggregationReport {
     /// Renders the report as text lines.
     /// - Parameters:
     ///   - mode: `listings`, `classes` or `allocation-zone`.
+    ///   - policy: the policy the run used (its defaults and overrides are listed).
+    ///   - allocations: the allocation data read (delegated files, assignment sizes).
+    ///   - whitelist: the whitelist applied.
+    ///   - now: the run's time in Unix seconds, or nil when none applies.
     ///   - nowSource: where `now` came from (`--now`, `newest event`, `current time`).
     ///   - evidence: nil in allocation-zone mode.
+    ///   - result: the aggregation's figures per stage.
     ///   - outputs: files written, as `what: path`.
+    /// - Returns: the report, one line per item, ending in a newline.
     public static func text(mode: String, policy: AggregationPolicy, allocations: AllocationData,
                             whitelist: Whitelist, now: Int64?, nowSource: String, evidence: EvidenceStats?,
                             result: AggregationResult, outputs: [String]) -> String {

@@ -53,8 +53,8 @@ public struct AnswerOutcome: Sendable {
     public init() {}
 }
 
-/// The address a query came from, as ACLs (rbldnsd `acl`, SPEC §7) match it. A plain value:
-/// building one allocates nothing.
+/// The address a query came from, as ACLs (rbldnsd `acl`, <doc:ZoneDataAnswers#ACLs>) match
+/// it. A plain value: building one allocates nothing.
 public struct ClientAddress: Sendable, Hashable {
     /// `nil` when unknown: then no ACL entry matches.
     public var family: AddressFamily?
@@ -98,6 +98,8 @@ public final class Responder: Sendable {
     /// - Parameters:
     ///   - stores: the stores to answer from; a zone present in several stores unites its
     ///     datasets; the first store naming a zone gives its SOA and NS.
+    ///   - options: payload size, identity, version, NS in AUTHORITY, transition mappings and
+    ///     the other answer settings (``AnswerOptions``).
     ///   - now: Unix seconds used for `$TIMESTAMP` expiry checks: a dataset whose `expires`
     ///     is before `now` is not served. The server rebuilds the responder to re-check.
     public init(stores: [Store], options: AnswerOptions = AnswerOptions(), now: UInt64 = 0) {
@@ -122,8 +124,8 @@ public final class Responder: Sendable {
     }
 
     /// ``respond(to:transport:into:)`` for a query from `client`: the global ACL and the
-    /// zone's ACL (rbldnsd `acl`, SPEC §7) decide by the client address — `ignore` sends
-    /// nothing (`outcome.length == 0`), `refuse` answers REFUSED, `empty` answers as if no IP
+    /// zone's ACL (rbldnsd `acl`, <doc:ZoneDataAnswers#ACLs>) decide by the client address —
+    /// `ignore` sends nothing (`outcome.length == 0`), `refuse` answers REFUSED, `empty` answers as if no IP
     /// dataset listed anything, a policy value answers every full address name of the zone
     /// with that A/TXT (`$` = the client's address), `pass` answers normally. Of the two ACLs
     /// the more severe decision wins (ignore > refuse > empty > policy answer > pass); of two
@@ -274,7 +276,8 @@ struct Reply {
 }
 
 extension Responder {
-    /// Class IN (and ANY): the answer rules of SPEC §4–§5, the zone's ACL (§7) and its
+    /// Class IN (and ANY): the answer rules of <doc:AnswerRules>, the zone's ACL
+    /// (<doc:ZoneDataAnswers#ACLs>) and its
     /// `generic` names.
     func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
                   _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply) {
@@ -389,7 +392,7 @@ extension Responder {
         return n
     }
 
-    /// A listed name: A and/or TXT per QTYPE; other types NODATA (SPEC §5).
+    /// A listed name: A and/or TXT per QTYPE; other types NODATA (<doc:AnswerRules#Answers>).
     func positive(_ zone: ServingZone, _ qtype: UInt16, _ hits: UnsafeMutableBufferPointer<Hit>,
                   _ render: RenderAddresses, _ apexAt: Int, _ w: inout MessageWriter, _ r: inout Reply) {
         var count: UInt16 = 0

@@ -1,7 +1,7 @@
 import DNSWire
 import PrefixStore
 
-/// The labels left of the zone apex, read once into an address or prefix (SPEC §4). Every
+/// The labels left of the zone apex, read once into an address or prefix (<doc:AnswerRules#Reading-the-query-name>). Every
 /// dataset of the zone then reuses it (rbldnsd's design: parse the QNAME once).
 struct QueryAddress {
     /// Labels left of the apex.
@@ -260,8 +260,8 @@ struct Hit {
     var fromV4: Bool
 }
 
-/// The addresses `$` renders in this answer (SPEC §3.3: IPv4 data answered through
-/// ::ffff:0:0/96 or 2002::/16 renders the embedded IPv4 address).
+/// The addresses `$` renders in this answer (<doc:AnswerRules#Reading-the-query-name>: IPv4
+/// data answered through ::ffff:0:0/96 or 2002::/16 renders the embedded IPv4 address).
 struct RenderAddresses {
     var v4: UInt32 = 0
     var v6: UInt128 = 0
@@ -299,7 +299,7 @@ extension ServingZone {
         }
     }
 
-    /// Every dataset listing the full address the name spells (SPEC §3), into `hits`
+    /// Every dataset listing the full address the name spells (<doc:AnswerRules#Which-entries-answer>), into `hits`
     /// (capacity ≥ dataset count). Returns how many.
     func lookup(_ qa: QueryAddress, _ hits: UnsafeMutableBufferPointer<Hit>,
                 _ render: inout RenderAddresses) -> Int {
@@ -365,7 +365,7 @@ extension ServingZone {
     }
 
     /// Whether the partial name is an empty non-terminal: some listed full name lies below it
-    /// in either reading (SPEC §4). A full IPv4 name that is not listed has nothing below it
+    /// in either reading (<doc:AnswerRules#RFC-8020>). A full IPv4 name that is not listed has nothing below it
     /// in the IPv4 reading.
     func hasDataBelow(_ qa: QueryAddress) -> Bool {
         if qa.v4 && qa.labels < 4 {
@@ -382,7 +382,7 @@ extension ServingZone {
 
     /// Whether the name (labels `start..<end` plus the apex) is an in-zone NS name, a
     /// generic owner or a subzone apex, or an ancestor of one: such names are NODATA, never
-    /// NXDOMAIN (SPEC §5, RFC 8020).
+    /// NXDOMAIN (RFC 8020; <doc:AnswerRules#Answers>).
     func isNSNameOrAncestor(_ q: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
         let leftLength = end - start
         for i in existing.indices {
@@ -433,7 +433,7 @@ extension ServingZone {
     }
 }
 
-/// What an ACL decided for a client (rbldnsd `acl`, SPEC §7). Ordered by severity: of a zone
+/// What an ACL decided for a client (rbldnsd `acl`, <doc:ZoneDataAnswers#ACLs>). Ordered by severity: of a zone
 /// ACL and the global ACL the more severe decision wins (ignore > refuse > empty > policy
 /// answer > pass), as rbldnsd consults both.
 struct ACLDecision {

@@ -73,7 +73,7 @@ struct ServingACL: Sendable {
 }
 
 /// One zone of the serving snapshot: its apex, SOA, NS and datasets split by family, all
-/// stores' datasets for the same apex united (SPEC §3.2). A `combined` subzone is served as a
+/// stores' datasets for the same apex united (<doc:AnswerRules#Which-entries-answer>). A `combined` subzone is served as a
 /// zone of its own whose SOA, NS and negative answers are the base zone's.
 final class ServingZone: Sendable {
     /// Apex, encoded, lower-cased (for a subzone: the subzone's full name).
@@ -88,7 +88,7 @@ final class ServingZone: Sendable {
     let ns: [EncodedName]
     /// Names strictly below this apex that exist without IP data: in-zone NS names, generic
     /// owners and subzone apexes, encoded, lower-cased. They and their ancestors are answered
-    /// NODATA, never NXDOMAIN (SPEC §5, RFC 8020).
+    /// NODATA, never NXDOMAIN (RFC 8020; <doc:ZoneDataAnswers#Generic-names>).
     let existing: [[UInt8]]
     let v4: [ServingDataset]
     let v6: [ServingDataset]

@@ -1,6 +1,7 @@
 // Transition-aware lookups (issue 6, point 6): IPv6 addresses that embed an IPv4 address —
 // Teredo (RFC 4380), NAT64 (RFC 6052) and 6rd (RFC 5969) — are answered from the zone's IPv4
-// data for the embedded address united with the IPv6 data, the rule SPEC §3.3 gives 6to4.
+// data for the embedded address united with the IPv6 data, the rule the answer rules give 6to4
+// (DNSBL.docc/AnswerRules.md, "Transition mappings").
 // Kept apart from QueryName.swift: the lookup calls in only after the name is parsed, and only
 // for zones that configure a mapping.
 
@@ -131,7 +132,7 @@ public struct TransitionError: Error, Sendable, Hashable, CustomStringConvertibl
     public var description: String { reason }
 }
 
-/// IPv6 blocks that already carry an answer rule (SPEC §3.3): a mapping may not overlap them.
+/// IPv6 blocks that already carry an answer rule (<doc:AnswerRules#Reading-the-query-name>): a mapping may not overlap them.
 private let reservedBlocks: [(first: UInt128, last: UInt128, name: String)] = [
     (mappedFirst, mappedLast, "the IPv4-mapped block ::ffff:0:0/96"),
     (sixToFourFirst, sixToFourLast, "the 6to4 block 2002::/16"),

@@ -233,8 +233,11 @@ public struct RbldnsdCommandLine: Sendable, Equatable {
     }
 
     /// The equivalent `prefixbl serve` arguments (without the `serve` word).
-    /// - Parameter runningAsRoot: rbldnsd switches to user `rbldns` when started as root with no
-    ///   `-u`; pass `geteuid() == 0`.
+    /// - Parameters:
+    ///   - runningAsRoot: rbldnsd switches to user `rbldns` when started as root with no
+    ///     `-u`; pass `geteuid() == 0`.
+    ///   - socketActivated: the service manager passed listening sockets (systemd socket
+    ///     activation), so no `-b` is needed.
     /// - Throws: what ``listenAddresses()`` throws; `.config` when there is no `-b` and no
     ///   socket activation (`socketActivated`), as rbldnsd requires one.
     public func serveArguments(runningAsRoot: Bool, socketActivated: Bool = false) throws(ServerError) -> [String] {

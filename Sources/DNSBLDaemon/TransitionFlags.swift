@@ -3,7 +3,7 @@ import DNSBLServer
 import PrefixStore
 import ZoneSource
 
-/// The `prefixbl serve` transition flags, parsed into ``DNSBL/AnswerOptions`` (each repeatable):
+/// The `prefixbl serve` transition flags, parsed into `DNSBL.AnswerOptions` (each repeatable):
 ///
 /// - `--teredo ZONE`: Teredo, 2001:0::/32 (RFC 4380).
 /// - `--nat64 ZONE` or `--nat64 ZONE=PREFIX/LEN`: NAT64, the well-known prefix 64:ff9b::/96

@@ -24,7 +24,12 @@ public final class DNSServer: @unchecked Sendable {
     /// Counters and gauges (`--metrics`, `--stats`); `nil` = none kept.
     public let metrics: ServerMetrics?
 
-    /// - Parameter metrics: when given, every query is counted in it (per-thread counters).
+    /// - Parameters:
+    ///   - configuration: listen addresses, threads, limits and the query guard's settings.
+    ///   - holder: where the transports read the current snapshot, once per UDP batch or TCP query.
+    ///   - logger: for start, stop and per-socket problems (never per query).
+    ///   - queryLog: when given, one line per query is written to it.
+    ///   - metrics: when given, every query is counted in it (per-thread counters).
     public init(configuration: ServerConfiguration, holder: SnapshotHolder, logger: Logger,
                 queryLog: QueryLog? = nil, metrics: ServerMetrics? = nil) {
         self.configuration = configuration

@@ -199,7 +199,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private var lastTCPClosed = (evicted: 0, timedOut: 0)
     private var staleLogged: [String: UInt64] = [:]
 
-    /// What the metrics read besides counters; set before ``start(interval:)``.
+    /// What the metrics read besides counters; set before ``run(interval:)``.
     public weak var server: DNSServer? = nil
     public var reloader: Reloader? = nil
     /// `--max-age` in seconds; `nil` = no check.
@@ -253,7 +253,7 @@ public final class ServerMetrics: @unchecked Sendable {
     }
 
     /// Sums every block and pushes the differences; refreshes gauges. Called once a second
-    /// by ``start(interval:)``, and by the HTTP handler before each scrape.
+    /// by ``run(interval:)``, and by the HTTP handler before each scrape.
     public func aggregate() {
         aggregateLock.withLock { _ in aggregateLocked() }
     }

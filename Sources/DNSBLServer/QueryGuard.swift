@@ -97,8 +97,13 @@ public final class QueryGuard: Sendable {
 
     /// Answers `query` through `handler`, applying cookies and (UDP) RRL.
     /// - Parameters:
-    ///   - client: the source address; ``ClientAddress/unknown`` disables cookies and RRL.
+    ///   - query: the query message as received (no TCP length prefix).
+    ///   - transport: UDP or TCP; RRL and the cookie-raised UDP limit apply to UDP only.
+    ///   - client: the source address; `ClientAddress.unknown` disables cookies and RRL.
+    ///   - handler: the answer rules of the current snapshot.
     ///   - now: wall-clock Unix seconds (cookie timestamps, RRL buckets).
+    ///   - response: the buffer the response is written into.
+    /// - Returns: the handler's outcome (length 0: send nothing) and what the guard did.
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                         handler: any QueryHandler, now: UInt32,
                         into response: UnsafeMutableRawBufferPointer) -> (AnswerOutcome, Action) {

@@ -2,9 +2,12 @@ import DNSBL
 import PrefixStore
 
 extension Snapshot {
-    /// A snapshot answering from `stores` with a ``DNSBL/Responder``; counts entries and
+    /// A snapshot answering from `stores` with a `DNSBL.Responder`; counts entries and
     /// summarises zones for logs and the shrink guard.
-    /// - Parameter now: Unix seconds for `$TIMESTAMP` checks.
+    /// - Parameters:
+    ///   - stores: the mapped stores to answer from.
+    ///   - options: the answer settings (`DNSBL.AnswerOptions`).
+    ///   - now: Unix seconds for `$TIMESTAMP` checks.
     public static func serving(_ stores: [Store], options: AnswerOptions, now: UInt64) -> Snapshot {
         let responder = Responder(stores: stores, options: options, now: now)
         var zones: [ZoneSummary] = []

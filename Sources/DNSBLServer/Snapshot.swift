@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// The server calls it from many threads at once with the query bytes (without the TCP length
 /// prefix) and a response buffer of at least 65535 bytes for TCP and at least the configured UDP
-/// payload size for UDP. Returning `length == 0` means "send nothing". ``DNSBL/Responder`` is
+/// payload size for UDP. Returning `length == 0` means "send nothing". `DNSBL.Responder` is
 /// the production conformer; tests plug in trivial handlers (echo, faults, delays).
 public protocol QueryHandler: AnyObject, Sendable {
     func respond(to query: UnsafeRawBufferPointer, transport: Transport,
@@ -15,7 +15,7 @@ public protocol QueryHandler: AnyObject, Sendable {
     /// the client.
     func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                  into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
-    /// The same with a per-query UDP size ceiling in bytes (``DNSBL/Responder`` lets a UDP
+    /// The same with a per-query UDP size ceiling in bytes (`DNSBL.Responder` lets a UDP
     /// answer grow to min(the client's EDNS payload size, `udpPayloadLimit`)); ``QueryGuard``
     /// raises it for clients holding a valid server cookie. The default ignores the ceiling
     /// beyond `response.count`.

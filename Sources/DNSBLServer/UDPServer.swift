@@ -14,9 +14,10 @@ import Synchronization
 /// thread that receives up to `batchSize` queries with one `recvmmsg(2)`, answers them into
 /// preallocated per-slot buffers and sends all answers with one `sendmmsg(2)`.
 ///
-/// Why not SwiftNIO for UDP: measured on this 2-vCPU machine, recvmmsg/sendmmsg threads served
+/// Why not SwiftNIO for UDP: measured on a 2-vCPU machine, recvmmsg/sendmmsg threads served
 /// ~273k qps per core against ~234k for NIO `DatagramBootstrap` with vector reads and one flush
-/// per read burst (SWIFT-NOTES.md); the hand-rolled loop also allocates nothing per packet.
+/// per read burst (<doc:DesignNotes#UDP-serving>); the hand-rolled loop also allocates nothing
+/// per packet.
 final class UDPServer: @unchecked Sendable {
     struct Worker {
         var fd: Int32

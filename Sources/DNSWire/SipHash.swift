@@ -7,8 +7,11 @@ public struct SipHash24: Sendable {
     /// Total bytes absorbed.
     @usableFromInline var length: Int = 0
 
-    /// - Parameter key: the 128-bit key as its 16 bytes split into two little-endian words
-    ///   (`k0` = bytes 0…7, `k1` = bytes 8…15), as the reference implementation reads them.
+    /// The 128-bit key as its 16 bytes split into two little-endian words, as the reference
+    /// implementation reads them.
+    /// - Parameters:
+    ///   - k0: key bytes 0…7, little-endian.
+    ///   - k1: key bytes 8…15, little-endian.
     @inlinable
     public init(k0: UInt64, k1: UInt64) {
         v0 = 0x736f6d6570736575 ^ k0

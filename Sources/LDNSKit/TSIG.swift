@@ -15,8 +15,12 @@ public final class LDNSTSIG: @unchecked Sendable {
     private var prior: [UInt8]?
     private var count = 0
 
-    /// - Parameter requestMAC: the MAC of the request whose answer is verified; nil to verify
-    ///   a request.
+    /// - Parameters:
+    ///   - keyName: the key's name in presentation form (`xfr.bl.example.`).
+    ///   - secret: the shared secret in base64.
+    ///   - algorithm: libldns's algorithm name (`hmac-sha256.` by default).
+    ///   - requestMAC: the MAC of the request whose answer is verified; nil to verify
+    ///     a request.
     public init(keyName: String, secret: String, algorithm: String = "hmac-sha256.", requestMAC: [UInt8]?) {
         self.keyName = keyName; self.secret = secret; self.algorithm = algorithm
         prior = requestMAC.map { [UInt8($0.count >> 8), UInt8($0.count & 0xFF)] + $0 }

@@ -130,7 +130,7 @@ public struct RangeTable: @unchecked Sendable {
     }
 
     /// Whether any listed range intersects the closed interval `first...last` (IPv4 in the low
-    /// 32 bits). This is the empty-non-terminal test of SPEC §4: a partial query name names a
+    /// 32 bits). This is the empty-non-terminal test of the answer rules (RFC 8020): a partial query name names a
     /// prefix, and the name exists when listed data lies at or below it.
     @inlinable
     public func intersects(first: UInt128, last: UInt128) -> Bool {

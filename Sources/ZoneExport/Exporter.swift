@@ -129,7 +129,7 @@ public enum Exporter {
         return (out, stats)
     }
 
-    /// Streams the zone's records to `emit` in the order of ``records(_:options:)``.
+    /// Streams the zone's records to `emit` in the order of ``records(_:options:)-(StoreZone,_)``.
     public static func export(_ zone: StoreZone, options: ExportOptions = ExportOptions(),
                               emit: (ExportRecord) -> Void) -> ExportStats {
         export([zone], options: options, emit: emit)
@@ -137,13 +137,13 @@ public enum Exporter {
 
     /// Streams the records of one zone whose datasets and `generic` records are spread over
     /// `parts` (the same apex in several stores, in store order) — the union, as `serve`
-    /// answers it (SPEC §3.2): the first part gives SOA and NS; `acl` datasets are not
+    /// answers it (DNSBL.docc/AnswerRules.md): the first part gives SOA and NS; `acl` datasets are not
     /// exported (they decide by client address, which a static zone cannot). `parts` must not
     /// be empty.
     ///
     /// Per serving zone (the apex and each `combined` subzone) and family, the ranges are
     /// walked as a label tree. In an IPv6 tree of a zone that also has IPv4 data the IPv4
-    /// images are added as `serve` answers them (SPEC §3.3): under ::ffff:0:0/96 the IPv4
+    /// images are added as `serve` answers them (DNSBL.docc/AnswerRules.md): under ::ffff:0:0/96 the IPv4
     /// data alone (IPv6 data there is unreachable), under 2002::/16 the IPv4 data of the
     /// embedded address united with the IPv6 data. Names that exist for other reasons —
     /// `generic` owners, in-zone NS names, subzone apexes — and their ancestors stop

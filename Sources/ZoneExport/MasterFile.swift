@@ -25,7 +25,7 @@ public enum MasterFile {
     }
 
     /// Formats the zone and hands each line (with its newline) to `write`.
-    /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
+    /// - Throws: `LDNSKit.LDNSError` when libldns refuses a record.
     public static func write(_ zone: StoreZone, options: ExportOptions = ExportOptions(),
                              to write: (String) -> Void) throws(LDNSError) -> ExportStats {
         try Self.write([zone], options: options, to: write)
@@ -34,7 +34,7 @@ public enum MasterFile {
     /// The master file of a zone split over several stores (see
     /// `Exporter.export(_:options:emit:)` with several parts): the union, SOA and NS from the
     /// first part.
-    /// - Throws: ``LDNSKit/LDNSError`` when libldns refuses a record.
+    /// - Throws: `LDNSKit.LDNSError` when libldns refuses a record.
     public static func write(_ parts: [StoreZone], options: ExportOptions = ExportOptions(),
                              to write: (String) -> Void) throws(LDNSError) -> ExportStats {
         write(header(parts[0], options: options))

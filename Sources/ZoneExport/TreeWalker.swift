@@ -331,7 +331,7 @@ struct TreeWalker {
     }
 
     /// `$` of IPv4 data in the IPv6 tree: the IPv4 block the node's image stands for, as
-    /// `serve` renders the embedded IPv4 address there (SPEC §3.3).
+    /// `serve` renders the embedded IPv4 address there (DNSBL.docc/AnswerRules.md).
     func imageText(_ base: UInt128, _ prefix: Int) -> String {
         let v4: UInt32, bits: Int
         if base >> 32 == 0xffff {

@@ -39,7 +39,7 @@ public func parseAddress(_ p: UnsafePointer<UInt8>, count: Int) -> (AddressFamil
     return (.ipv4, a)
 }
 
-/// Parses a prefix in the source syntax's forms (SPEC §2): an address (IPv4 /32, IPv6 /128),
+/// Parses a prefix in the source syntax's forms (<doc:SourceSyntax>): an address (IPv4 /32, IPv6 /128),
 /// `address/len`, rbldnsd's short forms (`192.0.2` = /24, `2001:db8:0:1` = /64). Ranges are
 /// not prefixes and are refused.
 /// - Returns: the prefix, or a reason (`"host bits set beyond /32"`, `"invalid IPv6 address"`…).

@@ -102,7 +102,7 @@ func processCPUSeconds() -> Double {
 
 /// What a compile produced.
 public struct CompileResult: Sendable {
-    /// The zones, ready for ``StoreBuilder/encode(_:)`` (empty when there are errors).
+    /// The zones, ready for `PrefixStore.StoreBuilder.encode(_:)` (empty when there are errors).
     public var zones: [ZoneInput]
     public var diagnostics: [Diagnostic]
     public var stats: CompileStats
@@ -129,14 +129,15 @@ public struct OriginTable: Sendable {
     }
 }
 
-/// The compile driver: specs in, zones and diagnostics out (SPEC §2).
+/// The compile driver: specs in, zones and diagnostics out (<doc:SourceSyntax>).
 public enum Compiler {
     /// Dataset types recognised by name but not compiled yet.
     static let laterTypes: Set<String> = ["dnset"]
 
     /// Parses every spec's files and assembles zones: datasets in command-line order, a zone
     /// named several times unites its datasets, the first `$SOA`/`$NS` in command-line order
-    /// wins, a zone without `$SOA` gets a synthesised one. Applies the guards of SPEC §2.
+    /// wins, a zone without `$SOA` gets a synthesised one. Applies the guards of
+    /// <doc:SourceSyntax#Guards>.
     /// Never throws: every problem is a ``Diagnostic``; with any error `zones` is empty.
     public static func compile(_ specs: [ZoneSpec], options: CompileOptions = CompileOptions()) -> CompileResult {
         let clock = ContinuousClock.now
@@ -384,7 +385,7 @@ public enum Compiler {
     }
 
     /// Turns the equal-prefix conflicts the store builder reports into warnings naming both
-    /// lines (the winner first), in the shape ``StoreImage/conflicts`` has.
+    /// lines (the winner first), in the shape `PrefixStore.StoreImage.conflicts` has.
     public static func conflictDiagnostics(_ conflicts: [[[FlattenConflict]]], origins: OriginTable,
                                            strict: Bool) -> [Diagnostic] {
         var out: [Diagnostic] = []

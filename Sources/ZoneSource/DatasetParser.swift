@@ -1,7 +1,7 @@
 import PrefixStore
 import LDNSKit
 
-/// The IP dataset types of rbldnsd this compiler reads (SPEC §1).
+/// The IP dataset types of rbldnsd this compiler reads (<doc:SourceSyntax#Datasets-on-the-command-line>).
 public enum DatasetKind: String, Sendable, CaseIterable {
     /// Every IPv4 form: addresses, CIDR, short prefixes, ranges; per-entry values.
     case ip4set

@@ -25,7 +25,7 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         case hostBits
         /// An A value outside 127.0.0.0/8 or zero.
         case valueOutOfRange
-        /// An A value in 127.255.255.0/24, reserved for policy answers (SPEC §7).
+        /// An A value in 127.255.255.0/24, reserved for policy answers (<doc:ZoneData#acl>).
         case reservedValue
         /// A listing of 0.0.0.0/0 or ::/0.
         case worldListing
@@ -33,7 +33,7 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         case testPointListed
         /// IPv6 data covering ::ffff:127.0.0.1 in a zone without IPv4 data.
         case mappedTestPoint
-        /// IPv6 entries inside ::ffff:0:0/96 in a zone with IPv4 data: never consulted (SPEC §3).
+        /// IPv6 entries inside ::ffff:0:0/96 in a zone with IPv4 data: never consulted (<doc:SourceSyntax#Guards>).
         case mappedUnreachable
         /// A `$` special line that is malformed, unknown or not allowed here.
         case special

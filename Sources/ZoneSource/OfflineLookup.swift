@@ -18,7 +18,8 @@ public struct LookupAnswer: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Answers "is this address listed, and with what" from stores, offline, following SPEC §3:
+/// Answers "is this address listed, and with what" from stores, offline, following the lookup
+/// rules of the server (DNSBL.docc/AnswerRules.md, "Which entries answer"):
 /// the deciding entry per dataset; every listing dataset contributes; in a zone with IPv4 data
 /// `::ffff:0:0/96` is answered from the IPv4 data only and `2002::/16` from the IPv4 data for
 /// the embedded address united with the IPv6 data.

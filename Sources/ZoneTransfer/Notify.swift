@@ -27,9 +27,15 @@ public final class NotifyService: Service, Sendable {
     /// Seconds to wait for each acknowledgement.
     public let timeout: Double
 
-    /// - Parameter targets: secondaries as `HOST:PORT` or `[V6HOST]:PORT` (numeric addresses;
-    ///   default port 53), each optionally followed by whitespace and the name of a key in
-    ///   `keyring` to sign with (`NOKEY` = unsigned), as NSD's `notify:` takes them.
+    /// - Parameters:
+    ///   - holder: the snapshot holder whose new generations are announced.
+    ///   - targets: secondaries as `HOST:PORT` or `[V6HOST]:PORT` (numeric addresses;
+    ///     default port 53), each optionally followed by whitespace and the name of a key in
+    ///     `keyring` to sign with (`NOKEY` = unsigned), as NSD's `notify:` takes them.
+    ///   - keyring: the TSIG keys targets may name; nil when none is configured.
+    ///   - logger: for acknowledgements, failures and unchanged serials.
+    ///   - attempts: sends per target and new serial before giving up.
+    ///   - timeout: seconds to wait for each acknowledgement.
     /// - Throws: ``DNSBLServer/ServerError`` `.config` for a target that does not parse or names an unknown key.
     public init(holder: SnapshotHolder, targets: [String], keyring: TSIGKeyring? = nil, logger: Logger,
                 attempts: Int = 3, timeout: Double = 1) throws(ServerError) {

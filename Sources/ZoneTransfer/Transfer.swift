@@ -110,8 +110,8 @@ struct TransferRequest {
 }
 
 /// Zone transfer out of `serve` (AXFR, RFC 5936; IXFR, RFC 1995): the records of
-/// ``ZoneExport/Exporter`` for the current snapshot's zone (united over the stores that hold
-/// it), SOA first and last, packed into messages of at most ``chunkBytes`` bytes of records.
+/// `ZoneExport.Exporter` for the current snapshot's zone (united over the stores that hold
+/// it), SOA first and last, packed into messages of at most `chunkBytes` (16,000) bytes of records.
 /// The records are built on a background thread the first time a snapshot's zone is asked for
 /// and kept until the next snapshot; the query path only checks QTYPE. An IXFR gets the
 /// difference from the client's version when ``history`` holds it (see
@@ -159,7 +159,7 @@ public final class TransferResponder: TransferHandler {
             logger.notice("zone transfer refused", metadata: ["peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))"])
             return .reply(request.reply(rcode: 5))
         }
-        // The zone in every store that holds it: `serve` answers their union (SPEC §3.2).
+        // The zone in every store that holds it: `serve` answers their union (DNSBL.docc/AnswerRules.md).
         guard let responder = snapshot.handler as? Responder else { return .reply(request.reply(rcode: 9)) }
         let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
         guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1

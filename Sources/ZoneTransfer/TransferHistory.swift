@@ -99,7 +99,7 @@ public final class TransferHistory: Sendable {
 
 extension TransferACL {
     /// Whether a client (as the answer path sees it: IPv4-mapped peers already IPv4) may
-    /// transfer; the UDP IXFR check (``DNSBL/AnswerOptions/udpIXFR``).
+    /// transfer; the UDP IXFR check (`DNSBL.AnswerOptions.udpIXFR`).
     public func allows(_ client: ClientAddress) -> Bool {
         guard let family = client.family else { return false }
         return entries.contains { e in

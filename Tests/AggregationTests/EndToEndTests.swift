@@ -34,14 +34,14 @@ struct EndToEndTests {
         #expect(look(store, "2001:db8:ba:cff:ffff:ffff:ffff:ffff") == [])
     }
 
-    @Test(.enabled(if: prefixblBinary() != nil, "needs the built prefixbl binary (swift build)"))
+    @Test
     func commandLineAggregateWithStore() throws {
         let dir = TempDir()
         let ev = dir.write("evidence.tsv", botEvidence(5) + "\n192.0.2.1\t3\t\(T)\n2001:db8:ba:d00::25\t9\t\(T)\n")
         let al = dir.write("delegated.txt", "2|ripencc|1|2|19830705|20140630|+0200\nripencc|*|ipv6|*|1|summary\nripencc|NL|ipv6|2001:db8::|32|20100712|allocated\nripencc|NL|ipv4|192.0.2.0|256|20100712|allocated\n")
         let wl = dir.write("wl.txt", "2001:db8:ba:d00::25 # our relay\n")
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: prefixblBinary()!)
+        p.executableURL = URL(fileURLWithPath: try #require(prefixblBinary()))
         p.arguments = ["aggregate", ev, "--allocations", al, "--whitelist", wl, "--data", dir.path + "/out",
                        "--report", dir.path + "/report.txt", "-o", dir.path + "/out.store", "--zone", "bl.example",
                        "--soa", "3600 ns1.example.net hostmaster.example.net 1 600 300 86400 300", "--ns", "3600 ns1.example.net"]

@@ -6,7 +6,7 @@ import ZoneSource
 import TestSupport
 
 /// The RIR allocation parser on the real RIPE NCC delegated file (../shared/realdata).
-@Suite(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata next to the repository or PREFIXBL_REALDATA"))
+@Suite
 struct RealDataTests {
     let path = (realdataDirectory() ?? "/nonexistent") + "/delegated-ripencc-latest.txt"
 

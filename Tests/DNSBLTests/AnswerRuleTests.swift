@@ -1,12 +1,14 @@
 import Testing
+import TestSupport
 import DNSWire
 import PrefixStore
 import LDNSKit
 @testable import DNSBL
 
-// SPEC §3–§5, one test per rule, named after the RFC section (or SPEC section) it checks.
+// The answer rules (Sources/DNSBL.docc/AnswerRules.md), one test per rule, named after the RFC section (or
+// the article's section) it checks.
 
-@Suite("Answer rules (SPEC §3–§5)")
+@Suite("Answer rules")
 struct AnswerRuleTests {
     static func mixed() throws -> Responder {
         try responder([zone([
@@ -32,7 +34,7 @@ struct AnswerRuleTests {
 
     @Test func rfc5782_5_ipv6TestPointsAndMappedBlock() throws {
         let r = try Self.mixed()
-        // ::ffff:7f00:2 is answered from the IPv4 data (SPEC §3.3), `$` dotted.
+        // ::ffff:7f00:2 is answered from the IPv4 data (AnswerRules, "Lookups per family"), `$` dotted.
         expectA(try ask(r, name6("::ffff:7f00:2")), [code(2)])
         expectTXT(try ask(r, name6("::ffff:7f00:2"), DNSType.txt), ["Listed 127.0.0.2"])
         expectNX(try ask(r, name6("::ffff:7f00:1")))

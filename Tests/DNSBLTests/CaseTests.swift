@@ -51,15 +51,8 @@ struct CaseTests {
         let all = try readPlainCIDRs(path)
         #expect(all.count > 100_000)
         var rng = SplitMix64(seed: 0xC3)
-        // The whole file is served; 1,000 random prefixes of it are queried. The skeleton's
-        // in-memory placeholder store flattens in quadratic time, so against it (recognised by
-        // its refusal of store images) only a random sample of 1,000 prefixes is served.
-        let served: [(UInt128, Int)]
-        if Self.placeholderStore {
-            served = (0..<1000).map { _ in all[Int(rng.next() % UInt64(all.count))] }
-        } else {
-            served = all
-        }
+        // The whole file is served; 1,000 random prefixes of it are queried.
+        let served = all
         let entries = served.enumerated().map { i, p in
             PrefixEntry(address: p.0, prefixLength: UInt8(p.1), value: 0, origin: UInt32(i))
         }
@@ -77,13 +70,6 @@ struct CaseTests {
             }
         }
     }
-
-    /// Whether `Store` is still the skeleton's placeholder (it cannot open images).
-    static let placeholderStore: Bool = {
-        do throws(StoreError) { _ = try Store(bytes: []); return false } catch {
-            return error.reason.contains("skeleton")
-        }
-    }()
 
     @Test func c4_existingNameLackingTypeIsNODATA() throws {
         let r = try responder([zone([try dataset(.ipv4, """

@@ -1,12 +1,13 @@
 import Testing
+import TestSupport
 import DNSWire
 import PrefixStore
 import LDNSKit
 @testable import DNSBL
 
-// SPEC §6: EDNS0, size limits, truncation.
+// EDNS0, size limits, truncation (Sources/DNSBL.docc/AnswerRules.md, "EDNS, size and truncation").
 
-@Suite("EDNS, size and TCP (SPEC §6)")
+@Suite("EDNS, size and TCP")
 struct EDNSTests {
     /// 192.0.2.66 in six datasets with 120-byte TXTs: the TXT answer needs ~840 bytes.
     static func six(options: AnswerOptions = AnswerOptions()) throws -> Responder {

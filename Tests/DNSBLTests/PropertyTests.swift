@@ -5,7 +5,7 @@ import LDNSKit
 @testable import DNSBL
 import TestSupport
 
-// Random stores and random query names against a slow reference of SPEC §3–§4 that shares no
+// Random stores and random query names against a slow reference of the answer rules that shares no
 // code with the responder (no RangeTable: longest prefix straight over the entries), plus the
 // RFC 8020 invariant checked on the responder's own answers.
 
@@ -101,7 +101,8 @@ struct ReferenceZone {
         return false
     }
 
-    /// SPEC §4 for the labels left of the apex, leftmost first.
+    /// The query-name rules (AnswerRules, "Reading the query name") for the labels left of the
+    /// apex, leftmost first.
     func verdict(_ labels: [String]) -> Verdict {
         let n = labels.count
         let decimal = n >= 1 && n <= 4 && labels.allSatisfy { l in

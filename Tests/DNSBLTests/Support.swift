@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import Glibc
 @testable import DNSBL
 import DNSWire
@@ -11,20 +12,6 @@ import LDNSKit
 enum TestError: Error, CustomStringConvertible {
     case bad(String)
     var description: String { if case .bad(let s) = self { return s }; return "" }
-}
-
-/// Encodes a presentation name (`bl.example`, case kept) as wire bytes.
-func wireName(_ text: String) -> [UInt8] {
-    var out: [UInt8] = []
-    let t = text.hasSuffix(".") ? String(text.dropLast()) : text
-    if !t.isEmpty {
-        for label in t.split(separator: ".", omittingEmptySubsequences: false) {
-            out.append(UInt8(label.utf8.count))
-            out.append(contentsOf: label.utf8)
-        }
-    }
-    out.append(0)
-    return out
 }
 
 /// Parses IPv4 dotted text into a host-order integer.
@@ -149,32 +136,6 @@ func zone(_ datasets: [DatasetInput], apex: String = "bl.example", soaTTL: UInt3
 
 func responder(_ zones: [ZoneInput], options: AnswerOptions = AnswerOptions(), now: UInt64 = 0) throws -> Responder {
     Responder(stores: [try Store(zones: zones)], options: options, now: now)
-}
-
-struct EDNS {
-    var size: UInt16 = 1232
-    var version: UInt8 = 0
-    var dnssecOK = false
-    var options: [(UInt16, [UInt8])] = []
-}
-
-/// Builds a query message: one question, optional OPT.
-func query(_ name: String, _ type: UInt16, qclass: UInt16 = DNSClass.in, id: UInt16 = 0x5A5A,
-           flags: UInt16 = DNSFlags.rd, edns: EDNS? = nil) -> [UInt8] {
-    var m: [UInt8] = []
-    func u16(_ v: UInt16) { m.append(UInt8(v >> 8)); m.append(UInt8(v & 0xFF)) }
-    u16(id); u16(flags); u16(1); u16(0); u16(0); u16(edns == nil ? 0 : 1)
-    m += wireName(name)
-    u16(type); u16(qclass)
-    if let e = edns {
-        m.append(0); u16(DNSType.opt); u16(e.size)
-        m.append(0); m.append(e.version); u16(e.dnssecOK ? 0x8000 : 0)
-        let rd = e.options.flatMap { o -> [UInt8] in
-            [UInt8(o.0 >> 8), UInt8(o.0 & 0xFF), UInt8(o.1.count >> 8), UInt8(o.1.count & 0xFF)] + o.1
-        }
-        u16(UInt16(rd.count)); m += rd
-    }
-    return m
 }
 
 /// Runs one query through the responder; the response parsed with libldns (nil when the

@@ -7,7 +7,7 @@ import LDNSKit
 import ZoneSource
 import TestSupport
 
-// Table tests for the dataset types that are not IP lists (SPEC §1, §5, §7; rbldnsd's
+// Table tests for the dataset types that are not IP lists (DNSBL.docc/ZoneDataAnswers.md; rbldnsd's
 // `generic`, `acl`, `combined`): source text compiled by ZoneSource, answered by the
 // Responder, every response parsed by libldns.
 

@@ -119,14 +119,3 @@ package func compileStore(_ sources: [(type: String, text: String)], in dir: Str
     if result.hasErrors { throw TestError.failed("compile: \(result.diagnostics)") }
     return try StoreBuilder.encode(result.zones)
 }
-
-/// Whether the answer engine is the real one: the skeleton's placeholder answers nothing.
-/// (A probe, so these end-to-end tests run as soon as the answer branch is merged.)
-package let answerEngineAvailable: Bool = {
-    guard let store = try? Store(zones: []) else { return false }
-    let responder = Responder(stores: [store])
-    let q = makeQuery(id: 1, name: "bl.example", type: 6)
-    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
-    defer { out.deallocate() }
-    return q.withUnsafeBytes { responder.respond(to: $0, transport: .udp, into: out).length > 0 }
-}()

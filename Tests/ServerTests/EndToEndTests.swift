@@ -10,8 +10,6 @@ import Testing
 import TestSupport
 import ServerTestSupport
 
-let engineReason: Comment = "the answer engine is still the skeleton placeholder (answer branch not merged)"
-
 /// Source data shared by the end-to-end tests (cases C1, C2, C7 of ../shared/cases).
 enum E2EData {
     static let soa = "$SOA 3600 ns1.bl.example hostmaster.bl.example 1 600 300 86400 300\n$NS 3600 ns1.bl.example\n"
@@ -32,7 +30,7 @@ enum E2EData {
 
 @Suite("prefixbl serve end to end (built binary)", .serialized)
 struct ServeProcessTests {
-    @Test("SIGTERM: stops serving, exits 0", .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    @Test("SIGTERM: stops serving, exits 0")
     func sigtermExitsZero() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -47,7 +45,7 @@ struct ServeProcessTests {
         #expect(server.child.text.contains("exiting"))
     }
 
-    @Test("SIGINT exits 0 too; SIGHUP reloads without exiting", .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    @Test("SIGINT exits 0 too; SIGHUP reloads without exiting")
     func sighupThenSigint() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -60,11 +58,10 @@ struct ServeProcessTests {
         #expect(server.child.waitExit(timeout: 10) == 0)
     }
 
-    @Test("--user drops root after binding; --pid-file written before; reload still reads the files",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: getuid() == 0, "switching users needs root"),
-          .enabled(if: getpwnam("nobody") != nil, "no user 'nobody' on this system"))
+    @Test("--user drops root after binding; --pid-file written before; reload still reads the files")
     func dropPrivileges() throws {
+        try #require(getuid() == 0, "switching users needs root: run the suite as root, as CI does")
+        try #require(getpwnam("nobody") != nil, "no user 'nobody' on this system")
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o755)
@@ -86,18 +83,17 @@ struct ServeProcessTests {
         _ = unlink(pidFile)
     }
 
-    @Test("start fails with exit 2 and a reason when a source has errors or the port is taken",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    @Test("start fails with exit 2 and a reason when a source has errors or the port is taken")
     func startFailures() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "not-an-address\n".write(toFile: dir + "/bad.txt", atomically: true, encoding: .utf8)
-        let bad = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:bad.txt"], directory: dir)
+        let bad = try ChildProcess(try #require(prefixblBinary()), ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:bad.txt"], directory: dir)
         #expect(bad.waitExit(timeout: 10) == 2)
         #expect(bad.text.contains("bad.txt:1"), "\(bad.text)")
         let specs = try E2EData.write(in: dir)
         let first = try ServeProcess(specs, directory: dir, ipv6: false)
-        let clash = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:\(first.v4.port)"] + specs, directory: dir)
+        let clash = try ChildProcess(try #require(prefixblBinary()), ["serve", "--listen", "127.0.0.1:\(first.v4.port)"] + specs, directory: dir)
         #expect(clash.waitExit(timeout: 10) == 2)
         #expect(clash.text.contains("cannot bind"), "\(clash.text)")
         first.child.signal(SIGTERM)
@@ -105,9 +101,7 @@ struct ServeProcessTests {
     }
 
     @Test("dig and kdig: listed, TXT, empty non-terminal, NXDOMAIN, TC then TCP, over IPv4 and IPv6",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"),
-          .enabled(if: answerEngineAvailable, engineReason))
+          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"))
     func digAnswers() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -147,15 +141,13 @@ struct ServeProcessTests {
         }
     }
 
-    @Test("prefixbl query against the real server: verdicts, reasons, exit codes, REFUSED",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+    @Test("prefixbl query against the real server: verdicts, reasons, exit codes, REFUSED")
     func queryClient() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try ServeProcess(try E2EData.write(in: dir), directory: dir)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
-        let bin = prefixblBinary()!
+        let bin = try #require(prefixblBinary())
         let v4 = "\(server.v4.host):\(server.v4.port)", v6 = "[::1]:\(server.v6!.port)"
         var r = try run(bin, ["query", "192.0.2.10", "--zone", "bl.example", "--server", v4])
         #expect(r.status == 0)
@@ -180,9 +172,7 @@ struct ServeProcessTests {
         #expect(r.output == "error: REFUSED\n", "outside our zones: \(r.output)")
     }
 
-    @Test("query log: one line per query with client, QNAME, QTYPE, RCODE and answer count",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+    @Test("query log: one line per query with client, QNAME, QTYPE, RCODE and answer count")
     func queryLog() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -204,9 +194,7 @@ struct ServeProcessTests {
 
     /// `--query-log -` wrote a file named "-" into the working directory instead of standard
     /// output (only `prefixbl rbldnsd -l -` mapped it).
-    @Test("query log '-' is standard output",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+    @Test("query log '-' is standard output")
     func queryLogDashIsStandardOutput() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -225,9 +213,7 @@ struct UnboundTests {
 
     @Test("C2 through Unbound (qname-minimisation-strict) returns 127.0.0.2 for N(2001:db8:abcd::5)",
           .enabled(if: unbound != nil, "unbound is not installed"),
-          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"),
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"))
     func c2ThroughUnbound() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -319,9 +305,7 @@ struct ReloadEndToEndTests {
         guard rename(tmp, path) == 0 else { throw TestError.failed("rename") }
     }
 
-    @Test("store replaced 20 times (one corrupt, one truncated, one source rewritten in place slowly): zero wrong, zero unanswered",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+    @Test("store replaced 20 times (one corrupt, one truncated, one source rewritten in place slowly): zero wrong, zero unanswered")
     func reloadUnderLoad() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,7 +1,8 @@
 import DNSWire
 import ServerTestSupport
 
-/// What the server must do with a hostile message (SPEC §5 rows "malformed", "QR=1", opcodes).
+/// What the server must do with a hostile message (the answer table of DNSBL.docc/AnswerRules.md:
+/// rows "malformed", "QR = 1", OPCODE).
 enum HostileOutcome: Equatable, CustomStringConvertible {
     /// FORMERR, header only, ID echoed.
     case formErr

@@ -232,20 +232,8 @@ struct HostileLoopbackTests {
     }
 }
 
-@Suite("The oracles: TCP framing and MessageCheck")
+@Suite("The oracle: MessageCheck on the responder's replies")
 struct OracleTests {
-    @Test("nextTCPFrame: short prefix and short body are incomplete, zero length is empty, else the message")
-    func framing() {
-        func frame(_ b: [UInt8]) -> TCPFrame { b.withUnsafeBytes { DNSWire.nextTCPFrame($0) } }
-        #expect(frame([]) == .incomplete)
-        #expect(frame([0]) == .incomplete)
-        #expect(frame([0, 0, 9]) == .empty)
-        #expect(frame([0, 3, 1, 2]) == .incomplete)
-        #expect(frame([0, 3, 1, 2, 3]) == .message(length: 3))
-        #expect(frame([0, 3, 1, 2, 3, 0, 0]) == .message(length: 3))
-        #expect(frame([0xFF, 0xFF] + [UInt8](repeating: 0, count: 65535)) == .message(length: 65535))
-    }
-
     @Test("MessageCheck.response rejects broken replies (so passing it means something)")
     func oracleRejects() throws {
         let responder = Responder(stores: [bundledStore])

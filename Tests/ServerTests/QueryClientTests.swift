@@ -7,14 +7,11 @@ import ServerTestSupport
 
 @Suite("prefixbl query (libldns client) against a stub server", .serialized)
 struct QueryClientTests {
-    static let enabled = prefixblBinary() != nil
-
-    @Test("IPv4 and IPv6 addresses become RFC 5782 names; listed exits 0 with the code",
-          .enabled(if: enabled, "prefixbl binary not built"))
+    @Test("IPv4 and IPv6 addresses become RFC 5782 names; listed exits 0 with the code")
     func listed() async throws {
         let server = try await startServer(handler: StubHandler(value: 5))
         defer { Task { await server.stop() } }
-        let bin = prefixblBinary()!
+        let bin = try #require(prefixblBinary())
         let v4 = server.udpAddresses[0], v6 = server.udpAddresses[1]
         var r = try run(bin, ["query", "192.0.2.10", "--zone", "bl.example", "--server", "\(v4.host):\(v4.port)"])
         #expect(r.status == 0, "\(r.output)")
@@ -28,12 +25,12 @@ struct QueryClientTests {
         await server.stop()
     }
 
-    @Test("a truncated UDP answer is retried over TCP", .enabled(if: enabled, "prefixbl binary not built"))
+    @Test("a truncated UDP answer is retried over TCP")
     func truncatedRetriesOverTCP() async throws {
         let server = try await startServer(handler: StubHandler(value: 6, truncateUDP: true))
         defer { Task { await server.stop() } }
         let a = server.udpAddresses[0]
-        let r = try run(prefixblBinary()!, ["query", "192.0.2.1", "--zone", "bl.example", "--server", "\(a.host):\(a.port)"])
+        let r = try run(try #require(prefixblBinary()), ["query", "192.0.2.1", "--zone", "bl.example", "--server", "\(a.host):\(a.port)"])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("retried over TCP"), "\(r.output)")
         #expect(r.output.hasSuffix("listed: 127.0.0.6\n"))
@@ -41,9 +38,9 @@ struct QueryClientTests {
         await server.stop()
     }
 
-    @Test("NXDOMAIN exits 1, REFUSED and timeouts exit 2", .enabled(if: enabled, "prefixbl binary not built"))
+    @Test("NXDOMAIN exits 1, REFUSED and timeouts exit 2")
     func notListedAndErrors() async throws {
-        let bin = prefixblBinary()!
+        let bin = try #require(prefixblBinary())
         let nx = try await startServer(handler: StubHandler(rcode: 3))
         let a = nx.udpAddresses[0]
         var r = try run(bin, ["query", "192.0.2.11", "--zone", "bl.example", "--server", "\(a.host):\(a.port)"])

@@ -7,6 +7,7 @@ import DNSWire
 import Foundation
 import Testing
 import ServerTestSupport
+import TestSupport
 
 func rrlGuard(rate: Int, slip: Int) -> QueryGuard {
     var o = OperationsConfiguration()

@@ -10,15 +10,12 @@ import ServerTestSupport
 struct RealDataServeTests {
     static let realdata = realdataDirectory()
 
-    @Test("fullbogons-ipv6 + UCEPROTECT level 1: sampled listings answered over UDP and TCP, 127.0.0.1 not listed",
-          .enabled(if: realdata != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"),
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: answerEngineAvailable, engineReason))
+    @Test("fullbogons-ipv6 + UCEPROTECT level 1: sampled listings answered over UDP and TCP, 127.0.0.1 not listed")
     func realLists() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let bogons = Self.realdata! + "/fullbogons-ipv6.txt"
-        let uce = Self.realdata! + "/dnsbl-1.uceprotect.net.rbldnsd"
+        let bogons = try #require(Self.realdata) + "/fullbogons-ipv6.txt"
+        let uce = try #require(Self.realdata) + "/dnsbl-1.uceprotect.net.rbldnsd"
         let started = Date()
         let server = try ServeProcess(["bl.example:ip6trie:" + bogons, "bl.example:ip4set:" + uce], directory: dir)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }

@@ -6,6 +6,7 @@ import ServerTestSupport
 import Foundation
 import LDNSKit
 import Testing
+import TestSupport
 
 /// `bl.example SOA`, signed by `dig -y hmac-sha256:xfr.bl.example:<tsigSecret> +noedns
 /// +nocookie` (BIND 9.18.49) and captured off the wire: an independent known vector.

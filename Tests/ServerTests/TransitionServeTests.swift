@@ -49,18 +49,16 @@ struct TransitionServeTests {
         #expect(reason(nat64: ["=2001:db8::/32"]).contains("empty zone name"))
     }
 
-    @Test("a bad flag stops prefixbl serve before it binds", .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"))
+    @Test("a bad flag stops prefixbl serve before it binds")
     func badFlagExits() throws {
-        let r = try run(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "--6rd", "bl.example=2002::/16,0.0.0.0/0",
+        let r = try run(try #require(prefixblBinary()), ["serve", "--listen", "127.0.0.1:0", "--6rd", "bl.example=2002::/16,0.0.0.0/0",
                                             "bl.example:ip4set:/dev/null"])
         #expect(r.status != 0)
         #expect(r.output.contains("--6rd bl.example=2002::/16,0.0.0.0/0: 6rd 2002::/16,0.0.0.0/0 overlaps the 6to4 block 2002::/16"), "\(r.output)")
     }
 
     @Test("dig: Teredo, NAT64 and 6rd names answered from IPv4 data through prefixbl serve",
-          .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"),
-          .enabled(if: answerEngineAvailable, engineReason))
+          .enabled(if: which("dig") != nil, "dig (dnsutils) is not installed"))
     func digThroughServe() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

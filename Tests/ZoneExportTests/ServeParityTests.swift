@@ -204,9 +204,9 @@ let genericData = """
 /// every IPv4 image under ::ffff:0:0/96 and 2002::/16 answers like `serve`. IPv4 names may differ
 /// only under a top label the export reports as shared (the documented family collision:
 /// fullbogons' `*.7` lists 7.0.0.0/8 at a secondary), and rarely.
-@Test(.enabled(if: realdataDirectory() != nil, "shared/realdata not found beside the repo (set PREFIXBL_REALDATA)"))
+@Test
 func realMixedZoneWithImages() throws {
-    let dir = realdataDirectory()!
+    let dir = try #require(realdataDirectory())
     var options = CompileOptions()
     options.force = true
     let r = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip6trie", files: [dir + "/fullbogons-ipv6.txt"]),

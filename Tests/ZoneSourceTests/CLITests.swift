@@ -11,7 +11,7 @@ struct CLITests {
 
     static func run(_ args: [String]) throws -> Run {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary!)
+        p.executableURL = URL(fileURLWithPath: try #require(binary))
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: BundledZoneTests.root)
         let out = Pipe(), err = Pipe()
@@ -26,7 +26,7 @@ struct CLITests {
 
     static let bundled = ["bl.example:ip4set:zones/bl.example.ip4set", "bl.example:ip6trie:zones/bl.example.ip6trie"]
 
-    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    @Test
     func compileLookupDumpRoundTrip() throws {
         let dir = TempDir()
         let store = dir.path + "/bl.pfxbl"
@@ -57,7 +57,7 @@ struct CLITests {
                 == l.stdout.replacingOccurrences(of: #"  \[[^\]]*\]"#, with: "", options: .regularExpression))
     }
 
-    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    @Test
     func failedCompileKeepsTheOldStoreAndCheckExitsOne() throws {
         let dir = TempDir()
         let store = dir.path + "/bl.pfxbl"
@@ -79,7 +79,7 @@ struct CLITests {
     /// As root, `compile -o /dev/full` replaced the device node with a store file (rename(2)
     /// replaces any directory entry) and `export -o /dev/null` removed the device before moving
     /// its temp file there. An existing output that is not a regular file is refused, untouched.
-    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    @Test
     func outputsThatAreNotRegularFilesAreRefused() throws {
         let dir = TempDir()
         let fifo = dir.path + "/fifo"
@@ -100,7 +100,7 @@ struct CLITests {
     /// A missing or non-store file given to dump, lookup or export printed "Usage: prefixbl
     /// <subcommand>" and exited 64 (a usage error); `dump -d` into an impossible directory
     /// printed an NSCocoaErrorDomain dump. Now: `prefixbl: error: PATH: reason`, exit 1.
-    @Test(.enabled(if: binary != nil, "the prefixbl binary is not built next to the tests"))
+    @Test
     func unreadableStoresAreErrorsNamingThePath() throws {
         let dir = TempDir()
         let text = dir.write("v4.txt", "192.0.2.1\n")

@@ -69,7 +69,7 @@ struct CaseTests {
         #expect(look(store2, "2001:db8:0:1::abc") == ["127.0.0.2 \(long)2001:db8:0:1::abc"])
     }
 
-    /// RFC 5782 §5 test points through IPv4 data, and the IPv6 mapped test point (SPEC §3).
+    /// RFC 5782 §5 test points through IPv4 data, and the IPv6 mapped test point (AnswerRules, "Lookups per family").
     @Test func rfc5782TestPointsThroughIPv4Data() throws {
         let store = try storeFor([
             ("bl.example", "ip4set", [":127.0.0.2:Test $\n127.0.0.2\n!127.0.0.1\n"]),
@@ -81,7 +81,7 @@ struct CaseTests {
     }
 }
 
-/// The guards of SPEC §2.
+/// The guards (ZoneSource.docc/SourceSyntax.md, "Guards").
 struct GuardTests {
     @Test func worldListingIsRefusedUnlessForced() {
         for (type, text) in [("ip4set", "0.0.0.0/0"), ("ip6trie", "::/0"), ("ip4set", "0.0.0.0-255.255.255.255")] {

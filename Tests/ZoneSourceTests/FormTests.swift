@@ -2,7 +2,7 @@ import Testing
 import PrefixStore
 @testable import ZoneSource
 
-/// SPEC §2, form by form: source text → entries with their values.
+/// The source syntax (ZoneSource.docc/SourceSyntax.md), form by form: source text → entries with their values.
 struct FormTests {
     struct Row: CustomTestStringConvertible, Sendable {
         var type: String

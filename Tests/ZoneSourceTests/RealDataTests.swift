@@ -29,8 +29,7 @@ struct RealDataTests {
         List(file: "ipsum.txt", type: "ip4set", countAsValue: true, listings: 120_430, exclusions: 0, values: 10),
     ]
 
-    @Test(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata or PREFIXBL_REALDATA"),
-          arguments: lists)
+    @Test(arguments: lists)
     func compilesWithExpectedCounts(_ list: List) throws {
         let dir = try #require(realdataDirectory())
         var o = CompileOptions(); o.countAsValue = list.countAsValue
@@ -50,7 +49,7 @@ struct RealDataTests {
         }
     }
 
-    @Test(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata or PREFIXBL_REALDATA"))
+    @Test
     func uceprotectValuesAndTestPoints() throws {
         let dir = try #require(realdataDirectory())
         let r = Compiler.compile([ZoneSpec(zone: "dnsbl-2.example", type: "ip4set",
@@ -68,8 +67,7 @@ struct RealDataTests {
 
     /// Sampled addresses (each sampled entry's first and last address, one past each end, one
     /// inside) answered by the store match the linear-scan reference.
-    @Test(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata or PREFIXBL_REALDATA"),
-          arguments: lists)
+    @Test(arguments: lists)
     func sampledLookupsAgreeWithLinearScan(_ list: List) throws {
         let dir = try #require(realdataDirectory())
         var o = CompileOptions(); o.countAsValue = list.countAsValue

@@ -70,8 +70,7 @@ struct RoundTripTests {
         #expect(try Self.roundTrip(try Store(zones: r.zones)) == nil)
     }
 
-    @Test(.enabled(if: realdataDirectory() != nil, "needs ../shared/realdata or PREFIXBL_REALDATA"),
-          arguments: RealDataTests.lists)
+    @Test(arguments: RealDataTests.lists)
     func realFilesRoundTrip(_ list: RealDataTests.List) throws {
         let dir = try #require(realdataDirectory())
         var o = CompileOptions(); o.countAsValue = list.countAsValue

@@ -1,33 +1,8 @@
 import Testing
-import LDNSKit
 @testable import ZoneSource
 
-/// Names and times through libldns, RFC 5952 address text, range splitting.
+/// RFC 5952 address text, range splitting (names and times through libldns: LDNSKitTests).
 struct TextFormTests {
-    @Test func domainNamesAreLowerCasedWireFormAndAbsolute() throws {
-        let n = try DomainName("NS1.BL.Example")
-        #expect(n.wire == Array("\u{3}ns1\u{2}bl\u{7}example\u{0}".utf8))
-        #expect(try DomainName("ns1.bl.example.") == n)
-        #expect(n.description == "ns1.bl.example.")
-        #expect(n.isSubdomain(of: try DomainName("bl.example")))
-        #expect(!n.isSubdomain(of: try DomainName("l.example")))
-        #expect(!(try DomainName("bl.example")).isSubdomain(of: n))
-        #expect(throws: LDNSError.self) { try DomainName(String(repeating: "a", count: 64) + ".example") }
-        #expect(throws: LDNSError.self) { try DomainName("a..example") }
-        #expect(throws: LDNSError.self) { try DomainName("") }
-    }
-
-    @Test(arguments: [("0", 0), ("3600", 3600), ("1h", 3600), ("35m", 2100), ("1w2d", 777_600), ("2H30M", 9000),
-                      ("1d", 86400), ("4294967295", 4_294_967_295)] as [(String, UInt32)])
-    func timesWithUnits(_ text: String, _ seconds: UInt32) throws {
-        #expect(try LDNSTime.seconds(text) == seconds)
-    }
-
-    @Test(arguments: ["", "x", "5x", "-1", "4294967296", "99999999999"])
-    func badTimes(_ text: String) {
-        #expect(throws: LDNSError.self) { try LDNSTime.seconds(text) }
-    }
-
     @Test(arguments: [
         ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),   // first of two equal runs
         ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),         // the longest run

@@ -2,11 +2,11 @@
 """Writes the committed seed corpora under tools/fuzz/seeds/ (deterministic; rerun after edits).
 
 wire:   real queries for the bundled zone bl.example (A, TXT, ANY, SOA, NS, partial names, IPv6
-        nibble names, 0x20 case, EDNS with NSID), one query per SPEC case (C1-C23) and the
+        nibble names, 0x20 case, EDNS with NSID), one query per bug case (C1-C23) and the
         malformed set of the hostile corpus (pointer loops, long labels and names, bad counts,
         misplaced or doubled OPT, RDLENGTH past the end, odd classes, opcodes, QR=1), plus a
         few TCP streams of several frames.
-source: the bundled zone files and each SPEC case's data, one file per seed.
+source: the bundled zone files and each bug case's data, one file per seed.
 store:  not written here: images made once with `prefixbl compile` (bundled zones; a C7-like
         IPv6 set) and committed as seeds/store/*.store.
 """
@@ -62,7 +62,7 @@ add("bundled-0x20", query("2.0.0.127.Bl.ExAmPlE", A))
 add("bundled-nsid", hdr(ar=1) + question(v4("127.0.0.2"), TXT) + opt(1232, 0x8000, struct.pack(">HH", 3, 0)))
 add("bundled-ch-version", query("version.bind", TXT, 3))
 add("bundled-outside", query("example.org", A))
-# SPEC cases (queries; the fixed store of the wire target differs, the shapes matter).
+# Bug cases (queries; the fixed store of the wire target differs, the shapes matter).
 add("C1-partial", query("2.0.192.bl.example"))
 add("C1-listed-txt", query("10.2.0.192.bl.example", TXT))
 add("C2-nibbles", query(v6("2001:db8:abcd::5", nibbles=12), A))

@@ -1,5 +1,6 @@
 import Testing
 import DNSWire
+import TestSupport
 
 // DNSWire on its own: the query reader and the message writer.
 
