@@ -277,9 +277,16 @@ extension ServingZone {
             for i in sets.indices {
                 let v = sets[i].table.value(at: UInt128(key))
                 if v >= 0 {
-                    let val = sets[i].values[Int(v)]
-                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: true)
-                    n += 1
+                    // A value run (rbldnsd ip4set: several entries decide together) answers
+                    // with each of its values.
+                    var k = Int(v)
+                    while true {
+                        let val = sets[i].values[k]
+                        hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: true)
+                        n += 1
+                        if !val.continues { break }
+                        k += 1
+                    }
                 }
             }
         }
@@ -291,9 +298,16 @@ extension ServingZone {
             for i in sets.indices {
                 let v = sets[i].table.value(at: key)
                 if v >= 0 {
-                    let val = sets[i].values[Int(v)]
-                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: false)
-                    n += 1
+                    // A value run (rbldnsd ip4set: several entries decide together) answers
+                    // with each of its values.
+                    var k = Int(v)
+                    while true {
+                        let val = sets[i].values[k]
+                        hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: false)
+                        n += 1
+                        if !val.continues { break }
+                        k += 1
+                    }
                 }
             }
         }

@@ -7,6 +7,18 @@ struct ServingDataset: @unchecked Sendable {
     let values: [StoreValue]
     /// Answer TTL in seconds.
     let ttl: UInt32
+    /// Most values one lookup can answer with: the longest value run (``StoreValue/continues``).
+    let maxRun: Int
+
+    init(table: RangeTable, values: [StoreValue], ttl: UInt32) {
+        self.table = table; self.values = values; self.ttl = ttl
+        var longest = 1, current = 0
+        for v in values {
+            current += 1
+            if !v.continues { longest = max(longest, current); current = 0 }
+        }
+        maxRun = longest
+    }
 }
 
 /// A name we write into answers (SOA MNAME/RNAME, NS names): the labels before the zone apex
@@ -130,7 +142,8 @@ final class ServingZone: Sendable {
 /// The zones of one serving snapshot, sorted most specific (longest apex) first.
 struct ServingIndex: Sendable {
     let zones: [ServingZone]
-    /// Largest number of datasets in one zone (scratch size for per-query hits).
+    /// Scratch size for per-query hits: the most answers one zone's datasets can give together
+    /// (one per dataset, a value run counting as its length).
     let maxDatasets: Int
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
     let globalACL: ServingACL
@@ -211,7 +224,7 @@ struct ServingIndex: Sendable {
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
-        maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
+        maxDatasets = zones.map { z in (z.v4 + z.v6).reduce(0) { $0 + $1.maxRun } }.max() ?? 0
     }
 
     /// The mappings configured for the serving apex `apex` (wire form).

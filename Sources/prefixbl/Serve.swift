@@ -138,6 +138,9 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Append one line per query to this file ('-': standard output).", valueName: "file"))
     var queryLog: String?
 
+    @Flag(help: "Refuse data with any line rbldnsd would skip (malformed, wrong family, values out of range…) instead of skipping it with a warning; a reload with one keeps the old data.")
+    var strict = false
+
     @Option(help: "Switch to this user after binding the sockets.")
     var user: String?
 
@@ -310,7 +313,7 @@ struct Serve: ParsableCommand {
         let options = try answerOptions()
         let storePaths = stores
         let compile = CompileSettings(force: forceCompile, defaultTTL: defaultTTL, minTTL: minTTL, maxTTL: maxTTL,
-                                      allowHostBits: allowHostBits)
+                                      allowHostBits: allowHostBits, strict: strict)
         // Socket activation (systemd .socket units): the listening sockets are inherited and
         // --listen is not used.
         let inherited: [Systemd.InheritedSocket]
@@ -368,7 +371,8 @@ struct Serve: ParsableCommand {
             return 2
         }
         logger.info("data loaded", metadata: [
-            "entries": "\(first.entryCount)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
+            "entries": "\(first.entryCount)", "skipped-lines": "\(first.zones.reduce(0) { $0 + $1.skippedLines })",
+            "ms": "\((ContinuousClock.now - started).milliseconds)"])
         for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
         for (zone, mappings) in options.transitions.sorted(by: { $0.key < $1.key }) {
             // A `combined` subzone is served under its base zone's name.
@@ -541,10 +545,12 @@ struct Serve: ParsableCommand {
 }
 
 /// Compiles rbldnsd-style specs into one in-memory store with ZoneSource's compiler (the code
-/// path of `prefixbl compile`). Warnings are logged; any error refuses the candidate.
+/// path of `prefixbl compile`). Warnings are logged (lines rbldnsd skips are skipped and
+/// counted, the first ten per file named); any error refuses the candidate (with `--strict`
+/// every skipped line is one).
 /// - Throws: ``ServerError`` `.config` listing the first errors with file:line.
 func compileSources(_ specs: [ZoneSpec], now: UInt64, settings: CompileSettings, logger: Logger) throws -> Store {
-    var options = CompileOptions(force: settings.force)
+    var options = CompileOptions(strict: settings.strict, force: settings.force)
     options.now = now
     options.defaultTTL = settings.defaultTTL
     options.allowHostBits = settings.allowHostBits
@@ -576,6 +582,8 @@ struct CompileSettings: Sendable {
     var minTTL: UInt32? = nil
     var maxTTL: UInt32? = nil
     var allowHostBits = false
+    /// Every line rbldnsd would skip refuses the candidate (`--strict`).
+    var strict = false
 
     func clamp(_ ttl: UInt32) -> UInt32 {
         var t = ttl
