@@ -138,6 +138,9 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Append one line per query to this file ('-': standard output).", valueName: "file"))
     var queryLog: String?
 
+    @Flag(help: "Leave queries answered NXDOMAIN out of the query log (most DNSBL queries are for addresses not listed).")
+    var queryLogSkipNxdomain = false
+
     @Flag(help: "Refuse data with any line rbldnsd would skip (malformed, wrong family, values out of range…) instead of skipping it with a warning; a reload with one keeps the old data.")
     var strict = false
 
@@ -411,7 +414,9 @@ struct Serve: ParsableCommand {
         }
         // `-` is standard output, as for rbldnsd's `-l -` (the migration guide says so); it made
         // a file named "-" in the working directory.
-        let queryLogger = try queryLog.map { path throws(ServerError) in try QueryLog(path: path == "-" ? "/dev/stdout" : path) }
+        let queryLogger = try queryLog.map { path throws(ServerError) in
+            try QueryLog(path: path == "-" ? "/dev/stdout" : path, skipNXDOMAIN: queryLogSkipNxdomain)
+        }
         config.operations.cookieSecret = cookieSecret.flatMap(parseHexSecret)
         if let rrlRate { config.operations.rrl = RRLSettings(rate: rrlRate, slip: rrlSlip) }
         let serverMetrics: ServerMetrics? = (metrics != nil || stats != nil || maxAge != nil) ? ServerMetrics(logger: logger) : nil

@@ -381,3 +381,29 @@ struct MixedFamilyListTests {
         #expect(try answer(server.v4.port, reversedName("198.51.100.1"), 1)?.rcode == 3)
     }
 }
+
+@Suite("Query log controls", .serialized)
+struct QueryLogControlTests {
+    /// `--query-log-skip-nxdomain` (spamhaus/rbldnsd#32): NXDOMAIN answers are not logged,
+    /// everything else is.
+    @Test(.timeLimit(.minutes(1)))
+    func skipNXDOMAIN() throws {
+        let dir = TempDir()
+        let file = dir.write("list", ":127.0.0.2:Listed\n192.0.2.0/24\n")
+        let server = try ServeProcess(["--query-log", dir.path + "/q.log", "--query-log-skip-nxdomain", "--",
+                                       "bl.example:ip4set:\(file)"], directory: dir.path, ipv6: false)
+        let port = server.v4.port
+        #expect(try answer(port, reversedName("192.0.2.10"), 1)?.rcode == 0)
+        #expect(try answer(port, reversedName("198.51.100.10"), 1)?.rcode == 3)
+        #expect(try answer(port, "2.0.192.bl.example", 1)?.rcode == 0)
+        #expect(try answer(port, "outside.example", 1)?.rcode == 5)
+        server.child.signal(SIGTERM)
+        #expect(server.child.waitExit() == 0)
+        let lines = try String(contentsOfFile: dir.path + "/q.log", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.contains { $0.hasSuffix("10.2.0.192.bl.example A NOERROR 1") })
+        #expect(lines.contains { $0.hasSuffix("2.0.192.bl.example A NOERROR 0") })
+        #expect(lines.contains { $0.hasSuffix("outside.example A REFUSED 0") })
+        #expect(!lines.contains { $0.contains("NXDOMAIN") })
+    }
+}
