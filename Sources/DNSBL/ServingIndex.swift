@@ -7,17 +7,29 @@ struct ServingDataset: @unchecked Sendable {
     let values: [StoreValue]
     /// Answer TTL in seconds.
     let ttl: UInt32
-    /// Most values one lookup can answer with: the longest value run (``StoreValue/continues``).
-    let maxRun: Int
+    /// The values in memory of their own, so that a hit can point at a value run
+    /// (``StoreValue/continues``) while the snapshot lives.
+    let valueStorage: ValueStorage
+    var valuePointer: UnsafePointer<StoreValue> { UnsafePointer(valueStorage.base) }
 
     init(table: RangeTable, values: [StoreValue], ttl: UInt32) {
         self.table = table; self.values = values; self.ttl = ttl
-        var longest = 1, current = 0
-        for v in values {
-            current += 1
-            if !v.continues { longest = max(longest, current); current = 0 }
-        }
-        maxRun = longest
+        valueStorage = ValueStorage(values)
+    }
+}
+
+/// An immutable copy of a dataset's values at a stable address.
+final class ValueStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<StoreValue>
+    let count: Int
+    init(_ values: [StoreValue]) {
+        count = values.count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(from: values, count: count)
+    }
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
     }
 }
 
@@ -142,8 +154,8 @@ final class ServingZone: Sendable {
 /// The zones of one serving snapshot, sorted most specific (longest apex) first.
 struct ServingIndex: Sendable {
     let zones: [ServingZone]
-    /// Scratch size for per-query hits: the most answers one zone's datasets can give together
-    /// (one per dataset, a value run counting as its length).
+    /// Largest number of datasets in one zone (scratch size for per-query hits; a value run
+    /// is one hit).
     let maxDatasets: Int
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
     let globalACL: ServingACL
@@ -224,7 +236,7 @@ struct ServingIndex: Sendable {
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
-        maxDatasets = zones.map { z in (z.v4 + z.v6).reduce(0) { $0 + $1.maxRun } }.max() ?? 0
+        maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
     }
 
     /// The mappings configured for the serving apex `apex` (wire form).

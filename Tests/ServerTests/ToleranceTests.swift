@@ -203,6 +203,13 @@ func answer(_ port: UInt16, _ name: String, _ type: UInt16) throws -> Answer? {
     return Answer(rcode: m[3] & 0x0F, a: a.sorted(), txt: txt.sorted())
 }
 
+/// Kills a child this test started (SIGKILL: a child spawned by Foundation's Process may start
+/// with SIGTERM blocked) and reaps it; nothing when it has exited already.
+func stop(_ c: ChildProcess) {
+    if c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
+    _ = c.waitExit(timeout: 10)
+}
+
 /// The query name of an IPv4 or IPv6 address under `zone`.
 func dnsblName(_ address: String, _ zone: String) -> String {
     address.contains(":") ? nibbleName(address, zone: zone) : reversedName(address, zone: zone)
@@ -231,6 +238,8 @@ struct ToleranceTests {
             zones.append((c, zone, file))
         }
         let plain = try ServeProcess(specs, directory: dir.path, ipv6: false)
+        // The child's output reader keeps it referenced while it runs: stop it explicitly.
+        defer { stop(plain.child) }
         let log = plain.child.text
         for (c, zone, file) in zones {
             let mark = " \(file):\(c.badLineNumber): warning: "
@@ -255,7 +264,7 @@ struct ToleranceTests {
         let port = try freePort()
         let rb = try ChildProcess(rbldnsd, ["-n", "-c", "0", "-b", "127.0.0.1/\(port)"] + (geteuid() == 0 ? ["-u", "nobody"] : []) + specs,
                                   directory: dir.path)
-        defer { rb.signal(SIGKILL); _ = rb.waitExit() }
+        defer { stop(rb) }
         try #require(rb.waitFor("started", timeout: 30), "rbldnsd did not start:\n\(rb.text)")
         for (c, zone, file) in zones {
             // rbldnsd names the file as given on the command line: "file NAME(LINE): …".
@@ -302,6 +311,7 @@ struct MixedFamilyListTests {
         let server = try ServeProcess(["--metrics", "127.0.0.1:0", "--check-interval", "0.2", "--settle-delay", "0.1",
                                        "--", "bl.example:ip6trie:\(file)", "bl.example:ip4set:\(file)"],
                                       directory: dir.path, ipv6: false)
+        defer { stop(server.child) }
         let port = server.v4.port
         #expect(try answer(port, reversedName("192.0.2.7"), 1)?.a == ["127.0.0.2"])
         #expect(try answer(port, reversedName("192.0.2.7"), 16)?.txt == ["Listed 192.0.2.7"])
@@ -345,12 +355,14 @@ struct MixedFamilyListTests {
         let bin = try #require(prefixblBinary())
         let serve = try ChildProcess(bin, ["serve", "--strict", "--listen", "127.0.0.1:0", "--",
                                            "bl.example:ip6trie:\(file)", "bl.example:ip4set:\(file)"], directory: dir.path)
+        defer { stop(serve) }
         #expect(serve.waitExit(timeout: 30) == 2, "\(serve.text)")
         #expect(serve.text.contains("cannot load the data to serve"))
         #expect(serve.text.contains("\(file):3: error: IPv6 entry"))
         let port = try freePort()
         let rb = try ChildProcess(bin, ["rbldnsd", "--strict", "-n", "-b", "127.0.0.1/\(port)",
                                         "bl.example:ip6trie:\(file)", "bl.example:ip4set:\(file)"], directory: dir.path)
+        defer { stop(rb) }
         #expect(rb.waitExit(timeout: 30) == 2, "\(rb.text)")
         let print = try ChildProcess(bin, ["rbldnsd", "--strict", "--print-serve", "-n", "-b", "127.0.0.1/\(port)",
                                            "bl.example:ip4set:\(file)"], directory: dir.path)
@@ -375,6 +387,7 @@ struct MixedFamilyListTests {
         let file = dir.write("list", soa + ":127.0.0.2:Listed\n192.0.2.0/24\n")
         let server = try ServeProcess(["--strict", "--check-interval", "0.2", "--settle-delay", "0.1", "--", "bl.example:ip4set:\(file)"],
                                       directory: dir.path, ipv6: false)
+        defer { stop(server.child) }
         try (soa + ":127.0.0.2:Listed\n192.0.2.0/24\n198.51.100.0/24\n2001:db8::/32\n").write(toFile: file, atomically: true, encoding: .utf8)
         #expect(server.child.waitFor("reload refused", timeout: 20), "\(server.child.text)")
         #expect(try answer(server.v4.port, reversedName("192.0.2.1"), 1)?.a == ["127.0.0.2"])
@@ -392,6 +405,7 @@ struct QueryLogControlTests {
         let file = dir.write("list", ":127.0.0.2:Listed\n192.0.2.0/24\n")
         let server = try ServeProcess(["--query-log", dir.path + "/q.log", "--query-log-skip-nxdomain", "--",
                                        "bl.example:ip4set:\(file)"], directory: dir.path, ipv6: false)
+        defer { stop(server.child) }
         let port = server.v4.port
         #expect(try answer(port, reversedName("192.0.2.10"), 1)?.rcode == 0)
         #expect(try answer(port, reversedName("198.51.100.10"), 1)?.rcode == 3)
