@@ -429,47 +429,59 @@ extension Responder {
         r.ns = 1
     }
 
-    /// One A per listing dataset, identical addresses once; TTL the smallest of the datasets'
-    /// (RFC 2181 §5, §5.2). `nil` when the RRset does not fit (nothing written).
+    /// One A per listing dataset (per value of an ip4set value run), identical addresses once;
+    /// TTL the smallest of the datasets' (RFC 2181 §5, §5.2). `nil` when the RRset does not fit (nothing written).
     func writeA(_ hits: UnsafeMutableBufferPointer<Hit>, _ w: inout MessageWriter) -> UInt16? {
         var ttl = UInt32.max
         for h in hits { ttl = min(ttl, h.ttl) }
         let start = w.mark
         var n: UInt16 = 0
         for i in hits.indices {
-            var seen = false
-            for j in 0..<i where hits[j].a == hits[i].a { seen = true; break }
-            if seen { continue }
-            guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
-                  w.rrFixed(type: DNSType.a, rrClass: DNSClass.in, ttl: ttl) != nil,
-                  w.u32(hits[i].a)
-            else { w.rollback(to: start); return nil }
-            w.set16(4, at: w.count - 6)
-            n += 1
+            // Every value of the hit (an ip4set value run has several).
+            for k in 0..<hits[i].count {
+                let a = hits[i].a(k)
+                var seen = false
+                for j in 0...i {
+                    for l in 0..<(j == i ? k : hits[j].count) where hits[j].a(l) == a { seen = true; break }
+                    if seen { break }
+                }
+                if seen { continue }
+                guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                      w.rrFixed(type: DNSType.a, rrClass: DNSClass.in, ttl: ttl) != nil,
+                      w.u32(a)
+                else { w.rollback(to: start); return nil }
+                w.set16(4, at: w.count - 6)
+                n += 1
+            }
         }
         return n
     }
 
-    /// One TXT per listing dataset that has one, `$` expanded, identical RRs once; TTL the
+    /// One TXT per listing dataset (per value of a value run) that has one, `$` expanded, identical RRs once; TTL the
     /// smallest of those datasets'. `nil` when the RRset does not fit (nothing written).
     func writeTXT(_ hits: UnsafeMutableBufferPointer<Hit>, _ render: RenderAddresses,
                   _ w: inout MessageWriter) -> UInt16? {
         var ttl = UInt32.max
-        for h in hits where h.txt != nil { ttl = min(ttl, h.ttl) }
+        for h in hits {
+            for k in 0..<h.count where h.txt(k) != nil { ttl = min(ttl, h.ttl); break }
+        }
         let start = w.mark
         var n: UInt16 = 0
         for h in hits {
-            guard let t = h.txt else { continue }
-            let rr = w.mark
-            guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
-                  let rdl = w.rrFixed(type: DNSType.txt, rrClass: DNSClass.in, ttl: ttl),
-                  w.expandedTXT(t, fromV4: h.fromV4, render: render)
-            else { w.rollback(to: start); return nil }
-            w.finishRData(lengthAt: rdl)
-            if w.repeatsEarlierRR(setStart: start.count, rrStart: rr.count) {
-                w.rollback(to: rr)
-            } else {
-                n += 1
+            // Every value of the hit (an ip4set value run has several).
+            for k in 0..<h.count {
+                guard let t = h.txt(k) else { continue }
+                let rr = w.mark
+                guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
+                      let rdl = w.rrFixed(type: DNSType.txt, rrClass: DNSClass.in, ttl: ttl),
+                      w.expandedTXT(t, fromV4: h.fromV4, render: render)
+                else { w.rollback(to: start); return nil }
+                w.finishRData(lengthAt: rdl)
+                if w.repeatsEarlierRR(setStart: start.count, rrStart: rr.count) {
+                    w.rollback(to: rr)
+                } else {
+                    n += 1
+                }
             }
         }
         return n

@@ -258,6 +258,17 @@ struct Hit {
     var ttl: UInt32
     /// The listing came from IPv4 data: `$` renders ``Lookup/v4Address`` dotted.
     var fromV4: Bool
+    /// Further values answering with this one (rbldnsd `ip4set`: several entries of the
+    /// deciding bucket level, a value run of the store): `more` values at `next`.
+    var more: Int = 0
+    var next: UnsafePointer<StoreValue>? = nil
+
+    /// Values of the hit: 1 + ``more``.
+    @inline(__always) var count: Int { 1 &+ more }
+
+    /// A and TXT of value `k` (0 = `a`, `txt`; then the run).
+    @inline(__always) func a(_ k: Int) -> UInt32 { k == 0 ? a : next.unsafelyUnwrapped[k &- 1].a }
+    @inline(__always) func txt(_ k: Int) -> UnsafeRawBufferPointer? { k == 0 ? txt : next.unsafelyUnwrapped[k &- 1].txt }
 }
 
 /// The addresses `$` renders in this answer (<doc:AnswerRules#Reading-the-query-name>: IPv4
@@ -277,8 +288,12 @@ extension ServingZone {
             for i in sets.indices {
                 let v = sets[i].table.value(at: UInt128(key))
                 if v >= 0 {
-                    let val = sets[i].values[Int(v)]
-                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: true)
+                    // A value run (rbldnsd ip4set: several entries decide together) answers
+                    // with each of its values.
+                    let p = sets[i].valuePointer + Int(v)
+                    var more = 0
+                    while p[more].continues { more &+= 1 }
+                    hits[n] = Hit(a: p[0].a, txt: p[0].txt, ttl: sets[i].ttl, fromV4: true, more: more, next: p + 1)
                     n += 1
                 }
             }
@@ -291,8 +306,12 @@ extension ServingZone {
             for i in sets.indices {
                 let v = sets[i].table.value(at: key)
                 if v >= 0 {
-                    let val = sets[i].values[Int(v)]
-                    hits[n] = Hit(a: val.a, txt: val.txt, ttl: sets[i].ttl, fromV4: false)
+                    // A value run (rbldnsd ip4set: several entries decide together) answers
+                    // with each of its values.
+                    let p = sets[i].valuePointer + Int(v)
+                    var more = 0
+                    while p[more].continues { more &+= 1 }
+                    hits[n] = Hit(a: p[0].a, txt: p[0].txt, ttl: sets[i].ttl, fromV4: false, more: more, next: p + 1)
                     n += 1
                 }
             }

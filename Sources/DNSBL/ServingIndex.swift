@@ -7,6 +7,30 @@ struct ServingDataset: @unchecked Sendable {
     let values: [StoreValue]
     /// Answer TTL in seconds.
     let ttl: UInt32
+    /// The values in memory of their own, so that a hit can point at a value run
+    /// (``StoreValue/continues``) while the snapshot lives.
+    let valueStorage: ValueStorage
+    var valuePointer: UnsafePointer<StoreValue> { UnsafePointer(valueStorage.base) }
+
+    init(table: RangeTable, values: [StoreValue], ttl: UInt32) {
+        self.table = table; self.values = values; self.ttl = ttl
+        valueStorage = ValueStorage(values)
+    }
+}
+
+/// An immutable copy of a dataset's values at a stable address.
+final class ValueStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<StoreValue>
+    let count: Int
+    init(_ values: [StoreValue]) {
+        count = values.count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(from: values, count: count)
+    }
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
 }
 
 /// A name we write into answers (SOA MNAME/RNAME, NS names): the labels before the zone apex
@@ -130,7 +154,8 @@ final class ServingZone: Sendable {
 /// The zones of one serving snapshot, sorted most specific (longest apex) first.
 struct ServingIndex: Sendable {
     let zones: [ServingZone]
-    /// Largest number of datasets in one zone (scratch size for per-query hits).
+    /// Largest number of datasets in one zone (scratch size for per-query hits; a value run
+    /// is one hit).
     let maxDatasets: Int
     /// The global ACL (rbldnsd `:acl:file`, stored as the zone `.`).
     let globalACL: ServingACL

@@ -79,7 +79,7 @@ public enum Daemon {
         }
         // `-` is standard output, as for rbldnsd's `-l -`.
         let queryLog = try StartFailure.on("cannot open the query log") {
-            try c.options.queryLog.map { path in try QueryLog(path: path == "-" ? "/dev/stdout" : path) }
+            try c.options.queryLog.map { path in try QueryLog(path: path == "-" ? "/dev/stdout" : path, skipNXDOMAIN: c.options.queryLogSkipNxdomain) }
         }
         cleanup.add { queryLog?.stop() }
         let o = c.options
@@ -163,7 +163,8 @@ public enum Daemon {
     static func logLoaded(_ first: Snapshot, answer c: DaemonConfiguration, since started: ContinuousClock.Instant, logger: Logger) {
         let elapsed = ContinuousClock.now - started
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        logger.info("data loaded", metadata: ["entries": "\(first.entryCount)", "ms": "\(ms)"])
+        logger.info("data loaded", metadata: [
+            "entries": "\(first.entryCount)", "skipped-lines": "\(first.zones.reduce(0) { $0 + $1.skippedLines })", "ms": "\(ms)"])
         for zone in first.zones { logger.info("zone", metadata: ["zone": "\(zone)"]) }
         for (zone, mappings) in c.answer.transitions.sorted(by: { $0.key < $1.key }) {
             // A `combined` subzone is served under its base zone's name.

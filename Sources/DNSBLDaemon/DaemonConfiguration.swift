@@ -57,6 +57,10 @@ public struct DaemonOptions: Sendable {
     /// `--force`: compile listings the guards refuse.
     public var forceCompile = false
     public var queryLog: String? = nil
+    /// `--query-log-skip-nxdomain`: leave NXDOMAIN answers out of the query log.
+    public var queryLogSkipNxdomain = false
+    /// `--strict`: a line rbldnsd would skip refuses the data instead.
+    public var strict = false
     public var user: String? = nil
     public var group: String? = nil
     public var pidFile: String? = nil
@@ -174,7 +178,7 @@ public struct DaemonConfiguration: Sendable {
         do throws(Diagnostic) { specs = try o.specs.map { s throws(Diagnostic) in try ZoneSpec(parsing: s) } } catch {
             throw InvalidConfiguration(error.message)
         }
-        var build = CompileOptions(force: o.forceCompile)
+        var build = CompileOptions(strict: o.strict, force: o.forceCompile)
         build.defaultTTL = o.defaultTTL
         build.allowHostBits = o.allowHostBits
         data = DataSources(stores: o.stores, specs: specs, compile: build, ttl: TTLBounds(min: o.minTTL, max: o.maxTTL))

@@ -344,6 +344,7 @@ public final class ServerMetrics: @unchecked Sendable {
                 for d in zone.datasets {
                     gauge("prefixbl_dataset_entries", [("zone", name), ("dataset", d.name)]).record(d.entryCount)
                     gauge("prefixbl_dataset_ranges", [("zone", name), ("dataset", d.name)]).record(d.table.rangeCount)
+                    gauge("prefixbl_dataset_skipped_lines", [("zone", name), ("dataset", d.name), ("type", d.type)]).record(d.skippedLines)
                     newest = max(newest, d.created ?? 0)
                 }
                 if newest == 0 { newest = fileTime }

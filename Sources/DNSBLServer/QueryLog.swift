@@ -31,13 +31,19 @@ public final class QueryLog: @unchecked Sendable {
     private var thread: pthread_t? = nil
     private static let capacityLimit = 4 << 20
 
+    /// Leave out the lines of queries answered NXDOMAIN (`--query-log-skip-nxdomain`; on a
+    /// DNSBL most queries are for addresses not listed, so this keeps the log to the hits).
+    public let skipNXDOMAIN: Bool
+
     /// Opens (appends to) `path`, creating it with mode 0640.
+    /// - Parameter skipNXDOMAIN: see ``skipNXDOMAIN``.
     /// - Throws: ``ServerError`` with code `.io` when the file cannot be opened.
-    public init(path: String) throws(ServerError) {
+    public init(path: String, skipNXDOMAIN: Bool = false) throws(ServerError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw ServerError(.io, "query log \(path): \(errnoText())") }
         self.fd = fd
         self.path = path
+        self.skipNXDOMAIN = skipNXDOMAIN
         state.withLock { $0.active.reserveCapacity(256 << 10); $0.spare = [UInt8](); $0.spare!.reserveCapacity(256 << 10) }
         startFlusher()
     }
@@ -106,6 +112,7 @@ public final class QueryLog: @unchecked Sendable {
     /// Records one query. `peer` is the client's sockaddr; `query` the raw query bytes.
     public func record(transport: Transport, peer: UnsafePointer<sockaddr>?,
                        query: UnsafeRawBufferPointer, outcome: AnswerOutcome) {
+        if skipNXDOMAIN && outcome.length != 0 && outcome.rcode == 3 { return }
         withUnsafeTemporaryAllocation(byteCount: 1200, alignment: 1) { line in
             var w = LineWriter(line)
             var ts = timespec()

@@ -263,6 +263,7 @@ public final class Reloader: Service, @unchecked Sendable {
             logger.info("reloaded", metadata: [
                 "trigger": "\(trigger)", "generation": "\(next.generation)",
                 "entries": "\(next.entryCount)", "previous-entries": "\(previous.entryCount)",
+                "skipped-lines": "\(next.zones.reduce(0) { $0 + $1.skippedLines })",
                 "load-ms": "\(ms(clock.now - loadStarted))", "total-ms": "\(ms(clock.now - started))",
                 "zones": "\(next.zones.map(\.description).joined(separator: "; "))"])
             return .swapped(generation: next.generation, entries: next.entryCount)

@@ -17,7 +17,8 @@ extension Snapshot {
                 let entries = zone.datasets.reduce(0) { $0 + $1.entryCount }
                 total += entries
                 zones.append(ZoneSummary(name: zone.isGlobalACL ? "(global acl)" : zoneText(zone.name), serial: zone.soa.serial,
-                                         datasets: zone.datasets.count, entries: entries))
+                                         datasets: zone.datasets.count, entries: entries,
+                                         skippedLines: zone.datasets.reduce(0) { $0 + $1.skippedLines }))
             }
         }
         return Snapshot(handler: responder, entryCount: total, zones: zones)

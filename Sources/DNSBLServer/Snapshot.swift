@@ -45,11 +45,15 @@ public struct ZoneSummary: Sendable, CustomStringConvertible {
     public var datasets: Int
     /// Entries (listings and exclusions) read from source, summed over datasets.
     public var entries: Int
-    public init(name: String, serial: UInt32, datasets: Int, entries: Int) {
+    /// Source lines skipped by the compiler (as rbldnsd skips them), summed over datasets.
+    public var skippedLines: Int
+    public init(name: String, serial: UInt32, datasets: Int, entries: Int, skippedLines: Int = 0) {
         self.name = name; self.serial = serial; self.datasets = datasets; self.entries = entries
+        self.skippedLines = skippedLines
     }
     public var description: String {
         "\(name) serial \(serial), \(datasets) dataset(s), \(entries) entries"
+            + (skippedLines > 0 ? ", \(skippedLines) line\(skippedLines == 1 ? "" : "s") skipped" : "")
     }
 }
 

@@ -65,6 +65,8 @@ enum StoreEncoder {
     struct DatasetPlan {
         var input: DatasetInput
         var table: TableBuilder
+        /// Value records of the dataset (its values, then any value runs).
+        var valueCount: Int
         var name: (UInt32, UInt32)
         var type: (UInt32, UInt32)
         var valueFirst: Int
@@ -75,7 +77,7 @@ enum StoreEncoder {
         var pool = StringPool()
         var plans: [[DatasetPlan]] = []
         var conflicts: [[[FlattenConflict]]] = []
-        var values: [(a: UInt32, txt: (UInt32, UInt32)?)] = []
+        var values: [(a: UInt32, txt: (UInt32, UInt32)?, continues: Bool)] = []
         var summary = StoreSummary(zones: zones.count, datasets: 0, entries: 0, ranges: 0, bytes: 0)
         for z in zones {
             for n in [z.name, z.soa.mname, z.soa.rname] + z.ns where !isValidWireName(n[...]) {
@@ -105,16 +107,39 @@ enum StoreEncoder {
                     }
                 }
                 guard d.values.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
-                var tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
+                var tb: TableBuilder
+                let c: [FlattenConflict]
+                // Value records of the dataset: its values, then (ip4set) the runs of values
+                // that answer together, each record but a run's last flagged "continues".
+                var records: [(value: ListingValue, continues: Bool)] = d.values.map { ($0, false) }
+                if BucketFlattener.applies(to: d) {
+                    let plan = try BucketFlattener.plan(d.entries, valueCount: d.values.count)
+                    var runStart: [UInt32] = []
+                    for g in plan.groups {
+                        runStart.append(UInt32(records.count))
+                        for (k, v) in g.enumerated() { records.append((d.values[Int(v)], k + 1 < g.count)) }
+                    }
+                    guard records.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
+                    tb = TableBuilder(family: .ipv4, kind: 0, valueCount: records.count, options: options)
+                    tb.reserve(plan.ranges.count + plan.ranges.count / 4 + 1)
+                    let plain = UInt32(d.values.count)
+                    for r in plan.ranges {
+                        tb.addListed(first: UInt128(r.first), last: UInt128(r.last),
+                                     value: r.id < plain ? r.id : runStart[Int(r.id - plain)])
+                    }
+                    c = []
+                } else {
+                    tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
                                       valueCount: d.values.count, options: options)
-                let c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)
+                    c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)
+                }
                 tb.finish()
                 guard tb.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many ranges in \(d.name)") }
                 let first = values.count
-                for v in d.values {
-                    values.append((v.a, try v.txt.map { t throws(StoreError) in try pool.intern(t) }))
+                for r in records {
+                    values.append((r.value.a, try r.value.txt.map { t throws(StoreError) in try pool.intern(t) }, r.continues))
                 }
-                zp.append(DatasetPlan(input: d, table: tb,
+                zp.append(DatasetPlan(input: d, table: tb, valueCount: records.count,
                                       name: try pool.intern(Array(d.name.utf8)),
                                       type: try pool.intern(Array(d.type.utf8)), valueFirst: first,
                                       subzone: d.subzone.isEmpty ? (0, 0) : try pool.intern(d.subzone)))
@@ -218,7 +243,7 @@ enum StoreEncoder {
                     w.u64(d + 24, p.input.created ?? 0)
                     w.u64(d + 32, p.input.expires ?? 0)
                     w.u64(d + 40, UInt64(p.input.entries.count))
-                    w.u32(d + 48, UInt32(p.valueFirst)); w.u32(d + 52, UInt32(p.input.values.count))
+                    w.u32(d + 48, UInt32(p.valueFirst)); w.u32(d + 52, UInt32(p.valueCount))
                     w.u64(d + 56, UInt64(t.count))
                     w.u64(d + 64, UInt64(t.listed))
                     for k in 0..<3 { w.u64(d + 72 + 8 * k, UInt64(o[k])) }
@@ -226,6 +251,7 @@ enum StoreEncoder {
                     w.u8(d + 113, UInt8(t.radixShift))
                     w.u8(d + 114, t.interleaved ? 1 : 0)
                     w.u32(d + 96, p.subzone.0); w.u32(d + 100, p.subzone.1)
+                    w.u64(d + 104, UInt64(max(0, p.input.skippedLines)))
                     t.copyArrays(to: buf.baseAddress!, offsets: o)
                     dsIndex += 1
                 }
@@ -233,7 +259,8 @@ enum StoreEncoder {
             for (i, v) in values.enumerated() {
                 let r = valuesOff + i * Format.valueRecordSize
                 w.u32(r, v.a)
-                if let t = v.txt { w.u32(r + 4, 1); w.u32(r + 8, t.0); w.u32(r + 12, t.1) }
+                if let t = v.txt { w.u32(r + 8, t.0); w.u32(r + 12, t.1) }
+                w.u32(r + 4, (v.txt != nil ? 1 : 0) | (v.continues ? 2 : 0))
             }
             for (i, rec) in records.enumerated() {
                 let r = recordsOff + i * Format.recordRecordSize

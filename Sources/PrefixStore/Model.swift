@@ -95,6 +95,9 @@ public struct DatasetInput: Sendable {
     /// labels without the root byte and without the apex (`\x07proxies` for
     /// `proxies.bl.example`); empty = the apex itself.
     public var subzone: [UInt8]
+    /// Source lines the compiler skipped for this dataset (malformed, wrong family or form,
+    /// values out of range…, as rbldnsd skips them); kept in the store for metrics.
+    public var skippedLines: Int = 0
 
     public init(name: String, type: String, family: AddressFamily, ttl: UInt32,
                 values: [ListingValue], entries: [PrefixEntry],

@@ -140,13 +140,14 @@ enum StoreReader {
         for i in 0..<valuesS.count {
             let v = valuesS.offset + i * Format.valueRecordSize
             let a = try r.u32(v), flags = try r.u32(v + 4), to = try r.u32(v + 8), tl = try r.u32(v + 12)
-            switch flags {
+            let continues = flags & 2 != 0
+            switch flags & ~2 {
             case 0:
                 guard to == 0 && tl == 0 else { throw layoutError("value \(i) without TXT has a TXT position") }
-                values.append(StoreValue(a: a, txt: nil))
+                values.append(StoreValue(a: a, txt: nil, continues: continues))
             case 1:
                 let (o, l) = try string(to, tl, "TXT of value \(i)")
-                values.append(StoreValue(a: a, txt: UnsafeRawBufferPointer(start: mem.base + o, count: l)))
+                values.append(StoreValue(a: a, txt: UnsafeRawBufferPointer(start: mem.base + o, count: l), continues: continues))
             default:
                 throw layoutError("value \(i) has unknown flags \(flags)")
             }
@@ -279,8 +280,8 @@ enum StoreReader {
             guard isValidLabels(b) else { throw layoutError("\(what) subzone is not a sequence of labels") }
             subzone = Array(b)
         }
-        guard try r.u64(d + 104) == 0,
-              try r.u8(d + 115) == 0, try r.u32(d + 116) == 0, try r.u64(d + 120) == 0 else {
+        let skippedLines = try int(try r.u64(d + 104), "\(what) skipped line count")
+        guard try r.u8(d + 115) == 0, try r.u32(d + 116) == 0, try r.u64(d + 120) == 0 else {
             throw layoutError("\(what) reserved fields are not zero")
         }
         guard radixBits <= StoreLayoutOptions.maxRadixBits, radixShift <= 64 else {
@@ -315,6 +316,13 @@ enum StoreReader {
                                radixBits: radixBits, radixShift: radixShift, rangeCount: listed, owner: mem)
         try validateTable(table, vCount: vCount, listed: listed, what: what)
         let dsValues = Array(values[vFirst..<(vFirst + vCount)])
+        // A run of values answering together ends inside its dataset; ACL values answer alone.
+        if let last = dsValues.last, last.continues {
+            throw layoutError("\(what) ends with a value that continues")
+        }
+        if type == "acl" && dsValues.contains(where: \.continues) {
+            throw layoutError("\(what) is an acl with a value run")
+        }
         if type == "acl" {
             for v in dsValues where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                 throw layoutError("\(what) is an acl with value \(v.a), neither an action nor a policy answer")
@@ -323,7 +331,7 @@ enum StoreReader {
         let ds = StoreDataset(name: name, type: type, family: family, ttl: ttl, table: table,
                               values: dsValues,
                               created: flags & 1 != 0 ? created : nil, expires: flags & 2 != 0 ? expires : nil,
-                              entryCount: entryCount, subzone: subzone)
+                              entryCount: entryCount, subzone: subzone, skippedLines: skippedLines)
         return (ds, end)
     }
 

@@ -25,6 +25,19 @@ public struct StoreValue: @unchecked Sendable {
     /// TXT template bytes (`$` = queried address, `$$` = `$`), valid while the ``Store`` lives;
     /// `nil` when the listing has no TXT.
     public var txt: UnsafeRawBufferPointer?
+    /// The next value of the dataset answers together with this one (rbldnsd `ip4set`: several
+    /// entries at the deciding bucket level). A table's value index names the first value of
+    /// such a run; ``run(_:at:)`` gives all of it.
+    public var continues: Bool = false
+
+    /// The values value index `index` of a dataset answers with: the record at `index` and
+    /// every following one while the previous continues.
+    @inlinable
+    public static func run(_ values: [StoreValue], at index: Int) -> ArraySlice<StoreValue> {
+        var end = index
+        while values[end].continues { end += 1 }
+        return values[index...end]
+    }
 }
 
 /// A dataset's flattened table: sorted, disjoint ranges, each with a value index.
@@ -344,6 +357,9 @@ public struct StoreDataset: Sendable {
     /// Encoded labels between the dataset's attachment point and the apex, no root byte;
     /// empty = the apex (see ``DatasetInput/subzone``).
     public let subzone: [UInt8]
+    /// Source lines the compiler skipped for this dataset (see ``DatasetInput/skippedLines``);
+    /// 0 in stores written before the count existed.
+    public let skippedLines: Int
 
     /// An `acl` dataset: matched against the client address, values are ``ACLAction`` codes.
     public var isACL: Bool { type == "acl" }

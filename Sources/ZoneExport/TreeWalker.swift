@@ -155,11 +155,12 @@ struct TreeWalker {
         func id(_ parts: [(Int, Int32)]) -> Int32 {
             var a: [UInt32] = [], t: [[UInt8]] = [], tv4: [Bool] = [], ttl = UInt32.max
             for (d, v) in parts {
-                let sv = sources[d].values[Int(v)]
-                if !a.contains(sv.a) { a.append(sv.a) }
-                if let p = sv.txt {
-                    let bytes = Array(p)
-                    if !t.contains(bytes) { t.append(bytes); tv4.append(sources[d].fromV4) }
+                for sv in StoreValue.run(sources[d].values, at: Int(v)) {
+                    if !a.contains(sv.a) { a.append(sv.a) }
+                    if let p = sv.txt {
+                        let bytes = Array(p)
+                        if !t.contains(bytes) { t.append(bytes); tv4.append(sources[d].fromV4) }
+                    }
                 }
                 ttl = min(ttl, sources[d].ttl)
             }

@@ -108,6 +108,14 @@ public struct CompileResult: Sendable {
     public var stats: CompileStats
     /// Maps an entry's `origin` tag back to file:line.
     public var origins: OriginTable
+    /// Lines skipped as rbldnsd skips them (malformed, wrong family or form, values out of
+    /// range, host bits set, bad specials…), per zone (text, `.` for the global ACL) and
+    /// dataset name (`ip4set:file`; `generic` records and the common part of a `combined`
+    /// file under the spec's own name), in command-line order; only those with skipped lines.
+    public var skipped: [(zone: String, dataset: String, lines: Int)] = []
+
+    /// Lines skipped in all, over every dataset.
+    public var skippedLines: Int { skipped.reduce(0) { $0 + $1.lines } }
 
     /// Whether any diagnostic is an error (then nothing must be written).
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -149,6 +157,7 @@ public enum Compiler {
             options.defaultTTL = DatasetParser.maxTTL
         }
         var stats = CompileStats()
+        var skipped: [(zone: String, dataset: String, lines: Int)] = []
         var origins = OriginTable()
         var nextOrigin: UInt32 = 0
 
@@ -220,6 +229,14 @@ public enum Compiler {
                     if extra != .combined { d.name = "\(spec.type):\(spec.files.joined(separator: ","))" }
                     return d
                 }
+                for sec in o.skippedSections {
+                    skipped.append((spec.zone.isEmpty ? "." : spec.zone,
+                                    extra != .combined ? "\(spec.type):\(spec.files.joined(separator: ","))" : sec.name,
+                                    sec.lines))
+                }
+                if o.skippedOther > 0 {
+                    skipped.append((spec.zone.isEmpty ? "." : spec.zone, "\(spec.type):\(spec.files.joined(separator: ","))", o.skippedOther))
+                }
                 zones[zi].records += o.records
                 continue
             }
@@ -284,10 +301,13 @@ public enum Compiler {
             if zones[zi].soa == nil { zones[zi].soa = parser.soa }
             if zones[zi].ns == nil { zones[zi].ns = parser.ns }
             zones[zi].newestMTime = max(zones[zi].newestMTime, newest)
-            zones[zi].datasets.append(DatasetInput(
+            var input = DatasetInput(
                 name: "\(kind.rawValue):\(spec.files.joined(separator: ","))", type: kind.rawValue,
                 family: kind.family, ttl: parser.ttl, values: values, entries: parser.entries,
-                created: parser.created, expires: parser.expires))
+                created: parser.created, expires: parser.expires)
+            input.skippedLines = parser.skipped
+            if parser.skipped > 0 { skipped.append((spec.zone, input.name, parser.skipped)) }
+            zones[zi].datasets.append(input)
         }
 
         var out: [ZoneInput] = []
@@ -326,7 +346,8 @@ public enum Compiler {
         stats.cpuSeconds = processCPUSeconds() - cpuStart
         let diags = sink.finished()
         let failed = diags.contains { $0.severity == .error }
-        return CompileResult(zones: failed ? [] : out, diagnostics: diags, stats: stats, origins: origins)
+        return CompileResult(zones: failed ? [] : out, diagnostics: diags, stats: stats, origins: origins,
+                             skipped: skipped)
     }
 
     /// The entry that decides `key` within one dataset, by the flattening rule (longest prefix;
@@ -345,6 +366,11 @@ public enum Compiler {
         return best
     }
 
+    static func covers(_ e: PrefixEntry, _ key: UInt32) -> Bool {
+        let host = 32 - Int(e.prefixLength)
+        return host >= 32 || (UInt128(key) >> UInt128(host)) == (e.address >> UInt128(host))
+    }
+
     static func guards(_ datasets: [DatasetInput], zone: String, options: CompileOptions,
                        origins: OriginTable, sink: inout DiagnosticSink) {
         func place(_ origin: UInt32) -> (String?, Int?) {
@@ -354,7 +380,15 @@ public enum Compiler {
         let hasIPv4 = datasets.contains { $0.family == .ipv4 && $0.entries.contains { !$0.isExclusion } }
         for d in datasets {
             if d.family == .ipv4 {
-                if let e = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32), !e.isExclusion {
+                // ip4set answers by rbldnsd's bucket rule; name a listing entry that covers it.
+                let listing: PrefixEntry?
+                if d.type == "ip4set" {
+                    listing = StoreBuilder.ip4setValues(d.entries, at: 0x7F00_0001).isEmpty ? nil
+                        : d.entries.first { !$0.isExclusion && covers($0, 0x7F00_0001) }
+                } else {
+                    listing = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32).flatMap { $0.isExclusion ? nil : $0 }
+                }
+                if let e = listing {
                     let (f, l) = place(e.origin)
                     if options.force {
                         sink.warning(.testPointListed, "IPv4 data lists 127.0.0.1, the RFC 5782 negative test point (forced)", file: f, line: l)

@@ -90,6 +90,9 @@ struct DatasetParser {
     var linesRead = 0
     /// Listing entries at /0 (with --force), for the guard summary.
     var worldListings = 0
+    /// Lines skipped (``skip(_:_:)``), over every file, and in the current file.
+    var skipped = 0
+    var skippedInFile = 0
 
     init(kind: DatasetKind, countAsValue: Bool, force: Bool, strict: Bool, now: UInt64) {
         self.kind = kind
@@ -102,6 +105,7 @@ struct DatasetParser {
 
     /// Starts a new file: the default value resets (rbldnsd scopes it to its file).
     mutating func beginFile(_ name: String, originBase: UInt32) {
+        endFile()
         fileName = name
         lineNumber = 0
         origin = originBase
@@ -115,8 +119,33 @@ struct DatasetParser {
         sink.warning(code, message, file: fileName, line: lineNumber)
     }
 
+    /// A line rbldnsd skips (malformed, wrong family or form, a value out of range, host bits
+    /// set, a bad special…): it is left out, counted in ``skipped``, and the first
+    /// ``shownSkipsPerFile`` of each file get a warning naming file:line (the rest are counted
+    /// in one warning at the end of the file). With `--strict` the warnings are errors.
+    mutating func skip(_ code: Diagnostic.Code, _ message: String) {
+        skipped &+= 1
+        skippedInFile &+= 1
+        if skippedInFile <= Self.shownSkipsPerFile {
+            sink.warning(code, message + "; line skipped", file: fileName, line: lineNumber)
+        }
+    }
+
+    /// A problem that refuses the whole compile (not a line rbldnsd would skip).
     mutating func fail(_ code: Diagnostic.Code, _ message: String) {
         sink.error(code, message, file: fileName, line: lineNumber)
+    }
+
+    /// Warnings naming file:line per file for skipped lines; the rest are only counted.
+    static let shownSkipsPerFile = 10
+
+    /// Ends the current file: one warning counting the skipped lines not shown.
+    mutating func endFile() {
+        if skippedInFile > Self.shownSkipsPerFile {
+            let more = skippedInFile - Self.shownSkipsPerFile
+            sink.warning(.skippedLines, "\(more) more line\(more == 1 ? "" : "s") skipped in this file (\(skippedInFile) in all; only the first \(Self.shownSkipsPerFile) are shown)", file: fileName)
+        }
+        skippedInFile = 0
     }
 
     static let maxTTL = CompileOptions.maxTTL
@@ -147,7 +176,7 @@ struct DatasetParser {
         if s == e { return }
         // Said plainly: the mark is invisible in the "invalid entry" message it caused.
         if lineNumber == 1 && e - s >= 3 && p[s] == 0xEF && p[s + 1] == 0xBB && p[s + 2] == 0xBF {
-            fail(.syntax, "the file starts with a UTF-8 byte order mark (EF BB BF); save it without one")
+            skip(.syntax, "the file starts with a UTF-8 byte order mark (EF BB BF); save it without one")
             return
         }
         let c = p[s]
@@ -159,7 +188,7 @@ struct DatasetParser {
         if c == 0x3A && s + 1 < e && p[s + 1] == 0x3A && family == .ipv4 {
             var k = s
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
-            fail(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
+            skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
             return
         }
         if c == 0x3A && (family == .ipv4 || !(s + 1 < e && p[s + 1] == 0x3A)) {
@@ -216,7 +245,7 @@ struct DatasetParser {
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
             switch parseIPv6(p, s, k) {
             case .prefix, .hostBits:
-                fail(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
+                skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
                 return
             default: break
             }
@@ -224,11 +253,11 @@ struct DatasetParser {
         if j < e && !isSpace(p[j]) && !isCommentStart(p[j]) && !(p[j] == 0x3A && j > s) {
             var k = j
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
-            fail(.syntax, "invalid entry '\(Self.text(p, s, k))'")
+            skip(.syntax, "invalid entry '\(Self.text(p, s, k))'")
             return
         }
         if j == s {
-            fail(.syntax, "invalid entry '\(Self.text(p, s0, e))'")
+            skip(.syntax, "invalid entry '\(Self.text(p, s0, e))'")
             return
         }
         var form = IPv4Form()
@@ -239,7 +268,7 @@ struct DatasetParser {
             var hasColon = false, hasDot = false
             for k in s..<j { if p[k] == 0x3A { hasColon = true } else if p[k] == 0x2E { hasDot = true } }
             if !hasColon && hasDot {
-                fail(.wrongFamily, "IPv4 entry '\(Self.text(p, s, j))' in an IPv6 dataset (\(kind.rawValue))")
+                skip(.wrongFamily, "IPv4 entry '\(Self.text(p, s, j))' in an IPv6 dataset (\(kind.rawValue))")
                 return
             }
             parsed = parseIPv6(p, s, j)
@@ -247,13 +276,13 @@ struct DatasetParser {
         var first: UInt128 = 0, last: UInt128 = 0, length = 0, isRange = false
         switch parsed {
         case .invalid(let why):
-            fail(.syntax, "\(why): '\(Self.text(p, s, j))'")
+            skip(.syntax, "\(why): '\(Self.text(p, s, j))'")
             return
         case .hostBits(let a, let len) where allowHostBits:
             first = kind.family == .ipv4 ? UInt128(UInt32(truncatingIfNeeded: a) & mask32(len)) : a & mask128(len)
             length = len
         case .hostBits(_, let len):
-            warn(.hostBits, "'\(Self.text(p, s, j))' has host bits set beyond /\(len); entry skipped")
+            skip(.hostBits, "'\(Self.text(p, s, j))' has host bits set beyond /\(len)")
             return
         case .prefix(let a, let len):
             first = a; length = len
@@ -263,23 +292,26 @@ struct DatasetParser {
         // Per-type forms.
         switch kind {
         case .ip4trie where isRange:
-            fail(.wrongForm, "ip4trie takes CIDR prefixes, not ranges: '\(Self.text(p, s, j))' (use ip4set)")
+            skip(.wrongForm, "ip4trie takes CIDR prefixes, not ranges: '\(Self.text(p, s, j))' (use ip4set)")
+            return
+        case .ip4tset where exclusion:
+            skip(.wrongForm, "ip4tset has no exclusions: '!\(Self.text(p, s, j))' (use ip4set)")
             return
         case .ip4tset where isRange || form.octets != 4 || length != 32:
-            fail(.wrongForm, "ip4tset takes single IPv4 addresses: '\(Self.text(p, s, j))' (use ip4set)")
+            skip(.wrongForm, "ip4tset takes single IPv4 addresses: '\(Self.text(p, s, j))' (use ip4set)")
             return
         case .ip6tset where !exclusion && length != 64:
-            fail(.wrongForm, "ip6tset lists /64 prefixes only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
+            skip(.wrongForm, "ip6tset lists /64 prefixes only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
             return
         case .ip6tset where exclusion && length != 128:
-            fail(.wrongForm, "ip6tset excludes single addresses (/128) only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
+            skip(.wrongForm, "ip6tset excludes single addresses (/128) only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
             return
         default: break
         }
         if maxRange4 > 0 && family == .ipv4 {
             let size = isRange ? UInt64(last - first) + 1 : UInt64(1) << UInt64(32 - length)
             if size > maxRange4 {
-                warn(.maxRange, "'\(Self.text(p, s, j))' covers \(size) addresses, more than $MAXRANGE4 \(maxRange4); entry skipped")
+                skip(.maxRange, "'\(Self.text(p, s, j))' covers \(size) addresses, more than $MAXRANGE4 \(maxRange4)")
                 return
             }
         }
@@ -303,7 +335,7 @@ struct DatasetParser {
                     warn(.worldListing, "'\(Self.text(p, s, j))' lists every \(family) address (forced)")
                     worldListings += 1
                 } else {
-                    fail(.worldListing, "'\(Self.text(p, s, j))' lists every \(family) address; refused (use --force to allow)")
+                    skip(.worldListing, "'\(Self.text(p, s, j))' lists every \(family) address (use --force to list it)")
                     return
                 }
             }
@@ -348,7 +380,7 @@ struct DatasetParser {
             case 3: a = octets[0] << 24 | octets[1] << 16 | octets[2]
             case 4: a = octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]
             default:
-                fail(.syntax, "invalid A value in '\(Self.text(p, s, e))'")
+                skip(.syntax, "invalid A value in '\(Self.text(p, s, e))'")
                 return nil
             }
             while i < e && isSpace(p[i]) { i += 1 }
@@ -359,7 +391,7 @@ struct DatasetParser {
             } else if i == e || isCommentStart(p[i]) {
                 text = fallbackText
             } else {
-                fail(.syntax, "unrecognized value '\(Self.text(p, s, e))'")
+                skip(.syntax, "unrecognized value '\(Self.text(p, s, e))'")
                 return nil
             }
         } else if countAsValue && entryValue && isDigit(p[s]) {
@@ -368,7 +400,7 @@ struct DatasetParser {
             var k = i
             while k < e && isSpace(p[k]) { k += 1 }
             if k < e && !isCommentStart(p[k]) || i - s > 3 || n > 255 {
-                fail(.syntax, "--count-as-value needs a count 0–255 after the address, not '\(Self.text(p, s, e))'")
+                skip(.syntax, "--count-as-value needs a count 0–255 after the address, not '\(Self.text(p, s, e))'")
                 return nil
             }
             a = 0x7F00_0000 | n
@@ -378,15 +410,15 @@ struct DatasetParser {
             text = Array(UnsafeBufferPointer(start: p + s, count: e - s))
         }
         if a >> 24 != 127 || a == 0 {
-            fail(.valueOutOfRange, "A value \(ipv4Text(a)) is outside 127.0.0.0/8")
+            skip(.valueOutOfRange, "A value \(ipv4Text(a)) is outside 127.0.0.0/8")
             return nil
         }
         if a & 0xFFFF_FF00 == 0x7FFF_FF00 {
-            fail(.reservedValue, "A value \(ipv4Text(a)) is in 127.255.255.0/24, reserved for policy answers")
+            skip(.reservedValue, "A value \(ipv4Text(a)) is in 127.255.255.0/24, reserved for policy answers")
             return nil
         }
         if text.count > Self.maxTXTBytes {
-            fail(.txtTooLong, "TXT of \(text.count) bytes is longer than \(Self.maxTXTBytes): no DNS message (at most 65,535 bytes, RFC 1035 §4.2.2) could carry the answer")
+            skip(.txtTooLong, "TXT of \(text.count) bytes is longer than \(Self.maxTXTBytes): no DNS message (at most 65,535 bytes, RFC 1035 §4.2.2) could carry the answer")
             return nil
         }
         return RawValue(a: a, text: text)
@@ -398,7 +430,7 @@ struct DatasetParser {
         let body = Self.text(p, s, e)
         let words = body.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let keyword = words.first else {
-            warn(.special, "empty special entry")
+            skip(.special, "empty special entry")
             return
         }
         // `$N text` and `$= text`: the first definition in a dataset wins (rbldnsd).
@@ -406,7 +438,7 @@ struct DatasetParser {
             var i = s + 1
             while i < e && isSpace(p[i]) { i += 1 }
             guard i < e else {
-                fail(.special, "substitution variable $\(keyword) has no text")
+                skip(.special, "substitution variable $\(keyword) has no text")
                 return
             }
             let value = Array(UnsafeBufferPointer(start: p + i, count: e - i))
@@ -422,17 +454,17 @@ struct DatasetParser {
         case "soa": specialSOA(args)
         case "ns", "nameserver": specialNS(args)
         case "ttl":
-            guard args.count == 1 else { fail(.special, "$TTL takes one time value"); return }
+            guard args.count == 1 else { skip(.special, "$TTL takes one time value"); return }
             do throws(LDNSError) { ttl = bounded(try LDNSTime.seconds(args[0]), "$TTL") }
-            catch { fail(.special, "$TTL: \(error)") }
+            catch { skip(.special, "$TTL: \(error)") }
             if ttl == 0 { ttl = defaultTTL }
         case "maxrange4":
-            guard args.count == 1 else { fail(.special, "$MAXRANGE4 takes one size (e.g. 256 or /24)"); return }
+            guard args.count == 1 else { skip(.special, "$MAXRANGE4 takes one size (e.g. 256 or /24)"); return }
             var t = Substring(args[0])
             let cidr = t.hasPrefix("/")
             if cidr { t = t.dropFirst() }
             guard let n = UInt64(t), n > 0, !cidr || n <= 32 else {
-                fail(.special, "$MAXRANGE4: invalid size '\(args[0])'"); return
+                skip(.special, "$MAXRANGE4: invalid size '\(args[0])'"); return
             }
             let r: UInt64 = cidr ? UInt64(1) << (32 - n) : n
             if maxRange4 != 0 && maxRange4 < r {
@@ -442,16 +474,16 @@ struct DatasetParser {
             }
         case "timestamp": specialTimestamp(args)
         case "dataset":
-            fail(.special, "$DATASET is only allowed in a combined dataset")
+            skip(.special, "$DATASET is only allowed in a combined dataset")
         default:
-            warn(.special, "unrecognized special entry '$\(keyword)'; line ignored")
+            skip(.special, "unrecognized special entry '$\(keyword)'")
         }
     }
 
     mutating func specialSOA(_ args: [String]) {
         if soa != nil { return }  // rbldnsd: only the first $SOA of a dataset counts
         guard args.count == 8 else {
-            fail(.special, "$SOA needs 8 fields: ttl mname rname serial refresh retry expire minimum (got \(args.count))")
+            skip(.special, "$SOA needs 8 fields: ttl mname rname serial refresh retry expire minimum (got \(args.count))")
             return
         }
         do throws(LDNSError) {
@@ -460,7 +492,7 @@ struct DatasetParser {
             let mname = try DomainName(args[1])
             let rname = try DomainName(args[2])
             guard let serial = UInt32(args[3]) else {
-                fail(.special, "$SOA serial '\(args[3])' is not a number 0–4294967295")
+                skip(.special, "$SOA serial '\(args[3])' is not a number 0–4294967295")
                 return
             }
             let refresh = try LDNSTime.seconds(args[4])
@@ -472,13 +504,13 @@ struct DatasetParser {
                              refresh: refresh, retry: retry, expire: expire, minimum: minimum),
                 file: fileName, line: lineNumber)
         } catch {
-            fail(.special, "$SOA: \(error)")
+            skip(.special, "$SOA: \(error)")
         }
     }
 
     mutating func specialNS(_ args: [String]) {
         if ns != nil { return }  // rbldnsd: only the first $NS of a dataset counts
-        guard args.count >= 2 else { fail(.special, "$NS needs a ttl and at least one name"); return }
+        guard args.count >= 2 else { skip(.special, "$NS needs a ttl and at least one name"); return }
         do throws(LDNSError) {
             var t = bounded(try LDNSTime.seconds(args[0]), "$NS TTL")
             if t == 0 { t = ttl }
@@ -488,25 +520,25 @@ struct DatasetParser {
             }
             ns = NSSource(ttl: t, names: names, file: fileName, line: lineNumber)
         } catch {
-            fail(.special, "$NS: \(error)")
+            skip(.special, "$NS: \(error)")
         }
     }
 
     mutating func specialTimestamp(_ args: [String]) {
         guard args.count == 1 || args.count == 2, let stamp = parseTimestamp(args[0]) else {
-            fail(.timestamp, "$TIMESTAMP needs 'yyyy:mm:dd[:hh[:mi[:ss]]] [expires|+time]'")
+            skip(.timestamp, "$TIMESTAMP needs 'yyyy:mm:dd[:hh[:mi[:ss]]] [expires|+time]'")
             return
         }
         var exp: UInt64? = nil
         if args.count == 2 {
             if args[1].hasPrefix("+") {
                 guard stamp > 0, let rel = try? LDNSTime.seconds(String(args[1].dropFirst())), rel > 0 else {
-                    fail(.timestamp, "$TIMESTAMP: invalid relative expiry '\(args[1])'"); return
+                    skip(.timestamp, "$TIMESTAMP: invalid relative expiry '\(args[1])'"); return
                 }
                 exp = stamp + UInt64(rel)
             } else {
                 guard let x = parseTimestamp(args[1]) else {
-                    fail(.timestamp, "$TIMESTAMP: invalid expiry '\(args[1])'"); return
+                    skip(.timestamp, "$TIMESTAMP: invalid expiry '\(args[1])'"); return
                 }
                 exp = x == 0 ? nil : x
             }
@@ -557,6 +589,7 @@ struct DatasetParser {
     /// dataset's final definitions, so order of definition does not matter) and returns the
     /// dataset's value table with entries re-indexed into it.
     mutating func finish() -> [ListingValue] {
+        endFile()
         var values: [ListingValue] = []
         var index: [ListingValue: Int32] = [:]
         var map: [Int32] = []

@@ -55,6 +55,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         /// TTL); clamped to 2^31−1 = 2147483647. RFC 2181 §8 limits TTLs to 0…2^31−1 and
         /// resolvers take a value with the top bit set as 0, so the answers would never be cached.
         case ttlTooLarge
+        /// More lines of a file were skipped than get a warning each; this one counts the rest.
+        case skippedLines
         /// Too many diagnostics; the rest were counted, not kept.
         case suppressed
     }

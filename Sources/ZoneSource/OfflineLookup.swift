@@ -19,8 +19,9 @@ public struct LookupAnswer: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Answers "is this address listed, and with what" from stores, offline, following the lookup
-/// rules of the server (DNSBL.docc/AnswerRules.md, "Which entries answer"):
-/// the deciding entry per dataset; every listing dataset contributes; in a zone with IPv4 data
+/// rules of the server (DNSBL.docc/AnswerRules.md, "Which entries answer"): the deciding entry
+/// per dataset (entries, for rbldnsd's `ip4set`); every listing dataset contributes; in a zone
+/// with IPv4 data
 /// `::ffff:0:0/96` is answered from the IPv4 data only and `2002::/16` from the IPv4 data for
 /// the embedded address united with the IPv6 data.
 public enum OfflineLookup {
@@ -56,16 +57,18 @@ public enum OfflineLookup {
                 for d in datasets where d.family == fam && !d.isACL {
                     let v = d.table.value(at: k)
                     guard v >= 0 else { continue }
-                    let value = d.values[Int(v)]
-                    let txt = value.txt.map { expand(Array($0), address: addressText) }
                     var where_ = zoneText
                     if !d.subzone.isEmpty {
                         var sub = DomainName.text(wire: d.subzone + [0])
                         if sub.hasSuffix(".") { sub.removeLast() }
                         where_ = sub + "." + zoneText
                     }
-                    let answer = LookupAnswer(zone: where_, dataset: d.name, a: value.a, txt: txt)
-                    if !out.contains(answer) { out.append(answer) }
+                    // rbldnsd ip4set: several entries may answer together (a value run).
+                    for value in StoreValue.run(d.values, at: Int(v)) {
+                        let txt = value.txt.map { expand(Array($0), address: addressText) }
+                        let answer = LookupAnswer(zone: where_, dataset: d.name, a: value.a, txt: txt)
+                        if !out.contains(answer) { out.append(answer) }
+                    }
                 }
             }
         }

@@ -52,6 +52,10 @@ public struct SourceBuild: Sendable {
     public var diagnostics: [Diagnostic]
     public var stats: CompileStats
     public var origins: OriginTable
+    /// Lines skipped as rbldnsd skips them, per zone and dataset (``CompileResult/skipped``).
+    public var skipped: [(zone: String, dataset: String, lines: Int)]
+    /// All skipped lines.
+    public var skippedLines: Int { skipped.reduce(0) { $0 + $1.lines } }
 
     /// Whether any diagnostic is an error (then nothing must be written or served).
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -64,7 +68,7 @@ public struct SourceBuild: Sendable {
                            encoding: (() -> Void)? = nil) -> SourceBuild {
         let result = Compiler.compile(specs, options: options)
         var build = SourceBuild(zones: result.zones, image: nil, diagnostics: result.diagnostics,
-                                stats: result.stats, origins: result.origins)
+                                stats: result.stats, origins: result.origins, skipped: result.skipped)
         guard !result.hasErrors else { return build }
         encoding?()
         ttl.apply(to: &build.zones)

@@ -83,7 +83,9 @@ public enum SourceDump {
                 let ranges = d.table.ranges()
                 // The most used value becomes the file default, so plain lists stay plain.
                 var counts = [Int](repeating: 0, count: d.values.count)
-                for r in ranges where r.value >= 0 && Int(r.value) < counts.count { counts[Int(r.value)] += 1 }
+                // Only a value answering alone can be the default (not one of a value run).
+                func alone(_ i: Int) -> Bool { !d.values[i].continues && (i == 0 || !d.values[i - 1].continues) }
+                for r in ranges where r.value >= 0 && Int(r.value) < counts.count && alone(Int(r.value)) { counts[Int(r.value)] += 1 }
                 let common = counts.indices.max { counts[$0] < counts[$1] } ?? -1
                 func valueText(_ v: StoreValue) -> [UInt8] {
                     var s = Array(":\(ipv4Text(v.a)):".utf8)
@@ -99,11 +101,18 @@ public enum SourceDump {
                         } else {
                             t += Array("\(ipv6Text(a))/\(len)".utf8)
                         }
-                        if value != common {
-                            t.append(0x20)
-                            t += valueText(d.values[value])
+                        let prefix = d.family == .ipv4 ? "\(ipv4Text(UInt32(truncatingIfNeeded: a)))/\(len)"
+                                                       : "\(ipv6Text(a))/\(len)"
+                        // A value run (rbldnsd ip4set) is the same CIDR once per value: in an
+                        // ip4set file they all answer.
+                        for (k, v) in StoreValue.run(d.values, at: value).enumerated() {
+                            if k > 0 { t += Array(prefix.utf8) }
+                            if value != common {
+                                t.append(0x20)
+                                t += valueText(v)
+                            }
+                            t.append(0x0A)
                         }
-                        t.append(0x0A)
                     }
                 }
                 out.append(Section(zone: zone, type: d.subzone.isEmpty ? ipType(d) : "combined", name: d.name, text: t))

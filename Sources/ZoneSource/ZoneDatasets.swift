@@ -13,6 +13,10 @@ struct ZoneDatasetsOutput {
     var soa: SOASource? = nil
     var ns: NSSource? = nil
     var entries = 0
+    /// Lines skipped outside any dataset: `generic` records, the common section of `combined`.
+    var skippedOther = 0
+    /// Lines skipped per IP or acl section (its dataset name), once whatever its subzones.
+    var skippedSections: [(name: String, lines: Int)] = []
 }
 
 /// Splits a trimmed line into white-space separated words (bytes → String, Latin-1 safe).
@@ -82,7 +86,7 @@ struct GenericParser {
         let w = words(p, s, e)
         func text(_ i: Int) -> String { DatasetParser.text(p, w[i].start, w[i].end) }
         guard w.count >= 3 else {
-            meta.fail(.syntax, "generic record needs 'name [ttl] TYPE value': '\(DatasetParser.text(p, s, e))'")
+            meta.skip(.syntax, "generic record needs 'name [ttl] TYPE value': '\(DatasetParser.text(p, s, e))'")
             return
         }
         let name = text(0)
@@ -90,18 +94,18 @@ struct GenericParser {
         var ttl = meta.ttl
         if let c = p[w[1].start] as UInt8?, isDigit(c) {
             do throws(LDNSError) { ttl = meta.bounded(try LDNSTime.seconds(text(1)), "record TTL") } catch {
-                meta.fail(.syntax, "invalid TTL in generic record: \(error)")
+                meta.skip(.syntax, "invalid TTL in generic record: \(error)")
                 return
             }
             k = 2
         }
         guard k + 1 < w.count else {
-            meta.fail(.syntax, "generic record needs a type and a value: '\(DatasetParser.text(p, s, e))'")
+            meta.skip(.syntax, "generic record needs a type and a value: '\(DatasetParser.text(p, s, e))'")
             return
         }
         let type = text(k).uppercased()
         guard ["A", "AAAA", "TXT", "MX"].contains(type) else {
-            meta.fail(.syntax, "generic record type '\(text(k))' is not supported (A, AAAA, TXT, MX)")
+            meta.skip(.syntax, "generic record type '\(text(k))' is not supported (A, AAAA, TXT, MX)")
             return
         }
         var value = DatasetParser.text(p, w[k + 1].start, e)
@@ -116,7 +120,7 @@ struct GenericParser {
         do throws(LDNSError) {
             (code, rdata) = try RData.parse(type: type, text: value)
         } catch {
-            meta.fail(.syntax, "invalid \(type) value: \(error)")
+            meta.skip(.syntax, "invalid \(type) value: \(error)")
             return
         }
         var relative: [UInt8] = []
@@ -128,7 +132,7 @@ struct GenericParser {
                 let dn = try DomainName(name)
                 if name.hasSuffix(".") {
                     guard dn.isSubdomain(of: zone) else {
-                        meta.fail(.syntax, "generic record name '\(name)' is outside zone \(zone)")
+                        meta.skip(.syntax, "generic record name '\(name)' is outside zone \(zone)")
                         return
                     }
                     absolute = dn.wire
@@ -136,7 +140,7 @@ struct GenericParser {
                     relative = Array(dn.wire.dropLast())
                 }
             } catch {
-                meta.fail(.syntax, "invalid generic record name: \(error)")
+                meta.skip(.syntax, "invalid generic record name: \(error)")
                 return
             }
         }
@@ -188,7 +192,7 @@ struct ACLParser {
     mutating func value(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> ListingValue? {
         let t = DatasetParser.text(p, s, e)
         guard t.hasPrefix(":") else {
-            meta.fail(.syntax, "acl action must be :ignore, :refuse, :empty, :pass or :127.255.255.N:text, not '\(t)'")
+            meta.skip(.syntax, "acl action must be :ignore, :refuse, :empty, :pass or :127.255.255.N:text, not '\(t)'")
             return nil
         }
         let body = t.dropFirst()
@@ -204,12 +208,12 @@ struct ACLParser {
         let aText = String(parts[0]).trimmingSpaces()
         let octets = aText.split(separator: ".", omittingEmptySubsequences: false).map { UInt32($0) }
         guard !octets.isEmpty, octets.count == 1 || octets.count == 4, octets.allSatisfy({ $0 != nil && $0! <= 255 }) else {
-            meta.fail(.syntax, "invalid acl value '\(t)'")
+            meta.skip(.syntax, "invalid acl value '\(t)'")
             return nil
         }
         let a = octets.count == 1 ? 0x7F00_0000 | octets[0]! : octets.reduce(0) { $0 << 8 | $1! }
         guard a & 0xFFFF_FF00 == 0x7FFF_FF00 else {
-            meta.fail(.valueOutOfRange, "acl policy answer \(ipv4Text(a)) is outside 127.255.255.0/24 (policy answers must never look like listings)")
+            meta.skip(.valueOutOfRange, "acl policy answer \(ipv4Text(a)) is outside 127.255.255.0/24 (policy answers must never look like listings)")
             return nil
         }
         var txt: [UInt8]? = nil
@@ -229,7 +233,7 @@ struct ACLParser {
             let kw = w.first.map { DatasetParser.text(p, $0.start, $0.end).lowercased() } ?? ""
             if kw == "soa" || kw == "ns" || kw == "nameserver" {
                 meta.advance()
-                meta.fail(.special, "$\(kw.uppercased()) is not allowed in an acl dataset")
+                meta.skip(.special, "$\(kw.uppercased()) is not allowed in an acl dataset")
                 return
             }
             meta.line(p, n)
@@ -262,13 +266,13 @@ struct ACLParser {
         switch parsed {
         case .prefix(let a, let l): addr = a; len = l
         case .hostBits(_, let l):
-            meta.warn(.hostBits, "'\(DatasetParser.text(p, s, j))' has host bits set beyond /\(l); entry skipped")
+            meta.skip(.hostBits, "'\(DatasetParser.text(p, s, j))' has host bits set beyond /\(l)")
             return
         case .range:
-            meta.fail(.wrongForm, "acl takes CIDR prefixes, not ranges: '\(DatasetParser.text(p, s, j))'")
+            meta.skip(.wrongForm, "acl takes CIDR prefixes, not ranges: '\(DatasetParser.text(p, s, j))'")
             return
         case .invalid(let why):
-            meta.fail(.syntax, "\(why): '\(DatasetParser.text(p, s, j))'")
+            meta.skip(.syntax, "\(why): '\(DatasetParser.text(p, s, j))'")
             return
         }
         var v = PrefixEntry.exclusion
@@ -295,6 +299,8 @@ struct ACLParser {
         if !v6.isEmpty {
             out.append(DatasetInput(name: name, type: "acl", family: .ipv6, ttl: meta.ttl, values: values, entries: v6, subzone: subzone))
         }
+        // The skipped lines are the dataset's, whatever their family: counted once.
+        if !out.isEmpty { out[0].skippedLines = meta.skipped }
         return out
     }
 }
@@ -390,7 +396,7 @@ struct ZoneDatasetsParser {
             // Common section of a combined file: specials only.
             if let (s, e) = trimmed(p, n), !isSpecialLine(p, s, e), !isCommentStart(p[s]) {
                 common.advance()
-                common.fail(.syntax, "data before the first $DATASET line of a combined dataset")
+                common.fail(.syntax, "data before the first $DATASET line of a combined dataset (rbldnsd refuses the file too)")
                 return
             }
             common.line(p, n)
@@ -431,15 +437,15 @@ struct ZoneDatasetsParser {
             }
         }
         if subzones.isEmpty {
-            common.fail(.special, "$DATASET \(spec) names no subzone (use @ for the zone itself)")
-            subzones = [[]]
+            // rbldnsd: "no subzone(s) specified for dataset, data will be ignored".
+            common.skip(.special, "$DATASET \(spec) names no subzone (use @ for the zone itself); its data is ignored")
         }
         if let k = DatasetKind(rawValue: type) {
             section = .ip(freshParser(k), k)
         } else if type == "generic" {
             section = .generic(GenericParser(meta: freshParser(.ip4set), zone: zone))
         } else if type == "acl" {
-            if subzones != [[]] { common.fail(.special, "an acl section applies to the whole zone: attach it at @ only") }
+            if !subzones.isEmpty && subzones != [[]] { common.fail(.special, "an acl section applies to the whole zone: attach it at @ only") }
             section = .acl(ACLParser(meta: freshParser(.ip4set)))
         } else if type == "combined" {
             common.fail(.special, "combined datasets cannot be nested")
@@ -453,6 +459,8 @@ struct ZoneDatasetsParser {
     }
 
     mutating func takeMeta(_ d: DatasetParser) {
+        var d = d
+        d.endFile()
         if out.soa == nil { out.soa = d.soa }
         if out.ns == nil { out.ns = d.ns }
         sinks.append(d.sink)
@@ -467,24 +475,33 @@ struct ZoneDatasetsParser {
             takeMeta(d)
             out.entries += d.entries.count
             for sub in subzones {
-                out.datasets.append(DatasetInput(name: sectionName, type: k.rawValue, family: k.family, ttl: d.ttl,
-                                                 values: values, entries: d.entries, created: d.created,
-                                                 expires: d.expires, subzone: sub))
+                var ds = DatasetInput(name: sectionName, type: k.rawValue, family: k.family, ttl: d.ttl,
+                                      values: values, entries: d.entries, created: d.created,
+                                      expires: d.expires, subzone: sub)
+                ds.skippedLines = d.skipped
+                out.datasets.append(ds)
             }
+            if d.skipped > 0 { out.skippedSections.append((sectionName, d.skipped)) }
         case .generic(let g):
             takeMeta(g.meta)
+            out.skippedOther += g.meta.skipped
             let recs = g.finish(subzones: subzones)
             out.entries += g.records.count
             out.records += recs
         case .acl(let a):
             takeMeta(a.meta)
             out.entries += a.v4.count + a.v6.count
-            for sub in subzones { out.datasets += a.finish(name: sectionName, subzone: sub) }
+            let acls = subzones.flatMap { a.finish(name: sectionName, subzone: $0) }
+            if acls.isEmpty { out.skippedOther += a.meta.skipped }
+            else if a.meta.skipped > 0 { out.skippedSections.append((sectionName, a.meta.skipped)) }
+            out.datasets += acls
         }
     }
 
     mutating func finish() -> (ZoneDatasetsOutput, [DiagnosticSink]) {
         closeSection()
+        common.endFile()
+        out.skippedOther += common.skipped
         // Common specials: $SOA/$NS of the common section come first in file order.
         if let s = common.soa { out.soa = s }
         if let n = common.ns { out.ns = n }

@@ -65,7 +65,9 @@ func format(_ x: Double, _ digits: Int = 1) -> String {
 }
 
 /// Compiles, prints diagnostics and the summary, and writes `output` when given and clean.
-/// - Returns: the exit code (0 ok, 1 errors).
+/// Lines rbldnsd would skip are skipped with warnings (errors with `--strict`); `check`
+/// (`output` nil) still fails when any line was skipped.
+/// - Returns: the exit code (0 ok, 1 errors, or `check` with skipped lines).
 func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let specs = source.specs.compactMap { try? ZoneSpec(parsing: $0) }
     let options = source.compileOptions
@@ -100,10 +102,15 @@ func runCompile(_ source: SourceOptions, output: String?) -> Int32 {
     let s = result.stats
     let datasetCount = result.zones.reduce(0) { $0 + $1.datasets.count }
     var line = "\(result.zones.count) zone\(result.zones.count == 1 ? "" : "s"), \(datasetCount) dataset\(datasetCount == 1 ? "" : "s"): "
-    line += "\(s.lines) lines read, \(s.entries) entries, \(image?.summary.ranges ?? 0) ranges, \(warnings) warning\(warnings == 1 ? "" : "s"), "
+    let skipped = result.skippedLines
+    line += "\(s.lines) lines read, \(s.entries) entries, \(skipped) line\(skipped == 1 ? "" : "s") skipped, \(image?.summary.ranges ?? 0) ranges, \(warnings) warning\(warnings == 1 ? "" : "s"), "
     line += output == nil ? "store not written (\(image?.summary.bytes ?? 0) bytes), " : "\(image?.summary.bytes ?? 0) store bytes, "
     line += "\(format(seconds, 3)) s (parse \(format(s.seconds, 3)) s, \(format(s.cpuSeconds, 3)) s CPU, \(Int(Double(s.lines) / max(s.cpuSeconds, 1e-9))) lines per CPU second; build \(format(building, 3)) s)\n"
     writeStderr(line)
+    if output == nil && skipped > 0 {
+        writeStderr("prefixbl: \(skipped) line\(skipped == 1 ? "" : "s") skipped (\(result.skipped.map { "\($0.zone) \($0.dataset): \($0.lines)" }.joined(separator: ", "))); check failed\n")
+        return 1
+    }
     return 0
 }
 
@@ -131,7 +138,7 @@ struct Compile: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check sources exactly as compile does, writing nothing; exit 1 on errors.")
+        abstract: "Check sources exactly as compile does, writing nothing; exit 1 on errors or skipped lines.")
 
     @OptionGroup var source: SourceOptions
 

@@ -23,6 +23,9 @@ struct Rbldnsd: ParsableCommand {
     @Flag(help: "Print the equivalent `prefixbl serve` command line and exit.")
     var printServe = false
 
+    @Flag(help: "Refuse data with any line rbldnsd would skip instead of skipping it with a warning (`prefixbl serve --strict`); must come before the rbldnsd options.")
+    var strict = false
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("rbldnsd options and zone:type:file specs.", valueName: "rbldnsd-argv"))
     var argv: [String] = []
 
@@ -32,10 +35,12 @@ struct Rbldnsd: ParsableCommand {
             throw ValidationError("\(error)")
         }
         let activated = getenv("LISTEN_FDS") != nil && getenv("LISTEN_PID").map { String(cString: $0) } == "\(getpid())"
-        let args: [String]
+        var args: [String]
         do { args = try parsed.serveArguments(runningAsRoot: geteuid() == 0, socketActivated: activated) } catch {
             throw ValidationError("\(error)")
         }
+        // Before the `--` that ends the options of the translation, if any.
+        if strict { args.insert("--strict", at: args.firstIndex(of: "--") ?? args.endIndex) }
         for note in parsed.notes {
             let text = "prefixbl rbldnsd: \(note)\n"
             _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }

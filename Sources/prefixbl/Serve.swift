@@ -102,6 +102,11 @@ struct Serve: ParsableCommand {
     var forceCompile = false
     @Option(help: ArgumentHelp("Append one line per query to this file ('-': standard output).", valueName: "file"))
     var queryLog: String?
+    @Flag(help: "Leave queries answered NXDOMAIN out of the query log (most DNSBL queries are for addresses not listed).")
+    var queryLogSkipNxdomain = false
+
+    @Flag(help: "Refuse data with any line rbldnsd would skip (malformed, wrong family, values out of range…) instead of skipping it with a warning; a reload with one keeps the old data.")
+    var strict = false
     @Option(help: "Switch to this user after binding the sockets.")
     var user: String?
     @Option(help: "Switch to this group after binding the sockets (default: the user's group).")
@@ -157,7 +162,7 @@ struct Serve: ParsableCommand {
         o.transferIPv4Images = transferIPv4Images; o.transferExpandText = transferExpandText
         o.udpBatchWait = udpBatchWait; o.threads = threads
         o.checkInterval = checkInterval; o.settleDelay = settleDelay; o.maxShrink = maxShrink; o.forceReload = forceReload
-        o.forceCompile = forceCompile; o.queryLog = queryLog; o.user = user; o.group = group; o.pidFile = pidFile
+        o.forceCompile = forceCompile; o.queryLog = queryLog; o.queryLogSkipNxdomain = queryLogSkipNxdomain; o.strict = strict; o.user = user; o.group = group; o.pidFile = pidFile
         o.cookieSecret = cookieSecret; o.cookieUdpPayload = cookieUdpPayload; o.rrlRate = rrlRate; o.rrlSlip = rrlSlip
         o.metrics = metrics; o.stats = stats; o.maxAge = maxAge; o.maxAgeAction = maxAgeAction
         o.defaultTTL = defaultTTL; o.minTTL = minTTL; o.maxTTL = maxTTL; o.allowHostBits = allowHostBits

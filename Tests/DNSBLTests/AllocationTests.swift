@@ -62,6 +62,34 @@ struct AllocationTests {
             (query("bl.example", DNSType.axfr), .tcp),
             (Array(query("bl.example", DNSType.a).dropLast(2)), .udp),             // FORMERR
         ]
+        try expectNoAllocations(r, queries, count)
+    }
+
+    /// rbldnsd's ip4set: 40 entries at the /24 bucket level all answer 192.0.2.1 (one value
+    /// run of 40, more hits than a 1 KiB scratch holds), plus C25's /21 and /23.
+    @Test(.enabled(if: threadMallocCount != nil,
+                   "needs the malloc interposer: LD_PRELOAD=libcount.so exporting prefixbl_thread_malloc_count"))
+    func ip4setValueRunsAllocateNothing() throws {
+        let count = try #require(threadMallocCount)
+        var text = ""
+        for i in 0..<40 { text += "192.0.\(i < 20 ? 0 : 2).0/\(i < 20 ? 22 : 24) :127.0.0.\(2 + i % 7):entry \(i) for $\n" }
+        text += "186.0.136.0/21 :127.0.0.2:Net 186.0.136.0/21 is listed\n186.0.142.0/23 :127.0.0.2:Net 186.0.142.0/23 is listed\n"
+        var set = try dataset(.ipv4, text, name: "ip4set")
+        set.type = "ip4set"
+        let r = try responder([zone([set])])
+        let queries: [([UInt8], Transport)] = [
+            (query(name4("192.0.2.1"), DNSType.a), .udp),
+            (query(name4("192.0.2.1"), DNSType.txt, edns: EDNS()), .udp),          // TC
+            (query(name4("192.0.2.1"), DNSType.txt), .tcp),
+            (query(name4("192.0.2.1"), DNSType.any), .tcp),
+            (query(name4("186.0.143.255"), DNSType.txt), .udp),
+            (query(name4("192.0.1.1"), DNSType.a), .udp),
+            (query(name6("::ffff:c000:201"), DNSType.a), .udp),
+        ]
+        try expectNoAllocations(r, queries, count)
+    }
+
+    func expectNoAllocations(_ r: Responder, _ queries: [([UInt8], Transport)], _ count: MallocCounter) throws {
         let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 16)
         defer { response.deallocate() }
         // Warm up: first calls bind symbols and initialise globals.

@@ -10,6 +10,28 @@ import TestSupport
 
 @Suite("Cases from real bug reports")
 struct CaseTests {
+    /// C25 — ip4set: a /21 and a /23 of one file cover 186.0.143.255 (real UCEPROTECT level 2
+    /// data): as rbldnsd, one A 127.0.0.2 (identical records once) and both TXT strings; as
+    /// ip4trie, the /23's only.
+    @Test(arguments: ["ip4set", "ip4trie"])
+    func c25_ip4setAnswersEveryEntryOfTheDecidingBucket(_ type: String) throws {
+        var set = try dataset(.ipv4, """
+            :127.0.0.2:Net $ listed
+            186.0.136.0/21 :127.0.0.2:Net 186.0.136.0/21 is listed (AS52251)
+            186.0.142.0/23 :127.0.0.2:Net 186.0.142.0/23 is listed (AS52251)
+            """)
+        set.type = type
+        let r = try responder([zone([set])])
+        expectA(try ask(r, name4("186.0.143.255")), [code(2)])
+        let both = ["Net 186.0.136.0/21 is listed (AS52251)", "Net 186.0.142.0/23 is listed (AS52251)"]
+        expectTXT(try ask(r, name4("186.0.143.255"), DNSType.txt), type == "ip4set" ? both : [both[1]])
+        expectTXT(try ask(r, name4("186.0.142.0"), DNSType.txt), type == "ip4set" ? both : [both[1]])
+        expectTXT(try ask(r, name4("186.0.141.7"), DNSType.txt), [both[0]])
+        let any = try ask(r, name4("186.0.143.255"), DNSType.any)
+        #expect(any.answer.filter { $0.type == DNSType.a }.count == 1)
+        #expect(any.answer.filter { $0.type == DNSType.txt }.count == (type == "ip4set" ? 2 : 1))
+    }
+
     @Test func c1_partialIPv4NamesAreEmptyNonTerminals() throws {
         let r = try responder([zone([try dataset(.ipv4, """
             :127.0.0.2:Listed, see https://bl.example/q?$

@@ -87,10 +87,17 @@ struct ServeProcessTests {
     func startFailures() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A line rbldnsd skips is skipped (ToleranceTests); with --strict it is an error, and so
+        // is a source that cannot be read.
         try "not-an-address\n".write(toFile: dir + "/bad.txt", atomically: true, encoding: .utf8)
-        let bad = try ChildProcess(try #require(prefixblBinary()), ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:bad.txt"], directory: dir)
+        let bad = try ChildProcess(try #require(prefixblBinary()), ["serve", "--strict", "--listen", "127.0.0.1:0", "bl.example:ip4set:bad.txt"], directory: dir)
+        defer { stop(bad) }
         #expect(bad.waitExit(timeout: 10) == 2)
         #expect(bad.text.contains("bad.txt:1"), "\(bad.text)")
+        let missing = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:missing.txt"], directory: dir)
+        defer { stop(missing) }
+        #expect(missing.waitExit(timeout: 10) == 2)
+        #expect(missing.text.contains("missing.txt"), "\(missing.text)")
         let specs = try E2EData.write(in: dir)
         let first = try ServeProcess(specs, directory: dir, ipv6: false)
         let clash = try ChildProcess(try #require(prefixblBinary()), ["serve", "--listen", "127.0.0.1:\(first.v4.port)"] + specs, directory: dir)

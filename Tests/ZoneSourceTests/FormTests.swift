@@ -115,7 +115,7 @@ struct FormTests {
 
     @Test func doubleColonLineInIPv4DatasetIsWrongFamily() {
         let (_, diags) = parseOne("ip4set", "::ffff:192.0.2.1 :3:x\n")
-        #expect(diags.map(\.message) == ["IPv6 entry '::ffff:192.0.2.1' in an IPv4 dataset (ip4set)"])
+        #expect(diags.map(\.message) == ["IPv6 entry '::ffff:192.0.2.1' in an IPv4 dataset (ip4set); line skipped"])
     }
 
     @Test func countAsValueReadsSecondColumnAsA() {
