@@ -56,14 +56,21 @@ struct DataSourcesTests {
         #expect(ttls(try Store(path: path)) == [100, 200, 600])
     }
 
-    @Test func aFailedBuildNamesTheErrors() throws {
+    @Test func aBadLineIsSkippedAndStrictRefusesIt() throws {
         let dir = TempDir()
         let file = dir.write("v4.txt", "192.0.2.1\n192.0.2.256\n")
-        let data = DataSources(stores: [], specs: [ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])])
+        let spec = ZoneSpec(zone: "bl.example", type: "ip4set", files: [file])
+        // As rbldnsd: the line is skipped with a warning naming it, the rest served.
+        var warnings: [String] = []
+        let loaded = try DataSources(stores: [], specs: [spec]).load(now: 0) { warnings.append("\($0)") }
+        #expect(loaded.flatMap(\.zones).flatMap(\.datasets).map(\.skippedLines) == [1])
+        #expect(warnings.contains { $0.contains("\(file):2") }, "\(warnings)")
+        // --strict: the same line refuses the build, and the error names it.
+        let strict = DataSources(stores: [], specs: [spec], compile: CompileOptions(strict: true))
         #expect {
-            _ = try data.load(now: 0) { _ in }
+            _ = try strict.load(now: 0) { _ in }
         } throws: { error in
-            "\(error)".contains("compile failed with 1 error(s): \(file):2: error: invalid IPv4 address: '192.0.2.256'")
+            "\(error)".contains("\(file):2") && "\(error)".contains("192.0.2.256")
         }
     }
 }

@@ -150,7 +150,7 @@ func tempDir() -> String {
 
 /// Opening a FIFO without a writer blocked for ever: a `--store` path replaced by one hung the
 /// server's reload (and SIGTERM, which waits for it).
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(5)))
 func aFIFOIsRefusedWithoutBlocking() throws {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }

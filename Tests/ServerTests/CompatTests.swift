@@ -105,7 +105,7 @@ let socketActivate = which("systemd-socket-activate")
 
 @Test("socket activation (UDP) via systemd-socket-activate, readiness, reload and stop on NOTIFY_SOCKET",
       .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-deps.sh)"),
-      .timeLimit(.minutes(1)))
+      .timeLimit(.minutes(5)))
 func socketActivatedUDP() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
     let dir = try makeTempDirectory()
@@ -136,7 +136,7 @@ func socketActivatedUDP() throws {
 
 @Test("socket activation (TCP) via systemd-socket-activate: the inherited listener serves DNS over TCP",
       .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-deps.sh)"),
-      .timeLimit(.minutes(1)))
+      .timeLimit(.minutes(5)))
 func socketActivatedTCP() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
     let dir = try makeTempDirectory()
@@ -179,7 +179,7 @@ func convertedWrapper(defaults: String, prefixbl: String) throws -> String {
 @Test("Debian's /etc/default/rbldnsd + wrapper, converted per the guide, serve on loopback",
       .enabled(if: FileManager.default.fileExists(atPath: "/usr/sbin/rbldnsd.wrapper"),
                "Debian's rbldnsd package (its wrapper) is not installed; tools/install-deps.sh installs it"),
-      .timeLimit(.minutes(1)))
+      .timeLimit(.minutes(5)))
 func debianConfigurationConverted() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
     let dir = try makeTempDirectory()
@@ -245,7 +245,7 @@ func debianConfigurationConverted() throws {
 /// can read /proc/<tid>/stat is exercised on every run.
 @Test("serve --chroot into a directory without /proc survives a starved task runtime (libdispatch's /proc/<tid>/stat look)",
       .enabled(if: which("taskset") != nil && which("chrt") != nil, "taskset/chrt (util-linux) not installed"),
-      .timeLimit(.minutes(1)))
+      .timeLimit(.minutes(5)))
 func chrootWithoutProcSurvivesStarvation() throws {
     try #require(geteuid() == 0, "chroot(2) needs root: run the suite as root, as CI does")
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
