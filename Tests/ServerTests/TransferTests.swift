@@ -94,7 +94,7 @@ struct TransferTests {
 
     @Test("NSD as a secondary answers like serve for sampled names of real lists; a reload sends NOTIFY and NSD follows by IXFR",
           .enabled(if: prefixblBinary() != nil, "prefixbl binary not built"),
-          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-deps.sh installs it)"),
+          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-test-deps.sh installs it)"),
           .enabled(if: realdataDirectory() != nil, "shared/realdata not found (set PREFIXBL_REALDATA)"))
     func nsdSecondary() throws {
         let dir = try makeTempDirectory()
