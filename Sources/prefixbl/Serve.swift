@@ -290,6 +290,7 @@ struct Serve: ParsableCommand {
 
     func serve() async throws -> Int32 {
         let logger = Logger(label: "prefixbl")
+        logger.info("prefixbl starting", metadata: ["version": "\(prefixblVersion)", "pid": "\(getpid())"])
         // Trap signals before anything else: a SIGTERM or SIGHUP arriving while the data loads
         // must not kill the process with the default action.
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
