@@ -8,9 +8,13 @@
 #   tools/version.sh --swift FILE  writes FILE, the Swift source `prefixbl --version` prints from,
 #                                  only when its text changes (run by the VersionStamp build plugin)
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-d=$(git -C "$root" describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null) || d=""
-stamp=$(TZ=UTC git -C "$root" log -1 --format=%cd --date=format-local:%Y%m%d%H%M 2>/dev/null) || stamp=""
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+d="" stamp=""
+# Only prefixbl's own repository: a source tree unpacked inside another one is "unknown".
+if [ "$(git -C "$root" rev-parse --show-toplevel 2>/dev/null)" = "$root" ]; then
+  d=$(git -C "$root" describe --tags --match 'v[0-9]*' --always --dirty 2>/dev/null) || d=""
+  stamp=$(TZ=UTC git -C "$root" log -1 --format=%cd --date=format-local:%Y%m%d%H%M 2>/dev/null) || stamp=""
+fi
 dirty=""
 case "$d" in *-dirty) dirty=1; d=${d%-dirty} ;; esac
 tag="" count="" hash=""
