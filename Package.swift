@@ -92,7 +92,10 @@ let package = Package(
                 "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            plugins: ["VersionStamp"]),
+        // `prefixbl --version` from git describe (tools/version.sh), regenerated before each build.
+        .plugin(name: "VersionStamp", capability: .buildTool(), path: "tools/version-stamp"),
         // Helpers every test target shares (seeded generator, real-data and binary locators,
         // temporary directories); only test targets depend on it.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

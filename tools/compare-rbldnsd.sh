@@ -177,8 +177,8 @@ need=()
 command -v rbldnsd >/dev/null || need+=(rbldnsd)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]} with apt"
-    run apt-get install -y "${need[@]}" >/dev/null || { log "apt-get install failed"; exit 1; }
+    log "installing ${need[*]} with apt (tools/install-test-deps.sh: rbldnsd's service held back)"
+    run "$ROOT/tools/install-test-deps.sh" "${need[@]}" >/dev/null || { log "apt-get install failed"; exit 1; }
 fi
 for t in taskset python3 cc; do command -v $t >/dev/null || { log "$t is required"; exit 1; }; done
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores; pinned runs share the core"

@@ -3,7 +3,7 @@
 # Usage: tools/test.sh [extra `swift test` arguments, e.g. --filter DNSBLTests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+tools/install-test-deps.sh
 swift build --build-tests
 # The allocation gate on the answer path counts mallocs per thread through this interposer.
 mkdir -p .build

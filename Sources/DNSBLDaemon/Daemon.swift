@@ -22,6 +22,7 @@ public enum Daemon {
     ///   (logged at critical level with the reason), 1 when a service failed while serving.
     public static func run(_ configuration: DaemonConfiguration) async -> Int32 {
         let logger = Logger(label: "prefixbl")
+        logger.info("prefixbl starting", metadata: ["version": "\(configuration.options.version)", "pid": "\(getpid())"])
         // Trapped before anything else: a SIGTERM or SIGHUP arriving while the data loads
         // must not kill the process with the default action.
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)

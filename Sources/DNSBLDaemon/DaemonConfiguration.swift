@@ -88,6 +88,8 @@ public struct DaemonOptions: Sendable {
     public var statsInterval = 60.0
     public var statsIncremental = false
     public var logLevel = "info"
+    /// The program's version, for the start log line (`prefixbl --version`).
+    public var version = "unknown"
 
     public init() {}
 }

@@ -8,6 +8,8 @@ struct PrefixBL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefixbl",
         abstract: "An aggregating DNS blocklist server for IPv6 and IPv4.",
+        // From `git describe` at build time (tools/version.sh through the VersionStamp plugin).
+        version: prefixblVersion,
         subcommands: [
             Compile.self,
             Check.self,

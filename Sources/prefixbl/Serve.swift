@@ -169,6 +169,7 @@ struct Serve: ParsableCommand {
         o.chroot = chroot; o.workdir = workdir
         o.statsFile = statsFile; o.statsInterval = statsInterval; o.statsIncremental = statsIncremental
         o.logLevel = logLevel
+        o.version = prefixblVersion
         return o
     }
 

@@ -104,7 +104,7 @@ func queryUntilAnswered(_ address: ListenAddress, _ name: String, timeout: Doubl
 let socketActivate = which("systemd-socket-activate")
 
 @Test("socket activation (UDP) via systemd-socket-activate, readiness, reload and stop on NOTIFY_SOCKET",
-      .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-deps.sh)"),
+      .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-test-deps.sh)"),
       .timeLimit(.minutes(5)))
 func socketActivatedUDP() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
@@ -135,7 +135,7 @@ func socketActivatedUDP() throws {
 }
 
 @Test("socket activation (TCP) via systemd-socket-activate: the inherited listener serves DNS over TCP",
-      .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-deps.sh)"),
+      .enabled(if: socketActivate != nil, "systemd-socket-activate is missing (package systemd; tools/install-test-deps.sh)"),
       .timeLimit(.minutes(5)))
 func socketActivatedTCP() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
@@ -178,7 +178,7 @@ func convertedWrapper(defaults: String, prefixbl: String) throws -> String {
 
 @Test("Debian's /etc/default/rbldnsd + wrapper, converted per the guide, serve on loopback",
       .enabled(if: FileManager.default.fileExists(atPath: "/usr/sbin/rbldnsd.wrapper"),
-               "Debian's rbldnsd package (its wrapper) is not installed; tools/install-deps.sh installs it"),
+               "Debian's rbldnsd package (its wrapper) is not installed; tools/install-test-deps.sh installs it"),
       .timeLimit(.minutes(5)))
 func debianConfigurationConverted() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")
@@ -294,7 +294,7 @@ func firstAnswerTTL(_ m: [UInt8]) -> UInt32? {
 // MARK: - differential run against rbldnsd
 
 @Test("tools/differential (bounded): rbldnsd and prefixbl agree on ≥ 20,000 queries over the real files, except documented classes",
-      .enabled(if: which("rbldnsd") != nil, "rbldnsd is not installed (tools/install-deps.sh installs it)"),
+      .enabled(if: which("rbldnsd") != nil, "rbldnsd is not installed (tools/install-test-deps.sh installs it)"),
       .timeLimit(.minutes(4)))
 func differentialBounded() throws {
     let bin = try #require(prefixblBinary(), "prefixbl binary not found; run swift build")

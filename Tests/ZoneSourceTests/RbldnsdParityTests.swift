@@ -107,7 +107,7 @@ struct RbldnsdParityTests {
         ("ipsum.txt", "ip4set"),
     ]
 
-    @Test(.enabled(if: rbldnsd != nil, "rbldnsd is not installed (tools/install-deps.sh installs it)"),
+    @Test(.enabled(if: rbldnsd != nil, "rbldnsd is not installed (tools/install-test-deps.sh installs it)"),
           .serialized, .timeLimit(.minutes(2)), arguments: lists)
     func sameAnswersAsRbldnsd(_ file: String, _ type: String) throws {
         let path = try #require(realdataDirectory()) + "/" + file

@@ -154,7 +154,7 @@ struct TSIGTransferTests {
     }
 
     @Test("NSD as a TSIG secondary: transfer with the key, NOTIFY signed and accepted, the answer to NOTIFY verified",
-          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-deps.sh installs it)"))
+          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-test-deps.sh installs it)"))
     func nsdSecondary() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -93,7 +93,7 @@ struct TransferTests {
     }
 
     @Test("NSD as a secondary answers like serve for sampled names of real lists; a reload sends NOTIFY and NSD follows by IXFR",
-          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-deps.sh installs it)"))
+          .enabled(if: which("nsd") != nil, "nsd not installed (tools/install-test-deps.sh installs it)"))
     func nsdSecondary() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
