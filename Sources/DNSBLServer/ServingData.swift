@@ -17,7 +17,7 @@ extension Snapshot {
                                          datasets: zone.datasets.count, entries: entries))
             }
         }
-        return Snapshot(handler: responder, entryCount: total, zones: zones)
+        return Snapshot(responder: responder, entryCount: total, zones: zones)
     }
 }
 

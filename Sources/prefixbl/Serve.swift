@@ -488,8 +488,8 @@ struct Serve: ParsableCommand {
         // $TIMESTAMP expiry is judged when a Responder is built: rebuild it every minute when
         // some dataset has an expiry, so expired data stops being served without a file change.
         reloader.refresh = { current in
-            guard let responder = current.handler as? Responder,
-                  responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
+            let responder = current.responder
+            guard responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
             else { return nil }
             var ts = timespec()
             clock_gettime(CLOCK_REALTIME, &ts)
