@@ -58,11 +58,18 @@ public struct AnswerOutcome: Sendable {
 }
 
 /// A query read once (``Responder/read(_:)``): the parsed message and what its QNAME's labels
-/// spell (zone apex candidates, the address), gathered in the same walk.
+/// spell (zone apex candidates, the address), gathered in the same walk. A plain value the
+/// caller keeps on its stack and lends to ``Responder/answer(_:header:read:_:into:)``.
 public struct ReadQuery {
-    /// Header, question, OPT content and where COOKIE, Padding and TSIG are.
-    public let parsed: ParsedQuery
-    let scan: QNameScan
+    /// Header, question, OPT content and where COOKIE, Padding and TSIG are; meaningful only
+    /// when ``error`` is `nil`.
+    public internal(set) var parsed: ParsedQuery
+    /// Why the message could not be read (it is answered FORMERR); `nil` when it was read.
+    public internal(set) var error: WireError?
+    var scan: QNameScan
+
+    /// The message was read.
+    @inlinable public var ok: Bool { error == nil }
 }
 
 extension ReadQuery {
@@ -198,8 +205,8 @@ public final class Responder: Sendable {
         guard let h = DNSHeader(reading: query), !h.isResponse else { return AnswerOutcome() }
         let read = Self.read(query)
         var request = AnswerRequest(transport: transport, client: client, limit: DNSWire.classicUDPLimit)
-        if case .success(let r) = read {
-            request.limit = Self.sizeLimit(transport: transport, edns: r.parsed.edns, ceiling: udpPayloadLimit,
+        if read.ok {
+            request.limit = Self.sizeLimit(transport: transport, edns: read.parsed.edns, ceiling: udpPayloadLimit,
                                            buffer: response.count)
         }
         return answer(query, header: h, read: read, request, into: response)
@@ -208,19 +215,23 @@ public final class Responder: Sendable {
     /// Reads `query` once: header, question (QDCOUNT 0 or 1), the OPT and where its options
     /// and a TSIG record are, handing each QNAME label to the scan the answer rules use
     /// (``DNSWire/readMessage(_:labels:)``). Allocates nothing.
-    /// - Returns: `.failure` for a message to answer FORMERR.
-    public static func read(_ query: UnsafeRawBufferPointer) -> Result<ReadQuery, WireError> {
+    /// - Returns: the read; ``ReadQuery/error`` set for a message to answer FORMERR.
+    public static func read(_ query: UnsafeRawBufferPointer) -> ReadQuery {
         // One walk over QNAME: the reader hands each label to the scan, which keeps where labels
         // start (zone match) and what the leading labels spell (the address).
-        var scan = QNameScan()
+        var r = ReadQuery(parsed: ParsedQuery(header: DNSHeader(id: 0, flags: 0, qdCount: 0, anCount: 0, nsCount: 0, arCount: 0),
+                                              qnameOffset: DNSWire.headerSize, qnameLength: 0, labelCount: 0,
+                                              qtype: 0, qclass: 0, questionEnd: DNSWire.headerSize, edns: nil),
+                          error: nil, scan: QNameScan())
         // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
-        switch DNSWire.readMessage(query, labels: &scan) {
+        switch DNSWire.readMessage(query, labels: &r.scan) {
         case .success(let parsed):
-            if parsed.qnameLength > 0 { scan.finish(qnameLength: parsed.qnameLength) }
-            return .success(ReadQuery(parsed: parsed, scan: scan))
+            r.parsed = parsed
+            if parsed.qnameLength > 0 { r.scan.finish(qnameLength: parsed.qnameLength) }
         case .failure(let e):
-            return .failure(e)
+            r.error = e
         }
+        return r
     }
 
     /// The size limit of a response in bytes, the one rule every answer follows (RFC 6891
@@ -250,7 +261,7 @@ public final class Responder: Sendable {
     /// (header and OPT), without one FORMERR. `header` is the query's header, read by the
     /// caller (which drops responses, QR=1). Never throws, never allocates in steady state.
     /// - Returns: the outcome; `length == 0` = send nothing.
-    public func answer(_ query: UnsafeRawBufferPointer, header h: DNSHeader, read: Result<ReadQuery, WireError>,
+    public func answer(_ query: UnsafeRawBufferPointer, header h: DNSHeader, read: ReadQuery,
                        _ request: AnswerRequest, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         var out = AnswerOutcome()
         let client = request.client
@@ -263,13 +274,9 @@ public final class Responder: Sendable {
         let echoed = h.flags & (DNSFlags.opcodeMask | DNSFlags.rd | DNSFlags.cd)
         var w = MessageWriter(buffer: response,
                               limit: transport == .tcp ? DNSWire.maxTCPMessage : DNSWire.classicUDPLimit)
-        var parsed: ParsedQuery? = nil
-        var scan = QNameScan()
-        if case .success(let r) = read {
-            parsed = r.parsed
-            scan = r.scan
-            out.qtype = r.parsed.qtype
-            out.qnameLength = r.parsed.qnameLength
+        if read.ok {
+            out.qtype = read.parsed.qtype
+            out.qnameLength = read.parsed.qnameLength
         }
         guard h.opcode == 0 else {
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.notImp) else { return out }
@@ -277,17 +284,17 @@ public final class Responder: Sendable {
             out.length = w.count
             return out
         }
-        guard let q = parsed, request.verdict != .formErr,
-              q.header.qdCount == 1 || (request.cookie != nil && q.edns != nil) else {
+        guard read.ok, request.verdict != .formErr,
+              read.parsed.header.qdCount == 1 || (request.cookie != nil && read.parsed.edns != nil) else {
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
             out.length = w.count
             return out
         }
-        out.signed = q.hasTSIG
+        out.signed = read.parsed.hasTSIG
         let limit = min(request.limit, response.count)
         w.limit = limit
-        if q.header.qdCount == 0, let e = q.edns {
+        if read.parsed.header.qdCount == 0, let e = read.parsed.edns {
             // RFC 7873 §5.4: a cookie-only query learns our server cookie.
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed, ar: 1),
                   w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: 0, dnssecOK: e.dnssecOK, nsid: nil,
@@ -298,7 +305,7 @@ public final class Responder: Sendable {
         }
 
         guard w.header(id: h.id, flags: DNSFlags.qr | echoed, qd: 1),
-              w.bytes(UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<q.questionEnd]))
+              w.bytes(UnsafeRawBufferPointer(rebasing: query[read.parsed.qnameOffset..<read.parsed.questionEnd]))
         else { return AnswerOutcome() }
         let afterQuestion = w.mark
 
@@ -306,7 +313,7 @@ public final class Responder: Sendable {
         var withNSID = false
         var optSize = 0
         let cookie = request.cookie
-        if let e = q.edns {
+        if let e = read.parsed.edns {
             optSize = DNSWire.optSize(nsidLength: nil, cookie: cookie != nil)
             if e.nsidRequested, let id = options.identity,
                w.count + DNSWire.optSize(nsidLength: id.count, cookie: cookie != nil) <= limit {
@@ -317,20 +324,20 @@ public final class Responder: Sendable {
         }
 
         var r = Reply()
-        if let e = q.edns, e.version > 0 {
+        if let e = read.parsed.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
         } else if acl.kind == .refuse || request.verdict == .refuse {
             r.rcode = DNSRCode.refused
-        } else if q.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
-            answerUDPIXFR(query, q, scan, allowed: allows(client), &w, &r)
-        } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
+        } else if read.parsed.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
+            answerUDPIXFR(query, read.parsed, read.scan, allowed: allows(client), &w, &r)
+        } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
-        } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
-            answerIN(query, q, scan, client, acl, &w, &r)
+        } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
+            answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
             if r.drop { return AnswerOutcome() }
-            if q.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
-        } else if q.qclass == DNSClass.ch {
-            answerCH(query, q, &w, &r)
+            if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
+        } else if read.parsed.qclass == DNSClass.ch {
+            answerCH(query, read.parsed, &w, &r)
         } else {
             r.rcode = DNSRCode.refused
         }
@@ -347,7 +354,7 @@ public final class Responder: Sendable {
         w.set16(flags, at: 2)
         w.set16(r.an, at: 6)
         w.set16(r.ns, at: 8)
-        if let e = q.edns {
+        if let e = read.parsed.edns {
             let size = UInt16(ourPayloadSize), ext = UInt8(r.rcode >> 4)
             if withNSID, let id = options.identity {
                 _ = id.withUnsafeBytes {

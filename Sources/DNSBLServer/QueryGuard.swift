@@ -74,8 +74,13 @@ public final class QueryGuard: Sendable {
 
     /// Whether the QNAME of `query` (read as `read`) is at or below a refused zone. One atomic
     /// load while no zone is refused.
+    @inline(__always)
     func isStale(_ read: ReadQuery, _ query: UnsafeRawBufferPointer) -> Bool {
         guard hasStale.load(ordering: .acquiring), read.parsed.header.qdCount == 1 else { return false }
-        return staleZones.withLock { zones in zones.contains { read.isAtOrBelow($0, in: query) } }
+        return isInStaleZone(read, query)
+    }
+
+    private func isInStaleZone(_ read: ReadQuery, _ query: UnsafeRawBufferPointer) -> Bool {
+        staleZones.withLock { zones in zones.contains { read.isAtOrBelow($0, in: query) } }
     }
 }

@@ -48,35 +48,35 @@ struct QueryPipeline: Sendable {
         let read = Responder.read(query)
         let g = queryGuard
         var request = AnswerRequest(transport: transport, client: client, limit: DNSWire.classicUDPLimit)
-        guard case .success(let r) = read, h.opcode == 0 else {
+        guard read.ok, h.opcode == 0 else {
             // FORMERR or NOTIMP, header only.
             let out = responder.answer(query, header: h, read: read, request, into: response)
             // Unreadable queries are rate-limited by RCODE, as every answer without a cookie.
-            if h.opcode == 0, client.family != nil {
+            if h.opcode == 0, client.family != nil, transport == .udp, g.rrl != nil {
                 return limit(out, query, response, client: client, transport: transport, cookie: nil,
                              dnssecOK: false, now: now)
             }
             return (out, .answered)
         }
-        let q = r.parsed
         var action = QueryGuard.Action.answered
         var ceiling = g.udpPayloadSize
-        var rateLimited = client.family != nil
+        // RRL: UDP only, a known client, a limiter configured; cleared below for exempt answers.
+        var rateLimited = client.family != nil && transport == .udp && g.rrl != nil
         if client.family == nil {
             // No address: no cookie can be made or checked, no bucket chosen.
-        } else if q.hasCookie, let e = q.edns, e.version == 0 {
+        } else if read.parsed.hasCookie, let e = read.parsed.edns, e.version == 0 {
             // RFC 7873 §5.2; BADVERS comes first for other versions (no cookie, no RRL below).
-            let n = q.cookieLength
+            let n = read.parsed.cookieLength
             if n != DNSWire.clientCookieLength && !(n >= DNSWire.clientCookieLength + 8 && n <= DNSWire.clientCookieLength + 32) {
                 request.verdict = .formErr
                 rateLimited = false
             } else {
-                let clientCookie = query.loadUnaligned(fromByteOffset: q.cookieOffset, as: UInt64.self)
+                let clientCookie = query.loadUnaligned(fromByteOffset: read.parsed.cookieOffset, as: UInt64.self)
                 var valid = false
                 request.cookie = client.withNetworkBytes { ip in
                     if n > DNSWire.clientCookieLength {
-                        let cc = UnsafeRawBufferPointer(rebasing: query[q.cookieOffset..<q.cookieOffset + 8])
-                        let sc = UnsafeRawBufferPointer(rebasing: query[q.cookieOffset + 8..<q.cookieOffset + n])
+                        let cc = UnsafeRawBufferPointer(rebasing: query[read.parsed.cookieOffset..<read.parsed.cookieOffset + 8])
+                        let sc = UnsafeRawBufferPointer(rebasing: query[read.parsed.cookieOffset + 8..<read.parsed.cookieOffset + n])
                         valid = g.cookies.isValid(clientCookie: cc, serverCookie: sc, clientIP: ip, now: now)
                     }
                     return g.cookies.option(clientCookie: clientCookie, timestamp: now, clientIP: ip)
@@ -87,12 +87,12 @@ struct QueryPipeline: Sendable {
                     ceiling = g.cookieUDPPayloadSize
                     rateLimited = false
                 }
-                if q.header.qdCount == 0 { rateLimited = false }  // the §5.4 reply
+                if read.parsed.header.qdCount == 0 { rateLimited = false }  // the §5.4 reply
             }
-        } else if q.hasCookie {
+        } else if read.parsed.hasCookie {
             rateLimited = false
         }
-        if client.family != nil && g.isStale(r, query) {
+        if client.family != nil && g.isStale(read, query) {
             // Before any other verdict; the OPT still carries the server cookie.
             request.verdict = .refuse
             action = .staleRefused
@@ -101,26 +101,26 @@ struct QueryPipeline: Sendable {
 
         // TSIG (RFC 8945 §5.2): only for a query whose read noted a record.
         var session: TSIGSession? = nil
-        if q.hasTSIG, let keys = tsig, request.verdict == .answer {
-            switch keys.check(query, tsigAt: q.tsigOffset, now: UInt64(now)) {
+        if read.parsed.hasTSIG, let keys = tsig, request.verdict == .answer {
+            switch keys.check(query, tsigAt: read.parsed.tsigOffset, now: UInt64(now)) {
             case .unsigned:
                 break
             case .verified(let s):
                 session = s
             case .formErr:
-                return (copied(TSIGWire.headerAndQuestion(query, rcode: 1), q, into: response), .answered)
+                return (copied(TSIGWire.headerAndQuestion(query, rcode: 1), read.parsed, into: response), .answered)
             case .refused(let error, let record, let s):
                 let m = TSIGKeyring.errorResponse(query: query, error: error, record: record, session: s, now: UInt64(now))
-                return (copied(m, q, into: response), .answered)
+                return (copied(m, read.parsed, into: response), .answered)
             }
         }
 
-        let full = Responder.sizeLimit(transport: transport, edns: q.edns, ceiling: ceiling, buffer: response.count)
+        let full = Responder.sizeLimit(transport: transport, edns: read.parsed.edns, ceiling: ceiling, buffer: response.count)
         request.limit = full - (session?.recordSize ?? 0)
         var out = responder.answer(query, header: h, read: read, request, into: response)
         if rateLimited {
             (out, action) = limit(out, query, response, client: client, transport: transport, cookie: request.cookie,
-                                  dnssecOK: q.edns?.dnssecOK ?? false, now: now)
+                                  dnssecOK: read.parsed.edns?.dnssecOK ?? false, now: now)
         }
         if var s = session, out.length > 0 {
             out.length = s.sign(response: response, length: out.length, limit: full, now: UInt64(now)) ?? 0
