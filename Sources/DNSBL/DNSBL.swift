@@ -50,7 +50,66 @@ public struct AnswerOutcome: Sendable {
     /// The query carried a TSIG record (RFC 8945): the transport verifies it and signs the
     /// answer (DNSBLServer; nothing here computes MACs).
     public var signed: Bool = false
+    /// Encoded length in bytes (root label included) of the QNAME at offset 12 of the query;
+    /// 0 when the query had no readable question. With ``qtype`` what a query log prints,
+    /// without reading the query again.
+    public var qnameLength: Int = 0
     public init() {}
+}
+
+/// A query read once (``Responder/read(_:)``): the parsed message and what its QNAME's labels
+/// spell (zone apex candidates, the address), gathered in the same walk. A plain value the
+/// caller keeps on its stack and lends to ``Responder/answer(_:header:read:_:into:)``.
+public struct ReadQuery {
+    /// Header, question, OPT content and where COOKIE, Padding and TSIG are; meaningful only
+    /// when ``error`` is `nil`.
+    public internal(set) var parsed: ParsedQuery
+    /// Why the message could not be read (it is answered FORMERR); `nil` when it was read.
+    public internal(set) var error: WireError?
+    var scan: QNameScan
+
+    /// The message was read.
+    @inlinable public var ok: Bool { error == nil }
+}
+
+extension ReadQuery {
+    /// Whether the QNAME of `query` (the message this was read from) is `zone` or a name
+    /// below it, case-insensitively; `zone` is an uncompressed lower-case wire name. Uses the
+    /// label starts noted in the read; walks nothing.
+    public func isAtOrBelow(_ zone: [UInt8], in query: UnsafeRawBufferPointer) -> Bool {
+        let n = parsed.qnameLength
+        guard zone.count <= n, n > 0 else { return false }
+        let off = n - zone.count
+        guard scan.startsLabel(at: off) else { return false }
+        let base = parsed.qnameOffset + off
+        for i in 0..<zone.count where lowerASCII(query[base + i]) != zone[i] { return false }
+        return true
+    }
+}
+
+/// What the caller decided before the answer rules run, for one query.
+public struct AnswerRequest {
+    /// Decisions that replace the answer rules.
+    public enum Verdict: Sendable {
+        /// Answer by the rules.
+        case answer
+        /// REFUSED with the question and the OPT (`--max-age-action refuse`).
+        case refuse
+        /// FORMERR, header only (a COOKIE option of a bad length, RFC 7873 §5.2.2).
+        case formErr
+    }
+    public var transport: Transport
+    public var client: ClientAddress
+    /// Size limit of the whole response in bytes, from ``Responder/sizeLimit(transport:edns:ceiling:buffer:)``
+    /// minus whatever the caller appends afterwards (a TSIG record).
+    public var limit: Int
+    public var verdict: Verdict = .answer
+    /// The COOKIE option our OPT carries (RFC 7873 §4), written in place; `nil` = none.
+    public var cookie: CookieOption? = nil
+
+    public init(transport: Transport, client: ClientAddress, limit: Int) {
+        self.transport = transport; self.client = client; self.limit = limit
+    }
 }
 
 /// The address a query came from, as ACLs (rbldnsd `acl`, <doc:ZoneDataAnswers#ACLs>) match
@@ -145,9 +204,70 @@ public final class Responder: Sendable {
     /// Never throws, never allocates in steady state.
     public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
                         udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
+        guard let h = DNSHeader(reading: query), !h.isResponse else { return AnswerOutcome() }
+        let read = Self.read(query)
+        var request = AnswerRequest(transport: transport, client: client, limit: DNSWire.classicUDPLimit)
+        if read.ok {
+            request.limit = Self.sizeLimit(transport: transport, edns: read.parsed.edns, ceiling: udpPayloadLimit,
+                                           buffer: response.count)
+        }
+        return answer(query, header: h, read: read, request, into: response)
+    }
+
+    /// Reads `query` once: header, question (QDCOUNT 0 or 1), the OPT and where its options
+    /// and a TSIG record are, handing each QNAME label to the scan the answer rules use
+    /// (``DNSWire/readMessage(_:labels:)``). Allocates nothing.
+    /// - Returns: the read; ``ReadQuery/error`` set for a message to answer FORMERR.
+    public static func read(_ query: UnsafeRawBufferPointer) -> ReadQuery {
+        // One walk over QNAME: the reader hands each label to the scan, which keeps where labels
+        // start (zone match) and what the leading labels spell (the address).
+        var r = ReadQuery(parsed: ParsedQuery(header: DNSHeader(id: 0, flags: 0, qdCount: 0, anCount: 0, nsCount: 0, arCount: 0),
+                                              qnameOffset: DNSWire.headerSize, qnameLength: 0, labelCount: 0,
+                                              qtype: 0, qclass: 0, questionEnd: DNSWire.headerSize, edns: nil),
+                          error: nil, scan: QNameScan())
+        // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
+        switch DNSWire.readMessage(query, labels: &r.scan) {
+        case .success(let parsed):
+            r.parsed = parsed
+            if parsed.qnameLength > 0 { r.scan.finish(qnameLength: parsed.qnameLength) }
+        case .failure(let e):
+            r.error = e
+        }
+        return r
+    }
+
+    /// The size limit of a response in bytes, the one rule every answer follows (RFC 6891
+    /// §6.2.3–6.2.5; RFC 1035 §4.2.1; RFC 7766 §8): over TCP 65535; over UDP with EDNS the
+    /// client's payload size (at least 512) capped at `ceiling` (clamped to 512…65535: our
+    /// payload size, or a larger one for a client holding a valid server cookie); over UDP
+    /// without EDNS 512. Never more than `buffer` bytes.
+    @inlinable
+    public static func sizeLimit(transport: Transport, edns: EDNSInfo?, ceiling: Int, buffer: Int) -> Int {
+        let limit: Int
+        if transport == .tcp {
+            limit = DNSWire.maxTCPMessage
+        } else if let e = edns {
+            let c = min(max(ceiling, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
+            limit = min(max(Int(e.udpPayloadSize), DNSWire.classicUDPLimit), c)
+        } else {
+            limit = DNSWire.classicUDPLimit
+        }
+        return min(limit, buffer)
+    }
+
+    /// Writes the response to a query read by ``read(_:)`` into `response`, in order: header,
+    /// question, the records the answer rules choose, the OPT (with NSID and `request.cookie`)
+    /// — all within `request.limit` bytes. The global ACL's `ignore` sends nothing; OPCODE
+    /// other than QUERY gets NOTIMP and an unreadable message (or `request.verdict ==
+    /// .formErr`) FORMERR, header only; QDCOUNT 0 with a cookie gets the RFC 7873 §5.4 reply
+    /// (header and OPT), without one FORMERR. `header` is the query's header, read by the
+    /// caller (which drops responses, QR=1). Never throws, never allocates in steady state.
+    /// - Returns: the outcome; `length == 0` = send nothing.
+    public func answer(_ query: UnsafeRawBufferPointer, header h: DNSHeader, read: ReadQuery,
+                       _ request: AnswerRequest, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
         var out = AnswerOutcome()
-        // RFC 1035 §4.1.1: nothing to address a reply to, or a response — never answer those.
-        guard let h = DNSHeader(reading: query), !h.isResponse else { return out }
+        let client = request.client
+        let transport = request.transport
         var acl = ACLDecision()
         if client.family != nil && !index.globalACL.isEmpty {
             index.globalACL.decide(client, into: &acl)
@@ -156,76 +276,70 @@ public final class Responder: Sendable {
         let echoed = h.flags & (DNSFlags.opcodeMask | DNSFlags.rd | DNSFlags.cd)
         var w = MessageWriter(buffer: response,
                               limit: transport == .tcp ? DNSWire.maxTCPMessage : DNSWire.classicUDPLimit)
+        if read.ok {
+            out.qtype = read.parsed.qtype
+            out.qnameLength = read.parsed.qnameLength
+        }
         guard h.opcode == 0 else {
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.notImp) else { return out }
             out.rcode = UInt8(DNSRCode.notImp)
             out.length = w.count
             return out
         }
-        let q: ParsedQuery
-        // One walk over QNAME: the reader hands each label to the scan, which keeps where labels
-        // start (zone match) and what the leading labels spell (the address).
-        var scan = QNameScan()
-        // A Result, not a catch: a caught error would be boxed, one allocation per bad query.
-        switch DNSWire.readQuery(query, labels: &scan) {
-        case .success(let parsed):
-            q = parsed
-            scan.finish(qnameLength: q.qnameLength)
-        case .failure:
+        guard read.ok, request.verdict != .formErr,
+              read.parsed.header.qdCount == 1 || (request.cookie != nil && read.parsed.edns != nil) else {
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
             out.length = w.count
             return out
         }
-        out.qtype = q.qtype
-        out.signed = q.hasTSIG
-
-        // Size limit (RFC 6891 §6.2.3–6.2.5; RFC 1035 §4.2.1; RFC 7766 §8).
-        var limit: Int
-        if transport == .tcp {
-            limit = DNSWire.maxTCPMessage
-        } else if let e = q.edns {
-            let ceiling = min(max(udpPayloadLimit, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
-            limit = min(max(Int(e.udpPayloadSize), DNSWire.classicUDPLimit), ceiling)
-        } else {
-            limit = DNSWire.classicUDPLimit
-        }
-        limit = min(limit, response.count)
+        out.signed = read.parsed.hasTSIG
+        let limit = min(request.limit, response.count)
         w.limit = limit
+        if read.parsed.header.qdCount == 0, let e = read.parsed.edns {
+            // RFC 7873 §5.4: a cookie-only query learns our server cookie.
+            guard w.header(id: h.id, flags: DNSFlags.qr | echoed, ar: 1),
+                  w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: 0, dnssecOK: e.dnssecOK, nsid: nil,
+                        cookie: request.cookie)
+            else { return AnswerOutcome() }
+            out.length = w.count
+            return out
+        }
 
         guard w.header(id: h.id, flags: DNSFlags.qr | echoed, qd: 1),
-              w.bytes(UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<q.questionEnd]))
+              w.bytes(UnsafeRawBufferPointer(rebasing: query[read.parsed.qnameOffset..<read.parsed.questionEnd]))
         else { return AnswerOutcome() }
         let afterQuestion = w.mark
 
         // Reserve room for the OPT so a truncated answer still carries it.
         var withNSID = false
         var optSize = 0
-        if let e = q.edns {
-            optSize = DNSWire.optSize(nsidLength: nil)
+        let cookie = request.cookie
+        if let e = read.parsed.edns {
+            optSize = DNSWire.optSize(nsidLength: nil, cookie: cookie != nil)
             if e.nsidRequested, let id = options.identity,
-               w.count + DNSWire.optSize(nsidLength: id.count) <= limit {
-                optSize = DNSWire.optSize(nsidLength: id.count)
+               w.count + DNSWire.optSize(nsidLength: id.count, cookie: cookie != nil) <= limit {
+                optSize = DNSWire.optSize(nsidLength: id.count, cookie: cookie != nil)
                 withNSID = true
             }
             w.limit = max(w.count, limit - optSize)
         }
 
         var r = Reply()
-        if let e = q.edns, e.version > 0 {
+        if let e = read.parsed.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
-        } else if acl.kind == .refuse {
+        } else if acl.kind == .refuse || request.verdict == .refuse {
             r.rcode = DNSRCode.refused
-        } else if q.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
-            answerUDPIXFR(query, q, scan, allowed: allows(client), &w, &r)
-        } else if q.qtype == DNSType.axfr || q.qtype == DNSType.ixfr {
+        } else if read.parsed.qtype == DNSType.ixfr && transport == .udp, let allows = options.udpIXFR {
+            answerUDPIXFR(query, read.parsed, read.scan, allowed: allows(client), &w, &r)
+        } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
-        } else if q.qclass == DNSClass.in || q.qclass == DNSClass.any {
-            answerIN(query, q, scan, client, acl, &w, &r)
+        } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
+            answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
             if r.drop { return AnswerOutcome() }
-            if q.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
-        } else if q.qclass == DNSClass.ch {
-            answerCH(query, q, &w, &r)
+            if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
+        } else if read.parsed.qclass == DNSClass.ch {
+            answerCH(query, read.parsed, &w, &r)
         } else {
             r.rcode = DNSRCode.refused
         }
@@ -242,12 +356,14 @@ public final class Responder: Sendable {
         w.set16(flags, at: 2)
         w.set16(r.an, at: 6)
         w.set16(r.ns, at: 8)
-        if let e = q.edns {
+        if let e = read.parsed.edns {
             let size = UInt16(ourPayloadSize), ext = UInt8(r.rcode >> 4)
             if withNSID, let id = options.identity {
-                _ = id.withUnsafeBytes { w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: $0) }
+                _ = id.withUnsafeBytes {
+                    w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: $0, cookie: cookie)
+                }
             } else {
-                _ = w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: nil)
+                _ = w.opt(udpPayloadSize: size, extendedRCode: ext, dnssecOK: e.dnssecOK, nsid: nil, cookie: cookie)
             }
             w.set16(1, at: 10)
         }

@@ -85,8 +85,8 @@ public struct ServingLoader: Sendable {
     /// stores it already has; nil when no dataset expires.
     public var refresh: @Sendable (Snapshot) -> Snapshot? {
         { [answer] current in
-            guard let responder = current.handler as? Responder,
-                  responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
+            let responder = current.responder
+            guard responder.stores.contains(where: { $0.zones.contains { $0.datasets.contains { $0.expires != nil } } })
             else { return nil }
             return Snapshot.serving(responder.stores, options: answer, now: wallClock())
         }

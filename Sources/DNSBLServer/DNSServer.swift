@@ -14,7 +14,8 @@ public final class DNSServer: @unchecked Sendable {
     public let holder: SnapshotHolder
     public let logger: Logger
     public let queryLog: QueryLog?
-    /// Cookies and response rate limiting (``OperationsConfiguration``).
+    /// Cookies, response rate limiting and the stale-zone refusal (``OperationsConfiguration``),
+    /// read by the ``QueryPipeline`` both transports share.
     public let queryGuard: QueryGuard
     private let udp: UDPServer
     private let tcp: TCPServer
@@ -40,8 +41,9 @@ public final class DNSServer: @unchecked Sendable {
         self.tcp = TCPServer(configuration: configuration, holder: holder, logger: logger, queryLog: queryLog)
         let queryGuard = QueryGuard(configuration.operations, udpPayloadSize: configuration.udpPayloadSize)
         self.queryGuard = queryGuard
-        udp.queryGuard = queryGuard
-        tcp.queryGuard = queryGuard
+        let pipeline = QueryPipeline(queryGuard: queryGuard, tsig: configuration.tsig)
+        udp.pipeline = pipeline
+        tcp.pipeline = pipeline
         self.metrics = metrics
         udp.metrics = metrics
         tcp.metrics = metrics

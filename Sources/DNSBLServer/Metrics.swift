@@ -72,7 +72,7 @@ public final class QueryCounters: @unchecked Sendable {
     private func remap(_ snapshot: Snapshot) {
         mappedSnapshot = ObjectIdentifier(snapshot)
         mappedGeneration = snapshot.generation
-        let names = (snapshot.handler as? Responder)?.zoneNames ?? []
+        let names = snapshot.responder.zoneNames
         let other = UInt8(Slot.zoneSlots - 1)
         for i in 0..<Self.mappedZones {
             zoneMap[i] = i < names.count ? UInt8(zoneSlots.slot(for: zoneText(names[i]))) : other
@@ -334,7 +334,7 @@ public final class ServerMetrics: @unchecked Sendable {
         let now = UInt64(wallClockSeconds())
         gauge("prefixbl_snapshot_generation", []).record(snapshot.generation)
         var stale: [[UInt8]] = []
-        guard let responder = snapshot.handler as? Responder else { return }
+        let responder = snapshot.responder
         let fileTime = reloader.map { r in r.loader.files.map(fileMTime).max() ?? 0 } ?? 0
         for store in responder.stores {
             for zone in store.zones {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DNSBL
+import DNSWire
 import Synchronization
 
 /// Optional per-query log: one text line per answered (or dropped) query.
@@ -109,7 +110,9 @@ public final class QueryLog: @unchecked Sendable {
         state.withLock { s in if s.spare == nil { s.spare = out } }
     }
 
-    /// Records one query. `peer` is the client's sockaddr; `query` the raw query bytes.
+    /// Records one query. `peer` is the client's sockaddr; `query` the raw query bytes. QNAME
+    /// and QTYPE come from the outcome (``DNSBL/AnswerOutcome/qnameLength``, ``DNSBL/AnswerOutcome/qtype``)
+    /// when the query was read; only a query that could not be read is searched for them.
     public func record(transport: Transport, peer: UnsafePointer<sockaddr>?,
                        query: UnsafeRawBufferPointer, outcome: AnswerOutcome) {
         if skipNXDOMAIN && outcome.length != 0 && outcome.rcode == 3 { return }
@@ -126,12 +129,19 @@ public final class QueryLog: @unchecked Sendable {
             w.byte(32)
             w.peer(peer)
             w.byte(32)
-            let qtypeOffset = w.qname(query)
-            w.byte(32)
-            if let o = qtypeOffset, o + 2 <= query.count {
-                w.qtype(UInt16(query[o]) << 8 | UInt16(query[o + 1]))
+            let n = outcome.qnameLength
+            if n > 0 && DNSWire.headerSize + n <= query.count {
+                w.readName(UnsafeRawBufferPointer(rebasing: query[DNSWire.headerSize..<(DNSWire.headerSize + n)]))
+                w.byte(32)
+                w.qtype(outcome.qtype)
             } else {
-                w.byte(UInt8(ascii: "-"))
+                let qtypeOffset = w.qname(query)
+                w.byte(32)
+                if let o = qtypeOffset, o + 2 <= query.count {
+                    w.qtype(UInt16(query[o]) << 8 | UInt16(query[o + 1]))
+                } else {
+                    w.byte(UInt8(ascii: "-"))
+                }
             }
             w.byte(32)
             if outcome.length == 0 { w.byte(UInt8(ascii: "-")) } else { w.rcode(outcome.rcode) }
@@ -197,7 +207,31 @@ struct LineWriter {
             decimal(UInt64(port))
         }
     }
-    /// Writes the question name; returns the offset of QTYPE, or nil if the name is unreadable.
+    /// Writes a QNAME the reader has checked (`name`: its encoded bytes, root label last).
+    mutating func readName(_ name: UnsafeRawBufferPointer) {
+        if name.count == 1 { byte(UInt8(ascii: ".")); return }
+        var o = 0
+        while o < name.count - 1 {
+            let len = Int(name[o])
+            if o > 0 { byte(UInt8(ascii: ".")) }
+            for b in name[(o + 1)..<(o + 1 + len)] { label(b) }
+            o += 1 + len
+        }
+    }
+
+    /// One byte of a label as text: printable ASCII as is, the rest (and `.`, `\`) as `\DDD`.
+    @inline(__always)
+    mutating func label(_ b: UInt8) {
+        if b > 32 && b < 127 && b != UInt8(ascii: ".") && b != UInt8(ascii: "\\") {
+            byte(b)
+        } else {
+            byte(UInt8(ascii: "\\"))
+            byte(48 + b / 100); byte(48 + b / 10 % 10); byte(48 + b % 10)
+        }
+    }
+
+    /// Writes the question name of a query that could not be read; returns the offset of
+    /// QTYPE, or nil if the name is unreadable.
     mutating func qname(_ q: UnsafeRawBufferPointer) -> Int? {
         guard q.count > 12, (UInt16(q[4]) << 8 | UInt16(q[5])) >= 1 else { byte(UInt8(ascii: "-")); return nil }
         var o = 12
@@ -211,14 +245,7 @@ struct LineWriter {
             guard len < 64, o + 1 + len <= q.count else { byte(UInt8(ascii: "?")); return nil }
             if !first { byte(UInt8(ascii: ".")) }
             first = false
-            for b in q[(o + 1)..<(o + 1 + len)] {
-                if b > 32 && b < 127 && b != UInt8(ascii: ".") && b != UInt8(ascii: "\\") {
-                    byte(b)
-                } else {
-                    byte(UInt8(ascii: "\\"))
-                    byte(48 + b / 100); byte(48 + b / 10 % 10); byte(48 + b % 10)
-                }
-            }
+            for b in q[(o + 1)..<(o + 1 + len)] { label(b) }
             o += 1 + len
         }
         byte(UInt8(ascii: "?"))

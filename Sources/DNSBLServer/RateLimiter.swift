@@ -99,53 +99,33 @@ public final class ResponseRateLimiter: @unchecked Sendable {
         return verdict
     }
 
-    /// The bucket key of a response written by the responder (`response`, `length` bytes)
-    /// for `client`: the client's prefix plus the response class — for answers the QNAME
-    /// (case-folded) and QTYPE, for NXDOMAIN and NODATA the zone (the SOA owner in AUTHORITY,
-    /// so a flood of random names under one zone shares one bucket), for errors the RCODE.
-    public func key(client: ClientAddress, response: UnsafeRawBufferPointer, rcode: UInt8,
-                    answerCount: UInt16) -> UInt64 {
+    /// The bucket key of one answer for `client`, from the answer's outcome and the query it
+    /// answers (nothing is read from the response): the client's prefix plus the response
+    /// class — for answers the QNAME (case-folded) and QTYPE, for NXDOMAIN and NODATA the zone
+    /// that answered (``AnswerOutcome/zone``, so a flood of random names under one zone shares
+    /// one bucket), for errors and answers without a question the RCODE.
+    public func key(client: ClientAddress, outcome: AnswerOutcome, query: UnsafeRawBufferPointer) -> UInt64 {
         var h = SipHash24(k0: k0, k1: k1)
         let p = client.prefix(v4: settings.ipv4PrefixLength, v6: settings.ipv6PrefixLength)
         h.add(client.family == .ipv4 ? 4 : 6)
         var be = p.bigEndian
         withUnsafeBytes(of: &be) { h.add($0) }
-        h.add(rcode)
-        guard response.count > DNSWire.headerSize, response.readU16(at: 4) == 1,
-              case .success(let qEnd) = DNSWire.nameEnd(response, at: DNSWire.headerSize),
-              qEnd + 4 <= response.count else { return h.finalize() }
-        let isNegative = answerCount == 0 && (rcode == 0 || rcode == 3)
-        if isNegative {
-            // The SOA owner is a pointer into the question (or the root).
-            var at = qEnd + 4
-            if at + 2 <= response.count, response[at] & 0xC0 == 0xC0 {
-                at = Int(response.readU16(at: at) & 0x3FFF)
-            }
+        h.add(outcome.rcode)
+        let n = outcome.qnameLength
+        guard n > 0, DNSWire.headerSize + n <= query.count else { return h.finalize() }
+        if outcome.answerCount == 0 && (outcome.rcode == 0 || outcome.rcode == 3) {
             h.add(1)
-            addName(&h, response, at)
-        } else if rcode == 0 {
+            var zone = UInt32(bitPattern: outcome.zone).bigEndian
+            withUnsafeBytes(of: &zone) { h.add($0) }
+        } else if outcome.rcode == 0 {
             h.add(2)
-            addName(&h, response, DNSWire.headerSize)
-            h.add(response[qEnd]); h.add(response[qEnd + 1])
+            // Length bytes are below 0x41, so folding every byte folds only the letters.
+            for i in DNSWire.headerSize..<(DNSWire.headerSize + n) {
+                let c = query[i]
+                h.add(c >= 0x41 && c <= 0x5A ? c | 0x20 : c)
+            }
+            h.add(UInt8(outcome.qtype >> 8)); h.add(UInt8(truncatingIfNeeded: outcome.qtype))
         }
         return h.finalize()
-    }
-
-    private func addName(_ h: inout SipHash24, _ buf: UnsafeRawBufferPointer, _ start: Int) {
-        var pos = start
-        var steps = 0
-        while pos < buf.count, steps < 128 {
-            let len = Int(buf[pos])
-            if len == 0 || len & 0xC0 != 0 { break }
-            h.add(UInt8(len))
-            var i = 1
-            while i <= len && pos + i < buf.count {
-                let c = buf[pos + i]
-                h.add(c >= 0x41 && c <= 0x5A ? c | 0x20 : c)
-                i += 1
-            }
-            pos += 1 + len
-            steps += 1
-        }
     }
 }

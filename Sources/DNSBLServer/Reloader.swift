@@ -134,8 +134,7 @@ public final class Reloader: Service, @unchecked Sendable {
             let after = loader.files.map(FileFingerprint.of)
             attempts += 1
             if after == before || attempts >= 5 {
-                return (Snapshot(handler: snapshot.handler, entryCount: snapshot.entryCount,
-                                 zones: snapshot.zones, generation: 1), after)
+                return (snapshot.renumbered(1), after)
             }
         }
     }
@@ -201,8 +200,7 @@ public final class Reloader: Service, @unchecked Sendable {
         let current = holder.load()
         let built: Snapshot?? = try? await Reloader.offThread({ refresh(current) })
         guard let fresh = built.flatMap({ $0 }) else { return }
-        let next = Snapshot(handler: fresh.handler, entryCount: fresh.entryCount, zones: fresh.zones,
-                            generation: current.generation + 1)
+        let next = fresh.renumbered(current.generation + 1)
         holder.swap(next)
         if fresh.entryCount != current.entryCount {
             logger.info("refreshed: time-limited data changed", metadata: [
@@ -255,8 +253,7 @@ public final class Reloader: Service, @unchecked Sendable {
                     "trigger": "\(trigger)", "reason": "\(reason)"])
                 return .refused(reason: reason)
             }
-            let next = Snapshot(handler: candidate.handler, entryCount: candidate.entryCount,
-                                zones: candidate.zones, generation: previous.generation + 1)
+            let next = candidate.renumbered(previous.generation + 1)
             holder.swap(next)
             state.withLock { $0 = after }
             func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }

@@ -21,7 +21,7 @@ extension Snapshot {
                                          skippedLines: zone.datasets.reduce(0) { $0 + $1.skippedLines }))
             }
         }
-        return Snapshot(handler: responder, entryCount: total, zones: zones)
+        return Snapshot(responder: responder, entryCount: total, zones: zones)
     }
 }
 

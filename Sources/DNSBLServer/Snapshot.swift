@@ -2,39 +2,18 @@ import DNSBL
 import ServiceLifecycle
 import Synchronization
 
-/// Answers one DNS message: the seam between transport and answer logic.
+/// Test seam: a trivial answerer (echo, faults, delays) that a transport test puts in a
+/// ``Snapshot`` instead of a ``DNSBL/Responder``. Internal (reached with `@testable import`):
+/// production snapshots hold the Responder as a concrete type, and the query pipeline tests
+/// one optional per query for this hook (``QueryPipeline/answer(_:transport:client:snapshot:now:into:)``).
 ///
-/// The server calls it from many threads at once with the query bytes (without the TCP length
-/// prefix) and a response buffer of at least 65535 bytes for TCP and at least the configured UDP
-/// payload size for UDP. Returning `length == 0` means "send nothing". `DNSBL.Responder` is
-/// the production conformer; tests plug in trivial handlers (echo, faults, delays).
-public protocol QueryHandler: AnyObject, Sendable {
+/// Called from many threads at once with the query bytes (without the TCP length prefix) and
+/// a response buffer of at least 65535 bytes for TCP and at least the configured UDP payload
+/// size for UDP; `length == 0` in the outcome means "send nothing".
+protocol QueryHandler: AnyObject, Sendable {
     func respond(to query: UnsafeRawBufferPointer, transport: Transport,
                  into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
-    /// The same for a query from `client` (the peer address, for ACLs). The default ignores
-    /// the client.
-    func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
-                 into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
-    /// The same with a per-query UDP size ceiling in bytes (`DNSBL.Responder` lets a UDP
-    /// answer grow to min(the client's EDNS payload size, `udpPayloadLimit`)); ``QueryGuard``
-    /// raises it for clients holding a valid server cookie. The default ignores the ceiling
-    /// beyond `response.count`.
-    func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
-                 udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome
 }
-
-extension QueryHandler {
-    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
-                        into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
-        respond(to: query, transport: transport, into: response)
-    }
-    public func respond(to query: UnsafeRawBufferPointer, transport: Transport, client: ClientAddress,
-                        udpPayloadLimit: Int, into response: UnsafeMutableRawBufferPointer) -> AnswerOutcome {
-        respond(to: query, transport: transport, client: client, into: response)
-    }
-}
-
-extension Responder: QueryHandler {}
 
 /// One zone of a snapshot, for logs.
 public struct ZoneSummary: Sendable, CustomStringConvertible {
@@ -57,25 +36,48 @@ public struct ZoneSummary: Sendable, CustomStringConvertible {
     }
 }
 
-/// An immutable serving snapshot: the handler answering queries plus what it was built from.
+/// An immutable serving snapshot: the responder answering queries plus what it was built from.
 ///
 /// Transport threads read the current snapshot once per batch (UDP) or per query (TCP) from a
 /// ``SnapshotHolder``; a reload swaps in a new one, and the old one lives (store files stay
 /// mapped) until the last query holding it finishes and ARC releases it.
 public final class Snapshot: Sendable {
-    public let handler: any QueryHandler
+    public let responder: Responder
+    /// Test seam (``QueryHandler``): when set, it answers every query in place of the pipeline.
+    let stub: (any QueryHandler)?
     /// Total entries over all zones; compared between reloads by the shrink guard.
     public let entryCount: Int
     public let zones: [ZoneSummary]
     /// 1 for the first snapshot, +1 per successful reload.
     public let generation: Int
 
-    public init(handler: any QueryHandler, entryCount: Int, zones: [ZoneSummary] = [], generation: Int = 1) {
-        self.handler = handler
+    public init(responder: Responder, entryCount: Int, zones: [ZoneSummary] = [], generation: Int = 1) {
+        self.responder = responder
+        self.stub = nil
         self.entryCount = entryCount
         self.zones = zones
         self.generation = generation
     }
+
+    /// A snapshot answered by a test's `handler` (its responder serves no zone).
+    init(handler: any QueryHandler, entryCount: Int, zones: [ZoneSummary] = [], generation: Int = 1) {
+        self.responder = Responder(stores: [])
+        self.stub = handler
+        self.entryCount = entryCount
+        self.zones = zones
+        self.generation = generation
+    }
+
+    private init(_ other: Snapshot, generation: Int) {
+        responder = other.responder
+        stub = other.stub
+        entryCount = other.entryCount
+        zones = other.zones
+        self.generation = generation
+    }
+
+    /// The same data as generation `generation` (the reloader numbers what a loader built).
+    public func renumbered(_ generation: Int) -> Snapshot { Snapshot(self, generation: generation) }
 }
 
 /// The atomically replaceable current ``Snapshot``.

@@ -37,8 +37,8 @@ final class TCPServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let connections: ConnectionRegistry
     let stats = TransportStats()
-    /// Cookies (RRL never applies to TCP); set by ``DNSServer`` before binding.
-    var queryGuard: QueryGuard? = nil
+    /// The query path shared with UDP; set by ``DNSServer`` before binding.
+    var pipeline: QueryPipeline? = nil
     /// Metrics; set by ``DNSServer`` before binding.
     var metrics: ServerMetrics? = nil
     private var serverChannels: [Channel] = []
@@ -128,10 +128,8 @@ final class TCPServer: @unchecked Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                    let handler = DNSTCPHandler(holder: holder, scratch: scratch, queryLog: queryLog,
-                                                stats: stats, transfer: configuration.transfer)
-                    handler.tsig = configuration.tsig
-                    handler.queryGuard = self.queryGuard
+                    let handler = DNSTCPHandler(holder: holder, pipeline: self.pipeline!, scratch: scratch,
+                                                queryLog: queryLog, stats: stats, transfer: configuration.transfer)
                     handler.activity = activity
                     handler.registry = connections
                     handler.messageTimeout = messageTimeout
@@ -231,10 +229,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     private let scratch: ResponseScratch
     private let queryLog: QueryLog?
     private let stats: TransportStats
-    var queryGuard: QueryGuard? = nil
+    private let pipeline: QueryPipeline
     var counters: QueryCounters? = nil
-    /// TSIG keys for signed queries besides transfers (``ServerConfiguration/tsig``).
-    var tsig: TSIGKeyring? = nil
     private var input: ByteBuffer? = nil
     private var readWanted = false
     private var draining = false
@@ -253,9 +249,10 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     /// Counts message timeouts.
     var registry: ConnectionRegistry? = nil
 
-    init(holder: SnapshotHolder, scratch: ResponseScratch, queryLog: QueryLog?, stats: TransportStats,
-         transfer: (any TransferHandler)? = nil) {
+    init(holder: SnapshotHolder, pipeline: QueryPipeline, scratch: ResponseScratch, queryLog: QueryLog?,
+         stats: TransportStats, transfer: (any TransferHandler)? = nil) {
         self.holder = holder
+        self.pipeline = pipeline
         self.transfer = transfer
         self.scratch = scratch
         self.queryLog = queryLog
@@ -331,19 +328,9 @@ final class DNSTCPHandler: ChannelDuplexHandler {
             self.client = client
             let outcome = buffer.readableBytesView.withUnsafeBytes { raw -> AnswerOutcome in
                 let query = UnsafeRawBufferPointer(rebasing: raw[0..<length])
-                var o: AnswerOutcome
-                var action = QueryGuard.Action.answered
                 let started = counters == nil ? 0 : monotonicNanos()
-                if let queryGuard {
-                    (o, action) = queryGuard.respond(to: query, transport: .tcp, client: client, handler: snapshot.handler,
-                                                     now: wallClockSeconds(), into: scratch.buffer)
-                } else {
-                    o = snapshot.handler.respond(to: query, transport: .tcp, client: client, into: scratch.buffer)
-                }
-                if let tsig, o.signed, o.length > 0 {
-                    o.length = tsig.signAnswer(query: query, response: scratch.buffer, length: o.length,
-                                               now: UInt64(wallClockSeconds()))
-                }
+                let (o, action) = pipeline.answer(query, transport: .tcp, client: client, snapshot: snapshot,
+                                                  now: wallClockSeconds(), into: scratch.buffer)
                 if let counters {
                     counters.use(snapshot)
                     counters.record(o, action, transport: .tcp)

@@ -1,9 +1,10 @@
 import Crypto
+import DNSWire
 
 // TSIG (RFC 8945): shared-secret HMAC over DNS messages, for zone transfers, the SOA queries
 // secondaries send before them, and NOTIFY. Everything here works on wire bytes; nothing runs
-// on the answer path unless a query carries a TSIG record (the responder's parse notes one in
-// `AnswerOutcome.signed`, so an unsigned query pays a flag test).
+// on the answer path unless a query carries a TSIG record (the query's one read notes where,
+// `ParsedQuery.tsigOffset`, so an unsigned query pays a comparison).
 
 /// A TSIG algorithm (RFC 8945 §6). HMAC-MD5 is kept for old peers only (swift-crypto has it as
 /// `Insecure.MD5`); HMAC-SHA256 is the one to use.
@@ -37,6 +38,23 @@ public enum TSIGAlgorithm: String, Sendable, CaseIterable, CustomStringConvertib
         case .hmacSHA256: 32
         case .hmacSHA384: 48
         case .hmacSHA512: 64
+        }
+    }
+
+    /// HMAC under `secret` of the byte ranges `feed` hands to its argument, in order (so a
+    /// message in a caller's buffer is hashed where it lies, not copied into a digest).
+    func mac(secret: [UInt8], _ feed: ((UnsafeRawBufferPointer) -> Void) -> Void) -> [UInt8] {
+        func run<H: HashFunction>(_: H.Type) -> [UInt8] {
+            var h = HMAC<H>(key: SymmetricKey(data: secret))
+            feed { h.update(data: $0) }
+            return Array(h.finalize())
+        }
+        switch self {
+        case .hmacMD5: return run(Insecure.MD5.self)
+        case .hmacSHA1: return run(Insecure.SHA1.self)
+        case .hmacSHA256: return run(SHA256.self)
+        case .hmacSHA384: return run(SHA384.self)
+        case .hmacSHA512: return run(SHA512.self)
         }
     }
 
@@ -165,6 +183,46 @@ public struct TSIGSession: Sendable {
         signedCount += 1
     }
 
+    /// Size in bytes of the TSIG record ``sign(response:length:limit:now:)`` appends: owner
+    /// (the key name), type, class, TTL, RDLENGTH, algorithm name, timers, MAC, original ID,
+    /// error and an empty other-data field.
+    public var recordSize: Int {
+        key.wireName.count + 10 + key.algorithm.wireName.count + 16 + key.algorithm.macLength
+    }
+
+    /// Signs the `length`-byte answer in `response` where it lies (RFC 8945 §5.3: the MAC over
+    /// the request's MAC, the answer and the TSIG variables), then appends the TSIG record and
+    /// counts it in ARCOUNT. The answer is neither copied out nor back.
+    /// - Returns: the new length, or `nil` when the record does not fit in `limit` bytes
+    ///   (nothing changed).
+    public mutating func sign(response: UnsafeMutableRawBufferPointer, length: Int, limit: Int,
+                              now: UInt64) -> Int? {
+        guard length >= DNSWire.headerSize, length + recordSize <= min(limit, response.count) else { return nil }
+        var variables: [UInt8] = []
+        TSIGWire.appendVariables(&variables, key: key, time: now, fudge: TSIGWire.fudge, error: 0, other: [])
+        let prior = priorMAC
+        let mac = key.algorithm.mac(secret: key.secret) { add in
+            if !requestMode {
+                withUnsafeBytes(of: UInt16(prior.count).bigEndian) { add($0) }
+                prior.withUnsafeBytes { add($0) }
+            }
+            add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(response)[0..<length]))
+            variables.withUnsafeBytes { add($0) }
+        }
+        var record: [UInt8] = []
+        record.reserveCapacity(recordSize)
+        TSIGWire.appendRR(&record, keyName: key.wireName, algorithm: key.algorithm.wireName, time: now,
+                          fudge: TSIGWire.fudge, mac: mac, originalID: originalID, error: 0, other: [])
+        record.withUnsafeBytes {
+            UnsafeMutableRawBufferPointer(rebasing: response[length..<length + $0.count]).copyMemory(from: $0)
+        }
+        let ar = (UInt16(response[10]) << 8 | UInt16(response[11])) &+ 1
+        response[10] = UInt8(ar >> 8); response[11] = UInt8(ar & 0xFF)
+        priorMAC = mac
+        signedCount += 1
+        return length + record.count
+    }
+
     /// Checks the TSIG of an answer to a request this session signed (RFC 8945 §5.4), or of
     /// the next message of a multi-message answer. On success the record's MAC becomes the
     /// prior MAC. Returns the TSIG error found (``TSIGError/none`` when valid); `nil` when
@@ -243,8 +301,18 @@ public final class TSIGKeyring: Sendable {
     /// Checks a request's TSIG in the order RFC 8945 §5.2 gives: key, MAC, time, truncation.
     /// `now` is the server time in seconds since the epoch.
     public func check(_ message: UnsafeRawBufferPointer, now: UInt64) -> TSIGRequestCheck {
+        check(message, found: TSIGWire.find(message), now: now)
+    }
+
+    /// ``check(_:now:)`` for a query whose read noted its TSIG record at `offset`
+    /// (`ParsedQuery.tsigOffset`): the record is read there, not searched for.
+    public func check(_ message: UnsafeRawBufferPointer, tsigAt offset: Int, now: UInt64) -> TSIGRequestCheck {
+        check(message, found: TSIGWire.record(message, at: offset), now: now)
+    }
+
+    private func check(_ message: UnsafeRawBufferPointer, found: TSIGWire.Found, now: UInt64) -> TSIGRequestCheck {
         let r: TSIGRecord
-        switch TSIGWire.find(message) {
+        switch found {
         case .none: return .unsigned
         case .malformed: return .formErr
         case .record(let x): r = x
@@ -257,11 +325,23 @@ public final class TSIGKeyring: Sendable {
         // malformed. Truncated MACs above that floor are checked, then refused by §5.2.4.
         let full = key.algorithm.macLength
         guard r.mac.count <= full, r.mac.count >= max(10, full / 2) else { return .formErr }
-        var digest = TSIGWire.strip(Array(message), r)
-        digest[0] = UInt8(r.originalID >> 8); digest[1] = UInt8(r.originalID & 0xFF)
-        TSIGWire.appendVariables(&digest, keyName: r.keyName, algorithm: r.algorithm, time: r.timeSigned,
+        // The digest: the request without its TSIG (original ID, ARCOUNT one less), hashed in
+        // place, then the TSIG variables (RFC 8945 §4.3).
+        var header = (UInt64(0), UInt32(0))
+        var variables: [UInt8] = []
+        TSIGWire.appendVariables(&variables, keyName: r.keyName, algorithm: r.algorithm, time: r.timeSigned,
                                  fudge: r.fudge, error: r.error, other: r.other)
-        let expected = key.mac(digest)
+        let expected = withUnsafeMutableBytes(of: &header) { h -> [UInt8] in
+            h.copyMemory(from: UnsafeRawBufferPointer(rebasing: message[0..<DNSWire.headerSize]))
+            h[0] = UInt8(r.originalID >> 8); h[1] = UInt8(r.originalID & 0xFF)
+            let ar = (UInt16(h[10]) << 8 | UInt16(h[11])) &- 1
+            h[10] = UInt8(ar >> 8); h[11] = UInt8(ar & 0xFF)
+            return key.algorithm.mac(secret: key.secret) { add in
+                add(UnsafeRawBufferPointer(h))
+                add(UnsafeRawBufferPointer(rebasing: message[DNSWire.headerSize..<r.start]))
+                variables.withUnsafeBytes { add($0) }
+            }
+        }
         guard TSIGWire.equal(Array(expected.prefix(r.mac.count)), r.mac) else { return .refused(.badSig, r, nil) }
         let session = TSIGSession(key: key, priorMAC: r.mac, originalID: r.originalID)
         // §5.2.3: outside the fudge window; the answer is signed so the client can trust it.
@@ -290,40 +370,6 @@ public final class TSIGKeyring: Sendable {
                                   mac: [], originalID: r.originalID, error: error.rawValue, other: [])
         }
         return m
-    }
-
-    /// The answer path for a query that carries a TSIG record (callers check
-    /// `AnswerOutcome.signed` or ``TSIGWire/carriesTSIG(_:)`` first): verifies it and signs the `length`-byte response
-    /// already in `response`, or replaces it with the TSIG error answer. Over UDP pass
-    /// `udpPayload` (the size we offer): when the signed answer would exceed what the client
-    /// takes (its EDNS size, at most ours; 512 without EDNS), the answer becomes the question
-    /// alone with TC set, signed, so the client retries over TCP (RFC 8945 §5.3). Returns the
-    /// new length; 0 (send nothing) when the result does not fit in `response`.
-    public func signAnswer(query: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer,
-                           length: Int, now: UInt64, udpPayload: Int? = nil) -> Int {
-        var out: [UInt8]
-        switch check(query, now: now) {
-        case .unsigned:
-            return length
-        case .formErr:
-            out = TSIGWire.headerAndQuestion(query, rcode: 1)
-        case .refused(let error, let r, let session):
-            out = Self.errorResponse(query: query, error: error, record: r, session: session, now: now)
-        case .verified(let session):
-            var s = session
-            out = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(response)[0..<length]))
-            s.sign(&out, now: now)
-            if let udpPayload, out.count > TSIGWire.clientLimit(query, ours: udpPayload) {
-                s = session
-                out = TSIGWire.headerAndQuestion(query, rcode: 0)
-                out[2] |= 0x02  // TC
-                out[2] |= response[2] & 0x04  // AA as the full answer had it
-                s.sign(&out, now: now)
-            }
-        }
-        guard out.count <= response.count else { return 0 }
-        out.withUnsafeBytes { response.copyMemory(from: $0) }
-        return out.count
     }
 }
 
@@ -390,24 +436,38 @@ public enum TSIGWire {
             guard rdata + rdlen <= m.count else { return .malformed }
             i = rdata + rdlen
             guard type == Self.type else { continue }
-            guard k == total - 1, ar > 0, i == m.count,
-                  let owner = readName(m, start) else { return .malformed }
-            guard let (alg, a) = readName(m, rdata).map({ ($0.name, $0.end) }), a + 10 <= i else { return .malformed }
-            let time = UInt64(m[a]) << 40 | UInt64(m[a + 1]) << 32 | UInt64(m[a + 2]) << 24
-                | UInt64(m[a + 3]) << 16 | UInt64(m[a + 4]) << 8 | UInt64(m[a + 5])
-            let fudge = UInt16(m[a + 6]) << 8 | UInt16(m[a + 7])
-            let macSize = Int(m[a + 8]) << 8 | Int(m[a + 9])
-            let macAt = a + 10
-            guard macAt + macSize + 6 <= i else { return .malformed }
-            let o = macAt + macSize
-            let otherLen = Int(m[o + 4]) << 8 | Int(m[o + 5])
-            guard o + 6 + otherLen == i else { return .malformed }
-            return .record(TSIGRecord(
-                start: start, keyName: owner.name, algorithm: alg, timeSigned: time, fudge: fudge,
-                mac: Array(m[macAt..<o]), originalID: UInt16(m[o]) << 8 | UInt16(m[o + 1]),
-                error: UInt16(m[o + 2]) << 8 | UInt16(m[o + 3]), other: Array(m[(o + 6)..<(o + 6 + otherLen)])))
+            guard k == total - 1 else { return .malformed }
+            return record(m, at: start)
         }
         return .none
+    }
+
+    /// Reads the TSIG record whose owner name starts at `start`; `.malformed` unless it is a
+    /// readable TSIG record that ends the message inside the additional section (RFC 8945 §5.2).
+    static func record(_ m: UnsafeRawBufferPointer, at start: Int) -> Found {
+        guard m.count >= 12, start >= 12, start < m.count else { return .malformed }
+        let ar = Int(m[10]) << 8 | Int(m[11])
+        guard let end = skipName(m, start), end + 10 <= m.count else { return .malformed }
+        let type = UInt16(m[end]) << 8 | UInt16(m[end + 1])
+        let rdlen = Int(m[end + 8]) << 8 | Int(m[end + 9])
+        let rdata = end + 10
+        let i = rdata + rdlen
+        guard type == Self.type, ar > 0, i == m.count,
+              let owner = readName(m, start) else { return .malformed }
+        guard let (alg, a) = readName(m, rdata).map({ ($0.name, $0.end) }), a + 10 <= i else { return .malformed }
+        let time = UInt64(m[a]) << 40 | UInt64(m[a + 1]) << 32 | UInt64(m[a + 2]) << 24
+            | UInt64(m[a + 3]) << 16 | UInt64(m[a + 4]) << 8 | UInt64(m[a + 5])
+        let fudge = UInt16(m[a + 6]) << 8 | UInt16(m[a + 7])
+        let macSize = Int(m[a + 8]) << 8 | Int(m[a + 9])
+        let macAt = a + 10
+        guard macAt + macSize + 6 <= i else { return .malformed }
+        let o = macAt + macSize
+        let otherLen = Int(m[o + 4]) << 8 | Int(m[o + 5])
+        guard o + 6 + otherLen == i else { return .malformed }
+        return .record(TSIGRecord(
+            start: start, keyName: owner.name, algorithm: alg, timeSigned: time, fudge: fudge,
+            mac: Array(m[macAt..<o]), originalID: UInt16(m[o]) << 8 | UInt16(m[o + 1]),
+            error: UInt16(m[o + 2]) << 8 | UInt16(m[o + 3]), other: Array(m[(o + 6)..<(o + 6 + otherLen)])))
     }
 
     /// The message without its TSIG record, ARCOUNT one less.
@@ -508,6 +568,15 @@ public enum TSIGWire {
     /// Appends the TSIG RR (RFC 8945 §4.2) and counts it in ARCOUNT.
     static func appendRecord(_ m: inout [UInt8], keyName: [UInt8], algorithm: [UInt8], time: UInt64, fudge: UInt16,
                              mac: [UInt8], originalID: UInt16, error: UInt16, other: [UInt8]) {
+        appendRR(&m, keyName: keyName, algorithm: algorithm, time: time, fudge: fudge, mac: mac,
+                 originalID: originalID, error: error, other: other)
+        let ar = (UInt16(m[10]) << 8 | UInt16(m[11])) &+ 1
+        m[10] = UInt8(ar >> 8); m[11] = UInt8(ar & 0xFF)
+    }
+
+    /// Appends the TSIG RR (RFC 8945 §4.2) alone, counting nothing.
+    static func appendRR(_ m: inout [UInt8], keyName: [UInt8], algorithm: [UInt8], time: UInt64, fudge: UInt16,
+                         mac: [UInt8], originalID: UInt16, error: UInt16, other: [UInt8]) {
         m += keyName
         append16(&m, type)
         append16(&m, classANY)
@@ -521,8 +590,6 @@ public enum TSIGWire {
         append16(&m, error)
         append16(&m, UInt16(other.count))
         m += other
-        let ar = (UInt16(m[10]) << 8 | UInt16(m[11])) &+ 1
-        m[10] = UInt8(ar >> 8); m[11] = UInt8(ar & 0xFF)
     }
 
     /// A response header (QR, the query's opcode and RD, `rcode`) and the query's first question.
@@ -534,27 +601,6 @@ public enum TSIGWire {
         var m: [UInt8] = [q[0], q[1], 0x80 | (q[2] & 0x79), rcode & 0x0F, 0, qEnd > 12 ? 1 : 0, 0, 0, 0, 0, 0, 0]
         m += q[12..<qEnd]
         return m
-    }
-
-    /// The UDP answer size a query allows: its OPT's payload size (at least 512, RFC 6891
-    /// §6.2.5) capped at `ours`; 512 without an OPT.
-    static func clientLimit(_ m: UnsafeRawBufferPointer, ours: Int) -> Int {
-        guard m.count >= 12 else { return 512 }
-        let qd = Int(m[4]) << 8 | Int(m[5])
-        let total = (Int(m[6]) << 8 | Int(m[7])) + (Int(m[8]) << 8 | Int(m[9])) + (Int(m[10]) << 8 | Int(m[11]))
-        var i = 12
-        for _ in 0..<qd {
-            guard let end = skipName(m, i) else { return 512 }
-            i = end + 4
-        }
-        for _ in 0..<total {
-            guard let end = skipName(m, i), end + 10 <= m.count else { return 512 }
-            if Int(m[end]) << 8 | Int(m[end + 1]) == 41 {
-                return min(ours, max(512, Int(m[end + 2]) << 8 | Int(m[end + 3])))
-            }
-            i = end + 10 + (Int(m[end + 8]) << 8 | Int(m[end + 9]))
-        }
-        return 512
     }
 
     /// Whether `time` is within `fudge` seconds of `now` (RFC 8945 §5.2.3).

@@ -35,8 +35,8 @@ final class UDPServer: @unchecked Sendable {
     private var workers: [Worker] = []
     private let stopFlag = Atomic<Bool>(false)
     let stats = TransportStats()
-    /// Cookies and RRL; set by ``DNSServer`` before ``start()``. `nil` = answer directly.
-    var queryGuard: QueryGuard? = nil
+    /// The query path shared with TCP; set by ``DNSServer`` before ``start()``.
+    var pipeline: QueryPipeline? = nil
     /// Metrics; set by ``DNSServer`` before ``start()``. `nil` = count nothing.
     var metrics: ServerMetrics? = nil
 
@@ -204,8 +204,13 @@ final class UDPServer: @unchecked Sendable {
         return out
     }
 
-    /// The packet loop. Allocates the batch once; nothing per packet.
+    /// The packet loop: receive a batch, hand each query to the ``QueryPipeline``, send the
+    /// batch, count. Allocates the batch once; nothing per packet.
     private func serve(fd: Int32) {
+        guard let pipeline else {
+            logger.critical("UDP worker started without a query pipeline")
+            return
+        }
         let querySlot = 4096
         // Cookie holders may get answers up to --cookie-udp-payload (QueryGuard).
         let responseSlot = max(configuration.udpPayloadSize, configuration.operations.cookieUDPPayloadSize, 4096)
@@ -217,7 +222,6 @@ final class UDPServer: @unchecked Sendable {
         csys_udp_batch_set_wait(batch, UInt32(max(0, min(configuration.udpBatchWait, 0.1)) * 1e6),
                                 UInt32(clamping: configuration.udpBatchWaitMinRate))
         let counters = metrics?.makeBlock()
-        let tsig = configuration.tsig
         var lastErrorLog: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed) {
             let n = csys_udp_batch_recv(fd, batch)
@@ -236,7 +240,6 @@ final class UDPServer: @unchecked Sendable {
             // One snapshot per batch: a reload is picked up by the next batch, and the old
             // snapshot stays alive (mapped) until this reference is dropped.
             let snapshot = holder.load()
-            let handler = snapshot.handler
             counters?.use(snapshot)
             let now = wallClockSeconds()
             let started = counters == nil ? 0 : monotonicNanos()
@@ -262,17 +265,9 @@ final class UDPServer: @unchecked Sendable {
                     // cannot be read as sent (see Robustness.md, "Oversized datagrams").
                     outcome = Self.oversizedReply(to: query, into: into)
                     counters?.recordOversized()
-                } else if let queryGuard {
-                    (outcome, action) = queryGuard.respond(to: query, transport: .udp, client: client, handler: handler,
-                                                           now: now, into: into)
                 } else {
-                    outcome = handler.respond(to: query, transport: .udp, client: client, into: into)
-                }
-                // TSIG-signed queries only (a secondary's SOA check): the responder's parse
-                // noted the record, so unsigned queries cost one flag test.
-                if let tsig, outcome.signed, outcome.length > 0 {
-                    outcome.length = tsig.signAnswer(query: query, response: into, length: outcome.length, now: UInt64(now),
-                                                     udpPayload: configuration.udpPayloadSize)
+                    (outcome, action) = pipeline.answer(query, transport: .udp, client: client, snapshot: snapshot,
+                                                        now: now, into: into)
                 }
                 counters?.record(outcome, action, transport: .udp)
                 if outcome.length > 0 && outcome.length <= rcap {

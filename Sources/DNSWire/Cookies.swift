@@ -1,32 +1,17 @@
-/// Where a query's DNS COOKIE option is (RFC 7873 §4), found by ``DNSWire/scanCookie(_:)``.
-public struct CookieScan: Sendable, Hashable {
-    public enum Status: Sendable, Hashable {
-        /// No OPT record, or an OPT without a COOKIE option (RFC 7873 §5.2.1).
-        case absent
-        /// A COOKIE option of a length other than 8 or 16…40 bytes (RFC 7873 §5.2.2: FORMERR).
-        case malformed
-        /// A client cookie only (8 bytes, §5.2.3).
-        case clientOnly
-        /// A client cookie and a server cookie of 8…32 bytes (§5.2.4).
-        case clientAndServer
-    }
-    public var status: Status
-    /// Offset of the option data (the client cookie) in the query; meaningful unless `.absent`.
-    public var dataOffset: Int
-    /// Option data length in bytes (8 = client cookie only).
-    public var dataLength: Int
-    /// The query had an OPT record; its CLASS (the requestor's UDP payload size, bytes).
-    public var hasOPT: Bool
-    public var udpPayloadSize: UInt16
-    /// The query's EDNS version (anything above 0 gets BADVERS, without cookie processing).
-    public var ednsVersion: UInt8
+/// The COOKIE option of a response (RFC 7873 §4): the client's cookie echoed and our 16-byte
+/// RFC 9018 server cookie, held as raw bytes (each `UInt64` is 8 bytes in wire order, loaded
+/// without a byte swap). A plain value, so the answer writer puts it into the OPT in place.
+public struct CookieOption: Sendable {
+    /// The 8-byte client cookie as received.
+    public var client: UInt64
+    /// Server cookie bytes 0–7 (version, reserved, timestamp) and 8–15 (hash).
+    public var server: (UInt64, UInt64)
 
     @inlinable
-    public init(status: Status, dataOffset: Int = 0, dataLength: Int = 0, hasOPT: Bool = false,
-                udpPayloadSize: UInt16 = 0, ednsVersion: UInt8 = 0) {
-        self.status = status; self.dataOffset = dataOffset; self.dataLength = dataLength
-        self.hasOPT = hasOPT; self.udpPayloadSize = udpPayloadSize; self.ednsVersion = ednsVersion
-    }
+    public init(client: UInt64, server: (UInt64, UInt64)) { self.client = client; self.server = server }
+
+    /// Encoded size in bytes of the option: code, length, client and server cookie (28).
+    public static let size = 4 + DNSWire.clientCookieLength + DNSWire.serverCookieLength
 }
 
 extension EDNSOptionCode {
@@ -44,67 +29,6 @@ extension DNSWire {
     public static let clientCookieLength = 8
     /// Server cookie length of RFC 9018 version 1 in bytes.
     public static let serverCookieLength = 16
-
-    /// Finds the COOKIE option of a message's OPT record without building anything. Unlike
-    /// ``readQuery(_:)`` it accepts any QDCOUNT (RFC 7873 §5.4: a query with QDCOUNT 0 and a
-    /// COOKIE option asks for a server cookie). A message the walk cannot read is `.absent`:
-    /// the normal answer path then decides FORMERR.
-    @inlinable
-    public static func scanCookie(_ buffer: UnsafeRawBufferPointer) -> CookieScan {
-        guard let h = DNSHeader(reading: buffer) else { return CookieScan(status: .absent) }
-        // No additional record, no OPT: skip the walk (most queries without EDNS).
-        guard h.arCount > 0 else { return CookieScan(status: .absent) }
-        var pos = headerSize
-        var q = 0
-        while q < Int(h.qdCount) {
-            guard case .success(let end) = nameEnd(buffer, at: pos), end + 4 <= buffer.count else {
-                return CookieScan(status: .absent)
-            }
-            pos = end + 4
-            q += 1
-        }
-        let nonAdditional = Int(h.anCount) + Int(h.nsCount)
-        let total = nonAdditional + Int(h.arCount)
-        var index = 0
-        while index < total {
-            guard case .success(let end) = nameEnd(buffer, at: pos), end + 10 <= buffer.count else {
-                return CookieScan(status: .absent)
-            }
-            let type = buffer.readU16(at: end)
-            let rdLength = Int(buffer.readU16(at: end + 8))
-            let rdStart = end + 10
-            guard rdStart + rdLength <= buffer.count else { return CookieScan(status: .absent) }
-            if type == DNSType.opt && index >= nonAdditional {
-                var scan = CookieScan(status: .absent, hasOPT: true,
-                                      udpPayloadSize: buffer.readU16(at: end + 2),
-                                      ednsVersion: buffer[end + 5])
-                var o = rdStart
-                let stop = rdStart + rdLength
-                while o + 4 <= stop {
-                    let code = buffer.readU16(at: o)
-                    let len = Int(buffer.readU16(at: o + 2))
-                    guard o + 4 + len <= stop else { return scan }
-                    if code == EDNSOptionCode.cookie {
-                        scan.dataOffset = o + 4
-                        scan.dataLength = len
-                        if len == clientCookieLength {
-                            scan.status = .clientOnly
-                        } else if len >= clientCookieLength + 8 && len <= clientCookieLength + 32 {
-                            scan.status = .clientAndServer
-                        } else {
-                            scan.status = .malformed
-                        }
-                        return scan
-                    }
-                    o += 4 + len
-                }
-                return scan
-            }
-            pos = rdStart + rdLength
-            index += 1
-        }
-        return CookieScan(status: .absent)
-    }
 }
 
 /// RFC 9018 server cookies: Version 1 | Reserved (3 bytes, 0) | Timestamp (4 bytes, Unix
@@ -149,6 +73,19 @@ public struct ServerCookieMaker: Sendable {
         out[4] = UInt8(timestamp >> 24); out[5] = UInt8(truncatingIfNeeded: timestamp >> 16)
         out[6] = UInt8(truncatingIfNeeded: timestamp >> 8); out[7] = UInt8(truncatingIfNeeded: timestamp)
         for i in 0..<8 { out[8 + i] = UInt8(truncatingIfNeeded: v >> UInt64(8 * i)) }
+    }
+
+    /// The COOKIE option answering `clientCookie` (8 raw bytes) from `clientIP` (4 or 16
+    /// bytes) at `timestamp` (Unix seconds).
+    @inlinable
+    public func option(clientCookie: UInt64, timestamp: UInt32, clientIP: UnsafeRawBufferPointer) -> CookieOption {
+        var o = CookieOption(client: clientCookie, server: (0, 0))
+        withUnsafeBytes(of: clientCookie) { cc in
+            withUnsafeMutableBytes(of: &o.server) { out in
+                write(clientCookie: cc, timestamp: timestamp, clientIP: clientIP, into: out)
+            }
+        }
+        return o
     }
 
     /// Whether `serverCookie` (the bytes after the client cookie) is one of ours for this

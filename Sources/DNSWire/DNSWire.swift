@@ -52,6 +52,8 @@ public enum DNSRCode {
 /// EDNS option codes (RFC 6891 §6.1.2; NSID RFC 5001).
 public enum EDNSOptionCode {
     public static let nsid: UInt16 = 3
+    /// Padding (RFC 7830).
+    public static let padding: UInt16 = 12
 }
 
 /// Header flag bits in the second 16-bit word (RFC 1035 §4.1.1, RFC 4035 §3.2 for AD/CD).

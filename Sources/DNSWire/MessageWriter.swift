@@ -141,12 +141,14 @@ public struct MessageWriter {
     }
 
     /// Appends an OPT pseudo-RR (RFC 6891 §6.1.2): owner root, CLASS = our UDP payload size,
-    /// TTL = extended RCODE (upper 8 bits) | version | DO, and an NSID option when `nsid` is
-    /// given (RFC 5001 §2.3).
+    /// TTL = extended RCODE (upper 8 bits) | version | DO, an NSID option when `nsid` is
+    /// given (RFC 5001 §2.3) and a COOKIE option when `cookie` is (RFC 7873 §4), written in
+    /// that order in one pass. Returns `false` without writing when the
+    /// ``DNSWire/optSize(nsidLength:cookie:)`` bytes do not fit.
     @inlinable
     public mutating func opt(udpPayloadSize: UInt16, extendedRCode: UInt8, dnssecOK: Bool,
-                             nsid: UnsafeRawBufferPointer?) -> Bool {
-        let size = DNSWire.optSize(nsidLength: nsid?.count)
+                             nsid: UnsafeRawBufferPointer?, cookie: CookieOption? = nil) -> Bool {
+        let size = DNSWire.optSize(nsidLength: nsid?.count, cookie: cookie != nil)
         guard count + size <= limit else { return false }
         _ = u8(0)
         let ttl = UInt32(extendedRCode) << 24 | (dnssecOK ? 0x8000 : 0)
@@ -159,14 +161,21 @@ public struct MessageWriter {
             _ = u16(UInt16(n.count))
             _ = bytes(n)
         }
+        if let c = cookie {
+            _ = u16(EDNSOptionCode.cookie)
+            _ = u16(UInt16(DNSWire.clientCookieLength + DNSWire.serverCookieLength))
+            withUnsafeBytes(of: c.client) { _ = bytes($0) }
+            withUnsafeBytes(of: c.server) { _ = bytes($0) }
+        }
         return true
     }
 }
 
 extension DNSWire {
-    /// Encoded size in bytes of an OPT RR with an optional NSID option of `nsidLength` bytes.
+    /// Encoded size in bytes of an OPT RR with an optional NSID option of `nsidLength` bytes
+    /// and, when `cookie`, a COOKIE option (``CookieOption/size``).
     @inlinable
-    public static func optSize(nsidLength: Int?) -> Int {
-        11 + (nsidLength.map { 4 + $0 } ?? 0)
+    public static func optSize(nsidLength: Int?, cookie: Bool = false) -> Int {
+        11 + (nsidLength.map { 4 + $0 } ?? 0) + (cookie ? CookieOption.size : 0)
     }
 }

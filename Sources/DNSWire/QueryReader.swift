@@ -70,9 +70,25 @@ public struct ParsedQuery: Sendable {
     public var questionEnd: Int
     /// The OPT record's content, or `nil` when the query had none.
     public var edns: EDNSInfo?
-    /// A TSIG record (RFC 8945, type 250) was among the records: the server checks it and
-    /// signs the answer. Noted here so unsigned queries cost no second walk.
-    public var hasTSIG = false
+    /// Offset of the OPT record's owner name (its first byte), or -1 without an OPT.
+    public var optOffset = -1
+    /// Offset of the COOKIE option's data (the client cookie, RFC 7873 §4) inside the OPT, or
+    /// -1 when the OPT carries none; its length is ``cookieLength``.
+    public var cookieOffset = -1
+    /// Length in bytes of the COOKIE option's data (8 = client cookie only; the answer path
+    /// decides whether the length is valid, RFC 7873 §5.2.2).
+    public var cookieLength = 0
+    /// Offset of the Padding option's data (RFC 7830) inside the OPT, or -1 when none.
+    public var paddingOffset = -1
+    /// Offset of the TSIG record's owner name (RFC 8945, type 250), or -1 when the message has
+    /// none: the server checks it and signs the answer. Noted here so unsigned queries cost no
+    /// second walk, and a signed one is not searched for its TSIG again.
+    public var tsigOffset = -1
+
+    /// A TSIG record (RFC 8945, type 250) was among the records.
+    @inlinable public var hasTSIG: Bool { tsigOffset >= 0 }
+    /// The COOKIE option was present (whatever its length).
+    @inlinable public var hasCookie: Bool { cookieOffset >= 0 }
 
     @inlinable
     public init(header: DNSHeader, qnameOffset: Int, qnameLength: Int, labelCount: Int,
@@ -186,42 +202,62 @@ extension DNSWire {
                                                        labels eachLabel: inout V) -> Result<ParsedQuery, WireError> {
         guard let header = DNSHeader(reading: buffer) else { return .failure(WireError(.truncated, at: 0)) }
         guard header.qdCount == 1 else { return .failure(WireError(.questionCount, at: 4)) }
+        return readMessage(buffer, labels: &eachLabel)
+    }
+
+    /// The one walk over a query message: ``readQuery(_:labels:)`` that also takes a message
+    /// without a question (QDCOUNT 0: RFC 7873 §5.4, a client asking only for a server
+    /// cookie), returned with `qnameLength` 0, `qtype` and `qclass` 0 and `questionEnd` 12.
+    /// Besides the header, the question and the OPT's content it notes where the OPT, the
+    /// COOKIE and Padding options and a TSIG record are (``ParsedQuery/optOffset`` and the
+    /// others), so that no later step walks the message again. Allocates nothing.
+    /// - Returns: `.failure` for anything that must be answered FORMERR: QDCOUNT above 1
+    ///   (`.questionCount`), a name or record cut short, a bad OPT (``WireError``).
+    @inlinable
+    public static func readMessage<V: QNameLabelVisitor>(_ buffer: UnsafeRawBufferPointer,
+                                                         labels eachLabel: inout V) -> Result<ParsedQuery, WireError> {
+        guard let header = DNSHeader(reading: buffer) else { return .failure(WireError(.truncated, at: 0)) }
+        guard header.qdCount <= 1 else { return .failure(WireError(.questionCount, at: 4)) }
         var pos = headerSize
         var labels = 0
-        while true {
-            // Four one-byte labels in a row (reverse-DNS and DNSBL names: a nibble or a digit
-            // each) are taken with one 8-byte load when the name stays under 255 bytes and the
-            // next length byte is there; anything else goes through the label-by-label checks.
-            while pos &+ 8 < buffer.count && pos &+ 8 &- headerSize < maxNameLength {
-                let w = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
-                guard w & 0x00FF_00FF_00FF_00FF == 0x0001_0001_0001_0001 else { break }
-                eachLabel.fourOneByteLabels(buffer, offset: pos, word: w)
-                pos &+= 8
-                labels &+= 4
+        var qtype: UInt16 = 0
+        var qclass: UInt16 = 0
+        if header.qdCount == 1 {
+            while true {
+                // Four one-byte labels in a row (reverse-DNS and DNSBL names: a nibble or a digit
+                // each) are taken with one 8-byte load when the name stays under 255 bytes and the
+                // next length byte is there; anything else goes through the label-by-label checks.
+                while pos &+ 8 < buffer.count && pos &+ 8 &- headerSize < maxNameLength {
+                    let w = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
+                    guard w & 0x00FF_00FF_00FF_00FF == 0x0001_0001_0001_0001 else { break }
+                    eachLabel.fourOneByteLabels(buffer, offset: pos, word: w)
+                    pos &+= 8
+                    labels &+= 4
+                }
+                guard pos < buffer.count else { return .failure(WireError(.truncated, at: pos)) }
+                let len = Int(buffer[pos])
+                if len == 0 { pos &+= 1; break }
+                if len & 0xC0 == 0xC0 { return .failure(WireError(.compressedQName, at: pos)) }
+                if len & 0xC0 != 0 { return .failure(WireError(.badName, at: pos)) }
+                let next = pos &+ 1 &+ len
+                guard next &- headerSize < maxNameLength else { return .failure(WireError(.badName, at: next)) }
+                // The label's bytes and the next length byte must be there before the caller reads
+                // the label: the error the next turn of the loop would report.
+                guard next < buffer.count else { return .failure(WireError(.truncated, at: next)) }
+                eachLabel.label(buffer, offset: pos, length: len)
+                pos = next
+                labels &+= 1
             }
-            guard pos < buffer.count else { return .failure(WireError(.truncated, at: pos)) }
-            let len = Int(buffer[pos])
-            if len == 0 { pos &+= 1; break }
-            if len & 0xC0 == 0xC0 { return .failure(WireError(.compressedQName, at: pos)) }
-            if len & 0xC0 != 0 { return .failure(WireError(.badName, at: pos)) }
-            let next = pos &+ 1 &+ len
-            guard next &- headerSize < maxNameLength else { return .failure(WireError(.badName, at: next)) }
-            // The label's bytes and the next length byte must be there before the caller reads
-            // the label: the error the next turn of the loop would report.
-            guard next < buffer.count else { return .failure(WireError(.truncated, at: next)) }
-            eachLabel.label(buffer, offset: pos, length: len)
-            pos = next
-            labels &+= 1
+            guard pos + 4 <= buffer.count else { return .failure(WireError(.truncated, at: pos)) }
+            qtype = buffer.readU16(at: pos)
+            qclass = buffer.readU16(at: pos + 2)
+            pos += 4
         }
-        let qnameLength = pos - headerSize
-        guard pos + 4 <= buffer.count else { return .failure(WireError(.truncated, at: pos)) }
-        let qtype = buffer.readU16(at: pos)
-        let qclass = buffer.readU16(at: pos + 2)
-        pos += 4
+        let qnameLength = header.qdCount == 1 ? pos - 4 - headerSize : 0
         let questionEnd = pos
 
         var edns: EDNSInfo? = nil
-        var hasTSIG = false
+        var optOffset = -1, cookieOffset = -1, cookieLength = 0, paddingOffset = -1, tsigOffset = -1
         let nonAdditional = Int(header.anCount) + Int(header.nsCount)
         let total = nonAdditional + Int(header.arCount)
         var index = 0
@@ -251,21 +287,33 @@ extension DNSWire {
                     let code = buffer.readU16(at: o)
                     let len = Int(buffer.readU16(at: o + 2))
                     guard o + 4 + len <= end else { return .failure(WireError(.badOPT, at: o)) }
-                    if code == EDNSOptionCode.nsid { nsid = true }
+                    if code == EDNSOptionCode.nsid {
+                        nsid = true
+                    } else if code == EDNSOptionCode.cookie && cookieOffset < 0 {
+                        cookieOffset = o + 4
+                        cookieLength = len
+                    } else if code == EDNSOptionCode.padding {
+                        paddingOffset = o + 4
+                    }
                     o += 4 + len
                 }
+                optOffset = ownerStart
                 edns = EDNSInfo(udpPayloadSize: rrClass, extendedRCode: UInt8(ttl >> 24),
                                 version: UInt8(truncatingIfNeeded: ttl >> 16),
                                 dnssecOK: ttl & 0x8000 != 0, nsidRequested: nsid)
             }
-            if type == DNSType.tsig { hasTSIG = true }
+            if type == DNSType.tsig && tsigOffset < 0 { tsigOffset = ownerStart }
             pos = rdStart + rdLength
             index += 1
         }
         var parsed = ParsedQuery(header: header, qnameOffset: headerSize, qnameLength: qnameLength,
                                  labelCount: labels, qtype: qtype, qclass: qclass,
                                  questionEnd: questionEnd, edns: edns)
-        parsed.hasTSIG = hasTSIG
+        parsed.optOffset = optOffset
+        parsed.cookieOffset = cookieOffset
+        parsed.cookieLength = cookieLength
+        parsed.paddingOffset = paddingOffset
+        parsed.tsigOffset = tsigOffset
         return .success(parsed)
     }
 

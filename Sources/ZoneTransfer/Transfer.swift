@@ -160,7 +160,7 @@ public final class TransferResponder: TransferHandler {
             return .reply(request.reply(rcode: 5))
         }
         // The zone in every store that holds it: `serve` answers their union (DNSBL.docc/AnswerRules.md).
-        guard let responder = snapshot.handler as? Responder else { return .reply(request.reply(rcode: 9)) }
+        let responder = snapshot.responder
         let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
         guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in

@@ -132,7 +132,8 @@ extension TransferResponder {
     /// Builds, on a background thread, the bodies of `snapshot`'s zones that have versions in
     /// the history and a serial the newest of them does not have.
     func prebuild(_ snapshot: Snapshot) {
-        guard history.limits.versions > 0, let responder = snapshot.handler as? Responder else { return }
+        guard history.limits.versions > 0 else { return }
+        let responder = snapshot.responder
         // Zones a secondary holds (a kept version) whose serial moved on: secondaries will ask.
         var names = Set<[UInt8]>()
         for z in responder.stores.flatMap(\.zones) where !names.contains(z.name) {

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DNSBL
-import DNSBLServer
+@testable import DNSBLServer
 import Foundation
 import Logging
 import Synchronization
@@ -226,14 +226,24 @@ package func udpQuery(_ address: ListenAddress, _ query: [UInt8], timeout: Doubl
     return nil
 }
 
-/// Starts a server on ephemeral loopback ports (v4 and v6) with `handler`.
+/// Starts a server on ephemeral loopback ports (v4 and v6) answering with `handler`.
+package func startServer(handler: Responder, configure: (inout ServerConfiguration) -> Void = { _ in },
+                 logger: Logger = Logger(label: "test")) async throws -> DNSServer {
+    try await startServer(Snapshot(responder: handler, entryCount: 1), configure: configure, logger: logger)
+}
+
+/// Starts a server whose snapshot's test hook answers with the stub `handler`.
 package func startServer(handler: any QueryHandler, configure: (inout ServerConfiguration) -> Void = { _ in },
                  logger: Logger = Logger(label: "test")) async throws -> DNSServer {
+    try await startServer(Snapshot(handler: handler, entryCount: 1), configure: configure, logger: logger)
+}
+
+func startServer(_ snapshot: Snapshot, configure: (inout ServerConfiguration) -> Void,
+                 logger: Logger) async throws -> DNSServer {
     var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0"), try ListenAddress(parsing: "[::1]:0")],
                                      threads: 2)
     configure(&config)
-    let server = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot(handler: handler, entryCount: 1)),
-                           logger: logger)
+    let server = DNSServer(configuration: config, holder: SnapshotHolder(snapshot), logger: logger)
     try await server.start()
     return server
 }

@@ -30,9 +30,9 @@ func cookieQuery(id: UInt16, name: String = "1.2.0.192.bl.example", type: UInt16
 /// The COOKIE option data of a response, or nil.
 func responseCookie(_ r: [UInt8]) -> [UInt8]? {
     r.withUnsafeBytes { b -> [UInt8]? in
-        let s = DNSWire.scanCookie(b)
-        guard s.status == .clientAndServer || s.status == .clientOnly else { return nil }
-        return Array(b[s.dataOffset..<s.dataOffset + s.dataLength])
+        var none = IgnoreLabels()
+        guard case .success(let p) = DNSWire.readMessage(b, labels: &none), p.hasCookie else { return nil }
+        return Array(b[p.cookieOffset..<p.cookieOffset + p.cookieLength])
     }
 }
 
@@ -40,11 +40,10 @@ func responseCookie(_ r: [UInt8]) -> [UInt8]? {
 func fullRCode(_ r: [UInt8]) -> Int {
     var rc = Int(r[3] & 0x0F)
     r.withUnsafeBytes { b in
-        // The OPT is last in our responses: its TTL's top byte is 6 bytes after TYPE.
-        let s = DNSWire.scanCookie(b)
-        if s.hasOPT, s.dataOffset > 0 {
-            let optType = s.dataOffset - 4 - 10  // TYPE offset when COOKIE is the first option
-            if optType >= 12, b.readU16(at: optType) == DNSType.opt { rc |= Int(b[optType + 4]) << 4 }
+        // The OPT's TTL starts 5 bytes after its root owner; its top byte is the extended RCODE.
+        var none = IgnoreLabels()
+        if case .success(let p) = DNSWire.readMessage(b, labels: &none), p.optOffset >= 0 {
+            rc |= Int(b[p.optOffset + 5]) << 4
         }
     }
     return rc
@@ -64,12 +63,11 @@ func opsResponder(created: UInt64? = nil) throws -> Responder {
     return Responder(stores: [try Store(zones: [z])])
 }
 
-func guardAnswer(_ g: QueryGuard, _ h: any QueryHandler, _ q: [UInt8], client: ClientAddress,
+/// The answer of the query pipeline (guard `g`, `h` answering, no TSIG) to `q`.
+func guardAnswer(_ g: QueryGuard, _ h: Responder, _ q: [UInt8], client: ClientAddress,
                  transport: Transport = .udp, now: UInt32) -> ([UInt8], QueryGuard.Action) {
-    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
-    defer { out.deallocate() }
-    let (o, action) = q.withUnsafeBytes { g.respond(to: $0, transport: transport, client: client, handler: h, now: now, into: out) }
-    return (Array(out[0..<o.length]), action)
+    let (r, _, action) = PipelineTests.answer(g, h, q, client: client, transport: transport, now: now)
+    return (r, action)
 }
 
 let rfcSecret = hexBytes("e5e973e5a6b2a43f48e7dc849e37bfcf")

@@ -54,7 +54,7 @@ struct ZoneMetricsTests {
         let metrics = ServerMetrics(logger: Logger(label: "test"))
         let block = metrics.makeBlock()
         let a = Responder(stores: [try twoZoneStore()])
-        let first = Snapshot(handler: a, entryCount: 2, generation: 1)
+        let first = Snapshot(responder: a, entryCount: 2, generation: 1)
         block.use(first)
         var o = AnswerOutcome()
         o.length = 12
@@ -62,7 +62,7 @@ struct ZoneMetricsTests {
         block.record(o, .answered, transport: .udp)
         // Generation 2 serves other.example first: index 0 is now other.example.
         let reordered = try twoZoneStore(names: ["other.example", "bl.example"])
-        let second = Snapshot(handler: Responder(stores: [reordered]), entryCount: 2, generation: 2)
+        let second = Snapshot(responder: Responder(stores: [reordered]), entryCount: 2, generation: 2)
         block.use(second)
         o.zone = 0
         block.record(o, .answered, transport: .tcp)
@@ -206,7 +206,7 @@ struct OversizedDatagramTests {
         let metrics = ServerMetrics(logger: Logger(label: "test"))
         var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 1)
         config.udpThreads = 1
-        let server = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot(handler: Responder(stores: [bundledStore]), entryCount: 1)),
+        let server = DNSServer(configuration: config, holder: SnapshotHolder(Snapshot(responder: Responder(stores: [bundledStore]), entryCount: 1)),
                                logger: Logger(label: "test"), metrics: metrics)
         metrics.server = server
         try await server.start()

@@ -1,4 +1,4 @@
-import DNSBLServer
+@testable import DNSBLServer
 import ServerTestSupport
 import Testing
 

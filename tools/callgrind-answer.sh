@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# User-space instructions per UDP answer of `prefixbl serve`, measured with callgrind.
+#
+# Usage: tools/callgrind-answer.sh BINARY MODE [QUERIES]
+#   MODE  plain   UDP queries without EDNS
+#         cookie  UDP queries with EDNS and a client cookie plus the valid server cookie the
+#                 first answer handed out (RFC 7873)
+#   QUERIES  how many queries to count (default 4000)
+#
+# Serves the bundled zones/ with `--threads 1` under valgrind, collection toggled on the UDP
+# worker loop (UDPServer.serve(fd:): recvmmsg, the whole answer path, sendmmsg). A client
+# waits for the server, learns the server cookie and sends 200 warm-up queries (first answers
+# build whatever is built lazily); the counters are then zeroed and the counted queries sent
+# from one socket, 16 in flight (names cycle over a listed A, a listed TXT, an unlisted name
+# and an IPv6 name). Prints the collected instructions divided by the answers received.
+# Needs valgrind, objcopy and python3. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:?binary}; mode=${2:?mode: plain or cookie}; n=${3:-4000}
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+# Valgrind 3.19 cannot read the DWARF 5 of a Swift build; the symbol table is enough.
+objcopy --strip-debug "$bin" "$work/prefixbl"
+valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*UDPServerC5serve*' \
+  --callgrind-out-file="$work/cg.out" "$work/prefixbl" serve --threads 1 --listen "127.0.0.1:$port" \
+  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie \
+  >"$work/serve.log" 2>&1 &
+pid=$!
+cat >"$work/client.py" <<'PY'
+import os, socket, struct, sys, time
+step, port, mode, n, state = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+names = ["10.2.0.192.bl.example", "2.0.0.127.bl.example", "1.0.0.127.bl.example",
+         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"]
+types = [1, 16, 1, 1]
+def wire(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+def query(i, cookie):
+    name, qtype = names[i % len(names)], types[i % len(types)]
+    m = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 1 if mode == "cookie" else 0)
+    m += wire(name) + struct.pack(">HH", qtype, 1)
+    if mode == "cookie":
+        opt = struct.pack(">HH", 10, len(cookie)) + cookie
+        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(opt)) + opt
+    return m
+def send(s, addr, count, cookie):
+    got = 0
+    for start in range(0, count, 16):
+        stop = min(count, start + 16)
+        for i in range(start, stop):
+            s.sendto(query(i, cookie), addr)
+        for i in range(start, stop):
+            try:
+                s.recvfrom(4096); got += 1
+            except socket.timeout:
+                break
+    return got
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+addr = ("127.0.0.1", port)
+if step == "warm":
+    s.settimeout(2)
+    client = os.urandom(8)
+    deadline = time.time() + 300
+    while True:
+        try:
+            s.sendto(query(0, client), addr)
+            r, _ = s.recvfrom(4096)
+            break
+        except (socket.timeout, ConnectionRefusedError):
+            if time.time() > deadline:
+                sys.exit("no answer from the server")
+            time.sleep(0.5)
+    i = r.rfind(b"\x00\x0a\x00\x18")
+    cookie = r[i + 4:i + 28] if mode == "cookie" and i >= 0 else client
+    open(state, "wb").write(cookie)
+    s.settimeout(2)
+    send(s, addr, 200, cookie)
+else:
+    s.settimeout(2)
+    print(send(s, addr, n, open(state, "rb").read()))
+PY
+python3 "$work/client.py" warm "$port" "$mode" "$n" "$work/cookie"
+callgrind_control -z "$pid" >/dev/null 2>&1
+answered=$(python3 "$work/client.py" run "$port" "$mode" "$n" "$work/cookie")
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+pid=""
+[ -n "${KEEP:-}" ] && cp "$work/cg.out" "$KEEP"
+ir=$(grep -E '^(summary|totals):' "$work/cg.out" | head -1 | awk '{print $2}')
+echo "mode=$mode answered=$answered instructions=$ir per_answer=$(python3 -c "print(round($ir / max($answered, 1), 1))")"
