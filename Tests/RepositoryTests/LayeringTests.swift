@@ -100,9 +100,12 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// The targets under Sources/ (test targets and the shared test helpers left out).
+/// The targets under Sources/ (test targets, the shared test helpers and build-tool plugins
+/// such as tools/version-stamp left out: a plugin runs at build time, no module imports it).
 func sourceTargets() async throws -> [DeclaredTarget] {
-    try await manifest.value.get().filter { $0.type != "test" && !($0.path ?? "").hasPrefix("Tests/") }
+    try await manifest.value.get().filter {
+        $0.type != "test" && $0.type != "plugin" && !($0.path ?? "").hasPrefix("Tests/")
+    }
 }
 
 /// The modules `import`ed by the Swift files of Sources/`target` (any attribute or access level,
