@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "CJail", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "LDNSKit", dependencies: ["CLDNS"]),
         .target(name: "DNSWire"),
+        // DNSSEC keys, DS, RRSIG and NSEC RDATA, canonical order: no I/O besides reading a key
+        // pair (KeyFiles.swift), no logging.
+        .target(name: "DNSSEC", dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
         .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
@@ -86,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
+                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -107,6 +110,7 @@ let package = Package(
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
         .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
         .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["TestSupport", "DNSSEC", "DNSWire", "LDNSKit"]),
         .testTarget(name: "ServerTests", dependencies: ["TestSupport", "ServerTestSupport", "DNSBLServer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
     ],
     swiftLanguageModes: [.v6]

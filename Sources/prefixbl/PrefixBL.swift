@@ -18,5 +18,6 @@ struct PrefixBL: ParsableCommand {
             Query.self,
             Aggregate.self,
             Export.self,
+            DNSSECDS.self,
         ])
 }
