@@ -3,7 +3,9 @@ extension CanonicalName {
     /// rightmost, each label as a left-justified unsigned octet string with upper-case ASCII
     /// letters taken as lower case; a label that is a prefix of another sorts first, and a
     /// name sorts before the names below it.
-    /// - Parameters: a, b: uncompressed wire-form names.
+    /// - Parameters:
+    ///   - a: an uncompressed wire-form name.
+    ///   - b: another.
     /// - Returns: a negative number, 0 or a positive number as `a` sorts before, equal to or
     ///   after `b`.
     public static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {

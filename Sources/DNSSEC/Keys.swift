@@ -156,7 +156,10 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
     /// class, the base64 split by spaces or parentheses), `privateText` the `.private` file
     /// (`Private-key-format: v1.x`, `Algorithm: 13 (ECDSAP256SHA256)`, `PrivateKey: <base64>`).
     /// - Parameters:
-    ///   - publicFile, privateFile: the files' names, used only in error messages.
+    ///   - publicFile: the `.key` file's name, used only in error messages.
+    ///   - publicText: the `.key` file's text.
+    ///   - privateFile: the `.private` file's name, used only in error messages.
+    ///   - privateText: the `.private` file's text.
     /// - Throws: ``DNSSECKeyError`` naming the file: not exactly one DNSKEY, owner not a valid
     ///   name, flags not 256/257, protocol not 3, `unsupported algorithm N`, fields missing,
     ///   base64 corrupt, the algorithms of the two files differ, or the public key is not the

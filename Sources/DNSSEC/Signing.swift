@@ -23,6 +23,9 @@ public enum DNSSECRecords {
     /// - Parameters:
     ///   - owner: the RRset's owner in uncompressed wire form (any case); for a wildcard
     ///     expansion, the wildcard (`*.…`) owner.
+    ///   - type: the RRset's type.
+    ///   - rrClass: the RRset's class.
+    ///   - ttl: the original TTL in seconds.
     ///   - rdatas: the RDATA of each RR, uncompressed; domain names inside them already in
     ///     canonical (lower-case) form where RFC 4034 §6.2 item 3 asks for it.
     ///   - rrsigPrefix: ``rrsigPrefix(type:owner:ttl:inception:expiration:key:)``.
@@ -94,11 +97,13 @@ extension SigningKey {
     /// - Parameters:
     ///   - owner: the RRset's owner, uncompressed wire form (a wildcard owner for wildcard
     ///     RRsets: the Labels field then excludes the `*`).
-    ///   - type, rrClass: the RRset's type and class.
+    ///   - type: the RRset's type.
+    ///   - rrClass: the RRset's class (IN by default).
     ///   - ttl: the original TTL in seconds.
     ///   - rdatas: each RR's RDATA, uncompressed (see
     ///     ``DNSSECRecords/signedData(owner:type:rrClass:ttl:rdatas:rrsigPrefix:)``).
-    ///   - inception, expiration: the validity window, seconds since 1970 (mod 2^32).
+    ///   - inception: start of the validity window, seconds since 1970 (mod 2^32).
+    ///   - expiration: end of the validity window, seconds since 1970 (mod 2^32).
     /// - Throws: ``DNSSECSigningError`` when the cryptographic library fails.
     public func rrsig(owner: [UInt8], type: UInt16, rrClass: UInt16 = DNSClass.in, ttl: UInt32,
                       rdatas: [[UInt8]], inception: UInt32, expiration: UInt32) throws(DNSSECSigningError) -> [UInt8] {
