@@ -268,11 +268,12 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
             let key = line[..<colon].trimmingSpaces.lowercased()
             fields[key] = line[line.index(after: colon)...].trimmingSpaces
         }
+        // Nothing read from this file is echoed into a message: it holds the secret.
         guard let format = fields["private-key-format"] else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "no Private-key-format line: not a BIND private key file")
         }
         guard format.hasPrefix("v1.") else {
-            throw DNSSECKeyError(.badPrivateKey, file: file, "Private-key-format '\(format)' is not v1.x")
+            throw DNSSECKeyError(.badPrivateKey, file: file, "Private-key-format is not v1.x")
         }
         guard let algText = fields["algorithm"], let algNumber = UInt8(algText.prefix(while: \.isNumber)) else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "no numeric Algorithm line")
