@@ -20,8 +20,26 @@ let pairs: [(String, String)] = [
     ("bl.example. IN DNSKEY 257 3 15 LIK4G2huMM5gJI4rn8dMo58jwV4Mo9Hmg1b8MdjLOdE=",
      "Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\nPrivateKey: MutEC3rpllWCc8+99fwPeSmfc2nWcC1SNtRgZNqhpsI=\n"),
 ]
-let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 1 : 1
+// `dnssec-rate SECONDS`: timed runs. `dnssec-rate --count N 13|15`: exactly N signatures with
+// one algorithm and no timing, for instruction counts under callgrind (run N = 0 and N = 1000
+// and divide the difference).
 let owner = CanonicalName.parse("*.8.b.d.0.1.0.0.2.bl.example.")!
+let args = CommandLine.arguments
+if args.count == 4, args[1] == "--count", let n = Int(args[2]), let alg = UInt8(args[3]) {
+    for (pub, priv) in pairs {
+        let key = try SigningKey(publicFile: "K.key", publicText: pub, privateFile: "K.private", privateText: priv)
+        guard key.dnskey.algorithm.rawValue == alg else { continue }
+        var rd: [UInt8] = [127, 0, 0, 2]
+        var total = 0
+        for i in 0..<n {
+            rd[3] = UInt8(truncatingIfNeeded: i)
+            total += try key.rrsig(owner: owner, type: 1, ttl: 2100, rdatas: [rd], inception: 1, expiration: 2).count
+        }
+        print("\(key.dnskey.algorithm.mnemonic): \(n) signatures, \(total) RRSIG RDATA bytes")
+    }
+    exit(0)
+}
+let seconds = args.count > 1 ? Double(args[1]) ?? 1 : 1
 for (pub, priv) in pairs {
     let key = try SigningKey(publicFile: "K.key", publicText: pub, privateFile: "K.private", privateText: priv)
     let t0 = now()
