@@ -168,3 +168,51 @@ struct SigningTests {
         }
     }
 }
+
+/// The NSEC chain built from ``CanonicalName`` order and ``DNSSECRecords/typeBitmap(_:)`` is
+/// the one `ldns-signzone` builds for the same zone: the same owners, next names and bitmaps.
+struct SignzoneParityTests {
+    @Test(.enabled(if: which("ldns-signzone") != nil, "ldns-signzone (ldnsutils) is not installed"))
+    func nsecChainMatchesLdnsSignzone() throws {
+        let key = try Fixture.ecdsa()
+        let dir = TempDir()
+        let zone = try signedZone(key: key, now: SigningTests.now)
+        var unsigned: [String] = []
+        for s in zone.rrsets where s.type != DNSSECRecords.typeNSEC {
+            for rd in DNSSECRecords.canonicalOrder(s.rdatas) {
+                unsigned.append(try ZoneFile.presentation(wire: rrWire(s.owner, s.type, ttl: s.ttl, rd)))
+            }
+        }
+        let soaFirst = unsigned.filter { $0.contains("\tSOA\t") } + unsigned.filter { !$0.contains("\tSOA\t") }
+        let file = dir.write("bl.example.zone", soaFirst.joined(separator: "\n") + "\n")
+        let base = Fixture.write(dir, base: "Kbl.example.+013+33812", key: Fixture.ecdsaKey, priv: Fixture.ecdsaPrivate)
+        let run = try runTool(which("ldns-signzone")!, ["-d", "-f", dir.path + "/signed.zone", file, base], in: dir.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        let theirs = try ZoneFile.load(path: dir.path + "/signed.zone")
+            .filter { $0.type == DNSSECRecords.typeNSEC }
+            .map { CanonicalName.text($0.owner) + " " + DNSSECRecords.describeNSEC($0.rdata) }
+        let ours = zone.rrsets.filter { $0.type == DNSSECRecords.typeNSEC }
+            .map { CanonicalName.text($0.owner) + " " + DNSSECRecords.describeNSEC($0.rdatas[0]) }
+        #expect(theirs.count == 5, "one NSEC per owner: apex, ns, an octet name, two wildcards")
+        #expect(theirs.sorted() == ours.sorted())
+    }
+}
+
+extension DNSSECRecords {
+    /// `next type type…` of NSEC RDATA, types as numbers, for comparing chains in tests.
+    static func describeNSEC(_ rdata: [UInt8]) -> String {
+        var i = 0
+        while i < rdata.count, rdata[i] != 0 { i += Int(rdata[i]) + 1 }
+        let next = Array(rdata[0...i])
+        var types: [Int] = []
+        i += 1
+        while i + 2 <= rdata.count {
+            let window = Int(rdata[i]), length = Int(rdata[i + 1])
+            for b in 0..<length where i + 2 + b < rdata.count {
+                for bit in 0..<8 where rdata[i + 2 + b] & (0x80 >> UInt8(bit)) != 0 { types.append(window * 256 + b * 8 + bit) }
+            }
+            i += 2 + length
+        }
+        return CanonicalName.text(next) + " " + types.map(String.init).joined(separator: " ")
+    }
+}
