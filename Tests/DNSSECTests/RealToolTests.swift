@@ -48,6 +48,27 @@ struct RealToolTests {
         #expect(ds.stdout == key.dnskey.ds.description + "\n")
     }
 
+    static let keymgr = which("keymgr")
+
+    /// Knot's keymgr imports the pairs we load (`import-bind`) and its `ds` prints the same
+    /// SHA-256 DS. (keymgr 3.2 keeps keys as PEM and writes no BIND-format files itself.)
+    @Test(.enabled(if: ldnsKeygen != nil && keymgr != nil, "ldns-keygen (ldnsutils) or keymgr (knot) is not installed"),
+          arguments: ["ECDSAP256SHA256", "ED25519"])
+    func knotKeymgrAgrees(algorithm: String) throws {
+        let dir = TempDir()
+        let gen = try runTool(Self.ldnsKeygen!, ["-a", algorithm, "-k", "bl.example"], in: dir.path)
+        #expect(gen.status == 0, "\(gen.stderr)")
+        let base = dir.path + "/" + gen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let key = try SigningKey.load(path: base)
+        try FileManager.default.createDirectory(atPath: dir.path + "/kasp", withIntermediateDirectories: true)
+        let imported = try runTool(Self.keymgr!, ["-D", dir.path + "/kasp", "bl.example.", "import-bind", base + ".key"])
+        #expect(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
+        let ds = try runTool(Self.keymgr!, ["-D", dir.path + "/kasp", "bl.example.", "ds", String(key.dnskey.keyTag)])
+        #expect(ds.status == 0, "\(ds.stderr)")
+        let sha256 = ds.stdout.split(separator: "\n").map(Self.dsFields).filter { $0.count == 5 && $0[3] == "2" }
+        #expect(sha256 == [Self.dsFields(Substring(key.dnskey.ds.description))], "\(ds.stdout)")
+    }
+
     /// `prefixbl dnssec-ds` prints for keys of both tools what `dnssec-dsfromkey -2` prints.
     @Test(.enabled(if: ldnsKeygen != nil && bindKeygen != nil && bindDS != nil,
                    "ldns-keygen (ldnsutils) or dnssec-keygen/dnssec-dsfromkey (bind9) is not installed"))
