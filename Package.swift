@@ -8,7 +8,9 @@ import PackageDescription
 //   ZoneTransfer   AXFR, IXFR history, NOTIFY, TSIG key files and signed transfers
 //   DNSBLServer    transport (UDP, TCP), snapshots and reload, query guard, metrics, TSIG messages
 //   DNSBL          answer rules (the Responder)
-//   PrefixStore    the store file; DNSWire: wire format, no I/O
+//   PrefixStore    the store file
+//   DNSSEC         zone keys, DS, RRSIG and NSEC RDATA, canonical order (reads key files only)
+//   DNSWire        wire format, no I/O
 // Beside them: ZoneSource (source parsing, the one build path from specs to a store image),
 // ZoneExport (a zone's records), Aggregation, and LDNSKit → CLDNS (libldns). The transport and
 // everything under it import none of these: libldns belongs to the compiler, the exporter,
@@ -51,6 +53,9 @@ let package = Package(
         .target(name: "CJail", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "LDNSKit", dependencies: ["CLDNS"]),
         .target(name: "DNSWire"),
+        // DNSSEC keys, DS, RRSIG and NSEC RDATA, canonical order: no I/O besides reading a key
+        // pair (KeyFiles.swift), no logging.
+        .target(name: "DNSSEC", dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
         .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
@@ -89,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport",
+                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -117,6 +122,7 @@ let package = Package(
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
         .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
         .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["TestSupport", "DNSSEC", "DNSWire", "LDNSKit"]),
         .testTarget(name: "ServerTests", dependencies: ["TestSupport", "ServerTestSupport", "DNSBLServer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
     ],
     swiftLanguageModes: [.v6]

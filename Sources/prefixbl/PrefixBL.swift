@@ -20,5 +20,6 @@ struct PrefixBL: ParsableCommand {
             Query.self,
             Aggregate.self,
             Export.self,
+            DNSSECDS.self,
         ])
 }

@@ -14,6 +14,7 @@ let layers: [(module: String, rank: Double, role: String)] = [
     ("CSystemShims", 0, "C shims: recvmmsg/sendmmsg"),
     ("CJail", 0, "C: open(2) interposer for the chroot, linked by the executable only"),
     ("DNSWire", 1, "wire: DNS messages read and written, no I/O"),
+    ("DNSSEC", 1.5, "DNSSEC records: zone keys, DS, RRSIG and NSEC RDATA, canonical order"),
     ("PrefixStore", 2, "store: the mapped range tables"),
     ("DNSBL", 3, "answer rules"),
     ("CLDNS", 3.1, "beside: system library libldns"),

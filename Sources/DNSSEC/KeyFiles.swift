@@ -1,0 +1,47 @@
+// The module's only file I/O: reading a key pair from disk. Everything else works on what a
+// caller hands it.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SigningKey {
+    /// Reads a BIND-format key pair from disk (before any chroot or privilege drop).
+    /// - Parameter path: the base name (`Kbl.example.+013+33812`) or either file of the pair
+    ///   (`….key`, `….private`); the other file is found beside it.
+    /// - Throws: ``DNSSECKeyError`` naming the file that is missing, unreadable (the system's
+    ///   reason) or wrong (see ``init(publicFile:publicText:privateFile:privateText:)``).
+    public static func load(path: String) throws(DNSSECKeyError) -> SigningKey {
+        var base = path
+        if base.hasSuffix(".key") { base.removeLast(4) } else if base.hasSuffix(".private") { base.removeLast(8) }
+        let publicFile = base + ".key", privateFile = base + ".private"
+        let publicText = try readKeyFile(publicFile)
+        let privateText = try readKeyFile(privateFile)
+        return try SigningKey(publicFile: publicFile, publicText: publicText, privateFile: privateFile, privateText: privateText)
+    }
+
+    /// A key file's text; at most 64 KiB (key files are a few hundred bytes).
+    static func readKeyFile(_ path: String) throws(DNSSECKeyError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw DNSSECKeyError(.unreadable, file: path, "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DNSSECKeyError(.unreadable, file: path, "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > 65536 { throw DNSSECKeyError(.unreadable, file: path, "larger than 64 KiB: not a key file") }
+        }
+        // Wipe the buffer that held the private key's text before it is freed.
+        defer { for i in chunk.indices { chunk[i] = 0 } }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
