@@ -216,7 +216,7 @@ public final class Responder: Sendable {
 
     /// Reads `query` once: header, question (QDCOUNT 0 or 1), the OPT and where its options
     /// and a TSIG record are, handing each QNAME label to the scan the answer rules use
-    /// (``DNSWire/readMessage(_:labels:)``). Allocates nothing.
+    /// (`DNSWire/readMessage(_:labels:)`). Allocates nothing.
     /// - Returns: the read; ``ReadQuery/error`` set for a message to answer FORMERR.
     public static func read(_ query: UnsafeRawBufferPointer) -> ReadQuery {
         // One walk over QNAME: the reader hands each label to the scan, which keeps where labels

@@ -10,14 +10,14 @@ import DNSBLServer
 public enum Privileges {
     /// Switches to `group` (default: the user's primary group) and `user`, dropping supplementary
     /// groups; the order (groups, gid, uid) is the one that leaves no way back.
-    /// - Throws: ``DNSBLServer/ServerError`` `.privileges` naming the user/group and the failing call.
+    /// - Throws: `DNSBLServer/ServerError` `.privileges` naming the user/group and the failing call.
     public static func drop(user: String?, group: String?) throws(ServerError) {
         let (uid, gid) = try resolve(user: user, group: group)
         try drop(uid: uid, gid: gid)
     }
 
     /// Looks the user and group up now (before a chroot hides /etc/passwd and /etc/group).
-    /// - Throws: ``DNSBLServer/ServerError`` `.privileges` naming an unknown user or group.
+    /// - Throws: `DNSBLServer/ServerError` `.privileges` naming an unknown user or group.
     public static func resolve(user: String?, group: String?) throws(ServerError) -> (uid: uid_t?, gid: gid_t?) {
         var uid: uid_t? = nil
         var gid: gid_t? = nil
@@ -34,7 +34,7 @@ public enum Privileges {
     }
 
     /// Switches to already resolved ids (see ``resolve(user:group:)``); nil = keep.
-    /// - Throws: ``DNSBLServer/ServerError`` `.privileges` naming the failing call.
+    /// - Throws: `DNSBLServer/ServerError` `.privileges` naming the failing call.
     public static func drop(uid: uid_t?, gid: gid_t?) throws(ServerError) {
         if let gid {
             var g = gid

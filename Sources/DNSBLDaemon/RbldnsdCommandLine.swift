@@ -64,7 +64,7 @@ public struct RbldnsdCommandLine: Sendable, Equatable {
     static let flags: Set<Character> = ["4", "6", "e", "q", "n", "f", "d", "v", "C", "a", "A"]
 
     /// Parses rbldnsd's argv (without the program name).
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` for an unknown option, a missing value, a bad time
+    /// - Throws: `DNSBLServer/ServerError` `.config` for an unknown option, a missing value, a bad time
     ///   value, and the refused options `-d` (use `prefixbl dump`), `-x`/`-X` (no extensions).
     public static func parse(_ argv: [String]) throws(ServerError) -> RbldnsdCommandLine {
         var r = RbldnsdCommandLine()
@@ -153,7 +153,7 @@ public struct RbldnsdCommandLine: Sendable, Equatable {
     private mutating func note(_ s: String) { if !notes.contains(s) { notes.append(s) } }
 
     /// A time value in rbldnsd's units: digits with an optional suffix s, m, h, d or w.
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` for anything else or a value above 2^31-1 seconds.
+    /// - Throws: `DNSBLServer/ServerError` `.config` for anything else or a value above 2^31-1 seconds.
     public static func seconds(_ text: Substring) throws(ServerError) -> UInt32 {
         var digits = text
         var unit: UInt64 = 1
@@ -180,7 +180,7 @@ public struct RbldnsdCommandLine: Sendable, Equatable {
     /// The `-b` values resolved as rbldnsd does (`addr[/port]`, port default 53, names and
     /// services via `getaddrinfo`, so that inet_aton's short forms such as `127.2` = 127.0.0.2
     /// work), filtered by `-4`/`-6`, in order, duplicates removed.
-    /// - Throws: ``DNSBLServer/ServerError`` `.badAddress` when a value does not resolve.
+    /// - Throws: `DNSBLServer/ServerError` `.badAddress` when a value does not resolve.
     public func listenAddresses() throws(ServerError) -> [ListenAddress] {
         var out: [ListenAddress] = []
         for b in bind {

@@ -10,7 +10,7 @@ import PrefixStore
 import ZoneSource
 
 /// What `serve` answers from: compiled stores and dataset specs, with the build settings of
-/// the one source path (``ZoneSource/SourceBuild``) and the TTL bounds applied to both.
+/// the one source path (`ZoneSource/SourceBuild`) and the TTL bounds applied to both.
 public struct DataSources: Sendable {
     /// Store files, mapped as they are (then TTL-bounded).
     public var stores: [String]
@@ -59,7 +59,7 @@ public struct BuildFailed: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The reload side of the daemon: the loader the ``DNSBLServer/Reloader`` calls (it never calls
+/// The reload side of the daemon: the loader the `DNSBLServer/Reloader` calls (it never calls
 /// back into the command line) and the refresh that rebuilds the Responder for `$TIMESTAMP`
 /// expiry.
 public struct ServingLoader: Sendable {
@@ -71,7 +71,7 @@ public struct ServingLoader: Sendable {
         self.data = data; self.answer = answer; self.logger = logger
     }
 
-    /// The ``DNSBLServer/SnapshotLoader`` for the Reloader: the watched files and the builder.
+    /// The `DNSBLServer/SnapshotLoader` for the Reloader: the watched files and the builder.
     public var snapshotLoader: SnapshotLoader {
         SnapshotLoader(files: data.files) { [data, answer, logger] in
             let now = wallClock()
@@ -80,7 +80,7 @@ public struct ServingLoader: Sendable {
         }
     }
 
-    /// For ``DNSBLServer/Reloader/refresh``: `$TIMESTAMP` expiry is judged when a Responder
+    /// For `DNSBLServer/Reloader/refresh`: `$TIMESTAMP` expiry is judged when a Responder
     /// is built, so a snapshot with an expiring dataset is rebuilt (every minute) from the
     /// stores it already has; nil when no dataset expires.
     public var refresh: @Sendable (Snapshot) -> Snapshot? {

@@ -8,7 +8,7 @@ import DNSBLServer
 
 /// The daemon's half of systemd's service protocol, without libsystemd: readiness
 /// notification (`sd_notify(3)`, the `NOTIFY_SOCKET` datagram protocol). Socket activation,
-/// the transport's half, is ``DNSBLServer/Systemd/inheritedSockets(unsetEnvironment:)``.
+/// the transport's half, is `DNSBLServer/Systemd/inheritedSockets(unsetEnvironment:)`.
 extension Systemd {
     /// Sends one state datagram (e.g. `"READY=1"`, `"RELOADING=1\nMONOTONIC_USEC=…"`,
     /// `"STOPPING=1"`, `"STATUS=…"`) to the socket named by `NOTIFY_SOCKET`. A path starting with

@@ -12,7 +12,7 @@ import ZoneSource
 ///   the IPv4 bits common to the domain as an IPv4 prefix (its length is IPv4MaskLen).
 public enum TransitionFlags {
     /// Adds every flag's mapping to `options`.
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` naming the flag, its value and what is wrong.
+    /// - Throws: `DNSBLServer/ServerError` `.config` naming the flag, its value and what is wrong.
     public static func apply(teredo: [String], nat64: [String], sixRD: [String],
                              to options: inout AnswerOptions) throws(ServerError) {
         for value in teredo {

@@ -15,7 +15,7 @@ public final class DNSServer: @unchecked Sendable {
     public let logger: Logger
     public let queryLog: QueryLog?
     /// Cookies, response rate limiting and the stale-zone refusal (``OperationsConfiguration``),
-    /// read by the ``QueryPipeline`` both transports share.
+    /// read by the `QueryPipeline` both transports share.
     public let queryGuard: QueryGuard
     private let udp: UDPServer
     private let tcp: TCPServer

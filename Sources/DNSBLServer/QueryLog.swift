@@ -37,7 +37,9 @@ public final class QueryLog: @unchecked Sendable {
     public let skipNXDOMAIN: Bool
 
     /// Opens (appends to) `path`, creating it with mode 0640.
-    /// - Parameter skipNXDOMAIN: see ``skipNXDOMAIN``.
+    /// - Parameters:
+    ///   - path: the log file (`/dev/stdout` for standard output).
+    ///   - skipNXDOMAIN: see ``skipNXDOMAIN``.
     /// - Throws: ``ServerError`` with code `.io` when the file cannot be opened.
     public init(path: String, skipNXDOMAIN: Bool = false) throws(ServerError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -111,7 +113,7 @@ public final class QueryLog: @unchecked Sendable {
     }
 
     /// Records one query. `peer` is the client's sockaddr; `query` the raw query bytes. QNAME
-    /// and QTYPE come from the outcome (``DNSBL/AnswerOutcome/qnameLength``, ``DNSBL/AnswerOutcome/qtype``)
+    /// and QTYPE come from the outcome (`DNSBL/AnswerOutcome/qnameLength`, `DNSBL/AnswerOutcome/qtype`)
     /// when the query was read; only a query that could not be read is searched for them.
     public func record(transport: Transport, peer: UnsafePointer<sockaddr>?,
                        query: UnsafeRawBufferPointer, outcome: AnswerOutcome) {

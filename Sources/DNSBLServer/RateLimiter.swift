@@ -102,7 +102,7 @@ public final class ResponseRateLimiter: @unchecked Sendable {
     /// The bucket key of one answer for `client`, from the answer's outcome and the query it
     /// answers (nothing is read from the response): the client's prefix plus the response
     /// class — for answers the QNAME (case-folded) and QTYPE, for NXDOMAIN and NODATA the zone
-    /// that answered (``AnswerOutcome/zone``, so a flood of random names under one zone shares
+    /// that answered (`AnswerOutcome/zone`, so a flood of random names under one zone shares
     /// one bucket), for errors and answers without a question the RCODE.
     public func key(client: ClientAddress, outcome: AnswerOutcome, query: UnsafeRawBufferPointer) -> UInt64 {
         var h = SipHash24(k0: k0, k1: k1)

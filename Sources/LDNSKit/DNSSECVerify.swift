@@ -4,8 +4,10 @@ import CLDNS
 public enum DNSSECVerify {
     /// Verifies one RRSIG over an RRset with `ldns_verify_rrsig_keylist_time`.
     /// - Parameters:
-    ///   - rrset, rrsig, keys: whole RRs in uncompressed wire form (owner, TYPE, CLASS, TTL,
-    ///     RDLENGTH, RDATA); `keys` are DNSKEY RRs.
+    ///   - rrset: the signed RRs, each whole in uncompressed wire form (owner, TYPE, CLASS,
+    ///     TTL, RDLENGTH, RDATA).
+    ///   - rrsig: the RRSIG RR, in the same form.
+    ///   - keys: DNSKEY RRs, in the same form.
     ///   - time: the moment to check the validity window against, seconds since 1970.
     /// - Returns: `nil` when the signature validates, else the ldns status text.
     /// - Throws: ``LDNSError`` when an RR does not parse.

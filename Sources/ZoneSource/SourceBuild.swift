@@ -32,7 +32,7 @@ public struct TTLBounds: Sendable, Hashable {
     }
 
     /// The same TTLs of a mapped store: `store` itself when there is no bound, else a store
-    /// sharing its mapping with the TTLs clamped (``PrefixStore/Store/mappingTTLs(_:)``).
+    /// sharing its mapping with the TTLs clamped (`PrefixStore/Store/mappingTTLs(_:)`).
     public func apply(to store: Store) -> Store {
         isEmpty ? store : store.mappingTTLs(clamp)
     }
@@ -40,7 +40,7 @@ public struct TTLBounds: Sendable, Hashable {
 
 /// The one path from dataset specs to a store image, taken by `prefixbl compile`, `check` and
 /// `serve` alike (NSD's checker is its loader): compile (``Compiler/compile(_:options:)``),
-/// clamp the TTLs (``TTLBounds``), encode (``PrefixStore/StoreBuilder/encode(_:)``), and report
+/// clamp the TTLs (``TTLBounds``), encode (`PrefixStore/StoreBuilder/encode(_:)`), and report
 /// the equal-prefix conflicts the encoder found as diagnostics naming both lines. Every
 /// consumer sees the same diagnostics, in the same order.
 public struct SourceBuild: Sendable {
@@ -62,8 +62,12 @@ public struct SourceBuild: Sendable {
 
     /// Runs the path. Conflicts are errors under ``CompileOptions/strict``, warnings otherwise.
     /// Never throws: every problem is a ``Diagnostic``.
-    /// - Parameter encoding: called once parsing succeeded, before the (possibly long) encode;
-    ///   for a progress display.
+    /// - Parameters:
+    ///   - specs: the dataset specs, in command-line order.
+    ///   - options: compiler options (`--strict`, `--force`, TTL default, host bits…).
+    ///   - ttl: TTL bounds applied to the compiled zones (`--min-ttl`, `--max-ttl`).
+    ///   - encoding: called once parsing succeeded, before the (possibly long) encode;
+    ///     for a progress display.
     public static func run(_ specs: [ZoneSpec], options: CompileOptions, ttl: TTLBounds = TTLBounds(),
                            encoding: (() -> Void)? = nil) -> SourceBuild {
         let result = Compiler.compile(specs, options: options)

@@ -9,7 +9,7 @@ import Darwin
 
 /// Sends DNS NOTIFY (RFC 1996) to secondaries when a reload changes a zone's SOA serial.
 ///
-/// It subscribes to the ``DNSBLServer/SnapshotHolder``'s swaps: for each zone whose serial
+/// It subscribes to the `DNSBLServer/SnapshotHolder`'s swaps: for each zone whose serial
 /// differs from the snapshot replaced, every target gets a NOTIFY (opcode 4, QUESTION = the
 /// zone's SOA, AA) over UDP, retried ``attempts`` times ``timeout`` seconds apart until the
 /// target acknowledges with the same ID (RFC 1996 §3.6). A reload that keeps a zone's serial
@@ -36,7 +36,7 @@ public final class NotifyService: Service, Sendable {
     ///   - logger: for acknowledgements, failures and unchanged serials.
     ///   - attempts: sends per target and new serial before giving up.
     ///   - timeout: seconds to wait for each acknowledgement.
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` for a target that does not parse or names an unknown key.
+    /// - Throws: `DNSBLServer/ServerError` `.config` for a target that does not parse or names an unknown key.
     public init(holder: SnapshotHolder, targets: [String], keyring: TSIGKeyring? = nil, logger: Logger,
                 attempts: Int = 3, timeout: Double = 1) throws(ServerError) {
         self.holder = holder

@@ -12,7 +12,7 @@ import DNSBLServer
 extension TSIGKey {
     /// Parses `--tsig-key`: dig's `-y` form `[ALGORITHM:]NAME:SECRET`, or `NAME:ALGORITHM:SECRET`.
     /// The secret is base64; without an algorithm the key is HMAC-SHA256.
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` naming the key (never the secret).
+    /// - Throws: `DNSBLServer/ServerError` `.config` naming the key (never the secret).
     public init(option text: String) throws(ServerError) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         let name: String, algorithm: TSIGAlgorithm, secretText: String
@@ -54,7 +54,7 @@ extension TSIGKey {
     /// ```
     ///
     /// Comments start with `#`, `//` or `/* */`; anything besides key definitions is skipped.
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` with file:line for an incomplete key, an unknown
+    /// - Throws: `DNSBLServer/ServerError` `.config` with file:line for an incomplete key, an unknown
     ///   algorithm or a secret that is not base64; `.io` when the file cannot be read.
     public static func read(keyFile path: String) throws(ServerError) -> [TSIGKey] {
         guard let text = readTextFile(path) else { throw ServerError(.io, "cannot read TSIG key file \(path)") }

@@ -19,7 +19,7 @@ public struct TransferACL: Sendable {
 
     /// Parses `ADDR/LEN` or a bare address (a host) per element, optionally followed by
     /// whitespace and a TSIG key name (`NOKEY` = none).
-    /// - Throws: ``DNSBLServer/ServerError`` `.config` naming the bad element.
+    /// - Throws: `DNSBLServer/ServerError` `.config` naming the bad element.
     public init(parsing cidrs: [String]) throws(ServerError) {
         for element in cidrs {
             let words = element.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
