@@ -16,9 +16,15 @@ public struct SnapshotLoader: Sendable {
     /// dedicated thread, never on a serving thread. Throws an error describing what is wrong;
     /// the `generation` of the returned snapshot is ignored.
     public var build: @Sendable () throws -> Snapshot
+    /// The source files of each zone, keyed by the zone's lower-case text without the trailing
+    /// dot (as ``zoneText(_:)`` writes it). The data age of a zone whose datasets carry no
+    /// `$TIMESTAMP` is the newest modification time of its own files, so one fresh zone does
+    /// not hide a stale one; a zone not named here (from a store) falls back to every file.
+    public var zoneFiles: [String: [String]]
 
-    public init(files: [String], build: @escaping @Sendable () throws -> Snapshot) {
+    public init(files: [String], zoneFiles: [String: [String]] = [:], build: @escaping @Sendable () throws -> Snapshot) {
         self.files = files
+        self.zoneFiles = zoneFiles
         self.build = build
     }
 }
