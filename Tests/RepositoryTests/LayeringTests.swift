@@ -102,7 +102,7 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// The targets under Sources/ (test targets and the shared test helpers left out).
 func sourceTargets() async throws -> [DeclaredTarget] {
-    try await manifest.value.get().filter { $0.type != "test" && !($0.path ?? "").hasPrefix("Tests/") }
+    try await manifest.value.get().filter { $0.type != "test" && $0.type != "plugin" && !($0.path ?? "").hasPrefix("Tests/") }
 }
 
 /// The modules `import`ed by the Swift files of Sources/`target` (any attribute or access level,
