@@ -181,6 +181,7 @@ public struct DaemonConfiguration: Sendable {
             throw InvalidConfiguration(error.message)
         }
         var build = CompileOptions(strict: o.strict, force: o.forceCompile)
+        build.strictLinesOnly = true
         build.defaultTTL = o.defaultTTL
         build.allowHostBits = o.allowHostBits
         data = DataSources(stores: o.stores, specs: specs, compile: build, ttl: TTLBounds(min: o.minTTL, max: o.maxTTL))

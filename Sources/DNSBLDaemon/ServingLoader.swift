@@ -28,6 +28,18 @@ public struct DataSources: Sendable {
     /// Every file whose change asks for a reload.
     public var files: [String] { stores + specs.flatMap(\.files) }
 
+    /// The spec files of each zone, keyed by lower-case zone text without the trailing dot
+    /// (``DNSBLServer/SnapshotLoader/zoneFiles``: a zone's data age comes from its own files).
+    public var zoneFiles: [String: [String]] {
+        var out: [String: [String]] = [:]
+        for spec in specs {
+            var zone = spec.zone.lowercased()
+            while zone.count > 1 && zone.hasSuffix(".") { zone.removeLast() }
+            out[zone, default: []] += spec.files
+        }
+        return out
+    }
+
     /// Maps the stores and builds the specs (the path of `prefixbl compile`), TTL bounds applied.
     /// - Parameter now: Unix seconds for `$TIMESTAMP` checks.
     /// - Parameter warn: called with every warning the build reports (conflicts included), in order.
@@ -73,7 +85,7 @@ public struct ServingLoader: Sendable {
 
     /// The `DNSBLServer/SnapshotLoader` for the Reloader: the watched files and the builder.
     public var snapshotLoader: SnapshotLoader {
-        SnapshotLoader(files: data.files) { [data, answer, logger] in
+        SnapshotLoader(files: data.files, zoneFiles: data.zoneFiles) { [data, answer, logger] in
             let now = wallClock()
             let stores = try data.load(now: now) { logger.warning("\($0)") }
             return Snapshot.serving(stores, options: answer, now: now)

@@ -347,7 +347,9 @@ public final class ServerMetrics: @unchecked Sendable {
                     gauge("prefixbl_dataset_skipped_lines", [("zone", name), ("dataset", d.name), ("type", d.type)]).record(d.skippedLines)
                     newest = max(newest, d.created ?? 0)
                 }
-                if newest == 0 { newest = fileTime }
+                if newest == 0 {
+                    newest = reloader?.loader.zoneFiles[name.lowercased()].map { $0.map(fileMTime).max() ?? 0 } ?? fileTime
+                }
                 guard newest > 0 else { continue }
                 let age = now > newest ? now - newest : 0
                 gauge("prefixbl_zone_data_age_seconds", [("zone", name)]).record(Int64(age))

@@ -16,9 +16,15 @@ public struct SnapshotLoader: Sendable {
     /// dedicated thread, never on a serving thread. Throws an error describing what is wrong;
     /// the `generation` of the returned snapshot is ignored.
     public var build: @Sendable () throws -> Snapshot
+    /// The source files of each zone, keyed by the zone's lower-case text without the trailing
+    /// dot (as ``zoneText(_:)`` writes it). The data age of a zone whose datasets carry no
+    /// `$TIMESTAMP` is the newest modification time of its own files, so one fresh zone does
+    /// not hide a stale one; a zone not named here (from a store) falls back to every file.
+    public var zoneFiles: [String: [String]]
 
-    public init(files: [String], build: @escaping @Sendable () throws -> Snapshot) {
+    public init(files: [String], zoneFiles: [String: [String]] = [:], build: @escaping @Sendable () throws -> Snapshot) {
         self.files = files
+        self.zoneFiles = zoneFiles
         self.build = build
     }
 }
@@ -70,8 +76,8 @@ public enum ReloadResult: Sendable, Equatable {
 ///   generator still writing in place is waited for); a file that changes while the candidate is
 ///   being built invalidates the candidate, which is then rebuilt.
 /// - Validation: the builder's own checks, then the shrink guard: a candidate whose entry count
-///   falls by more than ``maxShrink`` (a fraction: 0.5 = 50%) of the previous one is refused
-///   unless ``force`` is set.
+///   falls by more than ``maxShrink`` (a fraction: 0.5 = 50%) of the previous one, in total or
+///   in any dataset both have, is refused unless ``force`` is set.
 /// - Swap: the new snapshot replaces the old one atomically; queries in flight finish on the
 ///   old one, which is released (and its stores unmapped) when the last of them ends.
 /// Every refused candidate is logged with its reason at error level; the old data keeps serving.
@@ -244,11 +250,9 @@ public final class Reloader: Service, @unchecked Sendable {
                 continue
             }
             let previous = holder.load()
-            let floor = Double(previous.entryCount) * (1 - maxShrink)
-            if !force && Double(candidate.entryCount) < floor {
+            if !force, let reason = Reloader.shrinkRefusal(from: previous, to: candidate, maxShrink: maxShrink) {
                 state.withLock { $0 = after }
                 refusedCount.add(1, ordering: .relaxed)
-                let reason = "entries would fall from \(previous.entryCount) to \(candidate.entryCount), more than \(Int(maxShrink * 100))% (--max-shrink); use --force-reload to accept"
                 logger.error("reload refused; old data keeps serving", metadata: [
                     "trigger": "\(trigger)", "reason": "\(reason)"])
                 return .refused(reason: reason)
@@ -267,6 +271,34 @@ public final class Reloader: Service, @unchecked Sendable {
         }
         logger.warning("files kept changing during load; will retry at the next change", metadata: ["trigger": "\(trigger)"])
         return .unsettled
+    }
+
+    /// Why `candidate` shrinks too much to replace `previous`, or nil. The guard looks at the
+    /// total and at each dataset (zone, dataset name) present in both: a dataset whose file was
+    /// replaced by one of nothing but bad lines (each skipped, as rbldnsd skips them) must not
+    /// quietly take its listings away because other datasets keep the total up.
+    static func shrinkRefusal(from previous: Snapshot, to candidate: Snapshot, maxShrink: Double) -> String? {
+        func fell(_ before: Int, _ after: Int) -> Bool { Double(after) < Double(before) * (1 - maxShrink) }
+        let limit = "more than \(Int(maxShrink * 100))% (--max-shrink); use --force-reload to accept"
+        if fell(previous.entryCount, candidate.entryCount) {
+            return "entries would fall from \(previous.entryCount) to \(candidate.entryCount), \(limit)"
+        }
+        func counts(_ s: Snapshot) -> [String: Int] {
+            var out: [String: Int] = [:]
+            for store in s.responder.stores {
+                for zone in store.zones {
+                    for d in zone.datasets { out["\(zoneText(zone.name)) \(d.name)", default: 0] += d.entryCount }
+                }
+            }
+            return out
+        }
+        let before = counts(previous)
+        for (key, after) in counts(candidate).sorted(by: { $0.key < $1.key }) {
+            if let b = before[key], fell(b, after) {
+                return "entries of \(key) would fall from \(b) to \(after), \(limit)"
+            }
+        }
+        return nil
     }
 
     /// Waits until two looks `delay` seconds apart agree; gives up after 120 s.

@@ -45,6 +45,10 @@ public struct ZoneSpec: Sendable, Hashable, CustomStringConvertible {
 public struct CompileOptions: Sendable {
     /// Every warning becomes an error (`--strict`).
     public var strict = false
+    /// With ``strict``, the warnings about a zone as a whole stay warnings: a synthesised SOA
+    /// (no `$SOA`, as in most rbldnsd data) and an in-zone NS name without an address. What
+    /// `serve --strict` refuses is data rbldnsd would skip, not a zone rbldnsd serves as it is.
+    public var strictLinesOnly = false
     /// Allow listings the guards refuse: 0.0.0.0/0, ::/0, IPv4 data listing 127.0.0.1 (`--force`).
     public var force = false
     /// Read a numeric second column N as A 127.0.0.N instead of as TXT (`--count-as-value`).
@@ -151,6 +155,7 @@ public enum Compiler {
         let clock = ContinuousClock.now
         let cpuStart = processCPUSeconds()
         var sink = DiagnosticSink(strict: options.strict)
+        if options.strictLinesOnly { sink.notStrict = [.noSOA, .nsWithoutAddress] }
         var options = options
         if options.defaultTTL > DatasetParser.maxTTL {
             sink.warning(.ttlTooLarge, "default TTL \(options.defaultTTL) is 2^31 or more; clamped to \(DatasetParser.maxTTL) (RFC 2181 §8: resolvers take a TTL with the top bit set as 0)")

@@ -85,6 +85,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
 /// Collects diagnostics during one compile; `strict` turns warnings into errors.
 struct DiagnosticSink {
     var strict: Bool
+    /// Codes `strict` leaves as warnings (``CompileOptions/strictLinesOnly``).
+    var notStrict: Set<Diagnostic.Code> = []
     var list: [Diagnostic] = []
     var warnings = 0
     var errors = 0
@@ -99,7 +101,7 @@ struct DiagnosticSink {
 
     mutating func add(_ d: Diagnostic) {
         var d = d
-        if strict && d.severity == .warning { d.severity = .error }
+        if strict && d.severity == .warning && !notStrict.contains(d.code) { d.severity = .error }
         if d.severity == .error { errors += 1 } else { warnings += 1 }
         if list.count < DiagnosticSink.keepLimit { list.append(d) } else {
             suppressed += 1

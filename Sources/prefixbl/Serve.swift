@@ -94,7 +94,7 @@ struct Serve: ParsableCommand {
     var checkInterval: Double = 1
     @Option(help: "Seconds between the two looks at a changed file that must agree before it is read.")
     var settleDelay: Double = 0.5
-    @Option(help: "Refuse a reload whose entry count falls by more than this percentage.")
+    @Option(help: "Refuse a reload whose entry count, in total or in any one dataset, falls by more than this percentage.")
     var maxShrink: Double = 50
     @Flag(help: "Accept reloads that fail the --max-shrink guard.")
     var forceReload = false

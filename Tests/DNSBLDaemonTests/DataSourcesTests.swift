@@ -73,4 +73,28 @@ struct DataSourcesTests {
             "\(error)".contains("\(file):2") && "\(error)".contains("192.0.2.256")
         }
     }
+
+    /// `serve --strict` refuses the lines rbldnsd would skip, as its help says, and nothing
+    /// else: before, every warning refused, so a zone without `$SOA` (most rbldnsd data) or
+    /// with an in-zone NS without an address (the bundled zones/) could not be served at all.
+    @Test func serveStrictRefusesBadLinesNotZoneAdvisories() throws {
+        let dir = TempDir()
+        let good = dir.write("good.txt", "$NS 3600 ns1.bl.example\n192.0.2.1\n")
+        let bad = dir.write("bad.txt", "192.0.2.1\n192.0.2.256\n")
+        func configuration(_ file: String) throws -> DaemonConfiguration {
+            var o = DaemonOptions()
+            o.specs = ["bl.example:ip4set:" + file]
+            o.strict = true
+            return try DaemonConfiguration(o)
+        }
+        var warnings: [String] = []
+        let loaded = try configuration(good).data.load(now: 0) { warnings.append("\($0)") }
+        #expect(loaded.flatMap(\.zones).count == 1)
+        #expect(warnings.contains { $0.contains("no $SOA") } && warnings.contains { $0.contains("ns1.bl.example") }, "\(warnings)")
+        #expect {
+            _ = try configuration(bad).data.load(now: 0) { _ in }
+        } throws: { error in
+            "\(error)".contains("\(bad):2") && !"\(error)".contains("no $SOA")
+        }
+    }
 }

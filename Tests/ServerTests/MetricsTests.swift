@@ -126,6 +126,56 @@ struct MetricsTests {
     }
 }
 
+extension MetricsTests {
+    /// Two zones from their own source files, neither with `$TIMESTAMP`: the data age of each
+    /// is its own files' modification time. Before, the newest of all watched files counted
+    /// for every zone, so a fresh zone hid a stale one from `--max-age`.
+    @Test("--max-age: a zone's age is that of its own files; a fresh zone does not hide a stale one")
+    func maxAgePerZoneFiles() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let oldFile = dir + "/old.txt", freshFile = dir + "/fresh.txt"
+        try "192.0.2.1\n".write(toFile: oldFile, atomically: true, encoding: .utf8)
+        try "192.0.2.1\n".write(toFile: freshFile, atomically: true, encoding: .utf8)
+        let old = time_t(wallClockSeconds()) - 100_000
+        var times = [timeval(tv_sec: old, tv_usec: 0), timeval(tv_sec: old, tv_usec: 0)]
+        #expect(utimes(oldFile, &times) == 0)
+        func zone(_ name: String) -> ZoneInput {
+            let ds = DatasetInput(name: "t", type: "ip4trie", family: .ipv4, ttl: 2100,
+                                  values: [ListingValue(a: 0x7F00_0002, txt: Array("listed $".utf8))],
+                                  entries: [PrefixEntry(address: UInt128(0xC000_0201), prefixLength: 32, value: 0, origin: 1)],
+                                  created: nil, expires: nil)
+            return ZoneInput(name: wireNameOps(name),
+                             soa: SOAData(ttl: 3600, mname: wireNameOps("ns1." + name), rname: wireNameOps("hostmaster.example.org"),
+                                          serial: 1, refresh: 7200, retry: 1800, expire: 1209600, minimum: 300),
+                             nsTTL: 86400, ns: [wireNameOps("ns1." + name)], datasets: [ds])
+        }
+        let store = try Store(zones: [zone("old.example"), zone("fresh.example")])
+        let snapshot = Snapshot.serving([store], options: AnswerOptions(), now: 0)
+        let loader = SnapshotLoader(files: [oldFile, freshFile],
+                                    zoneFiles: ["old.example": [oldFile], "fresh.example": [freshFile]]) { snapshot }
+        let holder = SnapshotHolder(snapshot)
+        let metrics = ServerMetrics(logger: Logger(label: "test"))
+        metrics.maxAge = 3600
+        metrics.refuseStale = true
+        metrics.reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
+        let config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
+        let server = DNSServer(configuration: config, holder: holder, logger: Logger(label: "test"), metrics: metrics)
+        try await server.start()
+        metrics.server = server
+        let text = metrics.exposition()
+        #expect(sample(text, #"prefixbl_zone_stale{zone="old.example"}"#) == 1)
+        #expect(sample(text, #"prefixbl_zone_data_age_seconds{zone="old.example"}"#) >= 100_000)
+        #expect(sample(text, #"prefixbl_zone_stale{zone="fresh.example"}"#) == 0)
+        let dns = try #require(server.udpAddresses.first)
+        let stale = try #require(try udpQuery(dns, makeQuery(id: 1, name: "1.2.0.192.old.example")))
+        #expect(stale[3] & 0x0F == 5)
+        let fresh = try #require(try udpQuery(dns, makeQuery(id: 2, name: "1.2.0.192.fresh.example")))
+        #expect(fresh[3] & 0x0F == 0)
+        await server.stop()
+    }
+}
+
 /// A DNSServer on 127.0.0.1:0 (2 UDP threads) answering from `stores`, with metrics and their
 /// HTTP listener on 127.0.0.1:0, both started. `configure` adjusts the configuration first.
 func startWithMetrics(_ stores: [Store], _ configure: (inout ServerConfiguration) -> Void = { _ in })

@@ -2,11 +2,13 @@
 import Glibc
 #endif
 import DNSBL
+import DNSBLDaemon
 @testable import DNSBLServer
 import Foundation
 import Logging
 import Synchronization
 import Testing
+import ZoneSource
 import ServerTestSupport
 
 /// Stub data file: "VALUE COUNT" → a handler answering 127.0.0.VALUE with COUNT entries.
@@ -176,6 +178,40 @@ struct ReloadTests {
             Issue.record("a missing file must be refused"); return
         }
         #expect(holder.load().generation == 3)
+    }
+
+    /// One zone from an ip4set file of 100 entries and an ip6trie file of 1,000. The ip4set file
+    /// replaced by one of nothing but bad lines (each skipped, as rbldnsd skips them) lowered the
+    /// total by only 9%, so the whole-snapshot guard let every IPv4 listing go. The guard now
+    /// also holds per dataset; an ordinary edit of that file still reloads.
+    @Test("shrink guard per dataset: a file replaced by only bad lines keeps its old listings")
+    func shrinkGuardPerDataset() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let v4 = dir + "/v4.txt", v6 = dir + "/v6.txt"
+        func v4Text(_ n: Int) -> String { ":127.0.0.2:Listed $\n" + (0..<n).map { "10.0.\($0 / 250).\($0 % 250)\n" }.joined() }
+        try writeAtomically(v4Text(100), to: v4)
+        try writeAtomically(":127.0.0.2:Listed $\n" + (0..<1000).map { "2001:db8:\(String($0, radix: 16))::/48\n" }.joined(), to: v6)
+        let data = DataSources(stores: [], specs: [ZoneSpec(zone: "bl.example", type: "ip4set", files: [v4]),
+                                                   ZoneSpec(zone: "BL.example.", type: "ip6trie", files: [v6])])
+        let loader = ServingLoader(data: data, answer: AnswerOptions(), logger: Logger(label: "test")).snapshotLoader
+        #expect(loader.zoneFiles == ["bl.example": [v4, v6]])
+        let (first, _) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
+        #expect(first.entryCount == 1100)
+        let holder = SnapshotHolder(first)
+        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
+        reloader.settleDelay = 0.01
+        try writeAtomically("garbage\n300.1.1.1\n2001:db8::1\n", to: v4)
+        guard case .refused(let reason) = await reloader.reload(trigger: "test") else {
+            Issue.record("an ip4set file of only bad lines must not empty the dataset"); return
+        }
+        #expect(reason.contains("bl.example") && reason.contains("from 100 to 0"))
+        #expect(holder.load().entryCount == 1100 && holder.load().generation == 1)
+        try writeAtomically(v4Text(60), to: v4)   // 40% fewer: allowed
+        #expect(await reloader.reload(trigger: "test") == .swapped(generation: 2, entries: 1060))
+        reloader.force = true
+        try writeAtomically("garbage\n", to: v4)
+        #expect(await reloader.reload(trigger: "test") == .swapped(generation: 3, entries: 1000))
     }
 
     @Test("refresh rebuilds the snapshot periodically without reading files (for $TIMESTAMP expiry)")
