@@ -287,7 +287,8 @@ public final class Responder: Sendable {
             return out
         }
         guard read.ok, request.verdict != .formErr,
-              read.parsed.header.qdCount == 1 || (request.cookie != nil && read.parsed.edns != nil) else {
+              read.parsed.header.qdCount == 1 || (request.cookie != nil && read.parsed.edns != nil)
+                || (read.parsed.edns?.version ?? 0) > 0 else {
             guard w.header(id: h.id, flags: DNSFlags.qr | echoed | DNSRCode.formErr) else { return out }
             out.rcode = UInt8(DNSRCode.formErr)
             out.length = w.count
@@ -297,11 +298,14 @@ public final class Responder: Sendable {
         let limit = min(request.limit, response.count)
         w.limit = limit
         if read.parsed.header.qdCount == 0, let e = read.parsed.edns {
-            // RFC 7873 §5.4: a cookie-only query learns our server cookie.
-            guard w.header(id: h.id, flags: DNSFlags.qr | echoed, ar: 1),
-                  w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: 0, dnssecOK: e.dnssecOK, nsid: nil,
-                        cookie: request.cookie)
+            // RFC 6891 §6.1.3: an EDNS version we do not speak is BADVERS first, question or
+            // not; otherwise RFC 7873 §5.4: a cookie-only query learns our server cookie.
+            let rcode = e.version > 0 ? DNSRCode.badVers : 0
+            guard w.header(id: h.id, flags: DNSFlags.qr | echoed | (rcode & 0xF), ar: 1),
+                  w.opt(udpPayloadSize: UInt16(ourPayloadSize), extendedRCode: UInt8(rcode >> 4), dnssecOK: e.dnssecOK,
+                        nsid: nil, cookie: e.version > 0 ? nil : request.cookie)
             else { return AnswerOutcome() }
+            out.rcode = UInt8(truncatingIfNeeded: rcode)
             out.length = w.count
             return out
         }

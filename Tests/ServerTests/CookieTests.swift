@@ -152,6 +152,19 @@ struct CookieTests {
         #expect(f[3] & 0x0F == 1)
     }
 
+    @Test("rfc6891_6_1_3: QDCOUNT 0 with EDNS version 1 is BADVERS with an OPT of version 0, cookie or not")
+    func cookieOnlyQueryOfAnotherVersion() throws {
+        let g = QueryGuard({ var o = OperationsConfiguration(); o.cookieSecret = rfcSecret; return o }(), udpPayloadSize: 1232)
+        let h = try opsResponder()
+        for cookie in [hexBytes("2464c4abcf10c957"), nil] {
+            let (r, _) = guardAnswer(g, h, cookieQuery(id: 8, cookie: cookie, question: false, version: 1),
+                                     client: client198, now: 1559731985)
+            #expect(fullRCode(r) == 16, "\(cookie.map(hexString) ?? "no cookie")")
+            #expect(r[5] == 0 && r[7] == 0 && r[11] == 1, "no question, no answer, the OPT")
+            #expect(responseCookie(r) == nil, "BADVERS comes before the cookie (RFC 7873 §5.2 is for version 0)")
+        }
+    }
+
     @Test("no OPT or no COOKIE: answers are byte-identical to the responder's own")
     func noCookieUntouched() throws {
         let g = QueryGuard(OperationsConfiguration(), udpPayloadSize: 1232)

@@ -324,7 +324,9 @@ struct MixedFamilyListTests {
         #expect(log.contains("\(file):4: warning: IPv4 entry '192.0.2.0/24' in an IPv6 dataset (ip6trie); line skipped"), "\(log)")
         #expect(log.contains("\(file):5: warning: IPv4 entry '192.0.2.77' in an IPv6 dataset (ip6trie); line skipped"), "\(log)")
         #expect(log.contains("skipped-lines=3"), "\(log)")
-        let metricsLine = try #require(log.split(separator: "\n").first { $0.contains("/metrics") })
+        // The metrics listener starts (and logs its address) after the DNS sockets answer.
+        #expect(server.child.waitFor("/metrics"), "\(server.child.text)")
+        let metricsLine = try #require(server.child.text.split(separator: "\n").first { $0.contains("/metrics") })
         let url = try #require(metricsLine.range(of: "http://").map { metricsLine[$0.upperBound...] })
         let address = try ListenAddress(parsing: String(url.prefix { $0 != "/" }))
         let page = try #require(try httpGet(address, "/metrics")).body
