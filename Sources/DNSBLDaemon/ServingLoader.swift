@@ -29,7 +29,7 @@ public struct DataSources: Sendable {
     public var files: [String] { stores + specs.flatMap(\.files) }
 
     /// The spec files of each zone, keyed by lower-case zone text without the trailing dot
-    /// (``DNSBLServer/SnapshotLoader/zoneFiles``: a zone's data age comes from its own files).
+    /// (`DNSBLServer.SnapshotLoader.zoneFiles`: a zone's data age comes from its own files).
     public var zoneFiles: [String: [String]] {
         var out: [String: [String]] = [:]
         for spec in specs {
