@@ -288,8 +288,14 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         guard let b64 = fields["privatekey"] else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "no PrivateKey line")
         }
-        guard let seed = DNSSECText.decodeBase64(b64.utf8) else {
+        guard var seed = DNSSECText.decodeBase64(b64.utf8) else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "PrivateKey is not valid base64")
+        }
+        // An ECDSA private key is an integer, and ldns-keygen (OpenSSL's BN_bn2bin) writes it
+        // without leading zero bytes: one key in 256 has 31 bytes. Padded back to the field
+        // size; a wrong one then fails the public-key match. An Ed25519 seed is 32 bytes as is.
+        if alg == .ecdsaP256SHA256, (1..<32).contains(seed.count) {
+            seed = [UInt8](repeating: 0, count: 32 - seed.count) + seed
         }
         guard seed.count == 32 else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "PrivateKey is \(seed.count) bytes, \(alg.mnemonic) needs 32")

@@ -1,9 +1,33 @@
+import Crypto
 import DNSSEC
 import Foundation
 import Testing
 import TestSupport
 
 struct KeyTests {
+    /// ldns-keygen writes an ECDSA private key as an integer without leading zero bytes, so one
+    /// key in 256 has a 31-byte PrivateKey (CI met one: "PrivateKey is 31 bytes").
+    @Test func ecdsaPrivateKeyWithoutItsLeadingZeroByte() throws {
+        let scalar = [UInt8(0)] + [UInt8](repeating: 0x11, count: 31)
+        let full = try P256.Signing.PrivateKey(rawRepresentation: scalar)
+        let publicKey = [UInt8](full.publicKey.rawRepresentation)
+        let key = "bl.example. IN DNSKEY 256 3 13 \(Data(publicKey).base64EncodedString())\n"
+        let priv = "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: \(Data(scalar.dropFirst()).base64EncodedString())\n"
+        let k = try SigningKey(publicFile: "K.key", publicText: key, privateFile: "K.private", privateText: priv)
+        #expect(k.dnskey.publicKey == publicKey)
+        // It signs, and the signature verifies with the public key.
+        let owner = wireName("bl.example")
+        let rdata = try k.rrsig(owner: owner, type: 1, rrClass: 1, ttl: 60, rdatas: [[127, 0, 0, 2]],
+                                inception: 1_000_000, expiration: 2_000_000)
+        let prefix = DNSSECRecords.rrsigPrefix(type: 1, owner: owner, ttl: 60, inception: 1_000_000,
+                                               expiration: 2_000_000, key: k.dnskey)
+        let data = DNSSECRecords.signedData(owner: owner, type: 1, rrClass: 1, ttl: 60, rdatas: [[127, 0, 0, 2]],
+                                            rrsigPrefix: prefix)
+        #expect(Array(rdata.prefix(prefix.count)) == prefix)
+        let signature = try P256.Signing.ECDSASignature(rawRepresentation: rdata.suffix(64))
+        #expect(full.publicKey.isValidSignature(signature, for: data))
+    }
+
     @Test func ldnsECDSAKeyParses() throws {
         let k = try Fixture.ecdsa()
         #expect(k.dnskey.algorithm == .ecdsaP256SHA256)
@@ -75,8 +99,16 @@ struct KeyTests {
         BadPair(name: "corrupt base64 in .private", key: Fixture.ecdsaKey,
                 priv: Fixture.ecdsaPrivate.replacingOccurrences(of: "DwUGyXdQ", with: "Dw!GyX*Q"),
                 code: .badPrivateKey, file: ".private", phrase: "not valid base64"),
-        BadPair(name: "truncated private key", key: Fixture.ecdsaKey,
+        // An ECDSA key shorter than 32 bytes is read as an integer without its leading zeros
+        // (ldns-keygen writes one in 256 that way): a cut one no longer matches its public key.
+        BadPair(name: "truncated ECDSA private key", key: Fixture.ecdsaKey,
                 priv: "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: DwUGyXdQ0VxmF9RPyAydB8xQ\n",
+                code: .mismatch, file: ".key", phrase: "does not match the private key"),
+        BadPair(name: "truncated Ed25519 seed", key: Fixture.edKey,
+                priv: "Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\nPrivateKey: MutEC3rpllWCc8+99fwPeSmfc2nWcC1S\n",
+                code: .badPrivateKey, file: ".private", phrase: "needs 32"),
+        BadPair(name: "ECDSA private key longer than 32 bytes", key: Fixture.ecdsaKey,
+                priv: "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: \(Data([1] + Data(base64Encoded: Fixture.ecdsaSecret)!).base64EncodedString())\n",
                 code: .badPrivateKey, file: ".private", phrase: "needs 32"),
         BadPair(name: "corrupt base64 in .key", key: Fixture.ecdsaKey.replacingOccurrences(of: "VNiq", with: "V%iq"),
                 priv: Fixture.ecdsaPrivate, code: .badPublicKey, file: ".key", phrase: "not valid base64"),
