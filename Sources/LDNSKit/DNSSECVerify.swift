@@ -32,15 +32,6 @@ public enum DNSSECVerify {
     }
 
     static func rr(_ wire: [UInt8]) throws(LDNSError) -> UnsafeMutablePointer<ldns_rr> {
-        var rr: UnsafeMutablePointer<ldns_rr>? = nil
-        var pos = 0
-        let status = wire.withUnsafeBufferPointer { p in
-            ldns_wire2rr(&rr, p.baseAddress, p.count, &pos, LDNS_SECTION_ANSWER)
-        }
-        guard status == LDNS_STATUS_OK, let p = rr else {
-            throw LDNSError(status: Int32(status.rawValue),
-                            reason: String(cString: ldns_get_errorstr_by_id(status)), input: "RR wire form")
-        }
-        return p
+        try ZoneFile.rr(wire: wire, input: "RR wire form").rr
     }
 }

@@ -19,13 +19,9 @@ public struct WireRR: Sendable, Hashable {
 
 /// Master-file (RFC 1035 §5) formatting and parsing through libldns.
 public enum ZoneFile {
-    /// Presentation text of one RR given in wire form (owner, type, class, TTL, RDLENGTH,
-    /// RDATA, no compression), as `ldns_rr2str` prints it, without the trailing newline.
-    /// libldns parses the RDATA by the type's field layout first, so a malformed record fails
-    /// here rather than in a secondary.
-    /// - Throws: ``LDNSError`` with the ldns status when the wire form does not parse or
-    ///   does not fill exactly `wire.count` bytes.
-    public static func presentation(wire: [UInt8]) throws(LDNSError) -> String {
+    /// One RR parsed from its uncompressed wire form with `ldns_wire2rr`, and the bytes it took;
+    /// the caller frees it (`ldns_rr_free`). `input` names the RR in the error.
+    static func rr(wire: [UInt8], input: String) throws(LDNSError) -> (rr: UnsafeMutablePointer<ldns_rr>, end: Int) {
         var rr: UnsafeMutablePointer<ldns_rr>? = nil
         var pos = 0
         let status = wire.withUnsafeBufferPointer { p in
@@ -33,8 +29,19 @@ public enum ZoneFile {
         }
         guard status == LDNS_STATUS_OK, let p = rr else {
             throw LDNSError(status: Int32(status.rawValue),
-                            reason: String(cString: ldns_get_errorstr_by_id(status)), input: "\(wire)")
+                            reason: String(cString: ldns_get_errorstr_by_id(status)), input: input)
         }
+        return (p, pos)
+    }
+
+    /// Presentation text of one RR given in wire form (owner, type, class, TTL, RDLENGTH,
+    /// RDATA, no compression), as `ldns_rr2str` prints it, without the trailing newline.
+    /// libldns parses the RDATA by the type's field layout first, so a malformed record fails
+    /// here rather than in a secondary.
+    /// - Throws: ``LDNSError`` with the ldns status when the wire form does not parse or
+    ///   does not fill exactly `wire.count` bytes.
+    public static func presentation(wire: [UInt8]) throws(LDNSError) -> String {
+        let (p, pos) = try rr(wire: wire, input: "\(wire)")
         defer { ldns_rr_free(p) }
         guard pos == wire.count else {
             throw LDNSError(status: 0, reason: "RR wire form has \(wire.count - pos) trailing bytes",
