@@ -177,7 +177,7 @@ struct ServingIndex: Sendable {
         for store in stores {
             for z in store.zones {
                 if z.isGlobalACL {
-                    for d in z.datasets where d.isACL {
+                    for d in z.datasets where d.rule.matchesClient {
                         if let e = d.expires, e < now { continue }
                         let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
                         if d.family == .ipv4 { global.v4.append(s) } else { global.v6.append(s) }
@@ -195,9 +195,15 @@ struct ServingIndex: Sendable {
                     // `$TIMESTAMP` expiry: an expired dataset is served as if absent.
                     if let e = d.expires, e < now { continue }
                     let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
-                    if d.isACL {
+                    // The store's rule decides what a dataset means, never its type name.
+                    switch d.rule {
+                    case .clientACL:
                         if d.family == .ipv4 { accs[i!].acl.v4.append(s) } else { accs[i!].acl.v6.append(s) }
                         continue
+                    case .longestPrefix, .ip4Buckets:
+                        // Both are one table search on the QNAME's address; an ip4set value run
+                        // is followed by the answer writer (StoreValue.continues).
+                        break
                     }
                     let sub = d.subzone.map(lowerASCII)
                     var j = accs[i!].subs.firstIndex { $0.sub == sub }

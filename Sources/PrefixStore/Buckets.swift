@@ -27,8 +27,6 @@ enum BucketFlattener {
         length > 24 ? 0 : length > 16 ? 1 : length > 8 ? 2 : 3
     }
 
-    /// Whether `type` is answered by the bucket rule.
-    static func applies(to d: DatasetInput) -> Bool { d.type == "ip4set" && d.family == .ipv4 }
 
     /// Runs the sweep. O(n log n + Σ active entries per boundary); entries are checked as
     /// ``Flattener/check(_:family:valueCount:)`` checks them.

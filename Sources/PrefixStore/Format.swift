@@ -84,7 +84,7 @@ enum StoreEncoder {
                 throw StoreError(.invalidInput, "not a valid wire-form name: \(n)")
             }
             let global = z.name == ZoneInput.globalACLZoneName
-            if global && (!z.records.isEmpty || z.datasets.contains { !$0.isACL }) {
+            if global && (!z.records.isEmpty || z.datasets.contains { $0.rule != .clientACL }) {
                 throw StoreError(.invalidInput, "the global-ACL zone '.' may hold only acl datasets")
             }
             for rec in z.records {
@@ -101,7 +101,10 @@ enum StoreEncoder {
                 guard isValidLabels(d.subzone[...]), d.subzone.count + z.name.count <= 255 else {
                     throw StoreError(.invalidInput, "subzone of \(d.name) is not a sequence of labels")
                 }
-                if d.isACL {
+                guard d.rule == DatasetRule(storedType: d.type, family: d.family) else {
+                    throw StoreError(.invalidInput, "\(d.name): type '\(d.type)' is stored as the \(DatasetRule(storedType: d.type, family: d.family)) rule, not \(d.rule) (DatasetRule(storedType:family:) must name it)")
+                }
+                if d.rule == .clientACL {
                     for v in d.values where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                         throw StoreError(.invalidInput, "acl value \(v.a) of \(d.name) is neither an action nor a policy answer in 127.255.255.0/24")
                     }
@@ -112,7 +115,8 @@ enum StoreEncoder {
                 // Value records of the dataset: its values, then (ip4set) the runs of values
                 // that answer together, each record but a run's last flagged "continues".
                 var records: [(value: ListingValue, continues: Bool)] = d.values.map { ($0, false) }
-                if BucketFlattener.applies(to: d) {
+                switch d.rule {
+                case .ip4Buckets:
                     let plan = try BucketFlattener.plan(d.entries, valueCount: d.values.count)
                     var runStart: [UInt32] = []
                     for g in plan.groups {
@@ -128,7 +132,7 @@ enum StoreEncoder {
                                      value: r.id < plain ? r.id : runStart[Int(r.id - plain)])
                     }
                     c = []
-                } else {
+                case .longestPrefix, .clientACL:
                     tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
                                       valueCount: d.values.count, options: options)
                     c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)

@@ -79,8 +79,11 @@ public struct SOAData: Sendable, Hashable {
 public struct DatasetInput: Sendable {
     /// Display name, e.g. `ip6trie:fullbogons-ipv6.txt`.
     public var name: String
-    /// rbldnsd type name: `ip4set`, `ip4tset`, `ip4trie`, `ip6trie`, `ip6tset`.
+    /// The dataset type's name (`ip4set`, `ip6trie`, `acl`, …), as the store file records it.
     public var type: String
+    /// How the dataset is matched and what its values mean; must be the rule
+    /// ``DatasetRule/init(storedType:family:)`` gives ``type`` (the builder checks).
+    public var rule: DatasetRule
     public var family: AddressFamily
     /// TTL of answers from this dataset, seconds (`$TTL`, default 2100).
     public var ttl: UInt32
@@ -99,17 +102,15 @@ public struct DatasetInput: Sendable {
     /// values out of range…, as rbldnsd skips them); kept in the store for metrics.
     public var skippedLines: Int = 0
 
-    public init(name: String, type: String, family: AddressFamily, ttl: UInt32,
+    /// - Parameter rule: the dataset type's rule; by default the one the store gives `type`.
+    public init(name: String, type: String, rule: DatasetRule? = nil, family: AddressFamily, ttl: UInt32,
                 values: [ListingValue], entries: [PrefixEntry],
                 created: UInt64? = nil, expires: UInt64? = nil, subzone: [UInt8] = []) {
         self.name = name; self.type = type; self.family = family; self.ttl = ttl
+        self.rule = rule ?? DatasetRule(storedType: type, family: family)
         self.values = values; self.entries = entries; self.created = created; self.expires = expires
         self.subzone = subzone
     }
-
-    /// Whether this is an access-control table (rbldnsd `acl`): its entries match the *client*
-    /// address, and its values are ``ACLAction`` codes or policy answers.
-    public var isACL: Bool { type == "acl" }
 }
 
 /// What an `acl` dataset's value means, encoded in ``ListingValue/a`` (ACL datasets only).

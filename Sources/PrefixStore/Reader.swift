@@ -217,7 +217,7 @@ enum StoreReader {
                 tablesEnd = end
                 datasets.append(ds)
             }
-            guard !global || datasets.allSatisfy(\.isACL) else { throw layoutError("\(what) is the global ACL but has non-acl datasets") }
+            guard !global || datasets.allSatisfy({ $0.rule == .clientACL }) else { throw layoutError("\(what) is the global ACL but has non-acl datasets") }
             for ds in datasets where ds.subzone.count + name.count > 255 {
                 throw layoutError("\(what) dataset \(ds.name) subzone makes a name longer than 255 bytes")
             }
@@ -320,15 +320,18 @@ enum StoreReader {
         if let last = dsValues.last, last.continues {
             throw layoutError("\(what) ends with a value that continues")
         }
-        if type == "acl" && dsValues.contains(where: \.continues) {
-            throw layoutError("\(what) is an acl with a value run")
-        }
-        if type == "acl" {
+        let rule = DatasetRule(storedType: type, family: family)
+        switch rule {
+        case .clientACL:
+            if dsValues.contains(where: \.continues) {
+                throw layoutError("\(what) is an acl with a value run")
+            }
             for v in dsValues where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                 throw layoutError("\(what) is an acl with value \(v.a), neither an action nor a policy answer")
             }
+        case .longestPrefix, .ip4Buckets: break
         }
-        let ds = StoreDataset(name: name, type: type, family: family, ttl: ttl, table: table,
+        let ds = StoreDataset(name: name, type: type, rule: rule, family: family, ttl: ttl, table: table,
                               values: dsValues,
                               created: flags & 1 != 0 ? created : nil, expires: flags & 2 != 0 ? expires : nil,
                               entryCount: entryCount, subzone: subzone, skippedLines: skippedLines)

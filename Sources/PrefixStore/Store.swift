@@ -342,7 +342,10 @@ public struct RangeTable: @unchecked Sendable {
 /// One dataset of a zone, as served.
 public struct StoreDataset: Sendable {
     public let name: String
+    /// The dataset type's name as stored (`ip4set`, `acl`, …); answers go by ``rule``.
     public let type: String
+    /// How the table is matched and what its values mean (from ``type``, see ``DatasetRule``).
+    public let rule: DatasetRule
     public let family: AddressFamily
     /// Answer TTL in seconds.
     public let ttl: UInt32
@@ -360,9 +363,6 @@ public struct StoreDataset: Sendable {
     /// Source lines the compiler skipped for this dataset (see ``DatasetInput/skippedLines``);
     /// 0 in stores written before the count existed.
     public let skippedLines: Int
-
-    /// An `acl` dataset: matched against the client address, values are ``ACLAction`` codes.
-    public var isACL: Bool { type == "acl" }
 }
 
 /// One zone of a store.

@@ -8,7 +8,7 @@ extension Store {
             var soa = z.soa
             soa.ttl = transform(soa.ttl)
             let datasets = z.datasets.map { d in
-                StoreDataset(name: d.name, type: d.type, family: d.family, ttl: transform(d.ttl), table: d.table,
+                StoreDataset(name: d.name, type: d.type, rule: d.rule, family: d.family, ttl: transform(d.ttl), table: d.table,
                              values: d.values, created: d.created, expires: d.expires, entryCount: d.entryCount,
                              subzone: d.subzone, skippedLines: d.skippedLines)
             }

@@ -175,7 +175,12 @@ public enum Exporter {
         // Datasets by serving zone (subzone labels; [] = the apex), in first-seen order.
         var subs: [(sub: [UInt8], sets: [StoreDataset])] = []
         for p in parts {
-            for d in p.datasets where !d.isACL {
+            for d in p.datasets {
+                // The store's rule decides what a dataset exports as, never its type name.
+                switch d.rule {
+                case .clientACL: continue                   // access control, not zone data
+                case .longestPrefix, .ip4Buckets: break     // address tables: reversed-address names
+                }
                 if let i = subs.firstIndex(where: { $0.sub == d.subzone }) {
                     subs[i].sets.append(d)
                 } else {

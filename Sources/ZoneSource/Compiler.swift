@@ -30,7 +30,7 @@ public struct ZoneSpec: Sendable, Hashable, CustomStringConvertible {
         type = String(parts[1]).lowercased()
         files = parts[2].split(whereSeparator: { $0 == "," || $0 == ":" }).map(String.init)
         // rbldnsd: an empty zone name is allowed for `acl` only and names the global ACL.
-        guard !zone.isEmpty || type == "acl" else {
+        guard !zone.isEmpty || DatasetTypes.named(type)?.allowsEmptyZone == true else {
             throw Diagnostic(.error, .badSpec, "invalid dataset spec '\(text)': missing zone name (only an acl may omit it, as the global ACL)")
         }
         guard !files.isEmpty else {
@@ -143,9 +143,6 @@ public struct OriginTable: Sendable {
 
 /// The compile driver: specs in, zones and diagnostics out (<doc:SourceSyntax>).
 public enum Compiler {
-    /// Dataset types recognised by name but not compiled yet.
-    static let laterTypes: Set<String> = ["dnset"]
-
     /// Parses every spec's files and assembles zones: datasets in command-line order, a zone
     /// named several times unites its datasets, the first `$SOA`/`$NS` in command-line order
     /// wins, a zone without `$SOA` gets a synthesised one. Applies the guards of
@@ -192,72 +189,17 @@ public enum Compiler {
                     continue
                 }
             }
-            if let extra = ZoneDatasetsParser.Kind(rawValue: spec.type) {
-                var zp = ZoneDatasetsParser(kind: extra, zone: zoneName,
-                                            specName: spec.files.joined(separator: ","), options: options)
-                var newest: UInt64 = 0
-                for file in spec.files {
-                    stats.files += 1
-                    var st = stat()
-                    if stat(file, &st) == 0 { newest = max(newest, UInt64(st.st_mtim.tv_sec)) }
-                    origins.files.append((nextOrigin, file))
-                    zp.beginFile(file, originBase: nextOrigin)
-                    do throws(LineReaderError) {
-                        var reader = try LineReader(path: file)
-                        try reader.forEachLine { p, n in zp.line(p, n) }
-                        stats.bytes += reader.bytesRead
-                        bytesBefore += reader.bytesRead
-                    } catch {
-                        sink.error(.io, "cannot read: \(error.reason)", file: file, line: error.line)
-                    }
-                    nextOrigin = zp.origin &+ 1
-                }
-                stats.lines += zp.linesRead
-                let (o, sinks) = zp.finish()
-                for s in sinks {
-                    for d in s.list { sink.add(d) }
-                    sink.suppressed += s.suppressed
-                    sink.suppressedErrors += s.suppressedErrors
-                }
-                stats.entries += o.entries
-                let zi: Int
-                if let i = zoneIndex[zoneName] { zi = i } else {
-                    zi = zones.count
-                    zoneIndex[zoneName] = zi
-                    zones.append(ZoneBuild(name: zoneName, text: spec.zone.isEmpty ? "." : spec.zone))
-                }
-                if zones[zi].soa == nil { zones[zi].soa = o.soa }
-                if zones[zi].ns == nil { zones[zi].ns = o.ns }
-                zones[zi].newestMTime = max(zones[zi].newestMTime, newest)
-                zones[zi].datasets += o.datasets.map { d in
-                    var d = d
-                    if extra != .combined { d.name = "\(spec.type):\(spec.files.joined(separator: ","))" }
-                    return d
-                }
-                for sec in o.skippedSections {
-                    skipped.append((spec.zone.isEmpty ? "." : spec.zone,
-                                    extra != .combined ? "\(spec.type):\(spec.files.joined(separator: ","))" : sec.name,
-                                    sec.lines))
-                }
-                if o.skippedOther > 0 {
-                    skipped.append((spec.zone.isEmpty ? "." : spec.zone, "\(spec.type):\(spec.files.joined(separator: ","))", o.skippedOther))
-                }
-                zones[zi].records += o.records
-                continue
-            }
-            guard let kind = DatasetKind(rawValue: spec.type) else {
-                if laterTypes.contains(spec.type) {
-                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (ip4set, ip4trie, ip4tset, ip6trie, ip6tset, generic, acl, combined are)")
+            guard let type = DatasetTypes.named(spec.type) else {
+                if DatasetTypes.later.contains(spec.type) {
+                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (\(DatasetTypes.names.joined(separator: ", ")) are)")
                 } else {
                     sink.error(.unsupportedType, "unknown dataset type '\(spec.type)' in '\(spec)'")
                 }
                 continue
             }
-            var parser = DatasetParser(kind: kind, countAsValue: options.countAsValue, force: options.force,
-                                       strict: options.strict, now: options.now)
-            parser.ttl = options.defaultTTL
-            parser.defaultTTL = options.defaultTTL
-            parser.allowHostBits = options.allowHostBits
+            let specName = "\(spec.type):\(spec.files.joined(separator: ","))"
+            let zoneText = spec.zone.isEmpty ? "." : spec.zone
+            var parser = SpecParser(type: type, zone: zoneName, specName: spec.files.joined(separator: ","), options: options)
             var newest: UInt64 = 0
             for file in spec.files {
                 stats.files += 1
@@ -291,28 +233,35 @@ public enum Compiler {
                 nextOrigin = parser.origin &+ 1
             }
             stats.lines += parser.linesRead
-            let values = parser.finish()
-            for d in parser.sink.list { sink.add(d) }
-            sink.suppressed += parser.sink.suppressed
-            sink.suppressedErrors += parser.sink.suppressedErrors
-            stats.entries += parser.entries.count
-
+            let (o, sinks) = parser.finish()
+            for s in sinks {
+                for d in s.list { sink.add(d) }
+                sink.suppressed += s.suppressed
+                sink.suppressedErrors += s.suppressedErrors
+            }
+            stats.entries += o.entries
             let zi: Int
             if let i = zoneIndex[zoneName] { zi = i } else {
                 zi = zones.count
                 zoneIndex[zoneName] = zi
-                zones.append(ZoneBuild(name: zoneName, text: spec.zone))
+                zones.append(ZoneBuild(name: zoneName, text: zoneText))
             }
-            if zones[zi].soa == nil { zones[zi].soa = parser.soa }
-            if zones[zi].ns == nil { zones[zi].ns = parser.ns }
+            if zones[zi].soa == nil { zones[zi].soa = o.soa }
+            if zones[zi].ns == nil { zones[zi].ns = o.ns }
             zones[zi].newestMTime = max(zones[zi].newestMTime, newest)
-            var input = DatasetInput(
-                name: "\(kind.rawValue):\(spec.files.joined(separator: ","))", type: kind.rawValue,
-                family: kind.family, ttl: parser.ttl, values: values, entries: parser.entries,
-                created: parser.created, expires: parser.expires)
-            input.skippedLines = parser.skipped
-            if parser.skipped > 0 { skipped.append((spec.zone, input.name, parser.skipped)) }
-            zones[zi].datasets.append(input)
+            // A container's datasets keep their section names; any other spec's is the spec's.
+            zones[zi].datasets += o.datasets.map { d in
+                var d = d
+                if !parser.isContainer { d.name = specName }
+                return d
+            }
+            for sec in o.skippedSections {
+                skipped.append((zoneText, parser.isContainer ? sec.name : specName, sec.lines))
+            }
+            if o.skippedOther > 0 {
+                skipped.append((zoneText, specName, o.skippedOther))
+            }
+            zones[zi].records += o.records
         }
 
         var out: [ZoneInput] = []
@@ -324,7 +273,7 @@ public enum Compiler {
                                      nsTTL: 0, ns: [], datasets: z.datasets))
                 continue
             }
-            guards(z.datasets.filter { !$0.isACL }, zone: z.text, options: options, origins: origins, sink: &sink)
+            guards(z.datasets.filter { !$0.rule.matchesClient }, zone: z.text, options: options, origins: origins, sink: &sink)
             let soa: SOAData
             if var s = z.soa?.soa {
                 if s.serial == 0 { s.serial = UInt32(truncatingIfNeeded: z.newestMTime) }
@@ -387,10 +336,11 @@ public enum Compiler {
             if d.family == .ipv4 {
                 // ip4set answers by rbldnsd's bucket rule; name a listing entry that covers it.
                 let listing: PrefixEntry?
-                if d.type == "ip4set" {
+                switch d.rule {
+                case .ip4Buckets:
                     listing = StoreBuilder.ip4setValues(d.entries, at: 0x7F00_0001).isEmpty ? nil
                         : d.entries.first { !$0.isExclusion && covers($0, 0x7F00_0001) }
-                } else {
+                case .longestPrefix, .clientACL:
                     listing = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32).flatMap { $0.isExclusion ? nil : $0 }
                 }
                 if let e = listing {

@@ -1,28 +1,31 @@
 import PrefixStore
 import LDNSKit
 
-/// The IP dataset types of rbldnsd this compiler reads (<doc:SourceSyntax#Datasets-on-the-command-line>).
-public enum DatasetKind: String, Sendable, CaseIterable {
-    /// Every IPv4 form: addresses, CIDR, short prefixes, ranges; per-entry values.
-    case ip4set
-    /// IPv4 CIDR prefixes (no ranges); per-entry values.
-    case ip4trie
-    /// Single IPv4 addresses sharing one value.
-    case ip4tset
-    /// IPv6 CIDR prefixes of any length; per-entry values.
-    case ip6trie
-    /// IPv6 /64 listings and /128 exclusions sharing one value.
-    case ip6tset
-
-    public var family: AddressFamily {
-        switch self {
-        case .ip4set, .ip4trie, .ip4tset: .ipv4
-        case .ip6trie, .ip6tset: .ipv6
-        }
-    }
-
+/// The line syntax of one address-list dataset type (`ip4set`, `ip6trie`, …), as its type file
+/// in `DatasetTypes/` declares it: ``DatasetParser`` reads every address-list type with it.
+struct AddressSyntax: Sendable {
+    /// The type's name, for messages.
+    let name: String
+    let family: AddressFamily
+    /// The store rule its tables are answered by.
+    let rule: DatasetRule
     /// Whether entries may carry their own `:A:TXT` or TXT (not the `tset` types).
-    var perEntryValues: Bool { self != .ip4tset && self != .ip6tset }
+    let perEntryValues: Bool
+    /// The type's own restrictions on the forms the family's parser reads: the message of a
+    /// refused entry (`text` gives the entry as written), or nil to take it. nil = every form.
+    let refuse: (@Sendable (_ form: EntryForm, _ text: () -> String) -> String?)?
+}
+
+/// An address-list entry's form, for ``AddressSyntax/refuse``.
+struct EntryForm {
+    /// `first-last` (IPv4 only).
+    var isRange: Bool
+    /// `!prefix`.
+    var exclusion: Bool
+    /// IPv4 octets written (a short prefix such as `10.1` has 2).
+    var octets: Int
+    /// Prefix length in bits (0 for a range).
+    var length: Int
 }
 
 /// A listing value as written, before `$0`–`$9` and `$=` are applied (they apply to the whole
@@ -52,7 +55,7 @@ struct NSSource {
 /// The hot path (an address line without value) touches only bytes and appends one
 /// ``PrefixEntry``; everything that allocates (values, specials, diagnostics) is off it.
 struct DatasetParser {
-    let kind: DatasetKind
+    let syntax: AddressSyntax
     let family: AddressFamily
     let countAsValue: Bool
     let force: Bool
@@ -94,9 +97,9 @@ struct DatasetParser {
     var skipped = 0
     var skippedInFile = 0
 
-    init(kind: DatasetKind, countAsValue: Bool, force: Bool, strict: Bool, now: UInt64) {
-        self.kind = kind
-        self.family = kind.family
+    init(syntax: AddressSyntax, countAsValue: Bool, force: Bool, strict: Bool, now: UInt64) {
+        self.syntax = syntax
+        self.family = syntax.family
         self.countAsValue = countAsValue
         self.force = force
         self.now = now
@@ -188,7 +191,7 @@ struct DatasetParser {
         if c == 0x3A && s + 1 < e && p[s + 1] == 0x3A && family == .ipv4 {
             var k = s
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
-            skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
+            skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(syntax.name))")
             return
         }
         if c == 0x3A && (family == .ipv4 || !(s + 1 < e && p[s + 1] == 0x3A)) {
@@ -245,7 +248,7 @@ struct DatasetParser {
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
             switch parseIPv6(p, s, k) {
             case .prefix, .hostBits:
-                skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(kind.rawValue))")
+                skip(.wrongFamily, "IPv6 entry '\(Self.text(p, s, k))' in an IPv4 dataset (\(syntax.name))")
                 return
             default: break
             }
@@ -268,7 +271,7 @@ struct DatasetParser {
             var hasColon = false, hasDot = false
             for k in s..<j { if p[k] == 0x3A { hasColon = true } else if p[k] == 0x2E { hasDot = true } }
             if !hasColon && hasDot {
-                skip(.wrongFamily, "IPv4 entry '\(Self.text(p, s, j))' in an IPv6 dataset (\(kind.rawValue))")
+                skip(.wrongFamily, "IPv4 entry '\(Self.text(p, s, j))' in an IPv6 dataset (\(syntax.name))")
                 return
             }
             parsed = parseIPv6(p, s, j)
@@ -279,7 +282,7 @@ struct DatasetParser {
             skip(.syntax, "\(why): '\(Self.text(p, s, j))'")
             return
         case .hostBits(let a, let len) where allowHostBits:
-            first = kind.family == .ipv4 ? UInt128(UInt32(truncatingIfNeeded: a) & mask32(len)) : a & mask128(len)
+            first = family == .ipv4 ? UInt128(UInt32(truncatingIfNeeded: a) & mask32(len)) : a & mask128(len)
             length = len
         case .hostBits(_, let len):
             skip(.hostBits, "'\(Self.text(p, s, j))' has host bits set beyond /\(len)")
@@ -289,24 +292,12 @@ struct DatasetParser {
         case .range(let a, let b):
             first = UInt128(a); last = UInt128(b); isRange = true
         }
-        // Per-type forms.
-        switch kind {
-        case .ip4trie where isRange:
-            skip(.wrongForm, "ip4trie takes CIDR prefixes, not ranges: '\(Self.text(p, s, j))' (use ip4set)")
+        // Per-type forms (the type's file decides).
+        if let refuse = syntax.refuse,
+           let why = refuse(EntryForm(isRange: isRange, exclusion: exclusion, octets: form.octets, length: length),
+                            { Self.text(p, s, j) }) {
+            skip(.wrongForm, why)
             return
-        case .ip4tset where exclusion:
-            skip(.wrongForm, "ip4tset has no exclusions: '!\(Self.text(p, s, j))' (use ip4set)")
-            return
-        case .ip4tset where isRange || form.octets != 4 || length != 32:
-            skip(.wrongForm, "ip4tset takes single IPv4 addresses: '\(Self.text(p, s, j))' (use ip4set)")
-            return
-        case .ip6tset where !exclusion && length != 64:
-            skip(.wrongForm, "ip6tset lists /64 prefixes only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
-            return
-        case .ip6tset where exclusion && length != 128:
-            skip(.wrongForm, "ip6tset excludes single addresses (/128) only: '\(Self.text(p, s, j))' is /\(length) (use ip6trie)")
-            return
-        default: break
         }
         if maxRange4 > 0 && family == .ipv4 {
             let size = isRange ? UInt64(last - first) + 1 : UInt64(1) << UInt64(32 - length)
@@ -322,8 +313,8 @@ struct DatasetParser {
             while r < e && isSpace(p[r]) { r += 1 }
             if r == e || isCommentStart(p[r]) {
                 value = currentDefaultIndex()
-            } else if !kind.perEntryValues {
-                warn(.valueIgnored, "\(kind.rawValue) has one value for all entries; '\(Self.text(p, r, e))' ignored")
+            } else if !syntax.perEntryValues {
+                warn(.valueIgnored, "\(syntax.name) has one value for all entries; '\(Self.text(p, r, e))' ignored")
                 value = currentDefaultIndex()
             } else {
                 guard let v = parseValue(p, r, e, fallbackText: defaultValue.text, entryValue: true) else { return }

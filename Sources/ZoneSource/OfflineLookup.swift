@@ -54,7 +54,7 @@ public enum OfflineLookup {
             }
             for (fam, k) in probes {
                 let addressText = fam == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: k)) : ipv6Text(k)
-                for d in datasets where d.family == fam && !d.isACL {
+                for d in datasets where d.family == fam && !d.rule.matchesClient {
                     let v = d.table.value(at: k)
                     guard v >= 0 else { continue }
                     var where_ = zoneText
@@ -84,7 +84,7 @@ public enum OfflineLookup {
             for z in s.zones {
                 var zoneText = z.isGlobalACL ? "" : DomainName.text(wire: z.name)
                 if zoneText.hasSuffix(".") && zoneText.count > 1 { zoneText.removeLast() }
-                for d in z.datasets where d.isACL && d.family == family {
+                for d in z.datasets where d.rule == .clientACL && d.family == family {
                     let v = d.table.value(at: key)
                     guard v >= 0 else { continue }
                     let value = d.values[Int(v)]

@@ -44,13 +44,18 @@ public enum SourceDump {
                 for r in z.records {
                     t += Array("\(DomainName.text(wire: r.owner)) \(r.ttl) \(genericText(r))\n".utf8)
                 }
-                out.append(Section(zone: zone, type: "generic", name: "generic", text: t))
+                out.append(Section(zone: zone, type: Generic().name, name: Generic().name, text: t))
             }
             for d in z.datasets {
                 var t: [UInt8] = []
                 func line(_ s: String) { t += Array(s.utf8); t.append(0x0A) }
                 line("# dataset \(d.name) of zone \(zone.isEmpty ? "(global acl)" : zone), dumped by prefixbl")
-                if d.isACL {
+                // How a dataset dumps follows its store rule; the type it compiles back as is
+                // its dataset type's (DatasetTypes.dumpName(of:)).
+                switch d.rule {
+                case .longestPrefix, .ip4Buckets:
+                    break
+                case .clientACL:
                     line("$TTL \(d.ttl)")
                     for r in d.table.ranges() {
                         let v = d.values[Int(r.value)]
@@ -68,13 +73,13 @@ public enum SourceDump {
                             t.append(0x0A)
                         }
                     }
-                    out.append(Section(zone: zone, type: "acl", name: d.name, text: t))
+                    out.append(Section(zone: zone, type: DatasetTypes.dumpName(of: d), name: d.name, text: t))
                     continue
                 }
                 if needSOA { t += soaLines() }
                 if !d.subzone.isEmpty {
                     let sub = DomainName.text(wire: d.subzone + [0])
-                    line("$DATASET \(ipType(d)) \(sub.hasSuffix(".") ? String(sub.dropLast()) : sub)")
+                    line("$DATASET \(DatasetTypes.dumpName(of: d)) \(sub.hasSuffix(".") ? String(sub.dropLast()) : sub)")
                 }
                 line("$TTL \(d.ttl)")
                 if d.created != nil || d.expires != nil {
@@ -115,20 +120,10 @@ public enum SourceDump {
                         }
                     }
                 }
-                out.append(Section(zone: zone, type: d.subzone.isEmpty ? ipType(d) : "combined", name: d.name, text: t))
+                out.append(Section(zone: zone, type: d.subzone.isEmpty ? DatasetTypes.dumpName(of: d) : Combined().name, name: d.name, text: t))
             }
         }
         return out
-    }
-
-    /// The IP type a dataset compiles back as.
-    static func ipType(_ d: StoreDataset) -> String {
-        switch d.type {
-        case "ip4tset": return "ip4set"
-        case "ip6tset": return "ip6trie"
-        case "ip4set", "ip4trie", "ip6trie": return d.type
-        default: return d.family == .ipv4 ? "ip4set" : "ip6trie"
-        }
     }
 
     /// `TYPE rdata` of a generic record in presentation form (TXT strings quoted, `"` and `\`

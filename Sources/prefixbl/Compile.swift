@@ -10,7 +10,7 @@ import Darwin
 /// Options shared by `compile` and `check`: the very same code path (NSD's `nsd-checkzone` habit).
 struct SourceOptions: ParsableArguments {
     @Argument(help: ArgumentHelp(
-        "Datasets in rbldnsd's spelling: zone:type:file[,file…] (types ip4set, ip4trie, ip4tset, ip6trie, ip6tset, generic, acl, combined; an empty zone with acl, :acl:file, is the global ACL).",
+        "Datasets in rbldnsd's spelling: zone:type:file[,file…] (types \(DatasetTypes.names.joined(separator: ", ")); an empty zone with acl, :acl:file, is the global ACL).",
         valueName: "zone:type:file"))
     var specs: [String]
 

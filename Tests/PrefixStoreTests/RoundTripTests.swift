@@ -10,7 +10,7 @@ func checkSample(_ store: Store) {
         #expect(z.datasets.count == i.datasets.count)
         #expect(z.records == i.records)
         for (d, di) in zip(z.datasets, i.datasets) {
-            #expect(d.subzone == di.subzone && d.isACL == di.isACL)
+            #expect(d.subzone == di.subzone && d.rule == di.rule)
             #expect(d.name == di.name && d.type == di.type && d.family == di.family && d.ttl == di.ttl)
             #expect(d.created == di.created && d.expires == di.expires && d.entryCount == di.entries.count)
             #expect(d.values.count == di.values.count)
@@ -47,7 +47,7 @@ func checkSample(_ store: Store) {
     #expect(v6b.value(at: db8 | 0x1_8000) == 0 && v6b.value(at: db8 - 1) == -1)
     #expect(store.zones[2].datasets.isEmpty)
     #expect(store.zones[0].records.count == 4 && store.zones[0].datasets[2].subzone == [7] + Array("proxies".utf8))
-    #expect(store.zones[3].isGlobalACL && store.zones[3].datasets[0].isACL)
+    #expect(store.zones[3].isGlobalACL && store.zones[3].datasets[0].rule == .clientACL)
     #expect(store.zones[0].datasets[3].table.value(at: 0xC000_0201) == 4)
 }
 
