@@ -80,11 +80,12 @@ public struct DatasetInput: Sendable {
     /// Display name, e.g. `ip6trie:fullbogons-ipv6.txt`.
     public var name: String
     /// The dataset type's name (`ip4set`, `ip6trie`, `acl`, …), as the store file records it.
-    public var type: String
+    /// Setting it (or ``family``) sets ``rule`` to the one the store reads back for the name.
+    public var type: String { didSet { rule = DatasetRule(storedType: type, family: family) } }
     /// How the dataset is matched and what its values mean; must be the rule
     /// ``DatasetRule/init(storedType:family:)`` gives ``type`` (the builder checks).
     public var rule: DatasetRule
-    public var family: AddressFamily
+    public var family: AddressFamily { didSet { rule = DatasetRule(storedType: type, family: family) } }
     /// TTL of answers from this dataset, seconds (`$TTL`, default 2100).
     public var ttl: UInt32
     /// Distinct values; entries refer to them by index.
