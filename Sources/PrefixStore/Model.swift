@@ -103,7 +103,7 @@ public struct DatasetInput: Sendable {
     /// values out of range…, as rbldnsd skips them); kept in the store for metrics.
     public var skippedLines: Int = 0
 
-    /// - Parameter rule: the dataset type's rule; by default the one the store gives `type`.
+    /// `rule` is the dataset type's rule; by default the one the store gives `type`.
     public init(name: String, type: String, rule: DatasetRule? = nil, family: AddressFamily, ttl: UInt32,
                 values: [ListingValue], entries: [PrefixEntry],
                 created: UInt64? = nil, expires: UInt64? = nil, subzone: [UInt8] = []) {
