@@ -88,6 +88,11 @@ struct SpecParser {
     /// Position, common specials.
     var common: DatasetParser
     var section: (any DatasetSectionParser)? = nil
+    /// A top-level address list (`ip4set`, `ip6trie`, …) is read straight through its
+    /// ``DatasetParser``, not through ``section``: the compile hot path, one direct call per
+    /// line (an existential call and the common position cost about 13% more instructions per
+    /// line, measured with callgrind on 1M lines).
+    var list: DatasetParser? = nil
     var sectionName = ""
     var subzones: [[UInt8]] = []
     var out = ZoneDatasetsOutput()
@@ -101,14 +106,15 @@ struct SpecParser {
         common.ttl = options.defaultTTL
         common.defaultTTL = options.defaultTTL
         if !isContainer {
-            section = type.makeParser(context(allowHostBits: options.allowHostBits))
+            let parser = type.makeParser(context(allowHostBits: options.allowHostBits))
+            if let d = parser as? DatasetParser { list = d } else { section = parser }
             subzones = [[]]
             sectionName = specName
         }
     }
 
-    var origin: UInt32 { common.origin }
-    var linesRead: Int { common.linesRead }
+    var origin: UInt32 { list?.origin ?? common.origin }
+    var linesRead: Int { list?.linesRead ?? common.linesRead }
 
     /// A section's start: a fresh meta parser with the common section's `$TTL`, `$0`–`$9`, `$=`.
     func context(allowHostBits: Bool) -> ParseContext {
@@ -126,9 +132,12 @@ struct SpecParser {
         if isContainer { closeSection() }
         common.beginFile(name, originBase: originBase)
         section?.beginFile(name, originBase: originBase)
+        list?.beginFile(name, originBase: originBase)
     }
 
+    @inline(__always)
     mutating func line(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        if list != nil { list!.line(p, n); return }
         if isContainer, let (s, e) = trimmed(p, n), isSpecialLine(p, s, e) {
             let w = words(p, p[s] == 0x24 ? s + 1 : s + 2, e)
             if let f = w.first, DatasetParser.text(p, f.start, f.end).lowercased() == "dataset" {
@@ -212,6 +221,7 @@ struct SpecParser {
     }
 
     mutating func finish() -> (ZoneDatasetsOutput, [DiagnosticSink]) {
+        if let d = list { section = d; list = nil }
         closeSection()
         common.endFile()
         out.skippedOther += common.skipped
