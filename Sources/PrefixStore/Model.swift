@@ -98,6 +98,9 @@ public struct DatasetInput: Sendable {
     /// Source lines the compiler skipped for this dataset (malformed, wrong family or form,
     /// values out of range…, as rbldnsd skips them); kept in the store for metrics.
     public var skippedLines: Int = 0
+    /// dnset: the dataset's names (then `entries` is empty and `family` is unused); nil for
+    /// every address dataset.
+    public var domains: [DomainEntry]? = nil
 
     public init(name: String, type: String, family: AddressFamily, ttl: UInt32,
                 values: [ListingValue], entries: [PrefixEntry],
@@ -110,6 +113,9 @@ public struct DatasetInput: Sendable {
     /// Whether this is an access-control table (rbldnsd `acl`): its entries match the *client*
     /// address, and its values are ``ACLAction`` codes or policy answers.
     public var isACL: Bool { type == "acl" }
+
+    /// A domain-name dataset (`dnset`): its names are in ``domains``.
+    public var isDomainSet: Bool { domains != nil }
 }
 
 /// What an `acl` dataset's value means, encoded in ``ListingValue/a`` (ACL datasets only).

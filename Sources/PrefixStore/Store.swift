@@ -360,6 +360,12 @@ public struct StoreDataset: Sendable {
     /// Source lines the compiler skipped for this dataset (see ``DatasetInput/skippedLines``);
     /// 0 in stores written before the count existed.
     public let skippedLines: Int
+    /// dnset: the name table (then ``table`` is empty and ``family`` means nothing); nil for
+    /// address datasets.
+    public var domains: DomainTable? = nil
+
+    /// A domain-name dataset (`dnset`).
+    public var isDomainSet: Bool { domains != nil }
 
     /// An `acl` dataset: matched against the client address, values are ``ACLAction`` codes.
     public var isACL: Bool { type == "acl" }

@@ -144,7 +144,7 @@ public struct OriginTable: Sendable {
 /// The compile driver: specs in, zones and diagnostics out (<doc:SourceSyntax>).
 public enum Compiler {
     /// Dataset types recognised by name but not compiled yet.
-    static let laterTypes: Set<String> = ["dnset"]
+    static let laterTypes: Set<String> = ["dnhash"]
 
     /// Parses every spec's files and assembles zones: datasets in command-line order, a zone
     /// named several times unites its datasets, the first `$SOA`/`$NS` in command-line order
@@ -245,9 +245,10 @@ public enum Compiler {
                 zones[zi].records += o.records
                 continue
             }
-            guard let kind = DatasetKind(rawValue: spec.type) else {
+            let isDomainSet = DomainSetTypes.isDomainType(spec.type)  // dnset
+            guard let kind = isDomainSet ? .ip4set : DatasetKind(rawValue: spec.type) else {
                 if laterTypes.contains(spec.type) {
-                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (ip4set, ip4trie, ip4tset, ip6trie, ip6tset, generic, acl, combined are)")
+                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported (ip4set, ip4trie, ip4tset, ip6trie, ip6tset, dnset, generic, acl, combined are)")
                 } else {
                     sink.error(.unsupportedType, "unknown dataset type '\(spec.type)' in '\(spec)'")
                 }
@@ -258,6 +259,7 @@ public enum Compiler {
             parser.ttl = options.defaultTTL
             parser.defaultTTL = options.defaultTTL
             parser.allowHostBits = options.allowHostBits
+            if isDomainSet { parser.collectDomains(maxNameLength: 255 - zoneName.wire.count) }  // dnset
             var newest: UInt64 = 0
             for file in spec.files {
                 stats.files += 1
@@ -295,7 +297,7 @@ public enum Compiler {
             for d in parser.sink.list { sink.add(d) }
             sink.suppressed += parser.sink.suppressed
             sink.suppressedErrors += parser.sink.suppressedErrors
-            stats.entries += parser.entries.count
+            stats.entries += parser.entries.count + (parser.domains?.count ?? 0)  // dnset
 
             let zi: Int
             if let i = zoneIndex[zoneName] { zi = i } else {
@@ -311,6 +313,7 @@ public enum Compiler {
                 family: kind.family, ttl: parser.ttl, values: values, entries: parser.entries,
                 created: parser.created, expires: parser.expires)
             input.skippedLines = parser.skipped
+            if isDomainSet { input = .domainSet(name: "\(spec.type):\(spec.files.joined(separator: ","))", type: spec.type, parser: parser, values: values) }  // dnset
             if parser.skipped > 0 { skipped.append((spec.zone, input.name, parser.skipped)) }
             zones[zi].datasets.append(input)
         }

@@ -442,6 +442,10 @@ struct ZoneDatasetsParser {
         }
         if let k = DatasetKind(rawValue: type) {
             section = .ip(freshParser(k), k)
+        } else if DomainSetTypes.isDomainType(type) {  // dnset: an IP-kind parser collecting names
+            var d = freshParser(.ip4set)
+            d.collectDomains(maxNameLength: 255 - zone.wire.count - (subzones.map(\.count).max() ?? 0))
+            section = .ip(d, .ip4set)
         } else if type == "generic" {
             section = .generic(GenericParser(meta: freshParser(.ip4set), zone: zone))
         } else if type == "acl" {
@@ -479,6 +483,9 @@ struct ZoneDatasetsParser {
                                       values: values, entries: d.entries, created: d.created,
                                       expires: d.expires, subzone: sub)
                 ds.skippedLines = d.skipped
+                if d.domains != nil {  // dnset
+                    ds = .domainSet(name: sectionName, type: String(sectionName.prefix { $0 != ":" }), parser: d, values: values, subzone: sub)
+                }
                 out.datasets.append(ds)
             }
             if d.skipped > 0 { out.skippedSections.append((sectionName, d.skipped)) }
