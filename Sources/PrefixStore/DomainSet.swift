@@ -219,6 +219,14 @@ public struct DomainTable: @unchecked Sendable {
         return nil
     }
 
+    /// The decision for the names directly below the name with key `k[0..<len]` that have no
+    /// entry of their own: the closest wildcard decision at the name or above it (what a DNS
+    /// wildcard `*.name` must answer in an exported zone).
+    @inlinable
+    public func childMatch(_ k: UnsafeRawPointer, _ len: Int) -> (value: Int32, entry: Int)? {
+        count == 0 || len == 0 ? nil : wildcard(k, len)
+    }
+
     /// Whether some name strictly below the name with key `k[0..<len]` is listed: an entry
     /// below it with a value (for itself or its subdomains), or a wildcard decision at the name
     /// or above it that lists its children (RFC 8020: the name is then an empty non-terminal

@@ -188,8 +188,14 @@ public enum Exporter {
         var topLabels: [AddressFamily: Set<String>] = [:]
         for (k, sub) in subs.enumerated() {
             let apex = subApexes[k]
-            let v4 = sub.sets.filter { $0.family == .ipv4 }
+            let v4 = sub.sets.filter { $0.family == .ipv4 && !$0.isDomainSet }  // dnset: not an address table
             let v6 = sub.sets.filter { $0.family == .ipv6 }
+            let domainSets = sub.sets.filter(\.isDomainSet)
+            if !domainSets.isEmpty {  // dnset
+                let (n, w) = DomainExport.export(domainSets, apex: apex, markerTTL: min(zone.soa.ttl, zone.soa.minimum), emit: emit)
+                stats.records += n
+                stats.wildcards += w
+            }
             for family in [AddressFamily.ipv6, .ipv4] {
                 var sources: [TreeWalker.Source]
                 switch family {

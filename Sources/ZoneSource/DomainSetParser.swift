@@ -128,3 +128,27 @@ extension DatasetInput {
         return d
     }
 }
+
+/// `dump` of a dnset dataset: one line per name and decision, `name`, `*.name` or `!`, each
+/// value of a run on a line of its own (they all answer, as in the source).
+enum DomainSetDump {
+    static func lines(_ d: StoreDataset, _ t: DomainTable) -> [UInt8] {
+        var out: [UInt8] = []
+        func value(_ v: StoreValue) -> [UInt8] {
+            Array(" :\(ipv4Text(v.a)):".utf8) + (v.txt.map { Array($0) } ?? [])
+        }
+        for i in 0..<t.nameCount {
+            let e = t.entry(i)
+            let name = Array(DomainKey.text(key: e.key).utf8)
+            for (decision, prefix) in [(e.exact, [UInt8]()), (e.wildcard, Array("*.".utf8))] {
+                switch decision {
+                case .none: break
+                case .excluded: out += [0x21] + prefix + name + [0x0A]
+                case .value(let v):
+                    for x in StoreValue.run(d.values, at: Int(v)) { out += prefix + name + value(x) + [0x0A] }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -80,6 +80,11 @@ public enum SourceDump {
                 if d.created != nil || d.expires != nil {
                     line("$TIMESTAMP \(d.created.map(stamp) ?? "0")" + (d.expires.map { " " + stamp($0) } ?? ""))
                 }
+                if let dt = d.domains {  // dnset
+                    t += DomainSetDump.lines(d, dt)
+                    out.append(Section(zone: zone, type: d.subzone.isEmpty ? "dnset" : "combined", name: d.name, text: t))
+                    continue
+                }
                 let ranges = d.table.ranges()
                 // The most used value becomes the file default, so plain lists stay plain.
                 var counts = [Int](repeating: 0, count: d.values.count)
@@ -127,6 +132,7 @@ public enum SourceDump {
         case "ip4tset": return "ip4set"
         case "ip6tset": return "ip6trie"
         case "ip4set", "ip4trie", "ip6trie": return d.type
+        case "dnset": return "dnset"  // dnset
         default: return d.family == .ipv4 ? "ip4set" : "ip6trie"
         }
     }
