@@ -1,6 +1,6 @@
 import PrefixStore
 
-// dnset: a domain list as static records (<doc:ExportingZones>). rbldnsd's rule needs no
+// dnset: a domain list as static records (RunningSecondaries.md). rbldnsd's rule needs no
 // wildcard tricks of DNS beyond `*.name`: every name the table knows (its entries and their
 // ancestors below the apex) gets the records `serve` answers for it, and a `*.name` below it
 // the records `serve` answers for its other children (the closest wildcard decision at the

@@ -1,11 +1,11 @@
 import PrefixStore
 
-// dnset: the lines of rbldnsd's `dnset` dataset (<doc:SourceSyntax#dnset>), read by
+// dnset: the lines of rbldnsd's `dnset` dataset (SourceSyntax.md, "dnset"), read by
 // DatasetParser when its `domains` collector is set. Specials, `:A:TXT` defaults, values,
 // `$0`–`$9`, diagnostics and skipped-line counting are DatasetParser's own.
 
 /// The dataset types read as domain lists. `dnhash` (the rspamd fork's hashed variant) is
-/// refused (<doc:MigratingFromRbldnsd>).
+/// refused (the migration guide says why).
 enum DomainSetTypes {
     static func isDomainType(_ type: String) -> Bool { type == "dnset" }
 }
