@@ -1,4 +1,5 @@
 import DNSWire
+import PrefixStore
 
 /// Writes TXT RDATA as character-strings of at most 255 bytes each (RFC 1035 §3.3.14): a long
 /// text becomes several strings in one RR, never cut.
@@ -106,7 +107,7 @@ extension MessageWriter {
     /// Writes a TXT template expanded (`$` → the queried address, `$$` → `$`), split into
     /// ≤255-byte character-strings. Returns `false` when it does not fit.
     mutating func expandedTXT(_ template: UnsafeRawBufferPointer, fromV4: Bool,
-                              render: RenderAddresses) -> Bool {
+                              render: RenderAddresses, name: UnsafeRawBufferPointer? = nil) -> Bool {
         guard var enc = TXTEncoder(&self) else { return false }
         var i = 0
         let n = template.count
@@ -118,7 +119,12 @@ extension MessageWriter {
                     i += 2
                     continue
                 }
-                let ok = fromV4 ? enc.ipv4(render.v4, &self) : enc.ipv6(render.v6, &self)
+                var ok = true
+                if let nm = name {  // dnset: `$` is the matched entry's name
+                    DomainKey.forEachTextByte(nm) { b in if ok { ok = enc.put(b, &self) } }
+                } else {
+                    ok = fromV4 ? enc.ipv4(render.v4, &self) : enc.ipv6(render.v6, &self)
+                }
                 guard ok else { return false }
                 i += 1
                 continue

@@ -461,14 +461,16 @@ extension Responder {
                 positive(zone, q.qtype, UnsafeMutableBufferPointer(rebasing: hits[0..<1]), render, baseAt, &w, &r)
                 return
             }
-            let n = hide ? 0 : zone.lookup(qa, hits, &render)
+            var n = hide ? 0 : zone.lookup(qa, hits, &render)
+            if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
             if n > 0 {
                 r.listed = true
                 let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])
                 positive(zone, q.qtype, listed, render, baseAt, &w, &r)
                 return
             }
-            if (!hide && zone.hasDataBelow(qa)) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt) {
+            if (!hide && zone.hasDataBelow(qa)) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt)
+                || (!hide && !zone.names.isEmpty && zone.namesListedBelow(query, start: q.qnameOffset, end: apexAt)) {  // dnset
                 negative(zone, baseAt, nx: false, &w, &r)
             } else {
                 negative(zone, baseAt, nx: true, &w, &r)
@@ -594,7 +596,7 @@ extension Responder {
                 let rr = w.mark
                 guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
                       let rdl = w.rrFixed(type: DNSType.txt, rrClass: DNSClass.in, ttl: ttl),
-                      w.expandedTXT(t, fromV4: h.fromV4, render: render)
+                      w.expandedTXT(t, fromV4: h.fromV4, render: render, name: h.name)
                 else { w.rollback(to: start); return nil }
                 w.finishRData(lengthAt: rdl)
                 if w.repeatsEarlierRR(setStart: start.count, rrStart: rr.count) {

@@ -262,6 +262,8 @@ struct Hit {
     /// deciding bucket level, a value run of the store): `more` values at `next`.
     var more: Int = 0
     var next: UnsafePointer<StoreValue>? = nil
+    /// dnset: the matched entry's name (its search key in the store); `$` in TXT renders it.
+    var name: UnsafeRawBufferPointer? = nil
 
     /// Values of the hit: 1 + ``more``.
     @inline(__always) var count: Int { 1 &+ more }

@@ -125,10 +125,13 @@ final class ServingZone: Sendable {
     /// Index of the base zone in ``ServingIndex/zoneNames`` (what ``AnswerOutcome/zone``
     /// reports): a `combined` subzone counts as its base zone.
     let zoneIndex: Int32
+    /// dnset datasets attached at this apex (DomainAnswers.swift).
+    let names: [ServingNames]
 
     init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
          existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
-         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1) {
+         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1, names: [ServingNames] = []) {
+        self.names = names
         let apex = apex.map(lowerASCII)
         let base = baseApex.map(lowerASCII)
         self.apex = apex
@@ -169,6 +172,8 @@ struct ServingIndex: Sendable {
             var apex: [UInt8]; var soa: SOAData; var nsTTL: UInt32; var ns: [[UInt8]]
             /// Datasets by subzone (encoded labels; [] = the apex), in first-seen order.
             var subs: [(sub: [UInt8], v4: [ServingDataset], v6: [ServingDataset])] = [([], [], [])]
+            /// dnset datasets, parallel to `subs`.
+            var names: [[ServingNames]] = [[]]
             var records: [GenericRecord] = []
             var acl = ServingACL()
         }
@@ -200,14 +205,19 @@ struct ServingIndex: Sendable {
                     case .clientACL:
                         if d.family == .ipv4 { accs[i!].acl.v4.append(s) } else { accs[i!].acl.v6.append(s) }
                         continue
-                    case .longestPrefix, .ip4Buckets:
-                        // Both are one table search on the QNAME's address; an ip4set value run
-                        // is followed by the answer writer (StoreValue.continues).
+                    case .longestPrefix, .ip4Buckets, .domainNames:
+                        // Address tables are one table search on the QNAME's address; an ip4set
+                        // value run is followed by the answer writer (StoreValue.continues).
+                        // Name tables go to the zone's `names` (DomainAnswers.swift).
                         break
                     }
                     let sub = d.subzone.map(lowerASCII)
                     var j = accs[i!].subs.firstIndex { $0.sub == sub }
-                    if j == nil { accs[i!].subs.append((sub, [], [])); j = accs[i!].subs.count - 1 }
+                    if j == nil { accs[i!].subs.append((sub, [], [])); accs[i!].names.append([]); j = accs[i!].subs.count - 1 }
+                    if d.rule == .domainNames {
+                        if let t = d.domains { accs[i!].names[j!].append(ServingNames(table: t, values: d.values, ttl: d.ttl)) }
+                        continue
+                    }
                     if d.family == .ipv4 { accs[i!].subs[j!].v4.append(s) } else { accs[i!].subs[j!].v6.append(s) }
                 }
             }
@@ -235,14 +245,14 @@ struct ServingIndex: Sendable {
                                          nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
                                          records: recs[k], acl: a.acl,
                                          transitions: Self.rules(transitions, apexes[k]),
-                                         zoneIndex: Int32(ai)))
+                                         zoneIndex: Int32(ai), names: a.names[k]))
             }
         }
         built.sort { $0.apex.count > $1.apex.count }
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
-        maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
+        maxDatasets = zones.map { $0.v4.count + $0.v6.count + $0.names.count }.max() ?? 0
     }
 
     /// The mappings configured for the serving apex `apex` (wire form).

@@ -23,14 +23,22 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     /// Access control (rbldnsd `acl`): longest prefix over the *client* address; values are
     /// ``ACLAction`` codes or policy answers in 127.255.255.0/24, never value runs.
     case clientACL = 2
+    /// Domain lists (rbldnsd `dnset`): the QNAME's labels below the apex (or the subzone) are
+    /// looked up in a name table (``DomainTable``), `name` matching the name itself and
+    /// `*.name` its subdomains, the most specific entry deciding. Values are listings as for
+    /// ``longestPrefix``, a TXT `$` rendering the matched name. Not a ``RangeTable``: the
+    /// store keeps such a dataset in a name table (key kind 3, format version 3).
+    case domainNames = 3
 
     /// The rule of a dataset stored under the type name `storedType`: ``clientACL`` for `acl`,
     /// ``ip4Buckets`` for an IPv4 `ip4set`, ``longestPrefix`` for every other name. This table
     /// is part of the store format (the file keeps the type name); a type registered in
-    /// ZoneSource with a rule other than ``longestPrefix`` adds its name here.
+    /// ZoneSource with a rule other than ``longestPrefix`` adds its name here. ``domainNames``
+    /// for `dnset` (whatever `family`: a name table has none).
     public init(storedType: String, family: AddressFamily) {
         switch storedType {
         case "acl": self = .clientACL
+        case "dnset": self = .domainNames
         case "ip4set" where family == .ipv4: self = .ip4Buckets
         default: self = .longestPrefix
         }
@@ -41,7 +49,7 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     public var matchesClient: Bool {
         switch self {
         case .clientACL: true
-        case .longestPrefix, .ip4Buckets: false
+        case .longestPrefix, .ip4Buckets, .domainNames: false
         }
     }
 
@@ -50,6 +58,7 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .longestPrefix: "longest prefix"
         case .ip4Buckets: "ip4set buckets"
         case .clientACL: "client ACL"
+        case .domainNames: "domain names"
         }
     }
 }

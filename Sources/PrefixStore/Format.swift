@@ -1,4 +1,4 @@
-// The store file format, version 2 (StoreFormat.md describes it byte by byte).
+// The store file format, version 3 (StoreFormat.md describes it byte by byte).
 // All integers little-endian; every position is a file offset, never a pointer.
 
 import CZlib
@@ -9,7 +9,9 @@ import CZlib
 
 enum Format {
     static let magic: [UInt8] = Array("PFXSTORE".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
+    /// Versions this reader opens: 2 (no name tables) and 3 (dnset name tables, key kind 3).
+    static let readableVersions: ClosedRange<UInt32> = 2...3
     static let headerSize = 64
     static let sectionEntrySize = 32
     static let sectionCount = 6
@@ -71,6 +73,8 @@ enum StoreEncoder {
         var type: (UInt32, UInt32)
         var valueFirst: Int
         var subzone: (UInt32, UInt32)
+        /// dnset: the name table (then `table` is empty).
+        var names: DomainTableBuilder? = nil
     }
 
     static func encode(_ zones: [ZoneInput], options: StoreLayoutOptions = .init()) throws(StoreError) -> StoreImage {
@@ -115,7 +119,23 @@ enum StoreEncoder {
                 // Value records of the dataset: its values, then (ip4set) the runs of values
                 // that answer together, each record but a run's last flagged "continues".
                 var records: [(value: ListingValue, continues: Bool)] = d.values.map { ($0, false) }
+                var names: DomainTableBuilder? = nil
+                guard (d.rule == .domainNames) == (d.domains != nil) else {
+                    throw StoreError(.invalidInput, "\(d.name): a \(d.rule) dataset \(d.domains == nil ? "without" : "with") names")
+                }
                 switch d.rule {
+                case .domainNames:  // a name table, several values of a name a value run
+                    let nb = try DomainTableBuilder(d.domains ?? [], valueCount: d.values.count)
+                    for run in nb.runs {
+                        for (k, v) in run.enumerated() { records.append((d.values[Int(v)], k + 1 < run.count)) }
+                    }
+                    guard records.count < Int(UInt32.max) - 2, nb.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values or names in \(d.name)") }
+                    guard isValidLabels(d.subzone[...]), d.subzone.count + z.name.count + (nb.keys.map { $0.count }.max() ?? 0) <= 255 else {
+                        throw StoreError(.invalidInput, "a name of \(d.name) is longer than 255 bytes under its zone")
+                    }
+                    tb = TableBuilder(family: .ipv4, kind: 0, valueCount: records.count, options: options)
+                    names = nb
+                    c = []
                 case .ip4Buckets:
                     let plan = try BucketFlattener.plan(d.entries, valueCount: d.values.count)
                     var runStart: [UInt32] = []
@@ -146,11 +166,11 @@ enum StoreEncoder {
                 zp.append(DatasetPlan(input: d, table: tb, valueCount: records.count,
                                       name: try pool.intern(Array(d.name.utf8)),
                                       type: try pool.intern(Array(d.type.utf8)), valueFirst: first,
-                                      subzone: d.subzone.isEmpty ? (0, 0) : try pool.intern(d.subzone)))
+                                      subzone: d.subzone.isEmpty ? (0, 0) : try pool.intern(d.subzone), names: names))
                 zc.append(c)
                 summary.datasets += 1
-                summary.entries += d.entries.count
-                summary.ranges += tb.listed
+                summary.entries += d.entries.count + (d.domains?.count ?? 0)  // dnset
+                summary.ranges += tb.listed + (names?.listed ?? 0)  // dnset
             }
             plans.append(zp)
             conflicts.append(zc)
@@ -187,6 +207,11 @@ enum StoreEncoder {
         for zp in plans {
             var zo: [[Int]] = []
             for p in zp {
+                if let nb = p.names {  // dnset
+                    let l = nb.layout(from: off)
+                    zo.append([l.entries, l.names, 0]); off = l.end
+                    continue
+                }
                 let (o, end) = p.table.layout(from: off)
                 zo.append(o); off = end
             }
@@ -256,6 +281,16 @@ enum StoreEncoder {
                     w.u8(d + 114, t.interleaved ? 1 : 0)
                     w.u32(d + 96, p.subzone.0); w.u32(d + 100, p.subzone.1)
                     w.u64(d + 104, UInt64(max(0, p.input.skippedLines)))
+                    if let nb = p.names {  // dnset: family 0, key kind 3, the name table
+                        w.u8(d + 16, 0); w.u8(d + 17, 3)
+                        w.u64(d + 40, UInt64(p.input.domains?.count ?? 0))
+                        w.u64(d + 56, UInt64(nb.count)); w.u64(d + 64, UInt64(nb.listed))
+                        w.u8(d + 112, 0); w.u8(d + 113, 0); w.u8(d + 114, 0)
+                        w.u64(d + 120, UInt64(nb.blob.count))
+                        nb.copy(to: buf.baseAddress!, entries: o[0], names: o[1])
+                        dsIndex += 1
+                        continue
+                    }
                     t.copyArrays(to: buf.baseAddress!, offsets: o)
                     dsIndex += 1
                 }

@@ -102,6 +102,9 @@ public struct DatasetInput: Sendable {
     /// Source lines the compiler skipped for this dataset (malformed, wrong family or form,
     /// values out of range…, as rbldnsd skips them); kept in the store for metrics.
     public var skippedLines: Int = 0
+    /// dnset: the dataset's names (then `entries` is empty and `family` is unused); nil for
+    /// every address dataset.
+    public var domains: [DomainEntry]? = nil
 
     /// `rule` is the dataset type's rule; by default the one the store gives `type`.
     public init(name: String, type: String, rule: DatasetRule? = nil, family: AddressFamily, ttl: UInt32,

@@ -55,8 +55,8 @@ enum StoreReader {
             throw StoreError(.badMagic, "bad magic: not a prefixbl store file")
         }
         let version = try r.u32(8)
-        guard version == Format.version else {
-            throw StoreError(.badVersion, "format version \(version) is not supported (this reader reads \(Format.version))")
+        guard Format.readableVersions.contains(version) else {
+            throw StoreError(.badVersion, "format version \(version) is not supported (this reader reads \(Format.readableVersions.lowerBound)–\(Format.version))")
         }
         let headerSize = try r.u32(12)
         guard headerSize == UInt32(Format.headerSize) else { throw layoutError("header size \(headerSize), expected \(Format.headerSize)") }
@@ -213,7 +213,8 @@ enum StoreReader {
             for di in dFirst..<(dFirst + dCount) {
                 let (ds, end) = try dataset(r, mem, datasetsS.offset + di * Format.datasetRecordSize, index: di,
                                             values: values, nextValue: &nextValue, tablesS: tablesS,
-                                            tablesFrom: tablesEnd, text: text, string: string)
+                                            tablesFrom: tablesEnd, text: text, string: string,
+                                            version: version, apexLength: name.count)
                 tablesEnd = end
                 datasets.append(ds)
             }
@@ -232,7 +233,8 @@ enum StoreReader {
     static func dataset(_ r: ImageReader, _ mem: StoreMemory, _ d: Int, index di: Int, values: [StoreValue],
                         nextValue: inout Int, tablesS: SectionInfo, tablesFrom: Int,
                         text: (UInt32, UInt32, String) throws(StoreError) -> String,
-                        string: (UInt32, UInt32, String) throws(StoreError) -> (Int, Int)) throws(StoreError)
+                        string: (UInt32, UInt32, String) throws(StoreError) -> (Int, Int),
+                        version: UInt32 = Format.version, apexLength: Int = 255) throws(StoreError)
         -> (StoreDataset, Int)
     {
         let what = "dataset \(di)"
@@ -243,6 +245,10 @@ enum StoreReader {
         switch (fam, kind) {
         case (4, 0): family = .ipv4
         case (6, 1), (6, 2): family = .ipv6
+        case (0, 3) where version >= 3:  // dnset
+            return try domainDataset(r, mem, d, what: what, name: name, type: type, width: width, flags: flags,
+                                     values: values, nextValue: &nextValue, tablesS: tablesS, tablesFrom: tablesFrom,
+                                     string: string, apexLength: apexLength)
         default: throw layoutError("\(what) has family \(fam) with key kind \(kind)")
         }
         guard flags & ~3 == 0 else { throw layoutError("\(what) has unknown flags \(flags)") }
@@ -329,6 +335,8 @@ enum StoreReader {
             for v in dsValues where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                 throw layoutError("\(what) is an acl with value \(v.a), neither an action nor a policy answer")
             }
+        case .domainNames:
+            throw layoutError("\(what) is a dnset ('\(type)') without a name table")
         case .longestPrefix, .ip4Buckets: break
         }
         let ds = StoreDataset(name: name, type: type, rule: rule, family: family, ttl: ttl, table: table,

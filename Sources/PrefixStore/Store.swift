@@ -363,6 +363,9 @@ public struct StoreDataset: Sendable {
     /// Source lines the compiler skipped for this dataset (see ``DatasetInput/skippedLines``);
     /// 0 in stores written before the count existed.
     public let skippedLines: Int
+    /// dnset (``DatasetRule/domainNames``): the name table (then ``table`` is empty and
+    /// ``family`` means nothing); nil for every other rule.
+    public var domains: DomainTable? = nil
 }
 
 /// One zone of a store.

@@ -10,7 +10,7 @@ extension Store {
             let datasets = z.datasets.map { d in
                 StoreDataset(name: d.name, type: d.type, rule: d.rule, family: d.family, ttl: transform(d.ttl), table: d.table,
                              values: d.values, created: d.created, expires: d.expires, entryCount: d.entryCount,
-                             subzone: d.subzone, skippedLines: d.skippedLines)
+                             subzone: d.subzone, skippedLines: d.skippedLines, domains: d.domains)
             }
             return StoreZone(name: z.name, soa: soa, nsTTL: transform(z.nsTTL), ns: z.ns, datasets: datasets,
                              records: z.records)

@@ -180,6 +180,7 @@ public enum Exporter {
                 switch d.rule {
                 case .clientACL: continue                   // access control, not zone data
                 case .longestPrefix, .ip4Buckets: break     // address tables: reversed-address names
+                case .domainNames: break                    // name tables: the names (DomainExport)
                 }
                 if let i = subs.firstIndex(where: { $0.sub == d.subzone }) {
                     subs[i].sets.append(d)
@@ -193,8 +194,15 @@ public enum Exporter {
         var topLabels: [AddressFamily: Set<String>] = [:]
         for (k, sub) in subs.enumerated() {
             let apex = subApexes[k]
-            let v4 = sub.sets.filter { $0.family == .ipv4 }
-            let v6 = sub.sets.filter { $0.family == .ipv6 }
+            let addressSets = sub.sets.filter { $0.rule != .domainNames }
+            let v4 = addressSets.filter { $0.family == .ipv4 }
+            let v6 = addressSets.filter { $0.family == .ipv6 }
+            let domainSets = sub.sets.filter { $0.rule == .domainNames }
+            if !domainSets.isEmpty {
+                let (n, w) = DomainExport.export(domainSets, apex: apex, markerTTL: min(zone.soa.ttl, zone.soa.minimum), emit: emit)
+                stats.records += n
+                stats.wildcards += w
+            }
             for family in [AddressFamily.ipv6, .ipv4] {
                 var sources: [TreeWalker.Source]
                 switch family {

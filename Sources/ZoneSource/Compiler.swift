@@ -191,7 +191,7 @@ public enum Compiler {
             }
             guard let type = DatasetTypes.named(spec.type) else {
                 if DatasetTypes.later.contains(spec.type) {
-                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported yet (\(DatasetTypes.names.joined(separator: ", ")) are)")
+                    sink.error(.unsupportedType, "dataset type '\(spec.type)' in '\(spec)' is not supported (\(DatasetTypes.names.joined(separator: ", ")) are)")
                 } else {
                     sink.error(.unsupportedType, "unknown dataset type '\(spec.type)' in '\(spec)'")
                 }
@@ -342,6 +342,8 @@ public enum Compiler {
                         : d.entries.first { !$0.isExclusion && covers($0, 0x7F00_0001) }
                 case .longestPrefix, .clientACL:
                     listing = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32).flatMap { $0.isExclusion ? nil : $0 }
+                case .domainNames:
+                    listing = nil  // names, no addresses
                 }
                 if let e = listing {
                     let (f, l) = place(e.origin)

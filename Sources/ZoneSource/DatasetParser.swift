@@ -96,6 +96,10 @@ struct DatasetParser {
     /// Lines skipped (``skip(_:_:)``), over every file, and in the current file.
     var skipped = 0
     var skippedInFile = 0
+    /// dnset: names collected instead of address entries (DomainSetParser.swift); nil for
+    /// the address types.
+    var domains: [DomainEntry]? = nil
+    var domainMaxLength = 254
 
     init(syntax: AddressSyntax, countAsValue: Bool, force: Bool, strict: Bool, now: UInt64) {
         self.syntax = syntax
@@ -188,6 +192,10 @@ struct DatasetParser {
             return
         }
         if isCommentStart(c) { return }
+        if domains != nil {  // dnset
+            if c == 0x3A { defaultLine(p, s, e) } else { domainEntry(p, s, e) }
+            return
+        }
         if c == 0x3A && s + 1 < e && p[s + 1] == 0x3A && family == .ipv4 {
             var k = s
             while k < e && !isSpace(p[k]) && !isCommentStart(p[k]) { k += 1 }
@@ -599,6 +607,7 @@ struct DatasetParser {
             for i in entries.indices where entries[i].value >= 0 {
                 entries[i].value = map[Int(entries[i].value)]
             }
+            remapDomains(map)  // dnset
         }
         return values
     }

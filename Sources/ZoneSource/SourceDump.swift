@@ -53,7 +53,7 @@ public enum SourceDump {
                 // How a dataset dumps follows its store rule; the type it compiles back as is
                 // its dataset type's (DatasetTypes.dumpName(of:)).
                 switch d.rule {
-                case .longestPrefix, .ip4Buckets:
+                case .longestPrefix, .ip4Buckets, .domainNames:
                     break
                 case .clientACL:
                     line("$TTL \(d.ttl)")
@@ -84,6 +84,11 @@ public enum SourceDump {
                 line("$TTL \(d.ttl)")
                 if d.created != nil || d.expires != nil {
                     line("$TIMESTAMP \(d.created.map(stamp) ?? "0")" + (d.expires.map { " " + stamp($0) } ?? ""))
+                }
+                if d.rule == .domainNames {  // names, `*.name` and `!name` lines (DomainSetDump)
+                    if let dt = d.domains { t += DomainSetDump.lines(d, dt) }
+                    out.append(Section(zone: zone, type: d.subzone.isEmpty ? DatasetTypes.dumpName(of: d) : Combined().name, name: d.name, text: t))
+                    continue
                 }
                 let ranges = d.table.ranges()
                 // The most used value becomes the file default, so plain lists stay plain.

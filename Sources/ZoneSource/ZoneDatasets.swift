@@ -125,7 +125,7 @@ struct SpecParser {
         d.vars = common.vars
         d.baseTemplate = common.baseTemplate
         d.fileName = common.fileName
-        return ParseContext(meta: d, zone: zone, options: options, allowHostBits: allowHostBits)
+        return ParseContext(meta: d, zone: zone, options: options, allowHostBits: allowHostBits, subzones: subzones)
     }
 
     mutating func beginFile(_ name: String, originBase: UInt32) {

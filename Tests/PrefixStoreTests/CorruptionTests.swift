@@ -55,7 +55,7 @@ private func exercise(_ s: Store, using rng: inout SplitMix64) {
     let cases: [(Int, UInt32, Bool, StoreError.Code)] = [
         (0, 0x5846_5051, false, .badMagic),         // magic
         (4, 0, false, .badMagic),
-        (8, 3, false, .badVersion),                 // version
+        (8, 4, false, .badVersion),                 // version (2 and 3 are read)
         (8, 0, true, .badVersion),
         (12, 65, true, .badLayout),                 // header size
         (16, UInt32(good.count + 8), true, .truncated),   // file size larger than the file

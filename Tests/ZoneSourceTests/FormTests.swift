@@ -201,10 +201,10 @@ struct FormTests {
     }
 
     @Test func unsupportedTypesAreRefused() {
-        for t in ["dnset"] {
+        for t in ["dnhash"] {
             let r = compileTexts([("bl.example", t, ["x"])])
             #expect(r.diagnostics.first?.code == .unsupportedType)
-            #expect(r.diagnostics.first?.message.contains("not supported yet") == true)
+            #expect(r.diagnostics.first?.message.contains("not supported") == true)
         }
     }
 

@@ -12,7 +12,7 @@ struct RegistryTests {
         #expect(Set(names).count == names.count)
         #expect(names.allSatisfy { $0 == $0.lowercased() && !$0.isEmpty })
         // The order of messages and help (the "not supported yet" message lists them so).
-        #expect(DatasetTypes.names == ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset", "generic", "acl", "combined"])
+        #expect(DatasetTypes.names == ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset", "dnset", "generic", "acl", "combined"])
         #expect(DatasetTypes.later.isDisjoint(with: names))
         for t in DatasetTypes.all { #expect(DatasetTypes.named(t.name)?.name == t.name) }
         #expect(DatasetTypes.named("ip5set") == nil)
@@ -42,7 +42,12 @@ struct RegistryTests {
         let sample: [AddressFamily: String] = [.ipv4: "192.0.2.1\n", .ipv6: "2001:db8::/64\n"]
         for t in DatasetTypes.all {
             guard let rule = t.rule else { continue }
-            let text = t.family.map { sample[$0]! } ?? "192.0.2.0/24 :refuse\n2001:db8::/32 :refuse\n"
+            let text: String
+            switch rule {
+            case .domainNames: text = "example.com\n"
+            case .clientACL: text = "192.0.2.0/24 :refuse\n2001:db8::/32 :refuse\n"
+            case .longestPrefix, .ip4Buckets: text = sample[t.family!]!
+            }
             let r = compileTexts([("bl.example", t.name, [text])])
             #expect(!r.hasErrors, "\(t.name): \(r.diagnostics)")
             let datasets = r.zones.flatMap(\.datasets)

@@ -63,6 +63,8 @@ struct ParseContext {
     /// Accept prefixes with host bits set (rbldnsd -e): top-level address lists only, as before
     /// the registry.
     let allowHostBits: Bool
+    /// Where a `$DATASET` section attaches (encoded labels, [] = the apex); [[]] at top level.
+    var subzones: [[UInt8]] = [[]]
 }
 
 /// The parser of one spec's files or one `$DATASET` section. ``SpecParser`` drives it: it hands

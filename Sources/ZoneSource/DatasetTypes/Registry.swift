@@ -10,13 +10,15 @@ public enum DatasetTypes {
         IP4TSet(),
         IP6Trie(),
         IP6TSet(),
+        DNSet(),
         Generic(),
         ACL(),
         Combined(),
     ]
 
-    /// rbldnsd types recognised by name but not compiled yet ("not supported yet").
-    static let later: Set<String> = ["dnset"]
+    /// rbldnsd types recognised by name but refused ("not supported"): `dnhash`, the rspamd
+    /// fork's hashed domain list.
+    static let later: Set<String> = ["dnhash"]
 
     /// The names of every type, in registry order.
     public static var names: [String] { all.map(\.name) }

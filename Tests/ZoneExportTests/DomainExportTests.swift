@@ -1,0 +1,67 @@
+import DNSBL
+import LDNSKit
+import PrefixStore
+import Testing
+import ZoneExport
+import ZoneSource
+import TestSupport
+
+// dnset export: the master file, resolved by the RFC 4592 reference, answers every name as
+// `serve` does (A and TXT, `$` = the entry's name); `dump` compiles back to the same answers.
+
+@Suite("dnset export and dump")
+struct DomainExportTests {
+    /// Random dnset sources over a small alphabet (collisions, nesting, exclusions in random
+    /// order), with the names to ask: every name, children, parents, random names.
+    static func randomSource(_ g: inout SplitMix64) -> (text: String, names: [String]) {
+        let alphabet = ["a", "b", "c", "xn--p1ai", "_x"]
+        var lines = [":2:Listed $"]
+        var names = Set<String>()
+        for i in 0..<Int(g.next() % 20 + 2) {
+            let n = (0..<Int(g.next() % 4 + 1)).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] }.joined(separator: ".")
+            let form = ["", ".", "*."][Int(g.next() % 3)]
+            if g.next() % 4 == 0 { lines.append("!" + form + n) } else {
+                lines.append(form + n + (g.next() % 2 == 0 ? " :\(3 + i % 3):v\(i) $" : ""))
+            }
+            let labels = n.split(separator: ".").map(String.init)
+            names.insert(n); names.insert("zz." + n); names.insert("a.b." + n)
+            for k in 1..<labels.count { names.insert(labels[k...].joined(separator: ".")) }
+        }
+        for _ in 0..<5 { names.insert(alphabet[Int(g.next() % 5)] + "." + alphabet[Int(g.next() % 5)]) }
+        return (lines.joined(separator: "\n") + "\n", names.sorted())
+    }
+
+    @Test func exportAnswersAsServeDoes() throws {
+        var g = SplitMix64(seed: 0xD0_5E7)
+        var listed = 0
+        for _ in 0..<25 {
+            let (text, names) = Self.randomSource(&g)
+            let dir = TempDir()
+            let store = try compileStore([("bl.example", "dnset", soa + text)], dir: dir)
+            let apex = wireName("bl.example")
+            let qs = names.map { wireName($0 + ".bl.example") } + [apex]
+            let r = try checkAgainstServe(store.zones, stores: [store], names: qs, dir: dir)
+            listed += r.listed
+        }
+        #expect(listed > 100)
+    }
+
+    @Test func dumpCompilesBackToTheSameAnswers() throws {
+        var g = SplitMix64(seed: 0xD0_0D)
+        for _ in 0..<15 {
+            let (text, names) = Self.randomSource(&g)
+            let dir = TempDir()
+            let store = try compileStore([("bl.example", "dnset", soa + text)], dir: dir)
+            let sections = SourceDump.sections(store)
+            #expect(sections.map(\.type) == ["dnset"])
+            let again = try compileStore([("bl.example", "dnset", String(decoding: sections[0].text, as: UTF8.self))], dir: dir)
+            let a = Responder(stores: [store]), b = Responder(stores: [again])
+            for n in names {
+                for type: UInt16 in [1, 16] {
+                    let q = wireName(n + ".bl.example")
+                    #expect(try serveAnswer(a, q, type: type) == serveAnswer(b, q, type: type), "\(n) \(type)\n\(text)")
+                }
+            }
+        }
+    }
+}
