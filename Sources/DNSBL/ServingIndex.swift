@@ -125,10 +125,13 @@ final class ServingZone: Sendable {
     /// Index of the base zone in ``ServingIndex/zoneNames`` (what ``AnswerOutcome/zone``
     /// reports): a `combined` subzone counts as its base zone.
     let zoneIndex: Int32
+    /// The base zone's keys (`aclkey` datasets, AclKeys.swift); usually none.
+    let keys: ServingKeys  // aclkey
 
     init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
          existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
-         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1) {
+         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1,
+         keys: ServingKeys = ServingKeys()) {  // aclkey
         let apex = apex.map(lowerASCII)
         let base = baseApex.map(lowerASCII)
         self.apex = apex
@@ -145,6 +148,7 @@ final class ServingZone: Sendable {
         self.acl = acl
         self.transitions = transitions
         self.zoneIndex = zoneIndex
+        self.keys = keys  // aclkey
     }
 
     /// TTL of negative answers in seconds: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -162,6 +166,10 @@ struct ServingIndex: Sendable {
     /// Base zone apexes (lower-case wire names) in first-seen order; indexed by
     /// ``ServingZone/zoneIndex``.
     let zoneNames: [[UInt8]]
+    /// The base zone of each ``zoneNames`` entry (a query whose key is removed may fall back
+    /// from a subzone to its base zone) and how many keys the snapshot lists (aclkey).
+    let bases: [ServingZone]  // aclkey
+    let keyCount: Int  // aclkey
 
     /// - Parameter transitions: mappings by normalised zone name (``AnswerOptions/transitions``).
     init(stores: [Store], now: UInt64, transitions: [String: [TransitionMapping]] = [:]) {
@@ -171,13 +179,15 @@ struct ServingIndex: Sendable {
             var subs: [(sub: [UInt8], v4: [ServingDataset], v6: [ServingDataset])] = [([], [], [])]
             var records: [GenericRecord] = []
             var acl = ServingACL()
+            var keys = ServingKeys()  // aclkey
         }
+        var keyCount: Int32 = 0  // aclkey
         var accs: [Acc] = []
         var global = ServingACL()
         for store in stores {
             for z in store.zones {
                 if z.isGlobalACL {
-                    for d in z.datasets where d.isACL {
+                    for d in z.datasets where d.isACL && !d.isKeyACL {  // aclkey: no global keys
                         if let e = d.expires, e < now { continue }
                         let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
                         if d.family == .ipv4 { global.v4.append(s) } else { global.v6.append(s) }
@@ -195,6 +205,12 @@ struct ServingIndex: Sendable {
                     // `$TIMESTAMP` expiry: an expired dataset is served as if absent.
                     if let e = d.expires, e < now { continue }
                     let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
+                    if d.isKeyACL, !d.values.isEmpty {  // aclkey
+                        accs[i!].keys.sets.append(s)
+                        accs[i!].keys.bases.append(keyCount)
+                        keyCount += Int32(d.values.count)
+                        continue
+                    }
                     if d.isACL {
                         if d.family == .ipv4 { accs[i!].acl.v4.append(s) } else { accs[i!].acl.v6.append(s) }
                         continue
@@ -222,6 +238,8 @@ struct ServingIndex: Sendable {
                                                 type: r.type, ttl: r.ttl, rdata: r.rdata))
             }
             let existing = a.ns + a.records.map(\.owner) + apexes
+            var keys = a.keys  // aclkey
+            keys.hasSubzones = a.subs.count > 1
             for (k, sub) in a.subs.enumerated() {
                 var labels = 0, p = 0
                 while p < sub.sub.count { p += 1 + Int(sub.sub[p]); labels += 1 }
@@ -229,13 +247,15 @@ struct ServingIndex: Sendable {
                                          nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
                                          records: recs[k], acl: a.acl,
                                          transitions: Self.rules(transitions, apexes[k]),
-                                         zoneIndex: Int32(ai)))
+                                         zoneIndex: Int32(ai), keys: keys))  // aclkey
             }
         }
         built.sort { $0.apex.count > $1.apex.count }
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
+        bases = built.filter { $0.subLabels == 0 }.sorted { $0.zoneIndex < $1.zoneIndex }  // aclkey
+        self.keyCount = Int(keyCount)  // aclkey
         maxDatasets = zones.map { $0.v4.count + $0.v6.count }.max() ?? 0
     }
 

@@ -101,7 +101,12 @@ enum StoreEncoder {
                 guard isValidLabels(d.subzone[...]), d.subzone.count + z.name.count <= 255 else {
                     throw StoreError(.invalidInput, "subzone of \(d.name) is not a sequence of labels")
                 }
-                if d.isACL {
+                if d.isKeyACL {  // aclkey
+                    guard d.family == .ipv6 else { throw StoreError(.invalidInput, "aclkey dataset \(d.name) must be of the IPv6 family (hashed keys)") }
+                    for v in d.values where !AclKey.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                        throw StoreError(.invalidInput, "aclkey value \(v.a) of \(d.name) is neither an action nor an answer in 127.0.0.0/8")
+                    }
+                } else if d.isACL {
                     for v in d.values where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                         throw StoreError(.invalidInput, "acl value \(v.a) of \(d.name) is neither an action nor a policy answer in 127.255.255.0/24")
                     }

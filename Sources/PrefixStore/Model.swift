@@ -107,9 +107,10 @@ public struct DatasetInput: Sendable {
         self.subzone = subzone
     }
 
-    /// Whether this is an access-control table (rbldnsd `acl`): its entries match the *client*
-    /// address, and its values are ``ACLAction`` codes or policy answers.
-    public var isACL: Bool { type == "acl" }
+    /// Whether this is an access-control table, not listing data: rbldnsd `acl` (its entries
+    /// match the *client* address, its values are ``ACLAction`` codes or policy answers) or
+    /// `aclkey` (``isKeyACL``: its entries are hashed keys of the query name).
+    public var isACL: Bool { type == "acl" || type == AclKey.type }  // aclkey
 }
 
 /// What an `acl` dataset's value means, encoded in ``ListingValue/a`` (ACL datasets only).

@@ -323,6 +323,12 @@ enum StoreReader {
         if type == "acl" && dsValues.contains(where: \.continues) {
             throw layoutError("\(what) is an acl with a value run")
         }
+        if type == AclKey.type {  // aclkey
+            guard family == .ipv6, !dsValues.contains(where: \.continues) else { throw layoutError("\(what) is an aclkey that is not IPv6 or has a value run") }
+            for v in dsValues where !AclKey.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                throw layoutError("\(what) is an aclkey with value \(v.a), neither an action nor an answer in 127.0.0.0/8")
+            }
+        }
         if type == "acl" {
             for v in dsValues where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                 throw layoutError("\(what) is an acl with value \(v.a), neither an action nor a policy answer")

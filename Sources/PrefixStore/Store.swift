@@ -361,8 +361,9 @@ public struct StoreDataset: Sendable {
     /// 0 in stores written before the count existed.
     public let skippedLines: Int
 
-    /// An `acl` dataset: matched against the client address, values are ``ACLAction`` codes.
-    public var isACL: Bool { type == "acl" }
+    /// An access-control dataset, not listing data: `acl` (matched against the client address,
+    /// values are ``ACLAction`` codes) or `aclkey` (``isKeyACL``: hashed keys of the query name).
+    public var isACL: Bool { type == "acl" || type == AclKey.type }  // aclkey
 }
 
 /// One zone of a store.

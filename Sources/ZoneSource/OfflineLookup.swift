@@ -84,7 +84,7 @@ public enum OfflineLookup {
             for z in s.zones {
                 var zoneText = z.isGlobalACL ? "" : DomainName.text(wire: z.name)
                 if zoneText.hasSuffix(".") && zoneText.count > 1 { zoneText.removeLast() }
-                for d in z.datasets where d.isACL && d.family == family {
+                for d in z.datasets where d.isACL && !d.isKeyACL && d.family == family {  // aclkey: not a client ACL
                     let v = d.table.value(at: key)
                     guard v >= 0 else { continue }
                     let value = d.values[Int(v)]

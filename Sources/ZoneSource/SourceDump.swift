@@ -50,6 +50,10 @@ public enum SourceDump {
                 var t: [UInt8] = []
                 func line(_ s: String) { t += Array(s.utf8); t.append(0x0A) }
                 line("# dataset \(d.name) of zone \(zone.isEmpty ? "(global acl)" : zone), dumped by prefixbl")
+                if d.isKeyACL {  // aclkey
+                    out.append(Section(zone: zone, type: AclKey.type, name: d.name, text: t + AclKeyDump.text(d)))
+                    continue
+                }
                 if d.isACL {
                     line("$TTL \(d.ttl)")
                     for r in d.table.ranges() {

@@ -325,11 +325,12 @@ extension String {
 /// the zone. `$SOA`/`$NS` anywhere apply to the base zone (rbldnsd). Sections may not be
 /// `combined`; an `acl` section may attach at `@` only.
 struct ZoneDatasetsParser {
-    enum Kind: String { case generic, acl, combined }
+    enum Kind: String { case generic, acl, combined, aclkey }  // aclkey
     enum Section {
         case ip(DatasetParser, DatasetKind)
         case generic(GenericParser)
         case acl(ACLParser)
+        case aclkey(AclKeyParser)  // aclkey
     }
 
     let kind: Kind
@@ -353,6 +354,7 @@ struct ZoneDatasetsParser {
         switch kind {
         case .generic: section = .generic(GenericParser(meta: common, zone: zone)); subzones = [[]]; sectionName = specName
         case .acl: section = .acl(ACLParser(meta: common)); subzones = [[]]; sectionName = specName
+        case .aclkey: section = .aclkey(AclKeyParser(meta: common)); subzones = [[]]; sectionName = specName  // aclkey
         case .combined: break
         }
     }
@@ -378,6 +380,7 @@ struct ZoneDatasetsParser {
         case .ip(var d, let k)?: d.beginFile(name, originBase: originBase); section = .ip(d, k)
         case .generic(var g)?: g.meta.beginFile(name, originBase: originBase); section = .generic(g)
         case .acl(var a)?: a.meta.beginFile(name, originBase: originBase); a.beginFile(); section = .acl(a)
+        case .aclkey(var k)?: k.meta.beginFile(name, originBase: originBase); section = .aclkey(k)  // aclkey
         case nil: break
         }
     }
@@ -414,6 +417,9 @@ struct ZoneDatasetsParser {
         case .acl(var a):
             a.meta.lineNumber = ln; a.meta.origin = org
             a.line(p, n); section = .acl(a)
+        case .aclkey(var k):  // aclkey
+            k.meta.lineNumber = ln; k.meta.origin = org
+            k.line(p, n); section = .aclkey(k)
         }
         common.advance()
     }
@@ -447,6 +453,9 @@ struct ZoneDatasetsParser {
         } else if type == "acl" {
             if !subzones.isEmpty && subzones != [[]] { common.fail(.special, "an acl section applies to the whole zone: attach it at @ only") }
             section = .acl(ACLParser(meta: freshParser(.ip4set)))
+        } else if type == AclKey.type {  // aclkey
+            if !subzones.isEmpty && subzones != [[]] { common.fail(.special, "an aclkey section applies to the whole zone: attach it at @ only") }
+            section = .aclkey(AclKeyParser(meta: freshParser(.ip4set)))
         } else if type == "combined" {
             common.fail(.special, "combined datasets cannot be nested")
             section = .generic(GenericParser(meta: freshParser(.ip4set), zone: zone))
@@ -495,6 +504,13 @@ struct ZoneDatasetsParser {
             if acls.isEmpty { out.skippedOther += a.meta.skipped }
             else if a.meta.skipped > 0 { out.skippedSections.append((sectionName, a.meta.skipped)) }
             out.datasets += acls
+        case .aclkey(var k):  // aclkey
+            let d = k.finish(name: sectionName)
+            takeMeta(k.meta)
+            out.entries += k.keys.count
+            if subzones.isEmpty { out.skippedOther += k.meta.skipped; break }
+            if k.meta.skipped > 0 { out.skippedSections.append((sectionName, k.meta.skipped)) }
+            out.datasets.append(d)
         }
     }
 
