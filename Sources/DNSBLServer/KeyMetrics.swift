@@ -42,7 +42,7 @@ public final class KeySlots: Sendable {
 }
 
 /// One thread's per-key counts, and the map from the snapshot's key ordinals
-/// (``DNSBL/AnswerOutcome/keyOrdinal``) to slots, filled as keys are first answered.
+/// (`AnswerOutcome.keyOrdinal`) to slots, filled as keys are first answered.
 final class KeyCounters: @unchecked Sendable {
     let slots: KeySlots
     let counts: UnsafeMutablePointer<UInt64>

@@ -1,7 +1,7 @@
 // aclkey: keys in the query name (the rspamd fork of rbldnsd's `aclkey` dataset).
 //
 // An `aclkey` dataset is stored as an ordinary IPv6 range-table dataset of type "aclkey", so the
-// store format does not change: each key is hashed to a 128-bit value (``AclKey/hash(_:)``) and
+// store format does not change: each key is hashed to a 128-bit value (`AclKey.hash(_:)`) and
 // listed as that /128; its value says what queries carrying the key get. Value 0 of the dataset
 // is the default (unknown keys); every key has a value of its own (index ≥ 1, in file order), so
 // the value index a lookup returns identifies the key for per-key counters.
@@ -26,7 +26,7 @@ public enum AclKey {
     @inline(__always)
     public static func hash(_ label: UnsafeRawBufferPointer) -> UInt128 { hash(label, k0: 0, k1: 0) }
 
-    /// ``hash(_:)`` under the SipHash key (`k0`, `k1`) (the key's bytes 0…7 and 8…15 read
+    /// `hash(_:)` under the SipHash key (`k0`, `k1`) (the key's bytes 0…7 and 8…15 read
     /// little-endian), its first 8 output bytes (little-endian) in the high half: the
     /// reference implementation's test vectors hold for it on lower-case input.
     @inline(__always)
@@ -55,7 +55,7 @@ public enum AclKey {
         return UInt128(h0) << 64 | UInt128(h1)
     }
 
-    /// ``hash(_:)`` of a key given as text.
+    /// `hash(_:)` of a key given as text.
     public static func hash(_ key: String) -> UInt128 {
         var k = key
         return k.withUTF8 { hash(UnsafeRawBufferPointer($0)) }

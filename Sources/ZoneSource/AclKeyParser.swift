@@ -22,7 +22,7 @@ import PrefixStore
 /// file:line warning and counted (errors with `--strict`).
 ///
 /// Compiled to one IPv6 dataset of type `aclkey`: value 0 the default, then one value per key
-/// in file order, each key listed as the /128 of its hash (``AclKey/hash(_:)``).
+/// in file order, each key listed as the /128 of its hash (`AclKey.hash(_:)`).
 struct AclKeyParser {
     var meta: DatasetParser
     /// Keys in first-seen order (lower-cased) with their values; a repeat overwrites.
