@@ -22,7 +22,7 @@ public enum AclKey {
     /// table: SipHash-2-4 with 128-bit output (the reference implementation's `siphash128`
     /// variant) under a fixed all-zero key, over the label's bytes lower-cased (ASCII), so keys
     /// match case-insensitively. The store holds only these hashes, never the keys themselves.
-    /// Allocates nothing; about 150 instructions for a 32-byte key.
+    /// Allocates nothing.
     @inline(__always)
     public static func hash(_ label: UnsafeRawBufferPointer) -> UInt128 { hash(label, k0: 0, k1: 0) }
 
@@ -36,11 +36,11 @@ public enum AclKey {
         var s = SipState(k0: k0, k1: k1)
         let n = label.count
         var i = 0
-        while i + 8 <= n {
-            var m: UInt64 = 0
-            for k in 0..<8 { m |= UInt64(lower(label[i + k])) << UInt64(8 * k) }
-            s.compress(m)
-            i += 8
+        if let base = label.baseAddress {
+            while i + 8 <= n {
+                s.compress(lower8(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))))
+                i += 8
+            }
         }
         var last = UInt64(truncatingIfNeeded: n) << 56
         var k = 0
@@ -63,6 +63,19 @@ public enum AclKey {
 
     @inline(__always)
     static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
+
+    /// ``lower(_:)`` on the 8 bytes of `w` at once: per byte, bit 7 of (b & 0x7F) + 0x3F is set
+    /// iff b & 0x7F ≥ 0x41, of (b & 0x7F) + 0x25 iff b & 0x7F ≥ 0x5B; a byte with bit 7 set
+    /// is never an ASCII capital. No carry crosses a byte (each sum is below 0x100).
+    @inline(__always)
+    static func lower8(_ w: UInt64) -> UInt64 {
+        let lanes: UInt64 = 0x0101_0101_0101_0101
+        let low7 = w & (lanes &* 0x7F)
+        let atLeastA = low7 &+ lanes &* 0x3F
+        let pastZ = low7 &+ lanes &* 0x25
+        let upper = atLeastA & ~pastZ & ~w & (lanes &* 0x80)
+        return w | (upper >> 2)
+    }
 
     /// SipHash's four state words, 128-bit output variant (v1 starts xored with 0xee).
     struct SipState {

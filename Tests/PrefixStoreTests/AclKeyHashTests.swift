@@ -31,3 +31,27 @@ import PrefixStore
         #expect(!AclKey.isValid(4) && !AclKey.isValid(0x0A00_0001))
     }
 }
+
+extension AclKeyHashTests {
+    /// The 8-bytes-at-a-time lower-casing against a byte-by-byte reference, over random
+    /// labels rich in the bytes around `A`–`Z` (and bytes with bit 7 set).
+    @Test func wordLowerCasingMatchesBytewise() {
+        var rng = SystemRandomNumberGenerator()
+        let pool: [UInt8] = [0x00, 0x3F, 0x40, 0x41, 0x4D, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x80, 0xC1, 0xDA, 0xFF, 0x2D, 0x5F, 0x30]
+        for _ in 0..<2000 {
+            let n = Int.random(in: 0...63, using: &rng)
+            let label = (0..<n).map { _ in pool.randomElement(using: &rng)! }
+            let lowered = label.map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 }
+            let h1 = label.withUnsafeBytes { AclKey.hash($0) }
+            let h2 = lowered.withUnsafeBytes { AclKey.hash($0) }
+            #expect(h1 == h2, "\(label)")
+        }
+        let k0: UInt64 = 0x0706_0504_0302_0100, k1: UInt64 = 0x0f0e_0d0c_0b0a_0908
+        // Capitals in a full 8-byte block hash as their lower case; `@ [ ` {` (next to the
+        // capitals) are not capitals.
+        #expect(Array("ABCDEFGHij".utf8).withUnsafeBytes { AclKey.hash($0, k0: k0, k1: k1) }
+                == Array("abcdefghij".utf8).withUnsafeBytes { AclKey.hash($0, k0: k0, k1: k1) })
+        #expect(Array("@[`{abcde".utf8).withUnsafeBytes { AclKey.hash($0) }
+                != Array("`{`{abcde".utf8).withUnsafeBytes { AclKey.hash($0) })
+    }
+}
