@@ -5,6 +5,8 @@
 #   MODE  plain   UDP queries without EDNS
 #         cookie  UDP queries with EDNS and a client cookie plus the valid server cookie the
 #                 first answer handed out (RFC 7873)
+#         aclkey  as plain, the zone with an aclkey dataset of 1,000 keys and every name
+#                 carrying one of them (a 26-character key, Spamhaus DQS style) below the apex
 #   QUERIES  how many queries to count (default 4000)
 #
 # Serves the bundled zones/ with `--threads 1` under valgrind, collection toggled on the UDP
@@ -16,16 +18,23 @@
 # Needs valgrind, objcopy and python3. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?binary}; mode=${2:?mode: plain or cookie}; n=${3:-4000}
+bin=${1:?binary}; mode=${2:?mode: plain, cookie or aclkey}; n=${3:-4000}
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
 # Valgrind 3.19 cannot read the DWARF 5 of a Swift build; the symbol table is enough.
 objcopy --strip-debug "$bin" "$work/prefixbl"
+extra=()
+if [ "$mode" = aclkey ]; then
+  # 1,000 keys, the one queried among them; unknown keys get no reply.
+  { echo ":ignore"; for i in $(seq 1 999); do printf 'key%023d :pass\n' "$i"; done
+    echo "dqskey0123456789abcdefghij :pass"; } >"$work/keys"
+  extra=("bl.example:aclkey:$work/keys")
+fi
 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*UDPServerC5serve*' \
   --callgrind-out-file="$work/cg.out" "$work/prefixbl" serve --threads 1 --listen "127.0.0.1:$port" \
-  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie \
+  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie "${extra[@]}" \
   >"$work/serve.log" 2>&1 &
 pid=$!
 cat >"$work/client.py" <<'PY'
@@ -34,6 +43,8 @@ step, port, mode, n, state = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys
 names = ["10.2.0.192.bl.example", "2.0.0.127.bl.example", "1.0.0.127.bl.example",
          "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"]
 types = [1, 16, 1, 1]
+if mode == "aclkey":
+    names = [n.replace(".bl.example", ".dqskey0123456789abcdefghij.bl.example") for n in names]
 def wire(name):
     return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 def query(i, cookie):

@@ -54,6 +54,12 @@ public struct AnswerOutcome: Sendable {
     /// 0 when the query had no readable question. With ``qtype`` what a query log prints,
     /// without reading the query again.
     public var qnameLength: Int = 0
+    /// aclkey: what the key of the query was (``KeyState``); with `.known` or `.unknown`,
+    /// ``keyOffset`` is the offset in the query of the key label's length byte, and with
+    /// `.known` ``keyOrdinal`` numbers the key among ``Responder/keyCount`` (for counters).
+    public var keyState: KeyState = .none  // aclkey
+    public var keyOffset: Int = 0  // aclkey
+    public var keyOrdinal: Int32 = -1  // aclkey
     public init() {}
 }
 
@@ -171,6 +177,10 @@ public final class Responder: Sendable {
     /// The zones this responder serves, uncompressed lower-case wire names, in the order of
     /// their first appearance in `stores`; ``AnswerOutcome/zone`` indexes this array.
     public var zoneNames: [[UInt8]] { index.zoneNames }
+
+    /// How many keys (and key defaults) the `aclkey` datasets of this responder hold:
+    /// ``AnswerOutcome/keyOrdinal`` is below it.
+    public var keyCount: Int { index.keyCount }  // aclkey
 
     /// Writes the response to `query` into `response` (which must hold 65535 bytes for TCP,
     /// at least `options.udpPayloadSize` for UDP; a smaller buffer lowers the limit, and one
@@ -340,7 +350,13 @@ public final class Responder: Sendable {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
             answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
-            if r.drop { return AnswerOutcome() }
+            if r.drop {
+                // Nothing is sent; the query log and the key counters still see the key (aclkey).
+                var dropped = AnswerOutcome()
+                dropped.qtype = out.qtype; dropped.qnameLength = out.qnameLength; dropped.zone = r.zone
+                dropped.keyState = r.keyState; dropped.keyOffset = r.keyAt; dropped.keyOrdinal = r.keyOrdinal
+                return dropped
+            }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
             answerCH(query, read.parsed, &w, &r)
@@ -377,6 +393,7 @@ public final class Responder: Sendable {
         out.truncated = r.tc
         out.listed = r.listed
         out.zone = r.zone
+        out.keyState = r.keyState; out.keyOffset = r.keyAt; out.keyOrdinal = r.keyOrdinal  // aclkey
         return out
     }
 }
@@ -393,6 +410,12 @@ struct Reply {
     var drop = false
     /// ``ServingZone/zoneIndex`` of the zone that answered; -1 = none.
     var zone: Int32 = -1
+    /// aclkey: the key (``AnswerOutcome/keyState``, ``AnswerOutcome/keyOffset``, ``AnswerOutcome/keyOrdinal``).
+    var keyState: KeyState = .none
+    var keyAt = 0
+    var keyOrdinal: Int32 = -1
+    /// The policy answer came from a key: every name below the apex takes it.
+    var keyForced = false
 }
 
 extension Responder {
@@ -405,9 +428,10 @@ extension Responder {
             r.rcode = DNSRCode.refused
             return
         }
-        let zone = m.zone
+        var zone = m.zone
         r.zone = zone.zoneIndex
-        let apexAt = m.apexOffset
+        var apexAt = m.apexOffset
+        var labels = m.labels
         var acl = globalACL
         if client.family != nil && !zone.acl.isEmpty { zone.acl.decide(client, into: &acl) }
         switch acl.kind {
@@ -418,14 +442,27 @@ extension Responder {
         // SOA, NS and negative answers belong to the base zone (a subzone's apex lies below it).
         var baseAt = apexAt
         for _ in 0..<zone.subLabels { baseAt += 1 + Int(query[baseAt]) }
+        if !zone.keys.isEmpty {  // aclkey: the key below the base apex decides, then is removed
+            applyKey(query, q, scan, baseAt: baseAt, &zone, &apexAt, &labels, &acl, &r)
+            switch acl.kind {
+            case .ignore: r.drop = true; return
+            case .refuse: r.rcode = DNSRCode.refused; return
+            default: break
+            }
+        }
         r.aa = true
-        if (m.labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (m.labels == 0 && zone.subLabels > 0) {
+        if labels == 0 && zone.subLabels == 0 && r.keyState == .known {
+            // aclkey: `<key>.<zone>` alone is an empty non-terminal above the keyed names.
+            negative(zone, baseAt, nx: false, &w, &r)
+            return
+        }
+        if (labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (labels == 0 && zone.subLabels > 0) {
             // A name generic data defines (or a subzone's apex): its records; other types NODATA.
             guard let n = writeGeneric(zone, q.qtype, query, start: q.qnameOffset, end: apexAt, &w) else { r.tc = true; return }
             if n == 0 { negative(zone, baseAt, nx: false, &w, &r) } else { r.an = n }
             return
         }
-        if m.labels == 0 {
+        if labels == 0 {
             // Apex: SOA and NS exist, generic data adds its types, everything else is NODATA;
             // never NXDOMAIN.
             switch q.qtype {
@@ -447,12 +484,12 @@ extension Responder {
             return
         }
 
-        let qa = QueryAddress(scan, labels: m.labels)
+        let qa = QueryAddress(scan, labels: labels)
         let capacity = max(index.maxDatasets, 1)
         let hide = acl.kind == .empty || acl.kind == .answer
         withUnsafeTemporaryAllocation(of: Hit.self, capacity: capacity) { hits in
             var render = RenderAddresses()
-            if acl.kind == .answer && ((qa.v4 && qa.labels == 4) || (qa.v6 && qa.labels == 32)) {
+            if acl.kind == .answer && (r.keyForced || (qa.v4 && qa.labels == 4) || (qa.v6 && qa.labels == 32)) {  // aclkey: keyForced
                 // Policy answer: every full address name is "listed" with the ACL's value, `$`
                 // rendering the client's address.
                 hits[0] = Hit(a: acl.a, txt: acl.txt, ttl: acl.ttl, fromV4: client.family == .ipv4)

@@ -127,10 +127,13 @@ final class ServingZone: Sendable {
     let zoneIndex: Int32
     /// dnset datasets attached at this apex (DomainAnswers.swift).
     let names: [ServingNames]
+    /// The base zone's keys (`aclkey` datasets, AclKeys.swift); usually none.
+    let keys: ServingKeys
 
     init(apex: [UInt8], subLabels: Int, baseApex: [UInt8], soa: SOAData, nsTTL: UInt32, ns: [[UInt8]],
          existing: [[UInt8]], v4: [ServingDataset], v6: [ServingDataset], records: [ServingRecord],
-         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1, names: [ServingNames] = []) {
+         acl: ServingACL, transitions: [TransitionRule] = [], zoneIndex: Int32 = -1, names: [ServingNames] = [],
+         keys: ServingKeys = ServingKeys()) {
         self.names = names
         let apex = apex.map(lowerASCII)
         let base = baseApex.map(lowerASCII)
@@ -148,6 +151,7 @@ final class ServingZone: Sendable {
         self.acl = acl
         self.transitions = transitions
         self.zoneIndex = zoneIndex
+        self.keys = keys
     }
 
     /// TTL of negative answers in seconds: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
@@ -165,6 +169,10 @@ struct ServingIndex: Sendable {
     /// Base zone apexes (lower-case wire names) in first-seen order; indexed by
     /// ``ServingZone/zoneIndex``.
     let zoneNames: [[UInt8]]
+    /// The base zone of each ``zoneNames`` entry (a query whose key is removed may fall back
+    /// from a subzone to its base zone) and how many keys the snapshot lists (aclkey).
+    let bases: [ServingZone]  // aclkey
+    let keyCount: Int  // aclkey
 
     /// - Parameter transitions: mappings by normalised zone name (``AnswerOptions/transitions``).
     init(stores: [Store], now: UInt64, transitions: [String: [TransitionMapping]] = [:]) {
@@ -176,12 +184,15 @@ struct ServingIndex: Sendable {
             var names: [[ServingNames]] = [[]]
             var records: [GenericRecord] = []
             var acl = ServingACL()
+            var keys = ServingKeys()  // aclkey
         }
+        var keyCount: Int32 = 0  // aclkey
         var accs: [Acc] = []
         var global = ServingACL()
         for store in stores {
             for z in store.zones {
                 if z.isGlobalACL {
+                    // Client ACLs only: keys (aclkey) belong to a zone, there is no global key list.
                     for d in z.datasets where d.rule.matchesClient {
                         if let e = d.expires, e < now { continue }
                         let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
@@ -202,6 +213,14 @@ struct ServingIndex: Sendable {
                     let s = ServingDataset(table: d.table, values: d.values, ttl: d.ttl)
                     // The store's rule decides what a dataset means, never its type name.
                     switch d.rule {
+                    case .keyInQName:
+                        // The key below the base apex decides first (AclKeys.swift).
+                        if !d.values.isEmpty {
+                            accs[i!].keys.sets.append(s)
+                            accs[i!].keys.bases.append(keyCount)
+                            keyCount += Int32(d.values.count)
+                        }
+                        continue
                     case .clientACL:
                         if d.family == .ipv4 { accs[i!].acl.v4.append(s) } else { accs[i!].acl.v6.append(s) }
                         continue
@@ -238,6 +257,8 @@ struct ServingIndex: Sendable {
                                                 type: r.type, ttl: r.ttl, rdata: r.rdata))
             }
             let existing = a.ns + a.records.map(\.owner) + apexes
+            var keys = a.keys  // aclkey
+            keys.hasSubzones = a.subs.count > 1
             for (k, sub) in a.subs.enumerated() {
                 var labels = 0, p = 0
                 while p < sub.sub.count { p += 1 + Int(sub.sub[p]); labels += 1 }
@@ -245,13 +266,15 @@ struct ServingIndex: Sendable {
                                          nsTTL: a.nsTTL, ns: a.ns, existing: existing, v4: sub.v4, v6: sub.v6,
                                          records: recs[k], acl: a.acl,
                                          transitions: Self.rules(transitions, apexes[k]),
-                                         zoneIndex: Int32(ai), names: a.names[k]))
+                                         zoneIndex: Int32(ai), names: a.names[k], keys: keys))
             }
         }
         built.sort { $0.apex.count > $1.apex.count }
         zones = built
         globalACL = global
         zoneNames = accs.map(\.apex)
+        bases = built.filter { $0.subLabels == 0 }.sorted { $0.zoneIndex < $1.zoneIndex }
+        self.keyCount = Int(keyCount)
         maxDatasets = zones.map { $0.v4.count + $0.v6.count + $0.names.count }.max() ?? 0
     }
 

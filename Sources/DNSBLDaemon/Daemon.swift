@@ -84,7 +84,7 @@ public enum Daemon {
         }
         cleanup.add { queryLog?.stop() }
         let o = c.options
-        let metrics: ServerMetrics? = (o.metrics != nil || o.stats != nil || o.maxAge != nil) ? ServerMetrics(logger: logger) : nil
+        let metrics: ServerMetrics? = (o.metrics != nil || o.stats != nil || o.maxAge != nil) ? ServerMetrics(logger: logger, keyLimit: o.aclkeyMetricsKeys) : nil  // aclkey
         metrics?.statsInterval = o.stats
         metrics?.maxAge = o.maxAge.map(UInt64.init)
         metrics?.refuseStale = o.maxAgeAction == "refuse"

@@ -59,6 +59,9 @@ public struct DaemonOptions: Sendable {
     public var queryLog: String? = nil
     /// `--query-log-skip-nxdomain`: leave NXDOMAIN answers out of the query log.
     public var queryLogSkipNxdomain = false
+    /// `--aclkey-metrics-keys`: keys counted under their own label in
+    /// `prefixbl_aclkey_queries_total` (the rest as `other_key`).
+    public var aclkeyMetricsKeys = 100  // aclkey
     /// `--strict`: a line rbldnsd would skip refuses the data instead.
     public var strict = false
     public var user: String? = nil

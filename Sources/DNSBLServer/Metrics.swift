@@ -49,8 +49,11 @@ public final class QueryCounters: @unchecked Sendable {
     let zoneSlots: ZoneSlots
     private var mappedSnapshot: ObjectIdentifier? = nil
     private var mappedGeneration = -1
+    /// Per-key counts (aclkey, KeyMetrics.swift).
+    let keys: KeyCounters  // aclkey
 
-    init(zoneSlots: ZoneSlots = ZoneSlots()) {
+    init(zoneSlots: ZoneSlots = ZoneSlots(), keySlots: KeySlots = KeySlots()) {
+        keys = KeyCounters(keySlots)  // aclkey
         slots = .allocate(capacity: Slot.count)
         slots.initialize(repeating: 0, count: Slot.count)
         zoneMap = .allocate(capacity: Self.mappedZones)
@@ -73,6 +76,7 @@ public final class QueryCounters: @unchecked Sendable {
         mappedSnapshot = ObjectIdentifier(snapshot)
         mappedGeneration = snapshot.generation
         let names = snapshot.responder.zoneNames
+        keys.reset(keyCount: snapshot.responder.keyCount)  // aclkey
         let other = UInt8(Slot.zoneSlots - 1)
         for i in 0..<Self.mappedZones {
             zoneMap[i] = i < names.count ? UInt8(zoneSlots.slot(for: zoneText(names[i]))) : other
@@ -209,8 +213,13 @@ public final class ServerMetrics: @unchecked Sendable {
     /// `--stats` seconds between log lines; `nil` = none.
     public var statsInterval: Double? = nil
 
-    public init(logger: Logger) {
+    /// Per-key counter slots (aclkey): `keyLimit` keys by name (`--aclkey-metrics-keys`).
+    public let keySlots: KeySlots  // aclkey
+    private var pushedKeys: [UInt64] = []  // aclkey
+
+    public init(logger: Logger, keyLimit: Int = KeySlots.defaultLimit) {
         self.logger = logger
+        keySlots = KeySlots(limit: keyLimit)  // aclkey
         var f = PrometheusMetricsFactory(registry: registry)
         f.defaultDurationHistogramBuckets = ServerMetrics.latencyBounds.map { .nanoseconds(Int64($0 * 1e9)) }
         factory = f
@@ -221,7 +230,7 @@ public final class ServerMetrics: @unchecked Sendable {
 
     /// A counter block for one UDP worker thread.
     public func makeBlock() -> QueryCounters {
-        let b = QueryCounters(zoneSlots: zoneSlots)
+        let b = QueryCounters(zoneSlots: zoneSlots, keySlots: keySlots)  // aclkey
         blocks.withLock { $0.append(b) }
         return b
     }
@@ -288,6 +297,17 @@ public final class ServerMetrics: @unchecked Sendable {
             default: c = nil  // RRL comes from the limiter; latency is emitted directly
             }
             c?.increment(by: delta)
+        }
+        // aclkey: per-key counts, slot by slot.
+        let kn = keySlots.count
+        var keyTotals = [UInt64](repeating: 0, count: kn)
+        for b in blocks.withLock({ $0 }) { for i in 0..<kn { keyTotals[i] &+= b.keys.counts[i] } }
+        if pushedKeys.count != kn { pushedKeys = Array(repeating: 0, count: kn) }
+        for i in 0..<kn where keyTotals[i] > pushedKeys[i] {
+            let (result, key) = keySlots.labels(i)
+            counter(-1000 - i, "prefixbl_aclkey_queries_total", [("result", result), ("key", key)])
+                .increment(by: Int64(keyTotals[i] - pushedKeys[i]))
+            pushedKeys[i] = keyTotals[i]
         }
         // Latency histogram (Prometheus cumulative buckets, seconds).
         var text = "# HELP prefixbl_answer_latency_seconds Time to answer a query (UDP: mean over a recvmmsg batch).\n"

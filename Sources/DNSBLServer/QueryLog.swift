@@ -11,9 +11,11 @@ import Synchronization
 ///
 /// Line format (space separated): Unix time with milliseconds, transport (`udp`/`tcp`), client
 /// `address#port`, QNAME as received (case kept, non-printable bytes as `\DDD`), QTYPE mnemonic
-/// or `TYPEn`, RCODE mnemonic (`-` when nothing was sent), ANSWER count, `tc` when truncated:
+/// or `TYPEn`, RCODE mnemonic (`-` when nothing was sent), ANSWER count, `tc` when truncated,
+/// and the key when the zone has an `aclkey` dataset and the query carried a listed key:
 ///
 ///     1764470400.123 udp 192.0.2.1#40000 2.0.0.127.bl.example A NOERROR 1
+///     1764470400.125 udp 192.0.2.1#40001 2.0.0.127.k3y.bl.example A NOERROR 1 k3y
 ///
 /// Serving threads format the line into a stack buffer and append it to an in-memory buffer under
 /// a short lock; a background thread writes the buffer to the file every 0.5 s. When the buffer
@@ -150,6 +152,13 @@ public final class QueryLog: @unchecked Sendable {
             w.byte(32)
             w.decimal(UInt64(outcome.answerCount))
             if outcome.truncated { w.ascii(" tc") }
+            if outcome.keyState == .known {  // aclkey: the key, as the rspamd fork logs it
+                let k = outcome.keyOffset
+                if k > 0 && k < query.count, k + 1 + Int(query[k]) <= query.count {
+                    w.byte(32)
+                    for b in query[(k + 1)..<(k + 1 + Int(query[k]))] { w.label(b) }
+                }
+            }
             w.byte(10)
             let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(line)[0..<w.count])
             state.withLock { s in

@@ -334,6 +334,7 @@ final class DNSTCPHandler: ChannelDuplexHandler {
                 if let counters {
                     counters.use(snapshot)
                     counters.record(o, action, transport: .tcp)
+                    counters.recordKey(o, query: query)  // aclkey
                     counters.recordLatency(nanos: monotonicNanos() &- started, count: 1)
                 }
                 if let queryLog {

@@ -270,6 +270,7 @@ final class UDPServer: @unchecked Sendable {
                                                         now: now, into: into)
                 }
                 counters?.record(outcome, action, transport: .udp)
+                counters?.recordKey(outcome, query: query)  // aclkey
                 if outcome.length > 0 && outcome.length <= rcap {
                     csys_udp_batch_queue(batch, queued, i, outcome.length)
                     queued += 1

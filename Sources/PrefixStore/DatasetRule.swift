@@ -29,16 +29,23 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     /// ``longestPrefix``, a TXT `$` rendering the matched name. Not a ``RangeTable``: the
     /// store keeps such a dataset in a name table (key kind 3, format version 3).
     case domainNames = 3
+    /// Keys in the query name (the rspamd fork's `aclkey`): the right-most label below the
+    /// base apex is the key, looked up as the /128 of its hash (`AclKey.hash(_:)`) in an IPv6
+    /// ``RangeTable``; value 0 is the default (unknown keys), every key has a value of its
+    /// own, an ``ACLAction`` code or a forced answer in 127.0.0.0/8. Access data: the key
+    /// decides and is then removed from the QNAME before the other rules answer.
+    case keyInQName = 4
 
     /// The rule of a dataset stored under the type name `storedType`: ``clientACL`` for `acl`,
     /// ``ip4Buckets`` for an IPv4 `ip4set`, ``longestPrefix`` for every other name. This table
     /// is part of the store format (the file keeps the type name); a type registered in
     /// ZoneSource with a rule other than ``longestPrefix`` adds its name here. ``domainNames``
-    /// for `dnset` (whatever `family`: a name table has none).
+    /// for `dnset` (whatever `family`: a name table has none), ``keyInQName`` for `aclkey`.
     public init(storedType: String, family: AddressFamily) {
         switch storedType {
         case "acl": self = .clientACL
         case "dnset": self = .domainNames
+        case "aclkey": self = .keyInQName
         case "ip4set" where family == .ipv4: self = .ip4Buckets
         default: self = .longestPrefix
         }
@@ -49,6 +56,16 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     public var matchesClient: Bool {
         switch self {
         case .clientACL: true
+        case .longestPrefix, .ip4Buckets, .domainNames, .keyInQName: false
+        }
+    }
+
+    /// Whether the dataset is access data, not listings (``clientACL``, ``keyInQName``): never
+    /// exported as zone data, never consulted for the address or name in the QNAME, and
+    /// the only datasets the global-ACL pseudo-zone may hold.
+    public var isAccessControl: Bool {
+        switch self {
+        case .clientACL, .keyInQName: true
         case .longestPrefix, .ip4Buckets, .domainNames: false
         }
     }
@@ -59,6 +76,7 @@ public enum DatasetRule: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .ip4Buckets: "ip4set buckets"
         case .clientACL: "client ACL"
         case .domainNames: "domain names"
+        case .keyInQName: "key in the query name"
         }
     }
 }

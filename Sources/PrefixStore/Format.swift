@@ -88,7 +88,7 @@ enum StoreEncoder {
                 throw StoreError(.invalidInput, "not a valid wire-form name: \(n)")
             }
             let global = z.name == ZoneInput.globalACLZoneName
-            if global && (!z.records.isEmpty || z.datasets.contains { $0.rule != .clientACL }) {
+            if global && (!z.records.isEmpty || z.datasets.contains { !$0.rule.isAccessControl }) {
                 throw StoreError(.invalidInput, "the global-ACL zone '.' may hold only acl datasets")
             }
             for rec in z.records {
@@ -108,10 +108,18 @@ enum StoreEncoder {
                 guard d.rule == DatasetRule(storedType: d.type, family: d.family) else {
                     throw StoreError(.invalidInput, "\(d.name): type '\(d.type)' is stored as the \(DatasetRule(storedType: d.type, family: d.family)) rule, not \(d.rule) (DatasetRule(storedType:family:) must name it)")
                 }
-                if d.rule == .clientACL {
+                switch d.rule {
+                case .keyInQName:
+                    guard d.family == .ipv6 else { throw StoreError(.invalidInput, "aclkey dataset \(d.name) must be of the IPv6 family (hashed keys)") }
+                    for v in d.values where !AclKey.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                        throw StoreError(.invalidInput, "aclkey value \(v.a) of \(d.name) is neither an action nor an answer in 127.0.0.0/8")
+                    }
+                case .clientACL:
                     for v in d.values where !ACLAction.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
                         throw StoreError(.invalidInput, "acl value \(v.a) of \(d.name) is neither an action nor a policy answer in 127.255.255.0/24")
                     }
+                case .longestPrefix, .ip4Buckets, .domainNames:
+                    break
                 }
                 guard d.values.count < Int(UInt32.max) else { throw StoreError(.tooLarge, "too many values in \(d.name)") }
                 var tb: TableBuilder
@@ -152,7 +160,7 @@ enum StoreEncoder {
                                      value: r.id < plain ? r.id : runStart[Int(r.id - plain)])
                     }
                     c = []
-                case .longestPrefix, .clientACL:
+                case .longestPrefix, .clientACL, .keyInQName:
                     tb = TableBuilder(family: d.family, kind: TableBuilder.kind(for: d.entries, family: d.family),
                                       valueCount: d.values.count, options: options)
                     c = try Flattener.flatten(d.entries, family: d.family, valueCount: d.values.count, into: &tb)

@@ -218,7 +218,7 @@ enum StoreReader {
                 tablesEnd = end
                 datasets.append(ds)
             }
-            guard !global || datasets.allSatisfy({ $0.rule == .clientACL }) else { throw layoutError("\(what) is the global ACL but has non-acl datasets") }
+            guard !global || datasets.allSatisfy({ $0.rule.isAccessControl }) else { throw layoutError("\(what) is the global ACL but has non-acl datasets") }
             for ds in datasets where ds.subzone.count + name.count > 255 {
                 throw layoutError("\(what) dataset \(ds.name) subzone makes a name longer than 255 bytes")
             }
@@ -328,6 +328,11 @@ enum StoreReader {
         }
         let rule = DatasetRule(storedType: type, family: family)
         switch rule {
+        case .keyInQName:
+            guard family == .ipv6, !dsValues.contains(where: \.continues) else { throw layoutError("\(what) is an aclkey that is not IPv6 or has a value run") }
+            for v in dsValues where !AclKey.isValid(v.a) || (v.a <= 3 && v.txt != nil) {
+                throw layoutError("\(what) is an aclkey with value \(v.a), neither an action nor an answer in 127.0.0.0/8")
+            }
         case .clientACL:
             if dsValues.contains(where: \.continues) {
                 throw layoutError("\(what) is an acl with a value run")

@@ -178,7 +178,7 @@ public enum Exporter {
             for d in p.datasets {
                 // The store's rule decides what a dataset exports as, never its type name.
                 switch d.rule {
-                case .clientACL: continue                   // access control, not zone data
+                case .clientACL, .keyInQName: continue      // access control, not zone data
                 case .longestPrefix, .ip4Buckets: break     // address tables: reversed-address names
                 case .domainNames: break                    // name tables: the names (DomainExport)
                 }

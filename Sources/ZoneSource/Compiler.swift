@@ -273,7 +273,7 @@ public enum Compiler {
                                      nsTTL: 0, ns: [], datasets: z.datasets))
                 continue
             }
-            guards(z.datasets.filter { !$0.rule.matchesClient }, zone: z.text, options: options, origins: origins, sink: &sink)
+            guards(z.datasets.filter { !$0.rule.isAccessControl }, zone: z.text, options: options, origins: origins, sink: &sink)
             let soa: SOAData
             if var s = z.soa?.soa {
                 if s.serial == 0 { s.serial = UInt32(truncatingIfNeeded: z.newestMTime) }
@@ -340,7 +340,7 @@ public enum Compiler {
                 case .ip4Buckets:
                     listing = StoreBuilder.ip4setValues(d.entries, at: 0x7F00_0001).isEmpty ? nil
                         : d.entries.first { !$0.isExclusion && covers($0, 0x7F00_0001) }
-                case .longestPrefix, .clientACL:
+                case .longestPrefix, .clientACL, .keyInQName:
                     listing = decidingEntry(d.entries, key: 0x7F00_0001, bits: 32).flatMap { $0.isExclusion ? nil : $0 }
                 case .domainNames:
                     listing = nil  // names, no addresses

@@ -54,7 +54,7 @@ public enum OfflineLookup {
             }
             for (fam, k) in probes {
                 let addressText = fam == .ipv4 ? ipv4Text(UInt32(truncatingIfNeeded: k)) : ipv6Text(k)
-                for d in datasets where d.family == fam && !d.rule.matchesClient {
+                for d in datasets where d.family == fam && !d.rule.isAccessControl {
                     let v = d.table.value(at: k)
                     guard v >= 0 else { continue }
                     var where_ = zoneText

@@ -55,6 +55,11 @@ public enum SourceDump {
                 switch d.rule {
                 case .longestPrefix, .ip4Buckets, .domainNames:
                     break
+                case .keyInQName:
+                    // The store holds the keys' hashes only: the default, the values and one
+                    // comment per hash (AclKeyDump).
+                    out.append(Section(zone: zone, type: DatasetTypes.dumpName(of: d), name: d.name, text: t + AclKeyDump.text(d)))
+                    continue
                 case .clientACL:
                     line("$TTL \(d.ttl)")
                     for r in d.table.ranges() {

@@ -92,7 +92,7 @@ struct ResponderLookup {
         self.client = client
         var names: [String] = []
         for zone in stores.flatMap(\.zones) where !zone.isGlobalACL {
-            for d in zone.datasets where !d.rule.matchesClient {
+            for d in zone.datasets where !d.rule.isAccessControl {
                 let name = Self.text(d.subzone + zone.name)
                 if !names.contains(name) { names.append(name) }
             }

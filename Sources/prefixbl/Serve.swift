@@ -104,6 +104,8 @@ struct Serve: ParsableCommand {
     var queryLog: String?
     @Flag(help: "Leave queries answered NXDOMAIN out of the query log (most DNSBL queries are for addresses not listed).")
     var queryLogSkipNxdomain = false
+    @Option(help: ArgumentHelp("aclkey zones: how many keys get a series of their own in prefixbl_aclkey_queries_total (the rest count as other_key).", valueName: "n"))
+    var aclkeyMetricsKeys: Int = 100  // aclkey
 
     @Flag(help: "Refuse data with any line rbldnsd would skip (malformed, wrong family, values out of range…) instead of skipping it with a warning; a reload with one keeps the old data.")
     var strict = false
@@ -162,7 +164,7 @@ struct Serve: ParsableCommand {
         o.transferIPv4Images = transferIPv4Images; o.transferExpandText = transferExpandText
         o.udpBatchWait = udpBatchWait; o.threads = threads
         o.checkInterval = checkInterval; o.settleDelay = settleDelay; o.maxShrink = maxShrink; o.forceReload = forceReload
-        o.forceCompile = forceCompile; o.queryLog = queryLog; o.queryLogSkipNxdomain = queryLogSkipNxdomain; o.strict = strict; o.user = user; o.group = group; o.pidFile = pidFile
+        o.forceCompile = forceCompile; o.queryLog = queryLog; o.queryLogSkipNxdomain = queryLogSkipNxdomain; o.aclkeyMetricsKeys = aclkeyMetricsKeys; o.strict = strict; o.user = user; o.group = group; o.pidFile = pidFile
         o.cookieSecret = cookieSecret; o.cookieUdpPayload = cookieUdpPayload; o.rrlRate = rrlRate; o.rrlSlip = rrlSlip
         o.metrics = metrics; o.stats = stats; o.maxAge = maxAge; o.maxAgeAction = maxAgeAction
         o.defaultTTL = defaultTTL; o.minTTL = minTTL; o.maxTTL = maxTTL; o.allowHostBits = allowHostBits

@@ -12,7 +12,7 @@ struct RegistryTests {
         #expect(Set(names).count == names.count)
         #expect(names.allSatisfy { $0 == $0.lowercased() && !$0.isEmpty })
         // The order of messages and help (the "not supported yet" message lists them so).
-        #expect(DatasetTypes.names == ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset", "dnset", "generic", "acl", "combined"])
+        #expect(DatasetTypes.names == ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset", "dnset", "generic", "acl", "aclkey", "combined"])
         #expect(DatasetTypes.later.isDisjoint(with: names))
         for t in DatasetTypes.all { #expect(DatasetTypes.named(t.name)?.name == t.name) }
         #expect(DatasetTypes.named("ip5set") == nil)
@@ -45,6 +45,7 @@ struct RegistryTests {
             let text: String
             switch rule {
             case .domainNames: text = "example.com\n"
+            case .keyInQName: text = "customerkey1 :pass\n"
             case .clientACL: text = "192.0.2.0/24 :refuse\n2001:db8::/32 :refuse\n"
             case .longestPrefix, .ip4Buckets: text = sample[t.family!]!
             }

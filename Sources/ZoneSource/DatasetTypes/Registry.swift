@@ -13,6 +13,7 @@ public enum DatasetTypes {
         DNSet(),
         Generic(),
         ACL(),
+        AclKeyType(),
         Combined(),
     ]
 
