@@ -197,4 +197,20 @@ struct SignedServeTests {
         #expect(child.text.contains("DNSSEC key for a zone not served") && child.text.contains(base), "\(child.text)")
         #expect(!child.text.contains(" serving"))
     }
+
+    @Test("An acl dataset in a signed zone stops the start, naming the combination",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"))
+    func aclRefused() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.v4.write(toFile: dir + "/v4.txt", atomically: true, encoding: .utf8)
+        try "192.0.2.0/24 :refuse\n198.51.100.0/24 :127.255.255.2:policy for $\n".write(toFile: dir + "/bl.acl", atomically: true, encoding: .utf8)
+        let base = dir + "/" + (try Self.run(Self.keygen!, ["-a", "ECDSAP256SHA256", "bl.example"], in: dir))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:v4.txt",
+                                                         "bl.example:acl:bl.acl", "--dnssec-key", base], directory: dir)
+        #expect(child.waitExit(timeout: 20) == 2)
+        #expect(child.text.contains("an acl dataset and --dnssec-key cannot be combined"), "\(child.text)")
+        #expect(!child.text.contains(" serving"))
+    }
 }
