@@ -158,6 +158,8 @@ public final class Responder: Sendable {
     let ourPayloadSize: Int
     /// Per zone index (``zoneNames``): the signed zone, nil for zones not signed.
     let signedZones: [SignedZone?]
+    /// Some zone is signed: DO=1 queries look for their signing context.
+    let anySigned: Bool
 
     /// Builds the serving index: zones by apex (a zone in several stores unites its datasets),
     /// each zone's datasets split by family, expired datasets left out.
@@ -184,6 +186,7 @@ public final class Responder: Sendable {
                                      dnskeyTTL: base.soa.ttl))
         }
         self.signedZones = signed
+        self.anySigned = signed.contains { $0 != nil }
     }
 
     /// The signers of the signed zones (``AnswerOptions/dnssec``) this responder serves.
@@ -360,7 +363,7 @@ public final class Responder: Sendable {
         } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
-            r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && !signedZones.isEmpty
+            r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
             answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
             if r.drop { return AnswerOutcome() }
             if let s = r.signing, !r.tc { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }

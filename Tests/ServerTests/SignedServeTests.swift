@@ -213,4 +213,15 @@ struct SignedServeTests {
         #expect(child.text.contains("an acl dataset and --dnssec-key cannot be combined"), "\(child.text)")
         #expect(!child.text.contains(" serving"))
     }
+
+    @Test("The rbldnsd command line takes --dnssec-key and hands it to serve")
+    func rbldnsdMode() throws {
+        let r = try ServerTestSupport.run(prefixblBinary()!, ["rbldnsd", "--dnssec-key", "/keys/Kbl.example.+013+00001", "--print-serve",
+                                                             "-b", "127.0.0.1/5353", "bl.example:ip4set:v4.txt"])
+        #expect(r.status == 0, "\(r.output)")
+        let line = r.output.split(separator: "\n").first { $0.hasPrefix("prefixbl serve") } ?? ""
+        let key = line.range(of: "--dnssec-key /keys/Kbl.example.+013+00001")
+        let end = line.range(of: " -- ")
+        #expect(key != nil && end != nil && key!.lowerBound < end!.lowerBound, "\(r.output)")
+    }
 }
