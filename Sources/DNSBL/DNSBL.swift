@@ -29,6 +29,9 @@ public struct AnswerOptions: Sendable {
     /// else the sign to ask again over TCP, which is where the difference is sent (as BIND 9
     /// and Knot answer); other clients get REFUSED, names that are no zone apex NOTAUTH.
     public var udpIXFR: (@Sendable (ClientAddress) -> Bool)? = nil
+    /// Zones answered signed to DO=1 queries (the DNSSEC article of DNSBLServer); nil (default): none. A DO=0
+    /// query gets the same answer either way.
+    public var dnssec: DNSSECServing? = nil
     public init() {}
 }
 
@@ -54,6 +57,8 @@ public struct AnswerOutcome: Sendable {
     /// 0 when the query had no readable question. With ``qtype`` what a query log prints,
     /// without reading the query again.
     public var qnameLength: Int = 0
+    /// The query had EDNS with the DO bit (RFC 3225); in a signed zone it got a signed answer.
+    public var dnssecOK: Bool = false
     public init() {}
 }
 
@@ -151,6 +156,10 @@ public final class Responder: Sendable {
     let index: ServingIndex
     /// `options.udpPayloadSize` clamped to 512…65535 bytes.
     let ourPayloadSize: Int
+    /// Per zone index (``zoneNames``): the signed zone, nil for zones not signed.
+    let signedZones: [SignedZone?]
+    /// Some zone is signed: DO=1 queries look for their signing context.
+    let anySigned: Bool
 
     /// Builds the serving index: zones by apex (a zone in several stores unites its datasets),
     /// each zone's datasets split by family, expired datasets left out.
@@ -166,7 +175,22 @@ public final class Responder: Sendable {
         self.options = options
         self.index = ServingIndex(stores: stores, now: now, transitions: options.transitions)
         self.ourPayloadSize = min(max(options.udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
+        var signed: [SignedZone?] = []
+        let index = self.index
+        for (i, name) in index.zoneNames.enumerated() {
+            guard let d = options.dnssec, let signer = d.signers.first(where: { $0.apex == name }),
+                  let base = index.zones.first(where: { $0.zoneIndex == Int32(i) && $0.subLabels == 0 })
+            else { signed.append(nil); continue }
+            let parts = stores.filter { $0.zones.contains { $0.name.map(lowerASCII) == name } }
+            signed.append(SignedZone(signer: signer, view: d.makeView(parts, signer), nsecTTL: base.negativeTTL,
+                                     dnskeyTTL: base.soa.ttl))
+        }
+        self.signedZones = signed
+        self.anySigned = signed.contains { $0 != nil }
     }
+
+    /// The signers of the signed zones (``AnswerOptions/dnssec``) this responder serves.
+    public var signers: [ZoneSigner] { signedZones.compactMap { $0?.signer } }
 
     /// The zones this responder serves, uncompressed lower-case wire names, in the order of
     /// their first appearance in `stores`; ``AnswerOutcome/zone`` indexes this array.
@@ -339,8 +363,10 @@ public final class Responder: Sendable {
         } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
+            r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
             answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
             if r.drop { return AnswerOutcome() }
+            if let s = r.signing, !r.tc { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
             answerCH(query, read.parsed, &w, &r)
@@ -373,6 +399,7 @@ public final class Responder: Sendable {
         }
         out.length = w.count
         out.rcode = UInt8(truncatingIfNeeded: r.rcode)
+        out.dnssecOK = read.parsed.edns?.dnssecOK ?? false
         out.answerCount = r.an
         out.truncated = r.tc
         out.listed = r.listed
@@ -393,6 +420,11 @@ struct Reply {
     var drop = false
     /// ``ServingZone/zoneIndex`` of the zone that answered; -1 = none.
     var zone: Int32 = -1
+    /// The query has DO=1 (class IN) and some zone is signed: the answer rules look up the
+    /// signing context once the zone is known.
+    var dnssecOK = false
+    /// Set by the answer rules for a DO=1 query in a signed zone (the DNSSEC article of DNSBLServer).
+    var signing: SigningContext? = nil
 }
 
 extension Responder {
@@ -407,6 +439,7 @@ extension Responder {
         }
         let zone = m.zone
         r.zone = zone.zoneIndex
+        if r.dnssecOK { r.signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
         let apexAt = m.apexOffset
         var acl = globalACL
         if client.family != nil && !zone.acl.isEmpty { zone.acl.decide(client, into: &acl) }
@@ -462,6 +495,11 @@ extension Responder {
                 return
             }
             let n = hide ? 0 : zone.lookup(qa, hits, &render)
+            if n > 0, let s = r.signing {
+                // A signed answer is shared by every name below its wildcard: `$` renders the
+                // block the answer stands for, as the export writes it.
+                render.block(labels: Self.dollarLabels(s, labels: m.labels), v4Tree: qa.v4 && qa.labels == 4)
+            }
             if n > 0 {
                 r.listed = true
                 let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])
