@@ -1,3 +1,6 @@
+// The interface between the zone data and DNSSEC answers: what the signed view of a zone holds
+// at and around one QNAME. Fixed by the lead; `StoreZoneView` implements it from the store.
+
 /// One NSEC RRset of a zone's signed view (RFC 4034 §4): its owner, the next owner in canonical
 /// order (RFC 4034 §6.1; the last one names the apex), and the exact types at the owner.
 public struct ViewNSEC: Sendable, Hashable {
@@ -16,6 +19,10 @@ public struct ViewProof: Sendable, Hashable {
     /// The QNAME is a node of the view (it owns records, or it is an empty non-terminal).
     public var exists: Bool
     /// The NSEC owned by the QNAME when `exists`, else the NSEC covering it (owner < QNAME < next).
+    ///
+    /// An empty non-terminal owns no NSEC (a chain links only names that own RRsets): for one,
+    /// `exists` is true and this is the NSEC covering it, whose next owner is a name below it —
+    /// the NODATA proof of RFC 4035 §3.1.3.1 for an empty non-terminal.
     public var nsec: ViewNSEC
     /// The closest encloser (RFC 4592 §3.3.1): the QNAME itself when `exists`.
     public var closestEncloser: [UInt8]
