@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "DNSSEC", dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PrefixStore", dependencies: ["CZlib"]),
         .target(name: "ZoneSource", dependencies: ["PrefixStore", "LDNSKit", "CZlib"]),
-        .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire"]),
+        .target(name: "DNSBL", dependencies: ["PrefixStore", "DNSWire", "DNSSEC"]),
         .target(name: "ZoneExport", dependencies: ["PrefixStore", "ZoneSource", "LDNSKit"]),
         .target(name: "Aggregation", dependencies: ["ZoneSource", "PrefixStore"]),
         .target(
@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "DNSBLDaemon",
             dependencies: [
-                "DNSBLServer", "ZoneTransfer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "CJail",
+                "DNSBLServer", "ZoneTransfer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "CJail", "DNSSEC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -118,10 +118,11 @@ let package = Package(
         .testTarget(name: "ZoneExportTests", dependencies: ["TestSupport", "ZoneExport", "ZoneSource", "PrefixStore", "LDNSKit", "DNSBL"]),
         .testTarget(name: "PrefixStoreTests", dependencies: ["TestSupport", "PrefixStore"]),
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
-        .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),
+        .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
         .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
-        .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore"]),
+        .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore",
+                                                         "DNSSEC", "DNSWire", "LDNSKit", "ZoneExport"]),
         .testTarget(name: "DNSSECTests", dependencies: ["TestSupport", "DNSSEC", "DNSWire", "LDNSKit",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ServerTests", dependencies: ["TestSupport", "ServerTestSupport", "DNSBLServer", "DNSBLDaemon", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "LDNSKit"]),

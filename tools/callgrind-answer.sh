@@ -7,6 +7,12 @@
 #                 first answer handed out (RFC 7873)
 #         aclkey  as plain, the zone with an aclkey dataset of 1,000 keys and every name
 #                 carrying one of them (a 26-character key, Spamhaus DQS style) below the apex
+#         edns    UDP queries with EDNS, DO=0, no cookie (the zone signed: DO=0 takes the
+#                 unsigned path)
+#         dnssec  the same with DO=1: signed answers, signatures from the cache (the warm-up
+#                 made them)
+#         dnssec-nocache  DO=1 with --dnssec-signature-cache 1: nearly every RRset signed
+#                 anew; prints the signatures made while counting (from /metrics)
 #   QUERIES  how many queries to count (default 4000)
 #
 # Serves the bundled zones/ with `--threads 1` under valgrind, collection toggled on the UDP
@@ -18,7 +24,7 @@
 # Needs valgrind, objcopy and python3. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?binary}; mode=${2:?mode: plain, cookie or aclkey}; n=${3:-4000}
+bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec or dnssec-nocache}; n=${3:-4000}
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -32,9 +38,20 @@ if [ "$mode" = aclkey ]; then
     echo "dqskey0123456789abcdefghij :pass"; } >"$work/keys"
   extra=("bl.example:aclkey:$work/keys")
 fi
+signing=()
+mport=$((port + 1))
+case "$mode" in
+  edns|dnssec|dnssec-nocache)
+    # A KSK and a ZSK for bl.example (ldns-keygen, ldnsutils).
+    ksk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 -k bl.example)
+    zsk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 bl.example)
+    signing=(--dnssec-key "$work/$ksk" --dnssec-key "$work/$zsk" --metrics "127.0.0.1:$mport")
+    [ "$mode" = dnssec-nocache ] && signing+=(--dnssec-signature-cache 1)
+    ;;
+esac
 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*UDPServerC5serve*' \
   --callgrind-out-file="$work/cg.out" "$work/prefixbl" serve --threads 1 --listen "127.0.0.1:$port" \
-  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie "${extra[@]}" \
+  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie "${extra[@]}" "${signing[@]}" \
   >"$work/serve.log" 2>&1 &
 pid=$!
 cat >"$work/client.py" <<'PY'
@@ -49,9 +66,12 @@ def wire(name):
     return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 def query(i, cookie):
     name, qtype = names[i % len(names)], types[i % len(types)]
-    m = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 1 if mode == "cookie" else 0)
+    edns = mode in ("cookie", "edns", "dnssec", "dnssec-nocache")
+    m = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 1 if edns else 0)
     m += wire(name) + struct.pack(">HH", qtype, 1)
-    if mode == "cookie":
+    if mode in ("edns", "dnssec", "dnssec-nocache"):
+        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000 if mode != "edns" else 0, 0)
+    elif mode == "cookie":
         opt = struct.pack(">HH", 10, len(cookie)) + cookie
         m += b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(opt)) + opt
     return m
@@ -92,11 +112,21 @@ else:
     print(send(s, addr, n, open(state, "rb").read()))
 PY
 python3 "$work/client.py" warm "$port" "$mode" "$n" "$work/cookie"
+signed() {
+  [ ${#signing[@]} -gt 0 ] || { echo 0; return; }
+  python3 - "$mport" <<'PY'
+import sys, urllib.request
+page = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=30).read().decode()
+print(sum(float(l.split()[-1]) for l in page.splitlines() if l.startswith("prefixbl_dnssec_signatures_made_total")))
+PY
+}
 callgrind_control -z "$pid" >/dev/null 2>&1
+before=$(signed)
 answered=$(python3 "$work/client.py" run "$port" "$mode" "$n" "$work/cookie")
+after=$(signed)
 kill -INT "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 pid=""
 [ -n "${KEEP:-}" ] && cp "$work/cg.out" "$KEEP"
 ir=$(grep -E '^(summary|totals):' "$work/cg.out" | head -1 | awk '{print $2}')
-echo "mode=$mode answered=$answered instructions=$ir per_answer=$(python3 -c "print(round($ir / max($answered, 1), 1))")"
+echo "mode=$mode answered=$answered instructions=$ir per_answer=$(python3 -c "print(round($ir / max($answered, 1), 1))") signatures_made=$(python3 -c "print(int($after - $before))")"

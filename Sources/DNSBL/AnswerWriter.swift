@@ -126,6 +126,10 @@ extension MessageWriter {
                     ok = fromV4 ? enc.ipv4(render.v4, &self) : enc.ipv6(render.v6, &self)
                 }
                 guard ok else { return false }
+                let bits = fromV4 ? render.bits4 : render.bits6
+                if bits < (fromV4 ? 32 : 128) {
+                    guard enc.put(0x2F, &self), enc.decimal(bits, &self) else { return false }
+                }
                 i += 1
                 continue
             }

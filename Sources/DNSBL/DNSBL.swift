@@ -29,6 +29,9 @@ public struct AnswerOptions: Sendable {
     /// else the sign to ask again over TCP, which is where the difference is sent (as BIND 9
     /// and Knot answer); other clients get REFUSED, names that are no zone apex NOTAUTH.
     public var udpIXFR: (@Sendable (ClientAddress) -> Bool)? = nil
+    /// Zones answered signed to DO=1 queries (the DNSSEC article of DNSBLServer); nil (default): none. A DO=0
+    /// query gets the same answer either way.
+    public var dnssec: DNSSECServing? = nil
     public init() {}
 }
 
@@ -60,6 +63,8 @@ public struct AnswerOutcome: Sendable {
     public var keyState: KeyState = .none  // aclkey
     public var keyOffset: Int = 0  // aclkey
     public var keyOrdinal: Int32 = -1  // aclkey
+    /// The query had EDNS with the DO bit (RFC 3225); in a signed zone it got a signed answer.
+    public var dnssecOK: Bool = false
     public init() {}
 }
 
@@ -157,6 +162,10 @@ public final class Responder: Sendable {
     let index: ServingIndex
     /// `options.udpPayloadSize` clamped to 512…65535 bytes.
     let ourPayloadSize: Int
+    /// Per zone index (``zoneNames``): the signed zone, nil for zones not signed.
+    let signedZones: [SignedZone?]
+    /// Some zone is signed: DO=1 queries look for their signing context.
+    let anySigned: Bool
 
     /// Builds the serving index: zones by apex (a zone in several stores unites its datasets),
     /// each zone's datasets split by family, expired datasets left out.
@@ -172,7 +181,22 @@ public final class Responder: Sendable {
         self.options = options
         self.index = ServingIndex(stores: stores, now: now, transitions: options.transitions)
         self.ourPayloadSize = min(max(options.udpPayloadSize, DNSWire.classicUDPLimit), DNSWire.maxTCPMessage)
+        var signed: [SignedZone?] = []
+        let index = self.index
+        for (i, name) in index.zoneNames.enumerated() {
+            guard let d = options.dnssec, let signer = d.signers.first(where: { $0.apex == name }),
+                  let base = index.zones.first(where: { $0.zoneIndex == Int32(i) && $0.subLabels == 0 })
+            else { signed.append(nil); continue }
+            let parts = stores.filter { $0.zones.contains { $0.name.map(lowerASCII) == name } }
+            signed.append(SignedZone(signer: signer, view: d.makeView(parts, signer), nsecTTL: base.negativeTTL,
+                                     dnskeyTTL: base.soa.ttl))
+        }
+        self.signedZones = signed
+        self.anySigned = signed.contains { $0 != nil }
     }
+
+    /// The signers of the signed zones (``AnswerOptions/dnssec``) this responder serves.
+    public var signers: [ZoneSigner] { signedZones.compactMap { $0?.signer } }
 
     /// The zones this responder serves, uncompressed lower-case wire names, in the order of
     /// their first appearance in `stores`; ``AnswerOutcome/zone`` indexes this array.
@@ -349,6 +373,7 @@ public final class Responder: Sendable {
         } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
+            r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
             answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
             if r.drop {
                 // Nothing is sent; the query log and the key counters still see the key (aclkey).
@@ -357,6 +382,7 @@ public final class Responder: Sendable {
                 dropped.keyState = r.keyState; dropped.keyOffset = r.keyAt; dropped.keyOrdinal = r.keyOrdinal
                 return dropped
             }
+            if let s = r.signing, !r.tc { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
             answerCH(query, read.parsed, &w, &r)
@@ -389,6 +415,7 @@ public final class Responder: Sendable {
         }
         out.length = w.count
         out.rcode = UInt8(truncatingIfNeeded: r.rcode)
+        out.dnssecOK = read.parsed.edns?.dnssecOK ?? false
         out.answerCount = r.an
         out.truncated = r.tc
         out.listed = r.listed
@@ -416,6 +443,11 @@ struct Reply {
     var keyOrdinal: Int32 = -1
     /// The policy answer came from a key: every name below the apex takes it.
     var keyForced = false
+    /// The query has DO=1 (class IN) and some zone is signed: the answer rules look up the
+    /// signing context once the zone is known.
+    var dnssecOK = false
+    /// Set by the answer rules for a DO=1 query in a signed zone (the DNSSEC article of DNSBLServer).
+    var signing: SigningContext? = nil
 }
 
 extension Responder {
@@ -430,6 +462,7 @@ extension Responder {
         }
         var zone = m.zone
         r.zone = zone.zoneIndex
+        if r.dnssecOK { r.signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
         var apexAt = m.apexOffset
         var labels = m.labels
         var acl = globalACL
@@ -500,6 +533,11 @@ extension Responder {
             }
             var n = hide ? 0 : zone.lookup(qa, hits, &render)
             if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
+            if n > 0, let s = r.signing {
+                // A signed answer is shared by every name below its wildcard: `$` renders the
+                // block the answer stands for, as the export writes it.
+                render.block(labels: Self.dollarLabels(s, labels: labels), v4Tree: qa.v4 && qa.labels == 4)
+            }
             if n > 0 {
                 r.listed = true
                 let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])

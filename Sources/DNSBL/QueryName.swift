@@ -278,6 +278,27 @@ struct Hit {
 struct RenderAddresses {
     var v4: UInt32 = 0
     var v6: UInt128 = 0
+    /// Prefix lengths: below 32 (128) `$` renders `address/length` (signed answers only).
+    var bits4: UInt8 = 32
+    var bits6: UInt8 = 128
+
+    /// Renders the block of `labels` labels instead of the address, as the export's `$` for
+    /// a wildcard does: in the IPv4 tree the /8·labels; in the IPv6 tree the /4·labels and, for
+    /// IPv4 data there, the IPv4 block its image stands for (::ffff:0:0/96 or 2002::/16).
+    mutating func block(labels: Int, v4Tree: Bool) {
+        if v4Tree {
+            let b = min(32, 8 * labels)
+            v4 = b == 0 ? 0 : v4 & ~UInt32(0) << UInt32(32 - b)
+            bits4 = UInt8(b)
+            return
+        }
+        let b = min(128, 4 * labels)
+        v6 = b == 0 ? 0 : v6 & ~UInt128(0) << UInt128(128 - b)
+        bits6 = UInt8(b)
+        let b4 = v6 >> 32 == 0xffff ? max(0, b - 96) : min(32, max(0, b - 16))
+        v4 = b4 == 0 ? 0 : v4 & ~UInt32(0) << UInt32(32 - b4)
+        bits4 = UInt8(b4)
+    }
 }
 
 extension ServingZone {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DNSBLServer
+import DNSSEC
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -68,6 +69,7 @@ public enum Daemon {
             try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
         }
         logLoaded(first, answer: c, since: started, logger: logger)
+        try checkSigned(first, c, logger: logger)
         // Compiling source specs at start frees most of what it allocated; hand those pages
         // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
         releaseFreedMemory()
@@ -157,6 +159,31 @@ public enum Daemon {
         // Readiness for Type=notify units: the sockets answer and privileges are dropped.
         Systemd.notify("READY=1\nSTATUS=serving \(first.entryCount) entries\nMAINPID=\(getpid())")
         try await group.run()
+    }
+
+    /// Before binding: every `--dnssec-key` names a zone served, no signed zone holds what a
+    /// signed zone cannot (an `acl` dataset answers per client); then the DS of each zone's
+    /// keys (digest type 2, RFC 4509) for the parent. Logs only public key material.
+    static func checkSigned(_ first: Snapshot, _ c: DaemonConfiguration, logger: Logger) throws(StartFailure) {
+        let served = first.responder.zoneNames
+        for (zone, file) in c.keyFiles where !served.contains(zone) {
+            throw StartFailure("DNSSEC key for a zone not served", ["file": "\(file)", "zone": "\(CanonicalName.text(zone))"])
+        }
+        for signer in c.signers {
+            for store in first.responder.stores {
+                for z in store.zones where z.name == signer.apex || z.isGlobalACL {
+                    if let d = z.datasets.first(where: \.isACL) {
+                        throw StartFailure("an acl dataset and --dnssec-key cannot be combined: acl answers differ per client, a signed zone cannot",
+                                           ["zone": "\(CanonicalName.text(signer.apex))", "dataset": "\(d.name)"])
+                    }
+                }
+            }
+            let sep = signer.keys.filter { $0.dnskey.isSEP }
+            for key in sep.isEmpty ? signer.keys : sep {
+                logger.info("DNSSEC signing", metadata: ["zone": "\(CanonicalName.text(signer.apex))", "key": "\(key)",
+                                                         "DS": "\(key.dnskey.ds)"])
+            }
+        }
     }
 
     /// The start-up log: entries, time taken, the zones, and the transition mappings (with a

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import DNSBL
 import DNSBLServer
+import DNSSEC
 import Logging
 import ZoneExport
 import ZoneSource
@@ -93,6 +94,16 @@ public struct DaemonOptions: Sendable {
     public var logLevel = "info"
     /// The program's version, for the start log line (`prefixbl --version`).
     public var version = "unknown"
+    /// `--dnssec-key PATH`: BIND-format key pairs (base name or either file); their owners
+    /// are the zones answered signed to DO=1 queries.
+    public var dnssecKeys: [String] = []
+    /// `--dnssec-signature-cache`: RRsets whose signatures are kept.
+    public var dnssecSignatureCache = 100_000
+    /// `--dnssec-inception-offset`, `--dnssec-validity`, `--dnssec-refresh`: seconds (RRSIG
+    /// inception before now, expiration after now, re-signing margin; nil = half the validity).
+    public var dnssecInceptionOffset = 3600
+    public var dnssecValidity = 14 * 86_400
+    public var dnssecRefresh: Int? = nil
 
     public init() {}
 }
@@ -127,6 +138,10 @@ public struct DaemonConfiguration: Sendable {
     public let cookieSecret: [UInt8]?
     public let metricsAddress: ListenAddress?
     public let logLevel: Logger.Level
+    /// The signers of `--dnssec-key`, one per zone, keys read here (before the chroot), with
+    /// the file each key came from (for errors that name it).
+    public let signers: [ZoneSigner]
+    public let keyFiles: [(zone: [UInt8], file: String)]
 
     /// The largest value a seconds option takes: a year.
     public static let maxSeconds = 31_536_000.0
@@ -210,6 +225,18 @@ public struct DaemonConfiguration: Sendable {
         do { try TransitionFlags.apply(teredo: o.teredo, nat64: o.nat64, sixRD: o.sixRD, to: &answer) } catch {
             throw InvalidConfiguration(error.reason)
         }
+        (signers, keyFiles) = try Self.loadSigners(o)
+        for (zone, _) in answer.transitions {
+            // Mappings answer names the export cannot write: no NSEC chain can hold them.
+            for s in signers where zone == Self.zoneText(s.apex) || zone.hasSuffix("." + Self.zoneText(s.apex)) {
+                throw InvalidConfiguration("--teredo/--nat64/--6rd for zone \(zone) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: the mapped names are not part of the signed zone")
+            }
+        }
+        if !signers.isEmpty {
+            answer.dnssec = DNSSECServing(signers: signers) { stores, signer in
+                ExportedZoneView(stores: stores, apex: signer.apex)
+            }
+        }
         answer.udpPayloadSize = o.udpPayload
         answer.version = o.noVersion ? nil : Array("prefixbl".utf8)
         answer.identity = o.noIdServer ? nil : Array((o.identity ?? hostName()).utf8)
@@ -243,6 +270,47 @@ public struct DaemonConfiguration: Sendable {
         let limits = IXFRLimits(versions: max(0, options.ixfrVersions), memoryBytes: max(0, options.ixfrMemory) << 20)
         return TransferResponder(acl: acl, options: export, keyring: keyring.isEmpty ? nil : keyring,
                                  logger: logger, history: TransferHistory(limits: limits))
+    }
+}
+
+extension DaemonConfiguration {
+    /// Reads every `--dnssec-key` and groups the keys by zone.
+    /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
+    ///   an unsupported algorithm, or a bad signing setting. The message never holds key material.
+    static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration) -> ([ZoneSigner], [(zone: [UInt8], file: String)]) {
+        guard !o.dnssecKeys.isEmpty else { return ([], []) }
+        guard o.dnssecSignatureCache >= 1 else { throw InvalidConfiguration("--dnssec-signature-cache must be >= 1") }
+        guard (0...86_400).contains(o.dnssecInceptionOffset) else { throw InvalidConfiguration("--dnssec-inception-offset must be 0...86400 seconds") }
+        guard (60...(365 * 86_400)).contains(o.dnssecValidity) else { throw InvalidConfiguration("--dnssec-validity must be 60...31536000 seconds") }
+        if let r = o.dnssecRefresh, !(0..<o.dnssecValidity).contains(r) {
+            throw InvalidConfiguration("--dnssec-refresh must be 0 and below --dnssec-validity (\(o.dnssecValidity))")
+        }
+        var byZone: [[UInt8]: [SigningKey]] = [:], order: [[UInt8]] = [], files: [(zone: [UInt8], file: String)] = []
+        for path in o.dnssecKeys {
+            let key: SigningKey
+            do throws(DNSSECKeyError) { key = try SigningKey.load(path: path) } catch {
+                throw InvalidConfiguration("--dnssec-key \(error)")
+            }
+            var zone = key.dnskey.owner
+            CanonicalName.canonicalize(&zone)
+            if byZone[zone] == nil { order.append(zone) }
+            if byZone[zone, default: []].contains(where: { $0.dnskey == key.dnskey }) {
+                throw InvalidConfiguration("--dnssec-key \(path): the same key is given twice")
+            }
+            byZone[zone, default: []].append(key)
+            files.append((zone, key.source))
+        }
+        let validity = SignatureValidity(inceptionOffset: UInt32(o.dnssecInceptionOffset), lifetime: UInt32(o.dnssecValidity),
+                                         refreshMargin: o.dnssecRefresh.map(UInt32.init))
+        let signers = order.map { ZoneSigner(keys: byZone[$0]!, validity: validity, cacheCapacity: o.dnssecSignatureCache) }
+        return (signers, files)
+    }
+
+    /// A wire name as the lower-case text the transition flags use: no trailing dot.
+    static func zoneText(_ wire: [UInt8]) -> String {
+        var t = CanonicalName.text(wire).lowercased()
+        if t.count > 1 && t.hasSuffix(".") { t.removeLast() }
+        return t
     }
 }
 

@@ -31,7 +31,9 @@ public final class QueryCounters: @unchecked Sendable {
         static let staleRefused = badCookie + 1
         /// UDP datagrams larger than the receive slot (MSG_TRUNC).
         static let oversized = staleRefused + 1
-        static let latency = oversized + 1  // [bucket]
+        /// Answered queries with the DO bit (RFC 3225).
+        static let dnssecOK = oversized + 1
+        static let latency = dnssecOK + 1  // [bucket]
         static let latencySumNanos = latency + ServerMetrics.latencyBounds.count + 1
         /// [zone slot][transport][rcode]; zone slot 0 = no zone, 1…maxZones = named zones in
         /// the order first seen, maxZones + 1 = every further zone.
@@ -116,6 +118,7 @@ public final class QueryCounters: @unchecked Sendable {
         slots[Slot.qtypes + Self.qtypeBucket(o.qtype)] &+= 1
         if o.listed { slots[Slot.listed] &+= 1 } else { slots[Slot.notListed] &+= 1 }
         if o.truncated { slots[Slot.truncated] &+= 1 }
+        if o.dnssecOK { slots[Slot.dnssecOK] &+= 1 }
     }
 
     /// Counts `n` answers that took `nanos` each (a UDP batch's mean, or one TCP answer).
@@ -202,6 +205,8 @@ public final class ServerMetrics: @unchecked Sendable {
     private var lastReloads = (ok: 0, failed: 0)
     private var lastTCPClosed = (evicted: 0, timedOut: 0)
     private var staleLogged: [String: UInt64] = [:]
+    private var lastSigning: [String: (Int, Int, Int)] = [:]
+    private var namedCounters: [String: CoreMetrics.Counter] = [:]
 
     /// What the metrics read besides counters; set before ``run(interval:)``.
     public weak var server: DNSServer? = nil
@@ -290,6 +295,7 @@ public final class ServerMetrics: @unchecked Sendable {
             case S.badCookie: c = counter(i, "prefixbl_badcookie_total", [])
             case S.staleRefused: c = counter(i, "prefixbl_stale_refused_total", [])
             case S.oversized: c = counter(i, "prefixbl_udp_oversized_total", [])
+            case S.dnssecOK: c = counter(i, "prefixbl_dnssec_ok_queries_total", [])
             case S.zones..<S.count:
                 let k = i - S.zones, z = k / (2 * S.rcodes), t = (k / S.rcodes) % 2, rc = k % S.rcodes
                 c = counter(i, "prefixbl_zone_responses_total", [
@@ -340,6 +346,7 @@ public final class ServerMetrics: @unchecked Sendable {
                 lastRRL = (s, d)
             }
             dataGauges(server.holder.load())
+            signingMetrics(server.holder.load())
         }
         if let reloader {
             let ok = max(0, reloader.holder.load().generation - 1), failed = reloader.refusals
@@ -347,6 +354,32 @@ public final class ServerMetrics: @unchecked Sendable {
             if failed > lastReloads.failed { counter(-4, "prefixbl_reloads_total", [("result", "failed")]).increment(by: Int64(failed - lastReloads.failed)) }
             lastReloads = (ok, failed)
         }
+    }
+
+    /// Per signed zone: signatures made, signature cache hits and misses (counters), and the
+    /// seconds until the soonest expiry of a cached signature (gauge; absent before the first).
+    private func signingMetrics(_ snapshot: Snapshot) {
+        for signer in snapshot.responder.signers {
+            let zone = zoneText(signer.apex)
+            let now = (signer.signaturesMade, signer.cacheHits, signer.cacheMisses)
+            let last = lastSigning[zone] ?? (0, 0, 0)
+            if now.0 > last.0 { counter(zone, "prefixbl_dnssec_signatures_made_total", []).increment(by: Int64(now.0 - last.0)) }
+            if now.1 > last.1 { counter(zone, "prefixbl_dnssec_signature_cache_total", [("result", "hit")]).increment(by: Int64(now.1 - last.1)) }
+            if now.2 > last.2 { counter(zone, "prefixbl_dnssec_signature_cache_total", [("result", "miss")]).increment(by: Int64(now.2 - last.2)) }
+            lastSigning[zone] = now
+            gauge("prefixbl_dnssec_signature_cache_rrsets", [("zone", zone)]).record(signer.cachedRRsets)
+            if let left = signer.secondsUntilSoonestExpiry {
+                gauge("prefixbl_dnssec_soonest_signature_expiry_seconds", [("zone", zone)]).record(left)
+            }
+        }
+    }
+
+    private func counter(_ zone: String, _ name: String, _ dims: [(String, String)]) -> CoreMetrics.Counter {
+        let key = name + "|" + zone + dims.map { "|\($0.1)" }.joined()
+        if let c = namedCounters[key] { return c }
+        let c = CoreMetrics.Counter(label: name, dimensions: [("zone", zone)] + dims, factory: factory)
+        namedCounters[key] = c
+        return c
     }
 
     /// Serial, age and size gauges of the serving data; the `--max-age` check.

@@ -26,6 +26,9 @@ struct Rbldnsd: ParsableCommand {
     @Flag(help: "Refuse data with any line rbldnsd would skip instead of skipping it with a warning (`prefixbl serve --strict`); must come before the rbldnsd options.")
     var strict = false
 
+    @Option(name: .customLong("dnssec-key"), help: ArgumentHelp("Answer DO=1 queries signed with this key pair (`prefixbl serve --dnssec-key`); repeatable; must come before the rbldnsd options.", valueName: "path"))
+    var dnssecKeys: [String] = []
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("rbldnsd options and zone:type:file specs.", valueName: "rbldnsd-argv"))
     var argv: [String] = []
 
@@ -41,6 +44,7 @@ struct Rbldnsd: ParsableCommand {
         }
         // Before the `--` that ends the options of the translation, if any.
         if strict { args.insert("--strict", at: args.firstIndex(of: "--") ?? args.endIndex) }
+        for key in dnssecKeys { args.insert(contentsOf: ["--dnssec-key", key], at: args.firstIndex(of: "--") ?? args.endIndex) }
         for note in parsed.notes {
             let text = "prefixbl rbldnsd: \(note)\n"
             _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }

@@ -151,6 +151,18 @@ struct Serve: ParsableCommand {
     var statsIncremental = false
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+    @Option(name: .customLong("dnssec-key"), help: ArgumentHelp(
+        "A DNSSEC key pair (BIND format, as dnssec-keygen and ldns-keygen write it): base name or either file; repeatable. Its owner names the zone answered signed to DO=1 queries; a key with flags 257 signs the DNSKEY RRset, the others the rest (one key: a CSK). Read before --chroot and --user.",
+        valueName: "path"))
+    var dnssecKeys: [String] = []
+    @Option(help: ArgumentHelp("RRsets whose signatures are kept in the signature cache.", valueName: "n"))
+    var dnssecSignatureCache: Int = 100_000
+    @Option(help: ArgumentHelp("RRSIG inception this many seconds before signing.", valueName: "seconds"))
+    var dnssecInceptionOffset: Int = 3600
+    @Option(help: ArgumentHelp("RRSIG expiration this many seconds after signing (default 14 days).", valueName: "seconds"))
+    var dnssecValidity: Int = 14 * 86_400
+    @Option(help: ArgumentHelp("A cached signature expiring within this many seconds is made anew before it is served (default: half of --dnssec-validity).", valueName: "seconds"))
+    var dnssecRefresh: Int?
 
     /// The flags as the daemon takes them.
     var options: DaemonOptions {
@@ -171,6 +183,8 @@ struct Serve: ParsableCommand {
         o.chroot = chroot; o.workdir = workdir
         o.statsFile = statsFile; o.statsInterval = statsInterval; o.statsIncremental = statsIncremental
         o.logLevel = logLevel
+        o.dnssecKeys = dnssecKeys; o.dnssecSignatureCache = dnssecSignatureCache
+        o.dnssecInceptionOffset = dnssecInceptionOffset; o.dnssecValidity = dnssecValidity; o.dnssecRefresh = dnssecRefresh
         o.version = prefixblVersion
         return o
     }

@@ -1,0 +1,85 @@
+import DNSBL
+import DNSSEC
+import PrefixStore
+import ZoneExport
+
+/// The reference `DNSBL/SignedZoneView`: every name `prefixbl export` writes for the zone
+/// (with the export options `serve` answers by: `$` as the block, the IPv4 images always),
+/// the empty non-terminals between them and the apex, sorted in canonical order (RFC 4034
+/// §6.1, `DNSSEC/CanonicalName/compare(_:_:)`) once at load; a proof is a binary search.
+/// Obviously correct and O(n) in memory and load time: the store-derived view replaces it
+/// where it covers the zone.
+public struct ExportedZoneView: SignedZoneView {
+    public let apex: [UInt8]
+    /// Owner names in canonical order, the apex first.
+    let names: [[UInt8]]
+    /// The RR types at each name (NSEC and RRSIG included), ascending.
+    let types: [[UInt16]]
+    let position: [[UInt8]: Int]
+
+    /// - Parameters:
+    ///   - parts: the stores holding the zone (a zone in several stores unites their data).
+    ///   - apex: the zone apex, uncompressed lower-case wire form.
+    public init(stores parts: [Store], apex: [UInt8]) {
+        self.apex = apex
+        let zones = parts.flatMap { $0.zones.filter { $0.name == apex } }
+        var byOwner: [[UInt8]: Set<UInt16>] = [apex: [6, 2, DNSSECRecords.typeDNSKEY]]  // SOA, NS, DNSKEY
+        if !zones.isEmpty {
+            _ = Exporter.export(zones, options: ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)) { r in
+                var owner = r.owner
+                CanonicalName.canonicalize(&owner)
+                byOwner[owner, default: []].insert(r.type)
+            }
+        }
+        // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
+        for owner in Array(byOwner.keys) {
+            var n = Self.parent(owner)
+            while n.count > apex.count, byOwner[n] == nil {
+                byOwner[n] = []
+                n = Self.parent(n)
+            }
+        }
+        let sorted = byOwner.keys.sorted { CanonicalName.compare($0, $1) < 0 }
+        names = sorted
+        types = sorted.map { (byOwner[$0]!.union([DNSSECRecords.typeRRSIG, DNSSECRecords.typeNSEC])).sorted() }
+        var pos: [[UInt8]: Int] = [:]
+        for (i, n) in sorted.enumerated() { pos[n] = i }
+        position = pos
+    }
+
+    /// Names in the view (owners and empty non-terminals).
+    public var count: Int { names.count }
+
+    func nsec(_ i: Int) -> ViewNSEC {
+        ViewNSEC(owner: names[i], next: names[(i + 1) % names.count], types: types[i])
+    }
+
+    /// The NSEC owned by `name` or covering it.
+    func nsec(for name: [UInt8]) -> (ViewNSEC, exists: Bool) {
+        if let i = position[name] { return (nsec(i), true) }
+        var lo = 0, hi = names.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if CanonicalName.compare(names[mid], name) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        // The apex sorts before every name below it, so lo ≥ 1.
+        return (nsec(max(0, lo - 1)), false)
+    }
+
+    public func prove(_ qname: [UInt8]) -> ViewProof {
+        let (n, exists) = nsec(for: qname)
+        if exists {
+            return ViewProof(exists: true, nsec: n, closestEncloser: qname, wildcard: nil, wildcardExists: false)
+        }
+        var ce = Self.parent(qname)
+        while ce.count > apex.count && position[ce] == nil { ce = Self.parent(ce) }
+        let (w, wildcardExists) = nsec(for: [1, UInt8(ascii: "*")] + ce)
+        return ViewProof(exists: false, nsec: n, closestEncloser: ce, wildcard: w, wildcardExists: wildcardExists)
+    }
+
+    /// `name` without its first label (the root stays the root).
+    static func parent(_ name: [UInt8]) -> [UInt8] {
+        guard let first = name.first, first > 0 else { return name }
+        return Array(name[(1 + Int(first))...])
+    }
+}

@@ -1,0 +1,347 @@
+import DNSBL
+import DNSBLDaemon
+import DNSSEC
+import DNSWire
+import LDNSKit
+import PrefixStore
+import Synchronization
+import Testing
+import TestSupport
+import ZoneExport
+import ZoneSource
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Test key pairs for bl.example written by ldns-keygen 1.8.3 (test material, nothing else).
+enum SignedFixture {
+    static let zskKey = "bl.example.\tIN\tDNSKEY\t256 3 13 VNiqGBRJca9uaWGDuBGo5Y6mwagzSPbJGqxor4yPbMGxUtsMJ4gSxoV+k6jIMAf6LOLkImOEq9K9k6lERklVrg== ;{id = 33812 (zsk), size = 256b}\n"
+    static let zskSecret = "DwUGyXdQ0VxmF9RPyAydB8xQMIvxWVuONxMWCTwETFg="
+    static let zskPrivate = "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: \(zskSecret)\n"
+    static let kskKey = "bl.example.\tIN\tDNSKEY\t257 3 15 LIK4G2huMM5gJI4rn8dMo58jwV4Mo9Hmg1b8MdjLOdE= ;{id = 11735 (ksk), size = 256b}\n"
+    static let kskSecret = "MutEC3rpllWCc8+99fwPeSmfc2nWcC1SNtRgZNqhpsI="
+    static let kskPrivate = "Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\nPrivateKey: \(kskSecret)"
+
+    static let soa = "$SOA 3600 ns1.bl.example hostmaster.example.org 7 3600 600 604800 300\n$NS 3600 ns1.bl.example\n"
+    static let v6 = soa + """
+        :127.0.0.2:listed $
+        2001:db8::/32
+        !2001:db8:0:1::/64
+        2001:db8:ab::1 :127.0.0.3:exact $
+        2001:db8:cd::/48 :127.0.0.4:other
+
+        """
+    static let v4 = soa + """
+        :127.0.0.2:v4 $
+        192.0.2.0/24
+        198.51.100.7
+        !192.0.2.9
+
+        """
+
+    static func keys() throws -> [SigningKey] {
+        [try SigningKey(publicFile: "Kz.key", publicText: kskKey, privateFile: "Kz.private", privateText: kskPrivate),
+         try SigningKey(publicFile: "Ky.key", publicText: zskKey, privateFile: "Ky.private", privateText: zskPrivate)]
+    }
+
+    static func stores(_ dir: TempDir) throws -> [Store] {
+        let v6 = dir.write("v6.txt", Self.v6), v4 = dir.write("v4.txt", Self.v4)
+        let specs = [ZoneSpec(zone: "bl.example", type: "ip6trie", files: [v6]),
+                     ZoneSpec(zone: "bl.example", type: "ip4set", files: [v4])]
+        return try DataSources(stores: [], specs: specs).load(now: 0) { _ in }
+    }
+
+    static func signedOptions(_ signer: ZoneSigner) -> AnswerOptions {
+        var o = AnswerOptions()
+        o.udpPayloadSize = 4096
+        o.dnssec = DNSSECServing(signers: [signer]) { stores, s in ExportedZoneView(stores: stores, apex: s.apex) }
+        return o
+    }
+}
+
+/// Query names of every kind the signed zone has, with the RCODE a DO=1 query gets.
+let signedCases: [(name: String, type: UInt16, rcode: UInt8, what: String)] = [
+    (nibble("2001:db8::5"), 1, 0, "listed IPv6 (wildcard)"),
+    (nibble("2001:db8::5"), 16, 0, "listed IPv6 TXT (wildcard, $)"),
+    (nibble("2001:db8:ab::1"), 16, 0, "listed IPv6, exact name"),
+    (nibble("2001:db8:cd::77"), 1, 0, "listed IPv6 /48"),
+    (nibble("2001:db8::5"), 28, 0, "listed IPv6, other type (wildcard NODATA)"),
+    (nibble("2001:db8:0:1::9"), 1, 3, "excluded IPv6"),
+    (nibble("2001:db9::1"), 1, 3, "unlisted IPv6"),
+    ("8.b.d.0.1.0.0.2.bl.example", 1, 0, "IPv6 empty non-terminal or wildcard owner"),
+    ("1.0.0.2.bl.example", 1, 0, "empty non-terminal"),
+    ("5.2.0.192.bl.example", 1, 0, "listed IPv4"),
+    ("5.2.0.192.bl.example", 16, 0, "listed IPv4 TXT"),
+    ("7.100.51.198.bl.example", 1, 0, "listed IPv4 exact"),
+    ("9.2.0.192.bl.example", 1, 0, "excluded IPv4 (marker: NODATA)"),
+    ("5.3.0.192.bl.example", 1, 3, "unlisted IPv4"),
+    ("bl.example", 6, 0, "apex SOA"),
+    ("bl.example", 2, 0, "apex NS"),
+    ("bl.example", 48, 0, "apex DNSKEY"),
+    ("bl.example", 15, 0, "apex, other type"),
+    ("ns1.bl.example", 1, 3, "in-zone NS name (the export owns nothing there: NXDOMAIN when signed)"),
+    ("x.y.bl.example", 1, 3, "not an address"),
+]
+
+func nibble(_ address: String) -> String {
+    var a = in6_addr()
+    precondition(inet_pton(AF_INET6, address, &a) == 1)
+    let bytes = withUnsafeBytes(of: &a) { Array($0) }
+    var labels: [String] = []
+    for b in bytes.reversed() { labels += [String(b & 0xF, radix: 16), String(b >> 4, radix: 16)] }
+    return labels.joined(separator: ".") + ".bl.example"
+}
+
+func ask(_ r: Responder, _ name: String, _ type: UInt16, edns: EDNS?, transport: Transport = .udp) -> [UInt8] {
+    let q = query(name, type, edns: edns)
+    var out = [UInt8](repeating: 0, count: 65535)
+    let n = q.withUnsafeBytes { qb in out.withUnsafeMutableBytes { r.respond(to: qb, transport: transport, into: $0).length } }
+    return Array(out[0..<n])
+}
+
+/// The whole RR in uncompressed wire form, from libldns's parse.
+func wire(_ r: PacketRecord) -> [UInt8] {
+    let rdata = r.rdataFields.flatMap { $0 }
+    var w = r.ownerWire.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+    for v in [r.type, r.rrClass] { w += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+    w += [UInt8(r.ttl >> 24), UInt8(r.ttl >> 16 & 0xFF), UInt8(r.ttl >> 8 & 0xFF), UInt8(r.ttl & 0xFF)]
+    w += [UInt8(rdata.count >> 8), UInt8(rdata.count & 0xFF)] + rdata
+    return w
+}
+
+/// Parses a DO=1 answer with libldns and checks every RRset of ANSWER and AUTHORITY has an
+/// RRSIG that libldns verifies against `keys`. Returns the packet and failures.
+func verifySigned(_ bytes: [UInt8], keys: [[UInt8]]) throws -> (Packet, [String]) {
+    let p = try Packet(wire: bytes)
+    var failures: [String] = []
+    for section in [p.answer, p.authority] {
+        var sets: [String: [PacketRecord]] = [:]
+        var sigs: [String: [PacketRecord]] = [:]
+        for r in section {
+            let owner = r.owner.lowercased()
+            if r.type == 46 {
+                let covered = UInt16(r.rdataFields[0][0]) << 8 | UInt16(r.rdataFields[0][1])
+                sigs["\(owner) \(covered)", default: []].append(r)
+            } else {
+                sets["\(owner) \(r.type)", default: []].append(r)
+            }
+        }
+        for (key, set) in sets {
+            guard let ss = sigs[key], !ss.isEmpty else { failures.append("no RRSIG for \(key)"); continue }
+            for s in ss {
+                if let e = try DNSSECVerify.verify(rrset: set.map(wire), rrsig: wire(s), keys: keys, time: Int(time(nil))) {
+                    failures.append("\(key): \(e)")
+                }
+            }
+        }
+        for key in sigs.keys where sets[key] == nil { failures.append("RRSIG without its RRset: \(key)") }
+    }
+    return (p, failures)
+}
+
+func dnskeyWires(_ signer: ZoneSigner) -> [[UInt8]] {
+    signer.dnskeyRData.map { rd in
+        signer.apex + [0, 48, 0, 1, 0, 0, 14, 16, UInt8(rd.count >> 8), UInt8(rd.count & 0xFF)] + rd
+    }
+}
+
+@Suite("Signed answers (DO=1) from the Responder with the reference view")
+struct SignedAnswerTests {
+    @Test("A DO=0 query gets exactly the unsigned answer, byte for byte (with and without EDNS)")
+    func doZeroUnchanged() throws {
+        let dir = TempDir()
+        let stores = try SignedFixture.stores(dir)
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        var plainOptions = AnswerOptions()
+        plainOptions.udpPayloadSize = 4096
+        let plain = Responder(stores: stores, options: plainOptions)
+        let signed = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
+        var rng = SplitMix64(seed: 12)
+        var names = signedCases.map { ($0.name, $0.type) }
+        for _ in 0..<300 {
+            let a = "2001:db\(rng.next() % 10)::\(String(rng.next() % 0xFFFF, radix: 16))"
+            names.append((nibble(a), [1, 16, 28, 255, 48][Int(rng.next() % 5)]))
+            names.append(("\(rng.next() % 256).\(rng.next() % 3).0.192.bl.example", [1, 16, 48][Int(rng.next() % 3)]))
+        }
+        for (name, type) in names {
+            for edns in [nil, EDNS(size: 4096), EDNS(size: 512)] {
+                #expect(ask(plain, name, type, edns: edns) == ask(signed, name, type, edns: edns), "\(name) \(type)")
+            }
+        }
+        #expect(signer.signaturesMade == 0)
+    }
+
+    @Test("Every DO=1 answer parses with libldns, every RRset is signed and verifies; RCODE, AA, no AD, DO echoed",
+          arguments: signedCases.indices)
+    func everyAnswerVerifies(_ i: Int) throws {
+        let c = signedCases[i]
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        for transport in [Transport.udp, .tcp] {
+            let bytes = ask(r, c.name, c.type, edns: EDNS(size: 4096, dnssecOK: true), transport: transport)
+            let (p, failures) = try verifySigned(bytes, keys: dnskeyWires(signer))
+            #expect(failures.isEmpty, "\(c.what): \(failures)\n\(p.text)")
+            #expect(p.rcode == c.rcode, "\(c.what)\n\(p.text)")
+            #expect(p.aa && !p.ad && !p.tc && p.ednsDO, "\(c.what)\n\(p.text)")
+            let nsecs = p.authority.filter { $0.type == 47 } + p.answer.filter { $0.type == 47 }
+            if p.answer.isEmpty || p.rcode == 3 {
+                #expect(!nsecs.isEmpty, "negative answer without NSEC: \(c.what)\n\(p.text)")
+            }
+            if p.rcode == 3 {
+                // Some NSEC covers the QNAME: owner < QNAME < next in canonical order (libldns's).
+                let q = wireName(c.name).map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                let covers = nsecs.contains { n in
+                    DNSSECVerify.compareNames(n.ownerWire, q) < 0
+                        && (DNSSECVerify.compareNames(q, n.rdataFields[0]) < 0 || n.rdataFields[0] == signer.apex)
+                }
+                #expect(covers, "\(c.what)\n\(p.text)")
+            }
+            if c.type == 48 { #expect(p.answer.filter { $0.type == 48 }.count == 2, "\(p.text)") }
+        }
+    }
+
+    @Test("$ in a signed TXT answer is the text the export writes at the wildcard (or exact name) that answers")
+    func dollarAsExported() throws {
+        let dir = TempDir()
+        let stores = try SignedFixture.stores(dir)
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
+        let view = ExportedZoneView(stores: stores, apex: signer.apex)
+        let exported = Exporter.records(stores[0].zones.filter { $0.name == signer.apex },
+                                        options: ExportOptions(imagesWithoutIPv6Data: true)).records
+        for name in [nibble("2001:db8::5"), nibble("2001:db8:ab::1"), nibble("2001:db8:cd::77"), "5.2.0.192.bl.example",
+                     "7.100.51.198.bl.example"] {
+            let p = try Packet(wire: ask(r, name, 16, edns: EDNS(size: 4096, dnssecOK: true)))
+            let txt = p.answer.filter { $0.type == 16 }.map { $0.rdataFields.flatMap { $0 } }
+            let q = wireName(name)
+            let proof = view.prove(q)
+            let owner = proof.exists ? q : [1, UInt8(ascii: "*")] + proof.closestEncloser
+            let expected = exported.filter { $0.owner == owner && $0.type == 16 }.map(\.rdata)
+            #expect(!txt.isEmpty && Set(txt) == Set(expected), "\(name): \(p.text)")
+        }
+    }
+
+    @Test("Random names under one unlisted gap reuse the same NSEC RRsets: no new signature after the first answer")
+    func gapReusesSignatures() throws {
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        _ = ask(r, nibble("2001:db9:1::1"), 1, edns: EDNS(size: 4096, dnssecOK: true))
+        let made = signer.signaturesMade
+        #expect(made == 3 * 1)  // SOA, the NSEC covering the QNAME, the one covering the wildcard; one ZSK
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<500 {
+            let name = nibble("2001:db9:\(String(rng.next() % 0xFFFF, radix: 16))::\(String(rng.next() % 0xFFFF, radix: 16))")
+            let p = try Packet(wire: ask(r, name, 1, edns: EDNS(size: 4096, dnssecOK: true)))
+            #expect(p.rcode == 3)
+        }
+        #expect(signer.signaturesMade == made, "signatures made: \(signer.signaturesMade)")
+        #expect(signer.cacheHits >= 500 * 3)
+    }
+
+    @Test("A cached signature within the refresh margin of expiry is made anew; none served expired")
+    func refreshBeforeExpiry() throws {
+        let dir = TempDir()
+        let now = Mutex<UInt32>(UInt32(time(nil)))
+        let signer = ZoneSigner(keys: try SignedFixture.keys(), validity: SignatureValidity(inceptionOffset: 60, lifetime: 120, refreshMargin: 60),
+                                clock: { now.withLock { $0 } })
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        var lastMade = 0
+        for step in 0..<10 {
+            let t = now.withLock { $0 }
+            let p = try Packet(wire: ask(r, nibble("2001:db8::5"), 1, edns: EDNS(size: 4096, dnssecOK: true)))
+            for sig in p.answer where sig.type == 46 {
+                let exp = sig.rdataFields[4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let inc = sig.rdataFields[5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                #expect(exp > t + 60 && inc <= t, "step \(step)")
+            }
+            #expect(signer.secondsUntilSoonestExpiry.map { $0 > 60 } == true)
+            if step % 2 == 1 { #expect(signer.signaturesMade > lastMade, "re-signed after 70 s") }
+            lastMade = signer.signaturesMade
+            now.withLock { $0 += step % 2 == 0 ? 70 : 0 }
+        }
+    }
+
+    @Test("A signed answer that does not fit the UDP size is TC=1 with no records; over TCP it is whole")
+    func truncation() throws {
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        let udp = try Packet(wire: ask(r, "bl.example", 48, edns: EDNS(size: 512, dnssecOK: true)))
+        let full = try Packet(wire: ask(r, "bl.example", 48, edns: EDNS(size: 512, dnssecOK: true), transport: .tcp))
+        if full.wire.count > 512 {
+            #expect(udp.tc && udp.answer.isEmpty && udp.authority.isEmpty)
+        }
+        #expect(!full.tc && full.answer.count >= 3)
+    }
+
+    @Test("The signature cache is bounded by its capacity")
+    func cacheBounded() throws {
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys(), cacheCapacity: 5)
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        for c in signedCases { _ = ask(r, c.name, c.type, edns: EDNS(size: 4096, dnssecOK: true)) }
+        #expect(signer.cachedRRsets <= 5)
+        #expect(signer.cacheMisses > 5)
+    }
+}
+
+@Suite("--dnssec-key in the daemon configuration")
+struct DNSSECConfigurationTests {
+    static func refusal(_ change: (inout DaemonOptions) -> Void) -> String {
+        var o = DaemonOptions()
+        o.specs = ["bl.example:ip4set:v4.txt"]
+        change(&o)
+        do { _ = try DaemonConfiguration(o); return "" } catch { return "\(error)" }
+    }
+
+    @Test("Bad key files are refused naming the file, never showing the private key")
+    func badKeyFiles() throws {
+        let dir = TempDir()
+        let good = dir.path + "/Kbl.example.+013+33812"
+        _ = dir.write("Kbl.example.+013+33812.key", SignedFixture.zskKey)
+        _ = dir.write("Kbl.example.+013+33812.private", SignedFixture.zskPrivate)
+        #expect(Self.refusal { $0.dnssecKeys = [good] } == "")
+        #expect(Self.refusal { $0.dnssecKeys = [good + ".private"] } == "")
+        let cases: [(String, String, String)] = [
+            ("missing", "", ""),
+            ("wrongpair", SignedFixture.zskKey, SignedFixture.kskPrivate),
+            ("badalg", SignedFixture.zskKey.replacingOccurrences(of: "256 3 13", with: "256 3 8"), SignedFixture.zskPrivate),
+            ("garbage", "not a key\n", SignedFixture.zskPrivate),
+            ("badprivate", SignedFixture.zskKey, "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: \(SignedFixture.zskSecret.dropFirst(4))\n"),
+        ]
+        for (name, pub, priv) in cases {
+            let base = dir.path + "/K\(name)"
+            if !pub.isEmpty { _ = dir.write("K\(name).key", pub) }
+            if !priv.isEmpty { _ = dir.write("K\(name).private", priv) }
+            let message = Self.refusal { $0.dnssecKeys = [base] }
+            #expect(message.contains("K\(name)."), "\(name): \(message)")
+            for secret in [SignedFixture.zskSecret, SignedFixture.kskSecret] {
+                let s = Array(secret)
+                for i in 0...(s.count - 8) { #expect(!message.contains(String(s[i..<(i + 8)])), "\(name): \(message)") }
+            }
+        }
+        #expect(Self.refusal { $0.dnssecKeys = [good, good] }.contains("twice"))
+    }
+
+    @Test("Transition mappings in a signed zone are refused, naming the combination")
+    func transitionsRefused() throws {
+        let dir = TempDir()
+        _ = dir.write("K.key", SignedFixture.zskKey)
+        _ = dir.write("K.private", SignedFixture.zskPrivate)
+        let m = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.teredo = ["bl.example"] }
+        #expect(m.contains("--teredo/--nat64/--6rd") && m.contains("--dnssec-key") && m.contains("bl.example"), "\(m)")
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.teredo = ["other.example"] } == "")
+    }
+
+    @Test("Signing settings: a cache of 0 and a validity below a minute are refused")
+    func settings() {
+        let dir = TempDir()
+        _ = dir.write("K.key", SignedFixture.zskKey)
+        _ = dir.write("K.private", SignedFixture.zskPrivate)
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecSignatureCache = 0 }.contains("--dnssec-signature-cache"))
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecValidity = 10 }.contains("--dnssec-validity"))
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecRefresh = 14 * 86_400 }.contains("--dnssec-refresh"))
+    }
+}

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSBLServer
+import Foundation
+import LDNSKit
+import ServerTestSupport
+import Testing
+import TestSupport
+
+/// `serve --dnssec-key` end to end: the built binary, keys made by ldns-keygen, and real
+/// validators (Unbound with our DS as trust anchor and a stub zone; BIND's delv) started by
+/// the test on their own ports.
+@Suite("Signed serve end to end: Unbound and delv validate", .serialized)
+struct SignedServeTests {
+    static let keygen = which("ldns-keygen"), unbound = which("unbound"), delv = which("delv"), dig = which("dig")
+
+    static let soa = "$SOA 3600 ns1.bl.example hostmaster.example.org 7 3600 600 604800 300\n$NS 3600 ns1.bl.example\n"
+    static let v6 = soa + ":127.0.0.2:listed $\n2001:db8::/32\n!2001:db8:0:1::/64\n2001:db8:ab::1 :127.0.0.3:exact\n"
+    static let v4 = soa + ":127.0.0.2:v4 $\n192.0.2.0/24\n!192.0.2.9\n"
+
+    /// Name, type, expected RCODE text, what it is.
+    static let names: [(String, String, String, String)] = [
+        (nibbleName("2001:db8::5"), "A", "NOERROR", "listed IPv6"),
+        (nibbleName("2001:db8::5"), "TXT", "NOERROR", "listed IPv6 TXT"),
+        (nibbleName("2001:db8:ab::1"), "A", "NOERROR", "listed IPv6 exact"),
+        (nibbleName("2001:db9::1"), "A", "NXDOMAIN", "unlisted IPv6"),
+        (nibbleName("2001:db8:0:1::9"), "A", "NXDOMAIN", "excluded IPv6"),
+        ("1.0.0.2.bl.example", "A", "NOERROR", "empty non-terminal"),
+        ("5.2.0.192.bl.example", "A", "NOERROR", "listed IPv4"),
+        ("5.2.0.192.bl.example", "TXT", "NOERROR", "listed IPv4 TXT"),
+        ("9.2.0.192.bl.example", "A", "NOERROR", "excluded IPv4 (marker, NODATA)"),
+        ("5.3.0.192.bl.example", "A", "NXDOMAIN", "unlisted IPv4"),
+        ("bl.example", "SOA", "NOERROR", "apex SOA"),
+        ("bl.example", "NS", "NOERROR", "apex NS"),
+        ("bl.example", "DNSKEY", "NOERROR", "apex DNSKEY"),
+    ]
+
+    struct Signed {
+        let dir: String
+        let server: ServeProcess
+        let ds: String
+        let kskBase: String
+        let secrets: [String]
+    }
+
+    /// Keys (a KSK and a ZSK from ldns-keygen), data and a running signed `serve`.
+    static func start(extra: [String] = []) throws -> Signed {
+        let dir = try makeTempDirectory()
+        try v6.write(toFile: dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try v4.write(toFile: dir + "/v4.txt", atomically: true, encoding: .utf8)
+        let ksk = try run(keygen!, ["-a", "ECDSAP256SHA256", "-k", "bl.example"], in: dir)
+        let zsk = try run(keygen!, ["-a", "ED25519", "bl.example"], in: dir)
+        let kskBase = dir + "/" + ksk.trimmingCharacters(in: .whitespacesAndNewlines)
+        let zskBase = dir + "/" + zsk.trimmingCharacters(in: .whitespacesAndNewlines)
+        var secrets: [String] = []
+        for base in [kskBase, zskBase] {
+            let text = try String(contentsOfFile: base + ".private", encoding: .utf8)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("PrivateKey:") }) {
+                secrets.append(line.dropFirst("PrivateKey:".count).trimmingCharacters(in: .whitespaces))
+            }
+        }
+        let ds = try run(prefixblBinary()!, ["dnssec-ds", kskBase], in: dir).trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try ServeProcess(["bl.example:ip6trie:v6.txt", "bl.example:ip4set:v4.txt",
+                                       "--dnssec-key", kskBase + ".key", "--dnssec-key", zskBase] + extra,
+                                      directory: dir, ipv6: false)
+        return Signed(dir: dir, server: server, ds: ds, kskBase: kskBase, secrets: secrets)
+    }
+
+    static func run(_ tool: String, _ args: [String], in dir: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestError.failed("\(tool) \(args) exited \(p.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("Unbound with our DS as trust anchor: AD on every kind of name",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: unbound != nil, "unbound is not installed"),
+          .enabled(if: dig != nil, "dig (dnsutils) is not installed"))
+    func unboundValidates() throws {
+        let s = try Self.start()
+        defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
+        let port = try freeUDPAndTCPPort()
+        let config = """
+            server:
+                interface: 127.0.0.1
+                port: \(port)
+                do-ip6: no
+                do-daemonize: no
+                username: ""
+                chroot: ""
+                directory: "\(s.dir)"
+                pidfile: "\(s.dir)/unbound.pid"
+                use-syslog: no
+                logfile: ""
+                verbosity: 1
+                val-log-level: 2
+                module-config: "validator iterator"
+                trust-anchor: "\(s.ds)"
+                do-not-query-localhost: no
+                access-control: 127.0.0.0/8 allow
+            remote-control:
+                control-enable: no
+            stub-zone:
+                name: "bl.example"
+                stub-addr: 127.0.0.1@\(s.server.v4.port)
+            """
+        try config.write(toFile: s.dir + "/unbound.conf", atomically: true, encoding: .utf8)
+        let resolver = try ChildProcess(Self.unbound!, ["-d", "-c", s.dir + "/unbound.conf"])
+        defer { resolver.signal(SIGTERM); _ = resolver.waitExit(timeout: 5) }
+        let resolverAddress = try ListenAddress(parsing: "127.0.0.1:\(port)")
+        var up = false
+        let deadline = Date().addingTimeInterval(15)
+        while !up && Date() < deadline {
+            up = ((try? udpQuery(resolverAddress, makeQuery(id: 1, name: "bl.example", type: 6), timeout: 0.3, retries: 0)) ?? nil) != nil
+            if !up { usleep(100_000) }
+        }
+        #expect(up, "unbound did not start: \(resolver.text)")
+        for (name, type, rcode, what) in Self.names {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
+            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
+                    "\(what): \(r.output)\nunbound:\n\(resolver.text.suffix(3000))")
+        }
+    }
+
+    @Test("delv validates the same names from the DS",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: delv != nil, "delv (bind9-dnsutils) is not installed"))
+    func delvValidates() throws {
+        let s = try Self.start()
+        defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
+        // "bl.example. IN DS tag alg 2 hex" → static-ds.
+        let f = s.ds.split(separator: " ").map(String.init)
+        let anchors = "trust-anchors { bl.example. static-ds \(f[3]) \(f[4]) \(f[5]) \"\(f[6])\"; };\n"
+        try anchors.write(toFile: s.dir + "/anchors.conf", atomically: true, encoding: .utf8)
+        for (name, type, rcode, what) in Self.names {
+            let r = try ServerTestSupport.run(Self.delv!, ["@127.0.0.1", "-p", "\(s.server.v4.port)", "-a", s.dir + "/anchors.conf",
+                                                         "+root=bl.example", name, type])
+            #expect(r.output.contains("fully validated"), "\(what) (\(rcode)): \(r.output)")
+            if rcode == "NXDOMAIN" { #expect(r.output.contains("nxdomain") || r.output.contains("NXDOMAIN"), "\(what): \(r.output)") }
+        }
+    }
+
+    @Test("The DS is logged at start, the private keys never; metrics count DO=1 queries and signatures",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"))
+    func logAndMetrics() throws {
+        let s = try Self.start(extra: ["--metrics", "127.0.0.1:0"])
+        defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
+        let fields = s.ds.split(separator: " ")
+        #expect(s.server.child.text.contains("DS=\(fields.dropFirst(3).joined(separator: " "))") || s.server.child.text.contains(String(fields.last!)),
+                "\(s.server.child.text)")
+        // The A RRset at the wildcard and the NSEC proving no closer match: 2 RRsets signed once.
+        for _ in 0..<3 {
+            let q = query(nibbleName("2001:db8::5"), 1, edns: EDNS(size: 1232, dnssecOK: true))
+            let a = try #require(try udpQuery(s.server.v4, q))
+            let p = try Packet(wire: a)
+            #expect(p.answer.contains { $0.type == 46 } && !p.ad && p.ednsDO)
+        }
+        let line = try #require(s.server.child.text.split(separator: "\n").first { $0.contains("http://") })
+        let addr = String(line[line.range(of: "http://")!.upperBound...].prefix { $0 != "/" })
+        let page = try #require(try httpGet(try ListenAddress(parsing: addr), "/metrics")).body
+        #expect(sample(page, "prefixbl_dnssec_ok_queries_total") == 3, "\(page)")
+        #expect(sample(page, #"prefixbl_dnssec_signatures_made_total{zone="bl.example"}"#) == 2, "\(page)")
+        #expect(sample(page, #"prefixbl_dnssec_signature_cache_total{zone="bl.example",result="hit"}"#) == 4, "\(page)")
+        #expect(sample(page, #"prefixbl_dnssec_signature_cache_total{zone="bl.example",result="miss"}"#) == 2, "\(page)")
+        let expiry = sample(page, #"prefixbl_dnssec_soonest_signature_expiry_seconds{zone="bl.example"}"#)
+        #expect(expiry > 13 * 86_400 && expiry <= 14 * 86_400, "\(page)")
+        for text in [s.server.child.text, page] {
+            for secret in s.secrets {
+                let c = Array(secret)
+                for i in 0...(c.count - 8) { #expect(!text.contains(String(c[i..<(i + 8)]))) }
+            }
+        }
+    }
+
+    @Test("A key for a zone not served stops the start before binding, naming the file",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"))
+    func keyForZoneNotServed() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.v4.write(toFile: dir + "/v4.txt", atomically: true, encoding: .utf8)
+        let base = dir + "/" + (try Self.run(Self.keygen!, ["-a", "ECDSAP256SHA256", "other.example"], in: dir))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:v4.txt",
+                                                         "--dnssec-key", base], directory: dir)
+        #expect(child.waitExit(timeout: 20) == 2)
+        #expect(child.text.contains("DNSSEC key for a zone not served") && child.text.contains(base), "\(child.text)")
+        #expect(!child.text.contains(" serving"))
+    }
+
+    @Test("An acl dataset in a signed zone stops the start, naming the combination",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"))
+    func aclRefused() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.v4.write(toFile: dir + "/v4.txt", atomically: true, encoding: .utf8)
+        try "192.0.2.0/24 :refuse\n198.51.100.0/24 :127.255.255.2:policy for $\n".write(toFile: dir + "/bl.acl", atomically: true, encoding: .utf8)
+        let base = dir + "/" + (try Self.run(Self.keygen!, ["-a", "ECDSAP256SHA256", "bl.example"], in: dir))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:v4.txt",
+                                                         "bl.example:acl:bl.acl", "--dnssec-key", base], directory: dir)
+        #expect(child.waitExit(timeout: 20) == 2)
+        #expect(child.text.contains("an acl dataset and --dnssec-key cannot be combined"), "\(child.text)")
+        #expect(!child.text.contains(" serving"))
+    }
+
+    @Test("The rbldnsd command line takes --dnssec-key and hands it to serve")
+    func rbldnsdMode() throws {
+        let r = try ServerTestSupport.run(prefixblBinary()!, ["rbldnsd", "--dnssec-key", "/keys/Kbl.example.+013+00001", "--print-serve",
+                                                             "-b", "127.0.0.1/5353", "bl.example:ip4set:v4.txt"])
+        #expect(r.status == 0, "\(r.output)")
+        let line = r.output.split(separator: "\n").first { $0.hasPrefix("prefixbl serve") } ?? ""
+        let key = line.range(of: "--dnssec-key /keys/Kbl.example.+013+00001")
+        let end = line.range(of: " -- ")
+        #expect(key != nil && end != nil && key!.lowerBound < end!.lowerBound, "\(r.output)")
+    }
+}
