@@ -172,9 +172,15 @@ public enum Daemon {
         for signer in c.signers {
             for store in first.responder.stores {
                 for z in store.zones where z.name == signer.apex || z.isGlobalACL {
-                    if let d = z.datasets.first(where: \.isACL) {
-                        throw StartFailure("an acl dataset and --dnssec-key cannot be combined: acl answers differ per client, a signed zone cannot",
-                                           ["zone": "\(CanonicalName.text(signer.apex))", "dataset": "\(d.name)"])
+                    for d in z.datasets {
+                        let why: String
+                        switch d.rule {
+                        case .longestPrefix, .ip4Buckets: continue
+                        case .clientACL: why = "an acl dataset and --dnssec-key cannot be combined: acl answers differ per client, a signed zone cannot"
+                        case .keyInQName: why = "an aclkey dataset and --dnssec-key cannot be combined: keyed answers differ per key, a signed zone cannot"
+                        case .domainNames: why = "a dnset dataset and --dnssec-key cannot be combined yet: signed answers for domain lists are not built"
+                        }
+                        throw StartFailure(why, ["zone": "\(CanonicalName.text(signer.apex))", "dataset": "\(d.name)"])
                     }
                 }
             }
