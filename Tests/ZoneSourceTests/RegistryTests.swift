@@ -11,7 +11,7 @@ struct RegistryTests {
         let names = DatasetTypes.all.flatMap { [$0.name] + $0.aliases }
         #expect(Set(names).count == names.count)
         #expect(names.allSatisfy { $0 == $0.lowercased() && !$0.isEmpty })
-        // The order of messages and help (the "not supported yet" message lists them so).
+        // The order of messages and help (the "not supported" message lists them so).
         #expect(DatasetTypes.names == ["ip4set", "ip4trie", "ip4tset", "ip6trie", "ip6tset", "dnset", "generic", "acl", "aclkey", "combined"])
         #expect(DatasetTypes.later.isDisjoint(with: names))
         for t in DatasetTypes.all { #expect(DatasetTypes.named(t.name)?.name == t.name) }
