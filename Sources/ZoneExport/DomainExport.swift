@@ -9,11 +9,16 @@ import PrefixStore
 
 enum DomainExport {
     /// Records of the dnset datasets `sets` attached at `apex` (wire form). `$` in TXT is the
-    /// deciding entry's name. Returns (records, wildcards) written.
+    /// deciding entry's name. Returns (records, wildcards, left out) written.
+    /// A name with a literal `*` label (a source line `*`, `a.*.b`, the `*.x` below a `*.*.x`
+    /// entry) is left out, with every name below it: a master file has no escape for it
+    /// (RFC 4592 §2.1.1), so a secondary would take it as a wildcard. `serve` answers those
+    /// names; the count left out is the third figure (keys with a `*` label, entries and
+    /// their ancestors).
     /// An excluded name whose parent's `*.` lists would be answered by that wildcard: it gets a
     /// HINFO marker (a type no DNSBL client asks for) so that it exists and answers NODATA.
     static func export(_ sets: [StoreDataset], apex: [UInt8], markerTTL: UInt32,
-                       emit: (ExportRecord) -> Void) -> (Int, Int) {
+                       emit: (ExportRecord) -> Void) -> (Int, Int, Int) {
         // Every entry key and every ancestor key (prefixes ending at a label terminator).
         var owners = Set<[UInt8]>()
         for d in sets {
@@ -23,9 +28,10 @@ enum DomainExport {
                 for p in k.indices where k[p] == 0 { owners.insert(Array(k[0...p])) }
             }
         }
-        var records = 0, wildcards = 0
+        var records = 0, wildcards = 0, leftOut = 0
         for key in owners.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let labels = key.withUnsafeBytes { DomainKey.labels(key: $0) }
+            if hasStarLabel(labels) { leftOut += 1; continue }
             for wild in [false, true] {
                 var hits: [(v: StoreValue, ttl: UInt32, name: [UInt8])] = []
                 for d in sets {
@@ -71,6 +77,16 @@ enum DomainExport {
                 if wild { wildcards += 1 }
             }
         }
-        return (records, wildcards)
+        return (records, wildcards, leftOut)
+    }
+
+    /// Whether wire labels (no root byte needed) hold a label that is exactly `*`.
+    static func hasStarLabel(_ labels: [UInt8]) -> Bool {
+        var p = 0
+        while p < labels.count, labels[p] != 0 {
+            if labels[p] == 1 && p + 1 < labels.count && labels[p + 1] == 0x2A { return true }
+            p += 1 + Int(labels[p])
+        }
+        return false
     }
 }

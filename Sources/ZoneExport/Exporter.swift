@@ -92,6 +92,9 @@ public struct ExportStats: Sendable, Hashable {
     /// answer names of the other, and names of one can stop wildcards of the other (see
     /// "Running secondaries"). Empty when the zone has one family.
     public var familyCollisions: [String] = []
+    /// dnset: names with a literal `*` label left out of the export (a master file cannot
+    /// write one without making it a wildcard, RFC 4592 §2.1.1); `serve` answers them.
+    public var literalStarNames = 0
     /// Data records per listed range (records / ranges); 0 without ranges.
     public var expansion: Double { ranges == 0 ? 0 : Double(records) / Double(ranges) }
 }
@@ -199,9 +202,10 @@ public enum Exporter {
             let v6 = addressSets.filter { $0.family == .ipv6 }
             let domainSets = sub.sets.filter { $0.rule == .domainNames }
             if !domainSets.isEmpty {
-                let (n, w) = DomainExport.export(domainSets, apex: apex, markerTTL: min(zone.soa.ttl, zone.soa.minimum), emit: emit)
+                let (n, w, out) = DomainExport.export(domainSets, apex: apex, markerTTL: min(zone.soa.ttl, zone.soa.minimum), emit: emit)
                 stats.records += n
                 stats.wildcards += w
+                stats.literalStarNames += out
             }
             for family in [AddressFamily.ipv6, .ipv4] {
                 var sources: [TreeWalker.Source]

@@ -153,6 +153,7 @@ public enum Compiler {
         let cpuStart = processCPUSeconds()
         var sink = DiagnosticSink(strict: options.strict)
         if options.strictLinesOnly { sink.notStrict = [.noSOA, .nsWithoutAddress] }
+        sink.notStrict.insert(.notExportable)  // dnset: a literal '*' label is kept and served
         var options = options
         if options.defaultTTL > DatasetParser.maxTTL {
             sink.warning(.ttlTooLarge, "default TTL \(options.defaultTTL) is 2^31 or more; clamped to \(DatasetParser.maxTTL) (RFC 2181 §8: resolvers take a TTL with the top bit set as 0)")

@@ -55,6 +55,11 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         /// TTL); clamped to 2^31−1 = 2147483647. RFC 2181 §8 limits TTLs to 0…2^31−1 and
         /// resolvers take a value with the top bit set as 0, so the answers would never be cached.
         case ttlTooLarge
+        /// dnset: a name with a literal `*` label (a line `*`, `a.*.b`, `*.*.b`). `serve` answers
+        /// it as the exact name, as rbldnsd does; `export`, AXFR and IXFR leave it out (a master
+        /// file has no escape for it, RFC 4592 §2.1.1). Stays a warning with `--strict`: the
+        /// line is kept.
+        case notExportable
         /// More lines of a file were skipped than get a warning each; this one counts the rest.
         case skippedLines
         /// Too many diagnostics; the rest were counted, not kept.

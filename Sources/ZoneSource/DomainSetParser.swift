@@ -13,6 +13,7 @@ extension DatasetParser {
     mutating func collectDomains(maxNameLength: Int) {
         domains = []
         domainMaxLength = maxNameLength
+        sink.notStrict.insert(.notExportable)  // the line is kept: serve answers it
     }
 
     /// One dnset entry line (rbldnsd's syntax): `[!]name`, `[!].name`, `[!]*.name`, then for
@@ -41,6 +42,9 @@ extension DatasetParser {
             skip(.syntax, "invalid domain name '\(Self.text(p, s0, j))': \(why.reason)")
             return
         }
+        if Self.hasStarLabel(labels) {
+            warn(.notExportable, "'\(Self.text(p, s0, j))' has a literal '*' label: a literal '*' label cannot be exported or transferred; serve answers it")
+        }
         var value: Int32 = PrefixEntry.exclusion
         if !exclusion {
             var r = j
@@ -57,6 +61,16 @@ extension DatasetParser {
     }
 
     struct NameError: Error { var reason: String }
+
+    /// Whether encoded labels hold a label that is exactly `*` (a name the export leaves out).
+    static func hasStarLabel(_ labels: [UInt8]) -> Bool {
+        var p = 0
+        while p < labels.count {
+            if labels[p] == 1 && p + 1 < labels.count && labels[p + 1] == 0x2A { return true }
+            p += 1 + Int(labels[p])
+        }
+        return false
+    }
 
     /// Encoded labels (no root byte) of the text name `p[s..<e]`, lower-cased.
     static func domainLabels(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, maxLength: Int) -> Result<[UInt8], NameError> {

@@ -88,6 +88,9 @@ struct Export: ParsableCommand {
             if stats.dollarTexts > 0 { line += "; \(stats.dollarTexts) TXT with '$' written statically" }
             if let path { line += " → \(path)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))
+            if stats.literalStarNames > 0 {  // dnset
+                FileHandle.standardError.write(Data(("warning: \(name): \(stats.literalStarNames) dnset names with a literal '*' label left out: a literal '*' label cannot be exported or transferred; serve answers it (compile names each file:line)\n").utf8))
+            }
             if !stats.familyCollisions.isEmpty {
                 FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 names share the top labels \(stats.familyCollisions.joined(separator: ",")), where data is; a secondary may answer names of one family from data of the other there (serve does not): keep the families in separate zones\n").utf8))
             }

@@ -2,7 +2,7 @@ import DNSBL
 import LDNSKit
 import PrefixStore
 import Testing
-import ZoneExport
+@testable import ZoneExport
 import ZoneSource
 import TestSupport
 
@@ -44,6 +44,26 @@ struct DomainExportTests {
             listed += r.listed
         }
         #expect(listed > 100)
+    }
+
+    /// A literal `*` label never becomes a wildcard in the export: a line `*` does not list the
+    /// whole zone, `*.*.x` does not make `*.x` an (empty) wildcard; the other names still
+    /// answer as serve does, and the names left out are counted.
+    @Test func literalStarLabelsAreLeftOut() throws {
+        let dir = TempDir()
+        let store = try compileStore([("bl.example", "dnset", soa + "*\nfoo.com\n*.*.x.com\na.*.y.com :3\n.y.com :4\n")], dir: dir)
+        var owners: [[UInt8]] = []
+        let stats = Exporter.export(store.zones) { owners.append($0.owner) }
+        let star = wireName("*.bl.example")
+        #expect(!owners.contains(star))
+        // No owner has a `*` label other than a leading wildcard label over a star-free name.
+        for o in owners {
+            let tail = o.first == 1 && o[1] == 0x2A ? Array(o[2...]) : o
+            #expect(!DomainExport.hasStarLabel(tail), "\(DomainName.text(wire: o))")
+        }
+        #expect(stats.literalStarNames == 4)  // *, *.x.com, *.y.com, a.*.y.com
+        let names = ["random123", "foo.com", "x.com", "q.x.com", "a.b.x.com", "y.com", "q.y.com", "com"]
+        try checkAgainstServe(store.zones, stores: [store], names: names.map { wireName($0 + ".bl.example") }, dir: dir)
     }
 
     @Test func dumpCompilesBackToTheSameAnswers() throws {

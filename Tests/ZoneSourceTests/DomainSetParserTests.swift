@@ -73,6 +73,22 @@ struct DomainSetParserTests {
         #expect(strict.hasErrors && strict.zones.isEmpty)
     }
 
+    /// A literal `*` label is kept (serve answers the exact name, as rbldnsd) with a warning
+    /// naming file:line that the export leaves it out; `--strict` keeps it a warning.
+    @Test func literalStarLabelsWarnAndStay() throws {
+        let source = "$SOA 60 ns.example. h.example. 1 60 60 60 60\n$NS 60 ns.example.\n*\nfoo.example\n*.*.x.example\na.*.y.example :3\n!.*.z.example\nstar*.example\n"
+        for strict in [false, true] {
+            let dir = TempDir()
+            let r = compileTexts([("bl.example", "dnset", [source])], options: CompileOptions(strict: strict), dir: dir)
+            #expect(!r.hasErrors, "\(r.diagnostics)")
+            let d = try #require(r.zones.first?.datasets.first)
+            #expect((d.domains ?? []).count == 7 && d.skippedLines == 0)
+            let w = r.diagnostics.filter { $0.code == .notExportable }
+            #expect(w.compactMap(\.line) == [3, 5, 6, 7])
+            #expect(w.allSatisfy { $0.severity == .warning && $0.file != nil && $0.message.contains("cannot be exported or transferred; serve answers it") })
+        }
+    }
+
     @Test func combinedSectionsAndDnhash() throws {
         let r = compileTexts([("bl.example", "combined", ["""
             $DATASET dnset:dbl @
