@@ -229,6 +229,11 @@ public struct DaemonConfiguration: Sendable {
                 throw InvalidConfiguration("--teredo/--nat64/--6rd for zone \(zone) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: the mapped names are not part of the signed zone")
             }
         }
+        if let s = signers.first, !o.allowTransfer.isEmpty || !o.notify.isEmpty {
+            // Transfers carry the unsigned export: a secondary serving it under a DS is bogus.
+            let what = o.allowTransfer.isEmpty ? "--notify" : "--allow-transfer"
+            throw InvalidConfiguration("\(what) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: a zone transfer would hand secondaries an unsigned copy of the signed zone (signed transfers are not built)")
+        }
         if !signers.isEmpty {
             answer.dnssec = DNSSECServing(signers: signers) { stores, signer in
                 ExportedZoneView(stores: stores, apex: signer.apex)

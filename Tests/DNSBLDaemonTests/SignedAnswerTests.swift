@@ -81,6 +81,13 @@ let signedCases: [(name: String, type: UInt16, rcode: UInt8, what: String)] = [
     ("bl.example", 15, 0, "apex, other type"),
     ("ns1.bl.example", 1, 3, "in-zone NS name (the export owns nothing there: NXDOMAIN when signed)"),
     ("x.y.bl.example", 1, 3, "not an address"),
+    ("02.2.0.192.bl.example", 1, 0, "leading-zero label under a wildcard (the wildcard's answer)"),
+    ("09.2.0.192.bl.example", 1, 0, "leading-zero twin of an exclusion marker (the wildcard's answer)"),
+    ("7.100.051.198.bl.example", 1, 3, "leading-zero label where no wildcard covers (NXDOMAIN)"),
+    ("1.5.2.0.192.bl.example", 1, 0, "below a full IPv4 address under a wildcard"),
+    ("1.5.2.0.192.bl.example", 28, 0, "below a full IPv4 address under a wildcard, other type (wildcard NODATA)"),
+    ("x." + nibble("2001:db8::5"), 1, 0, "below a full IPv6 address under a wildcard"),
+    ("x." + nibble("::ffff:192.0.2.5"), 1, 0, "below a full ::ffff image under a wildcard"),
 ]
 
 func nibble(_ address: String) -> String {
@@ -137,6 +144,13 @@ func verifySigned(_ bytes: [UInt8], keys: [[UInt8]]) throws -> (Packet, [String]
         for key in sigs.keys where sets[key] == nil { failures.append("RRSIG without its RRset: \(key)") }
     }
     return (p, failures)
+}
+
+/// Labels of an uncompressed wire name, the root not counted.
+func wireLabels(_ name: [UInt8]) -> Int {
+    var n = 0, p = 0
+    while p < name.count && name[p] != 0 { n += 1; p += 1 + Int(name[p]) }
+    return n
 }
 
 func dnskeyWires(_ signer: ZoneSigner) -> [[UInt8]] {
@@ -240,6 +254,74 @@ struct SignedAnswerTests {
         #expect(signer.cacheHits >= 500 * 3)
     }
 
+    @Test("A DO=1 QNAME that is not a name of the signed view gets the view's answer: the wildcard's RRset signed at the wildcard with the NSEC covering the QNAME, or NXDOMAIN")
+    func notANameOfTheView() throws {
+        let dir = TempDir()
+        let stores = try SignedFixture.stores(dir)
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
+        let view = ExportedZoneView(stores: stores, apex: signer.apex)
+        // Name, the A RDATA of the wildcard that answers it (nil: NXDOMAIN).
+        let cases: [(String, [UInt8]?)] = [
+            ("02.2.0.192.bl.example", [127, 0, 0, 2]),
+            ("002.2.0.192.bl.example", [127, 0, 0, 2]),
+            ("09.2.0.192.bl.example", [127, 0, 0, 2]),
+            ("1.5.2.0.192.bl.example", [127, 0, 0, 2]),
+            ("x.5.2.0.192.bl.example", [127, 0, 0, 2]),
+            ("x." + nibble("2001:db8::5"), [127, 0, 0, 2]),
+            ("x." + nibble("2001:db8:cd::77"), [127, 0, 0, 4]),
+            ("x." + nibble("::ffff:192.0.2.5"), [127, 0, 0, 2]),
+            ("7.100.051.198.bl.example", nil),
+            ("5.2.00.192.bl.example", nil),
+            ("x.7.100.51.198.bl.example", nil),
+        ]
+        for (name, a) in cases {
+            let q = wireName(name).map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            let proof = view.prove(q)
+            #expect(!proof.exists, "\(name)")
+            let (p, failures) = try verifySigned(ask(r, name, 1, edns: EDNS(size: 4096, dnssecOK: true)), keys: dnskeyWires(signer))
+            #expect(failures.isEmpty, "\(name): \(failures)\n\(p.text)")
+            if let a {
+                #expect(p.rcode == 0 && proof.wildcardExists, "\(name)\n\(p.text)")
+                #expect(p.answer.filter { $0.type == 1 }.map { $0.rdataFields.flatMap { $0 } } == [a], "\(name)\n\(p.text)")
+                let sigs = p.answer.filter { $0.type == 46 }
+                // The wildcard's Labels field: its owner's labels, `*` not counted (RFC 4034 §3.1.3).
+                let wildcardLabels = wireLabels(proof.closestEncloser)
+                #expect(!sigs.isEmpty && sigs.allSatisfy { Int($0.rdataFields[2][0]) == wildcardLabels }, "\(name)\n\(p.text)")
+                #expect(p.authority.contains { $0.type == 47 && $0.ownerWire == proof.nsec.owner }, "\(name)\n\(p.text)")
+            } else {
+                #expect(p.rcode == 3 && p.answer.isEmpty, "\(name)\n\(p.text)")
+            }
+        }
+    }
+
+    @Test("A flood of leading-zero and deeper names under one wildcard or one gap makes no new signature after the first")
+    func leadingZeroFlood() throws {
+        // The breaker's zone: a /24 with an exclusion (*.2.0.192) and a /8 (*.10).
+        let dir = TempDir()
+        let v4 = dir.write("v4.txt", SignedFixture.soa + ":127.0.0.2:v4 $\n192.0.2.0/24\n!192.0.2.9\n10.0.0.0/8 :127.0.0.4:big\n")
+        let stores = try DataSources(stores: [], specs: [ZoneSpec(zone: "bl.example", type: "ip4set", files: [v4])]).load(now: 0) { _ in }
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
+        for n in ["02.2.0.192.bl.example", "1.2.3.010.bl.example", "1.2.03.10.bl.example"] {
+            for t: UInt16 in [1, 16] { _ = ask(r, n, t, edns: EDNS(size: 4096, dnssecOK: true)) }
+        }
+        let made = signer.signaturesMade
+        var rng = SplitMix64(seed: 3)
+        for i in 0..<600 {
+            // Under *.2.0.192 with a leading zero; under the /8 spelled `010` (no name `010`, no
+            // wildcard at the apex: NXDOMAIN); under *.10 with a leading zero below it.
+            let name = [
+                "0\(rng.next() % 100).2.0.192.bl.example",
+                "\(rng.next() % 256).\(rng.next() % 256).\(rng.next() % 256).010.bl.example",
+                "\(rng.next() % 256).\(rng.next() % 256).0\(rng.next() % 100).10.bl.example",
+            ][i % 3]
+            let p = try Packet(wire: ask(r, name, [1, 16][Int(rng.next() % 2)], edns: EDNS(size: 4096, dnssecOK: true)))
+            #expect(p.rcode == (i % 3 == 1 ? 3 : 0), "\(name)\n\(p.text)")
+        }
+        #expect(signer.signaturesMade == made, "signatures made: \(made) -> \(signer.signaturesMade)")
+    }
+
     @Test("A cached signature within the refresh margin of expiry is made anew; none served expired")
     func refreshBeforeExpiry() throws {
         let dir = TempDir()
@@ -333,6 +415,18 @@ struct DNSSECConfigurationTests {
         let m = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.teredo = ["bl.example"] }
         #expect(m.contains("--teredo/--nat64/--6rd") && m.contains("--dnssec-key") && m.contains("bl.example"), "\(m)")
         #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.teredo = ["other.example"] } == "")
+    }
+
+    @Test("Zone transfers or NOTIFY with a signed zone are refused, naming the zone (a transfer would be unsigned)")
+    func transfersRefused() throws {
+        let dir = TempDir()
+        _ = dir.write("K.key", SignedFixture.zskKey)
+        _ = dir.write("K.private", SignedFixture.zskPrivate)
+        let t = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.allowTransfer = ["127.0.0.1/32"] }
+        #expect(t.contains("--allow-transfer") && t.contains("--dnssec-key") && t.contains("bl.example"), "\(t)")
+        let n = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.notify = ["127.0.0.1:5300"] }
+        #expect(n.contains("--notify") && n.contains("--dnssec-key") && n.contains("bl.example"), "\(n)")
+        #expect(Self.refusal { $0.allowTransfer = ["127.0.0.1/32"]; $0.notify = ["127.0.0.1:5300"] } == "")
     }
 
     @Test("Signing settings: a cache of 0 and a validity below a minute are refused")

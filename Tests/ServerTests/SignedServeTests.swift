@@ -34,6 +34,11 @@ struct SignedServeTests {
         ("bl.example", "SOA", "NOERROR", "apex SOA"),
         ("bl.example", "NS", "NOERROR", "apex NS"),
         ("bl.example", "DNSKEY", "NOERROR", "apex DNSKEY"),
+        ("02.2.0.192.bl.example", "A", "NOERROR", "leading-zero label under a wildcard"),
+        ("5.2.00.192.bl.example", "A", "NXDOMAIN", "leading-zero label, no wildcard"),
+        ("1.5.2.0.192.bl.example", "A", "NOERROR", "below a full IPv4 address under a wildcard"),
+        ("x." + nibbleName("2001:db8::5"), "A", "NOERROR", "below a full IPv6 address under a wildcard"),
+        ("x." + nibbleName("::ffff:192.0.2.5"), "A", "NOERROR", "below a full ::ffff image under a wildcard"),
     ]
 
     struct Signed {
