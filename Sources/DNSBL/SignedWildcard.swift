@@ -11,13 +11,15 @@ extension Responder {
     /// The child is the QNAME's own label below the closest encloser when it is a canonical
     /// address label (then it is not a name: the closest encloser would be deeper); for a
     /// non-canonical label (`02`, `010`, `x`) its canonical twin if that is not a name, else the
-    /// first child label, in order, that is not a name. The address is the closest encloser,
-    /// the child, and `0` labels down to a full address.
+    /// first of the child labels `0`, `1`, … (at most ``wildcardChildSearch`` of them) that is
+    /// not a name. The address is the closest encloser, the child, and `0` labels down to a
+    /// full address.
     ///
     /// - Parameter s: the signing context; `s.proof.exists` is false and `wildcardExists` true.
     /// - Returns: the IPv4 candidate (4 octet labels) then the IPv6 one (32 nibble labels),
-    ///   those the closest encloser's labels can be; empty when neither. Allocates; at most
-    ///   256 (IPv4) or 16 (IPv6) view proofs when the canonical twin is a name.
+    ///   those the closest encloser's labels can be; empty when neither (the caller answers
+    ///   SERVFAIL). Allocates; at most 1 + ``wildcardChildSearch`` view proofs per family, so a
+    ///   flood of odd spellings cannot make one query walk all 256 children.
     static func wildcardAddresses(_ s: SigningContext) -> [QueryAddress] {
         let apex = s.zone.view.apex, ceName = s.proof.closestEncloser
         var starts: [Int] = []
@@ -44,7 +46,7 @@ extension Responder {
             if let t = twin, t == own || !s.zone.view.prove([UInt8(t.count)] + t + ceName).exists {
                 child = t
             } else {
-                for k in 0..<(v4 ? 256 : 16) {
+                for k in 0..<(v4 ? wildcardChildSearch : 16) {
                     let c = Array(String(k, radix: v4 ? 10 : 16).utf8)
                     if !s.zone.view.prove([UInt8(c.count)] + c + ceName).exists { child = c; break }
                 }
@@ -58,6 +60,10 @@ extension Responder {
         }
         return out
     }
+
+    /// Child labels tried (besides the twin) for a free child block of an IPv4 closest encloser;
+    /// an IPv6 one has 16, all tried.
+    static let wildcardChildSearch = 16
 
     /// The canonical spelling of a decimal label 0…255 (`02` → `2`, `000` → `0`), nil for
     /// any other label.

@@ -322,6 +322,23 @@ struct SignedAnswerTests {
         #expect(signer.signaturesMade == made, "signatures made: \(made) -> \(signer.signaturesMade)")
     }
 
+    @Test("The search for a child block standing for a wildcard is bounded: a twin that is a name among 17 names is SERVFAIL (DO=1 only)")
+    func wildcardSearchBounded() throws {
+        // 192.0.2.0/24 listed, 192.0.2.0 … 192.0.2.16 each an exact name of its own value.
+        let dir = TempDir()
+        let exact = (0...16).map { "192.0.2.\($0) :127.0.1.\($0):x" }.joined(separator: "\n")
+        let v4 = dir.write("v4.txt", SignedFixture.soa + ":127.0.0.2:v4\n192.0.2.0/24\n" + exact + "\n")
+        let stores = try DataSources(stores: [], specs: [ZoneSpec(zone: "bl.example", type: "ip4set", files: [v4])]).load(now: 0) { _ in }
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
+        let plain = Responder(stores: stores, options: { var o = AnswerOptions(); o.udpPayloadSize = 4096; return o }())
+        let free = try Packet(wire: ask(r, "020.2.0.192.bl.example", 1, edns: EDNS(size: 4096, dnssecOK: true)))
+        #expect(free.rcode == 0 && free.answer.filter { $0.type == 1 }.map { $0.rdataFields.flatMap { $0 } } == [[127, 0, 0, 2]], "\(free.text)")
+        let bounded = try Packet(wire: ask(r, "00.2.0.192.bl.example", 1, edns: EDNS(size: 4096, dnssecOK: true)))
+        #expect(bounded.rcode == 2 && bounded.answer.isEmpty, "\(bounded.text)")
+        #expect(ask(r, "00.2.0.192.bl.example", 1, edns: EDNS(size: 4096)) == ask(plain, "00.2.0.192.bl.example", 1, edns: EDNS(size: 4096)))
+    }
+
     @Test("A cached signature within the refresh margin of expiry is made anew; none served expired")
     func refreshBeforeExpiry() throws {
         let dir = TempDir()
