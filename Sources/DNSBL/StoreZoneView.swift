@@ -36,7 +36,7 @@ public struct StoreZoneView: SignedZoneView {
         var v4: [StoreDataset] = [], v6: [StoreDataset] = []
         for p in parts {
             if !p.records.isEmpty { return nil }
-            for d in p.datasets where !d.isACL {
+            for d in p.datasets where d.rule != .clientACL {
                 if !d.subzone.isEmpty { return nil }
                 if d.family == .ipv4 { v4.append(d) } else { v6.append(d) }
             }

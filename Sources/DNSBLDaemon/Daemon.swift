@@ -172,7 +172,7 @@ public enum Daemon {
         for signer in c.signers {
             for store in first.responder.stores {
                 for z in store.zones where z.name == signer.apex || z.isGlobalACL {
-                    if let d = z.datasets.first(where: \.isACL) {
+                    if let d = z.datasets.first(where: { $0.rule == .clientACL }) {
                         throw StartFailure("an acl dataset and --dnssec-key cannot be combined: acl answers differ per client, a signed zone cannot",
                                            ["zone": "\(CanonicalName.text(signer.apex))", "dataset": "\(d.name)"])
                     }
