@@ -164,6 +164,9 @@ struct SignedServeTests {
         let fields = s.ds.split(separator: " ")
         #expect(s.server.child.text.contains("DS=\(fields.dropFirst(3).joined(separator: " "))") || s.server.child.text.contains(String(fields.last!)),
                 "\(s.server.child.text)")
+        // The zone (IPv6 and IPv4 data) is one the store view covers, and the log says so.
+        #expect(s.server.child.text.contains("DNSSEC view from the store") && s.server.child.text.contains("view=store"),
+                "\(s.server.child.text)")
         // The A RRset at the wildcard and the NSEC proving no closer match: 2 RRsets signed once.
         for _ in 0..<3 {
             let q = query(nibbleName("2001:db8::5"), 1, edns: EDNS(size: 1232, dnssecOK: true))
