@@ -489,6 +489,14 @@ extension Responder {
             negative(zone, baseAt, nx: false, &w, &r)
             return
         }
+        // Signed (DO=1): a QNAME that is not a name of the signed view is answered as the view
+        // says, never from the store by its own spelling (`02`, a label below a full address):
+        // NXDOMAIN, or the RRset of the wildcard that covers it (DNSSEC article of DNSBLServer).
+        var wildcardAddresses: [QueryAddress]? = nil
+        if let s = r.signing, !s.proof.exists, labels > 0, zone.subLabels == 0 {
+            guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
+            wildcardAddresses = Self.wildcardAddresses(s)
+        }
         if (labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (labels == 0 && zone.subLabels > 0) {
             // A name generic data defines (or a subzone's apex): its records; other types NODATA.
             guard let n = writeGeneric(zone, q.qtype, query, start: q.qnameOffset, end: apexAt, &w) else { r.tc = true; return }
@@ -517,7 +525,7 @@ extension Responder {
             return
         }
 
-        let qa = QueryAddress(scan, labels: labels)
+        var qa = QueryAddress(scan, labels: labels)
         let capacity = max(index.maxDatasets, 1)
         let hide = acl.kind == .empty || acl.kind == .answer
         withUnsafeTemporaryAllocation(of: Hit.self, capacity: capacity) { hits in
@@ -531,8 +539,19 @@ extension Responder {
                 positive(zone, q.qtype, UnsafeMutableBufferPointer(rebasing: hits[0..<1]), render, baseAt, &w, &r)
                 return
             }
-            var n = hide ? 0 : zone.lookup(qa, hits, &render)
-            if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
+            var n = 0
+            if let candidates = wildcardAddresses, !hide {
+                // The wildcard's RRset: the store answer of an address it stands for.
+                for c in candidates where n == 0 {
+                    render = RenderAddresses()
+                    n = zone.lookup(c, hits, &render)
+                    qa = c
+                }
+                if n == 0 { r.rcode = DNSRCode.servFail; return }
+            } else {
+                n = hide ? 0 : zone.lookup(qa, hits, &render)
+                if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
+            }
             if n > 0, let s = r.signing {
                 // A signed answer is shared by every name below its wildcard: `$` renders the
                 // block the answer stands for, as the export writes it.

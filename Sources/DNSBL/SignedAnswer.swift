@@ -53,9 +53,10 @@ extension Responder {
     /// server sends it to a DO=1 query (RFC 4035 §3.1): RRSIGs after every RRset
     /// (§3.1.1; a wildcard expansion signed at `*.<closest encloser>`, its NSEC proving no
     /// closer match, §3.1.3.3); DNSKEY at the apex; NODATA with the NSEC of the name
-    /// (§3.1.3.1) or, under a wildcard, the covering NSEC and the wildcard's (§3.1.3.4);
-    /// NXDOMAIN with the NSEC covering the QNAME and the one covering the wildcard at the
-    /// closest encloser (§3.1.3.2). The RCODE follows the view (an exclusion marker or an
+    /// (§3.1.3.1) — for an empty non-terminal, which owns none, the NSEC covering it, whose
+    /// next owner is a name below it — or, under a wildcard, the covering NSEC and the
+    /// wildcard's (§3.1.3.4); NXDOMAIN with the NSEC covering the QNAME and the one covering
+    /// the wildcard at the closest encloser (§3.1.3.2). The RCODE follows the view (an exclusion marker or an
     /// empty non-terminal is NODATA). Sets `r.tc` when the signed answer does not fit.
     func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                     _ w: inout MessageWriter, _ r: inout Reply) {
@@ -120,7 +121,8 @@ extension Responder {
             putSigs(owner: [], pointer: questionName, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL,
                     rdatas: signer.dnskeyRData, signedAs: z.view.apex, count: &an)
             r.rcode = DNSRCode.noError
-        } else if q.qtype == DNSSECRecords.typeNSEC && proof.exists {
+        } else if q.qtype == DNSSECRecords.typeNSEC && proof.exists && proof.nsec.owner == s.qname {
+            // (An empty non-terminal owns no NSEC: NODATA below, with the covering one.)
             putNSEC(proof.nsec, count: &an)
             r.rcode = DNSRCode.noError
         } else {

@@ -77,7 +77,8 @@ public struct StoreZoneView: SignedZoneView {
     ///   below the apex, F children per node (16, 256) and n ranges.
     public func prove(_ qname: [UInt8]) -> ViewProof {
         let q = StoreZoneView.relativeLabels(qname, apex: apex) ?? []
-        let located = trees.map { $0.locate(q) }
+        let memos = trees.map { _ in ChildMemo() }
+        let located = trees.indices.map { trees[$0].locate(q, memo: memos[$0]) }
         var exists = q.isEmpty
         var owner = q.isEmpty
         var encloser = 0
@@ -89,16 +90,16 @@ public struct StoreZoneView: SignedZoneView {
                 if l.path[j].isOwner { owner = true }
             }
         }
-        let nsecOwner = owner ? q : floorOwner(q, located: located)
-        let nsec = self.nsec(nsecOwner)
+        let nsecOwner = owner ? q : floorOwner(q, located: located, memos: memos)
+        let nsec = self.nsec(nsecOwner, memos: memos)
         if exists {
             return ViewProof(exists: true, nsec: nsec, closestEncloser: qname, wildcard: nil, wildcardExists: false)
         }
         let ce = Array(q[0..<encloser])
         let w = ce + [[42]]
-        let wLocated = trees.map { $0.locate(w) }
+        let wLocated = trees.indices.map { trees[$0].locate(w, memo: memos[$0]) }
         let wExists = wLocated.contains { $0.path.count - 1 == w.count && $0.path[w.count].isOwner }
-        let wNSEC = self.nsec(wExists ? w : floorOwner(w, located: wLocated))
+        let wNSEC = self.nsec(wExists ? w : floorOwner(w, located: wLocated, memos: memos), memos: memos)
         return ViewProof(exists: false, nsec: nsec, closestEncloser: name(ce), wildcard: wNSEC,
                          wildcardExists: wExists)
     }
@@ -106,10 +107,11 @@ public struct StoreZoneView: SignedZoneView {
     // MARK: The chain
 
     /// The greatest owner at or before `q` over all trees (the apex when none).
-    func floorOwner(_ q: [[UInt8]], located: [(path: [ViewTree.Node], kids: [[ViewTree.Node]])]) -> [[UInt8]] {
+    func floorOwner(_ q: [[UInt8]], located: [(path: [ViewTree.Node], kids: [[ViewTree.Node]])],
+                    memos: [ChildMemo]) -> [[UInt8]] {
         var best: [[UInt8]] = []
         for (t, tree) in trees.enumerated() {
-            if let n = tree.floorOwner(q, located: located[t]) {
+            if let n = tree.floorOwner(q, located: located[t], memo: memos[t]) {
                 let l = tree.relativeLabels(n)
                 if StoreZoneView.compare(l, best) > 0 { best = l }
             }
@@ -118,15 +120,15 @@ public struct StoreZoneView: SignedZoneView {
     }
 
     /// The NSEC owned by `owner` (labels below the apex, an owner of the view).
-    func nsec(_ owner: [[UInt8]]) -> ViewNSEC {
+    func nsec(_ owner: [[UInt8]], memos: [ChildMemo]) -> ViewNSEC {
         var types: [UInt16] = owner.isEmpty ? apexTypes : []
         var next: [[UInt8]]? = nil
-        for tree in trees {
-            let l = tree.locate(owner)
+        for (t, tree) in trees.enumerated() {
+            let l = tree.locate(owner, memo: memos[t])
             if !owner.isEmpty && l.path.count - 1 == owner.count {
                 for t in tree.types(l.path[owner.count]) where !types.contains(t) { types.append(t) }
             }
-            if let n = tree.higherOwner(owner, located: l) {
+            if let n = tree.higherOwner(owner, located: l, memo: memos[t]) {
                 let nl = tree.relativeLabels(n)
                 if next == nil || StoreZoneView.compare(nl, next!) < 0 { next = nl }
             }

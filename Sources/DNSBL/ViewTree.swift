@@ -206,6 +206,16 @@ struct ViewTree: Sendable {
         return lo
     }
 
+    /// ``children(_:)`` through `memo` (one proof visits the same nodes several times).
+    func children(_ node: Node, _ memo: ChildMemo?) -> [Node] {
+        guard let memo else { return children(node) }
+        let key = ChildMemo.Key(depth: node.depth, base: node.base, label: node.label)
+        if let l = memo.lists[key] { return l }
+        let l = children(node)
+        memo.lists[key] = l
+        return l
+    }
+
     /// The children of `node` that are names of the view, in canonical order (`*` first).
     func children(_ node: Node) -> [Node] {
         switch node.state {
@@ -308,34 +318,34 @@ struct ViewTree: Sendable {
 
     /// The path from the apex along `q` (labels below the apex, top-down) as far as it runs
     /// through names of this tree, with each path node's children.
-    func locate(_ q: [[UInt8]]) -> (path: [Node], kids: [[Node]]) {
+    func locate(_ q: [[UInt8]], memo: ChildMemo? = nil) -> (path: [Node], kids: [[Node]]) {
         var path = [root]
-        var kids = [children(root)]
+        var kids = [children(root, memo)]
         var idx = 0
         while idx < q.count {
             guard let c = kids[idx].first(where: { compareLabel($0.label, q[idx][...]) == 0 }) else { break }
             path.append(c)
-            kids.append(children(c))
+            kids.append(children(c, memo))
             idx += 1
         }
         return (path, kids)
     }
 
     /// The last owner in canonical order within the subtree of `node`.
-    func lastOwner(_ node: Node) -> Node {
+    func lastOwner(_ node: Node, memo: ChildMemo? = nil) -> Node {
         var n = node
         while true {
-            let ks = children(n)
+            let ks = children(n, memo)
             guard let l = ks.last else { return n }
             n = l
         }
     }
 
     /// The first owner in canonical order within the subtree of `node`.
-    func firstOwner(_ node: Node) -> Node {
+    func firstOwner(_ node: Node, memo: ChildMemo? = nil) -> Node {
         var n = node
         while !n.isOwner {
-            guard let f = children(n).first else { return n }
+            guard let f = children(n, memo).first else { return n }
             n = f
         }
         return n
@@ -343,15 +353,15 @@ struct ViewTree: Sendable {
 
     /// The greatest owner of this tree at or before `q` in canonical order, the apex not
     /// counted; nil when there is none.
-    func floorOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil) -> Node? {
-        let (path, kids) = located ?? locate(q)
+    func floorOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil, memo: ChildMemo? = nil) -> Node? {
+        let (path, kids) = located ?? locate(q, memo: memo)
         let j = path.count - 1, k = q.count
         if j == k && path[j].isOwner { return path[j] }
         var i = j
         while i >= 0 {
             if i < k {
                 let m = q[i][...]
-                if let c = kids[i].last(where: { compareLabel($0.label, m) < 0 }) { return lastOwner(c) }
+                if let c = kids[i].last(where: { compareLabel($0.label, m) < 0 }) { return lastOwner(c, memo: memo) }
                 if i > 0 && path[i].isOwner { return path[i] }
             }
             i -= 1
@@ -361,17 +371,17 @@ struct ViewTree: Sendable {
 
     /// The smallest owner of this tree after `q` in canonical order; nil when there is none
     /// (the chain wraps to the apex).
-    func higherOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil) -> Node? {
-        let (path, kids) = located ?? locate(q)
+    func higherOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil, memo: ChildMemo? = nil) -> Node? {
+        let (path, kids) = located ?? locate(q, memo: memo)
         let j = path.count - 1, k = q.count
         if j == k {
-            if let f = kids[j].first { return firstOwner(f) }
+            if let f = kids[j].first { return firstOwner(f, memo: memo) }
         } else if let c = kids[j].first(where: { compareLabel($0.label, q[j][...]) > 0 }) {
-            return firstOwner(c)
+            return firstOwner(c, memo: memo)
         }
         var i = j - 1
         while i >= 0 {
-            if let c = kids[i].first(where: { compareLabel($0.label, q[i][...]) > 0 }) { return firstOwner(c) }
+            if let c = kids[i].first(where: { compareLabel($0.label, q[i][...]) > 0 }) { return firstOwner(c, memo: memo) }
             i -= 1
         }
         return nil
@@ -385,4 +395,11 @@ struct ViewTree: Sendable {
         case .walked, .wildParent: return []
         }
     }
+}
+
+/// Children lists computed during one proof, by node (a proof descends the same path for the
+/// QNAME, its NSEC owner, the next owner and the wildcard).
+final class ChildMemo {
+    struct Key: Hashable { var depth: Int; var base: UInt128; var label: Int16 }
+    var lists: [Key: [ViewTree.Node]] = [:]
 }

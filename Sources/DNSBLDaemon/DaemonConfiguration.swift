@@ -7,6 +7,7 @@ import DNSBL
 import DNSBLServer
 import DNSSEC
 import Logging
+import PrefixStore
 import ZoneExport
 import ZoneSource
 import ZoneTransfer
@@ -232,9 +233,14 @@ public struct DaemonConfiguration: Sendable {
                 throw InvalidConfiguration("--teredo/--nat64/--6rd for zone \(zone) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: the mapped names are not part of the signed zone")
             }
         }
+        if let s = signers.first, !o.allowTransfer.isEmpty || !o.notify.isEmpty {
+            // Transfers carry the unsigned export: a secondary serving it under a DS is bogus.
+            let what = o.allowTransfer.isEmpty ? "--notify" : "--allow-transfer"
+            throw InvalidConfiguration("\(what) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: a zone transfer would hand secondaries an unsigned copy of the signed zone (signed transfers are not built)")
+        }
         if !signers.isEmpty {
             answer.dnssec = DNSSECServing(signers: signers) { stores, signer in
-                ExportedZoneView(stores: stores, apex: signer.apex)
+                Self.signedView(stores: stores, apex: signer.apex, logger: Logger(label: "prefixbl"))
             }
         }
         answer.udpPayloadSize = o.udpPayload
@@ -274,6 +280,23 @@ public struct DaemonConfiguration: Sendable {
 }
 
 extension DaemonConfiguration {
+    /// The signed view of zone `apex` served from `stores` (every store holding a part of it):
+    /// `StoreZoneView` — O(log n) per proof from the store's ranges, nothing enumerated — when
+    /// it covers the zone's shape, else the reference ``ExportedZoneView`` (the export
+    /// enumerated and sorted once: `generic` records, `combined` subzones, NS names inside
+    /// the address tree). Logs which view the zone got.
+    public static func signedView(stores: [Store], apex: [UInt8], logger: Logger? = nil) -> any SignedZoneView {
+        let parts = stores.flatMap { $0.zones.filter { $0.name == apex } }
+        if let view = StoreZoneView.make(parts: parts, imagesWithoutIPv6Data: true) {
+            logger?.info("DNSSEC view from the store", metadata: ["zone": "\(CanonicalName.text(apex))", "view": "store"])
+            return view
+        }
+        let view = ExportedZoneView(stores: stores, apex: apex)
+        logger?.info("DNSSEC view from the export (zone shape not covered by the store view)",
+                    metadata: ["zone": "\(CanonicalName.text(apex))", "view": "export", "owners": "\(view.count)"])
+        return view
+    }
+
     /// Reads every `--dnssec-key` and groups the keys by zone.
     /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
     ///   an unsupported algorithm, or a bad signing setting. The message never holds key material.

@@ -4,18 +4,22 @@ import PrefixStore
 import ZoneExport
 
 /// The reference `DNSBL/SignedZoneView`: every name `prefixbl export` writes for the zone
-/// (with the export options `serve` answers by: `$` as the block, the IPv4 images always),
-/// the empty non-terminals between them and the apex, sorted in canonical order (RFC 4034
-/// §6.1, `DNSSEC/CanonicalName/compare(_:_:)`) once at load; a proof is a binary search.
-/// Obviously correct and O(n) in memory and load time: the store-derived view replaces it
-/// where it covers the zone.
+/// (with the export options `serve` answers by: `$` as the block, the IPv4 images always)
+/// sorted in canonical order (RFC 4034 §6.1, `DNSSEC/CanonicalName/compare(_:_:)`) once at
+/// load, and the empty non-terminals between them and the apex in a set; a proof is a binary
+/// search. The NSEC chain links the owners only: an empty non-terminal exists but owns no
+/// NSEC, its proof carries the NSEC covering it (whose next owner is below it), as
+/// `ldns-signzone` signs the export. Obviously correct and O(n) in memory and load time: the
+/// daemon serves `DNSBL/StoreZoneView` where that covers the zone and this view elsewhere.
 public struct ExportedZoneView: SignedZoneView {
     public let apex: [UInt8]
-    /// Owner names in canonical order, the apex first.
+    /// Owner names (names with RRsets) in canonical order, the apex first.
     let names: [[UInt8]]
-    /// The RR types at each name (NSEC and RRSIG included), ascending.
+    /// The RR types at each owner (NSEC and RRSIG included), ascending.
     let types: [[UInt16]]
     let position: [[UInt8]: Int]
+    /// The empty non-terminals: names between an owner and the apex that own nothing.
+    let emptyNonTerminals: Set<[UInt8]>
 
     /// - Parameters:
     ///   - parts: the stores holding the zone (a zone in several stores unites their data).
@@ -23,7 +27,8 @@ public struct ExportedZoneView: SignedZoneView {
     public init(stores parts: [Store], apex: [UInt8]) {
         self.apex = apex
         let zones = parts.flatMap { $0.zones.filter { $0.name == apex } }
-        var byOwner: [[UInt8]: Set<UInt16>] = [apex: [6, 2, DNSSECRecords.typeDNSKEY]]  // SOA, NS, DNSKEY
+        // SOA and DNSKEY; NS when the zone has NS names (the export writes them).
+        var byOwner: [[UInt8]: Set<UInt16>] = [apex: [6, DNSSECRecords.typeDNSKEY]]
         if !zones.isEmpty {
             _ = Exporter.export(zones, options: ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)) { r in
                 var owner = r.owner
@@ -32,13 +37,14 @@ public struct ExportedZoneView: SignedZoneView {
             }
         }
         // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
-        for owner in Array(byOwner.keys) {
+        var ents = Set<[UInt8]>()
+        for owner in byOwner.keys {
             var n = Self.parent(owner)
-            while n.count > apex.count, byOwner[n] == nil {
-                byOwner[n] = []
+            while n.count > apex.count, byOwner[n] == nil, ents.insert(n).inserted {
                 n = Self.parent(n)
             }
         }
+        emptyNonTerminals = ents
         let sorted = byOwner.keys.sorted { CanonicalName.compare($0, $1) < 0 }
         names = sorted
         types = sorted.map { (byOwner[$0]!.union([DNSSECRecords.typeRRSIG, DNSSECRecords.typeNSEC])).sorted() }
@@ -47,7 +53,7 @@ public struct ExportedZoneView: SignedZoneView {
         position = pos
     }
 
-    /// Names in the view (owners and empty non-terminals).
+    /// Owners in the view (names with an NSEC).
     public var count: Int { names.count }
 
     func nsec(_ i: Int) -> ViewNSEC {
@@ -55,7 +61,7 @@ public struct ExportedZoneView: SignedZoneView {
     }
 
     /// The NSEC owned by `name` or covering it.
-    func nsec(for name: [UInt8]) -> (ViewNSEC, exists: Bool) {
+    func nsec(for name: [UInt8]) -> (ViewNSEC, owned: Bool) {
         if let i = position[name] { return (nsec(i), true) }
         var lo = 0, hi = names.count
         while lo < hi {
@@ -66,13 +72,15 @@ public struct ExportedZoneView: SignedZoneView {
         return (nsec(max(0, lo - 1)), false)
     }
 
+    func exists(_ name: [UInt8]) -> Bool { position[name] != nil || emptyNonTerminals.contains(name) }
+
     public func prove(_ qname: [UInt8]) -> ViewProof {
-        let (n, exists) = nsec(for: qname)
-        if exists {
+        let (n, owned) = nsec(for: qname)
+        if owned || emptyNonTerminals.contains(qname) {
             return ViewProof(exists: true, nsec: n, closestEncloser: qname, wildcard: nil, wildcardExists: false)
         }
         var ce = Self.parent(qname)
-        while ce.count > apex.count && position[ce] == nil { ce = Self.parent(ce) }
+        while ce.count > apex.count && !exists(ce) { ce = Self.parent(ce) }
         let (w, wildcardExists) = nsec(for: [1, UInt8(ascii: "*")] + ce)
         return ViewProof(exists: false, nsec: n, closestEncloser: ce, wildcard: w, wildcardExists: wildcardExists)
     }

@@ -34,6 +34,11 @@ struct SignedServeTests {
         ("bl.example", "SOA", "NOERROR", "apex SOA"),
         ("bl.example", "NS", "NOERROR", "apex NS"),
         ("bl.example", "DNSKEY", "NOERROR", "apex DNSKEY"),
+        ("02.2.0.192.bl.example", "A", "NOERROR", "leading-zero label under a wildcard"),
+        ("5.2.00.192.bl.example", "A", "NXDOMAIN", "leading-zero label, no wildcard"),
+        ("1.5.2.0.192.bl.example", "A", "NOERROR", "below a full IPv4 address under a wildcard"),
+        ("x." + nibbleName("2001:db8::5"), "A", "NOERROR", "below a full IPv6 address under a wildcard"),
+        ("x." + nibbleName("::ffff:192.0.2.5"), "A", "NOERROR", "below a full ::ffff image under a wildcard"),
     ]
 
     struct Signed {
@@ -158,6 +163,9 @@ struct SignedServeTests {
         defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
         let fields = s.ds.split(separator: " ")
         #expect(s.server.child.text.contains("DS=\(fields.dropFirst(3).joined(separator: " "))") || s.server.child.text.contains(String(fields.last!)),
+                "\(s.server.child.text)")
+        // The zone (IPv6 and IPv4 data) is one the store view covers, and the log says so.
+        #expect(s.server.child.text.contains("DNSSEC view from the store") && s.server.child.text.contains("view=store"),
                 "\(s.server.child.text)")
         // The A RRset at the wildcard and the NSEC proving no closer match: 2 RRsets signed once.
         for _ in 0..<3 {

@@ -44,7 +44,7 @@ let built = now() - t0
 // the zone's families in proportion to their ranges.
 var rng = Rng(s: 42)
 var names: [[UInt8]] = []
-let sets = zone.datasets.filter { !$0.isACL }
+let sets = zone.datasets.filter { $0.rule != .clientACL }
 let tables = sets.map { ($0.family, $0.table.ranges()) }
 while names.count < count {
     let (family, ranges) = tables[Int(rng.next() % UInt64(tables.count))]
