@@ -13,6 +13,8 @@ import TestSupport
 package final class ChildProcess: @unchecked Sendable {
     package let process = Process()
     private let output = Mutex<String>("")
+    /// The reader met the end of the pipe: everything the child wrote is in ``text``.
+    private let drained = Mutex<Bool>(false)
     private let pipe = Pipe()
 
     package init(_ path: String, _ args: [String], directory: String? = nil, environment: [String: String] = [:]) throws {
@@ -29,7 +31,7 @@ package final class ChildProcess: @unchecked Sendable {
         Thread { [self] in
             while true {
                 let d = handle.availableData
-                if d.isEmpty { break }
+                if d.isEmpty { drained.withLock { $0 = true }; break }
                 let s = String(decoding: d, as: UTF8.self)
                 output.withLock { $0 += s }
             }
@@ -61,6 +63,10 @@ package final class ChildProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
         process.waitUntilExit()
+        // The exit can be seen before the reader thread has taken the last output from the pipe:
+        // wait for its end of file (bounded: a grandchild may still hold the pipe open).
+        let drainDeadline = Date().addingTimeInterval(5)
+        while !drained.withLock({ $0 }) && Date() < drainDeadline { usleep(5_000) }
         return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
     }
 }
