@@ -5,6 +5,7 @@
 # usage: tools/compare-rbldnsd.sh [--quick] [--runs N] [--no-build] [--prefixbl PATH]
 #                                 [--rbldnsd-only] [--work DIR] [--budget SECONDS] [--window N]
 #                                 [--report RESULTS.tsv] [--nice N] [--parse-only]
+#                                 [--dnset FILE]
 #
 #   --quick          one run, 3 s per measurement, three open-loop rates (about 2 minutes)
 #   --runs N         repetitions of the serving measurements (default 3; medians are printed)
@@ -16,6 +17,10 @@
 #   --window N       queries in flight for the capacity runs (default 256)
 #   --report FILE    only print the table for an earlier results file
 #   --parse-only     only the parse/compile figures (issue 2: compile throughput vs rbldnsd)
+#   --dnset FILE     only a domain list (issue 13): FILE served as dnset zone dn.example by
+#                    both; parse/compile, cpu/q at dnsperf -Q 50000 (RUNS runs) and rss, with
+#                    queries made from FILE (1/3 listed names, 1/3 a new label under a listed
+#                    name, 1/3 unlisted names); the generated IP data is not used
 #   --nice N         run in a session of its own whose scheduler autogroup has nice N (e.g.
 #                    -10 on a machine where other jobs compete; both servers get the same
 #                    treatment). Plain nice does nothing against other sessions when
@@ -41,7 +46,7 @@
 set -uo pipefail
 
 QUICK=0 RUNS=3 BUILD=1 PBL="" ONLY_RBL=0 WORK=${PREFIXBL_BENCH_DIR:-/tmp/prefixbl-bench}
-BUDGET="" WINDOW=256 REPORT_ONLY="" NICE=0 PARSE_ONLY=0
+BUDGET="" WINDOW=256 REPORT_ONLY="" NICE=0 PARSE_ONLY=0 DNSET=""
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -56,7 +61,8 @@ while [ $# -gt 0 ]; do
         --report) REPORT_ONLY=$2; shift ;;
         --nice) NICE=$2; shift ;;
         --parse-only) PARSE_ONLY=1 ;;
-        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+        --dnset) DNSET=$(realpath "$2"); shift ;;
+        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -125,7 +131,8 @@ LABEL = {  # metric prefix -> (label, unit); "@" suffix says which data set / ra
     "parse_lines_per_s": ("parse/compile throughput", "lines/s"),
     "parse_cpu_s": ("parse/compile CPU (user+sys)", "s"),
     "parse_lines_per_cpu_s": ("parse/compile per CPU-second", "lines/s"),
-    "store_bytes": ("store file size", "bytes"), "loadavg1": ("load average (1 min)", ""),
+    "store_bytes": ("store file size", "bytes"), "names": ("names listed", ""),
+    "store_bytes_per_name": ("store bytes per name", "bytes"), "loadavg1": ("load average (1 min)", ""),
     "ttfa_ms": ("start→1st answer (pbl: --store)", "ms"),
     "ttfa_specs_ms": ("start→1st answer (pbl specs)", "ms"),
     "rss_start_kib": ("RSS after start", "KiB"), "rss_kib": ("RSS after the runs", "KiB"),
@@ -183,7 +190,9 @@ fi
 for t in taskset python3 cc; do command -v $t >/dev/null || { log "$t is required"; exit 1; }; done
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores; pinned runs share the core"
 
-run python3 "$ROOT/tools/gen-data.py" --out "$DATA" ${realdata:+--realdata "$realdata"} || exit 1
+if [ -z "$DNSET" ]; then
+    run python3 "$ROOT/tools/gen-data.py" --out "$DATA" ${realdata:+--realdata "$realdata"} || exit 1
+fi
 chmod -R a+rX "$WORK"  # rbldnsd reads as user rbldns
 LOADGEN=$WORK/loadgen
 run cc -O2 -Wall -o "$LOADGEN" "$ROOT/tools/loadgen.c" || exit 1
@@ -329,6 +338,107 @@ loadgen_run() {
     local ans; ans=$(echo "$out" | field answered)
     [ "${ans:-0}" -gt 0 ] && rec "cpu_us_per_q@$tag" "$name" "$(python3 -c "print(round(($c1-$c0)*1e6/$CLK/$ans,3))")"
 }
+
+# ---------------------------------------------------------------------------- dnset (--dnset)
+if [ -n "$DNSET" ]; then
+    DZ=dn.example
+    DFILE=$DATA/$(basename "$DNSET")
+    cp "$DNSET" "$DFILE"  # a copy rbldnsd (user rbldns) can read
+    # the same $SOA as the IP data, in a file of its own, so both servers put the SOA in the
+    # authority section of NXDOMAIN (without one rbldnsd sends none: less work per answer)
+    SOAF=$DATA/dnset-soa.txt
+    echo '$SOA 3600 ns1.example.net hostmaster.example.net 2026113001 600 300 86400 300' > "$SOAF"
+    chmod a+r "$DFILE" "$SOAF"
+    DSPEC_R="$DZ:dnset:$SOAF,$(basename "$DFILE")"  # rbldnsd: names relative to -w DIR
+    DSPEC_P="$DZ:dnset:$SOAF,$DFILE"
+    DQ=$DATA/queries-dnset.txt DPROBE=$DATA/probe-dnset.txt
+    # 150,000 queries, seeded: listed names, a new label under a listed name (a plain dnset
+    # entry lists the name only: both answer NXDOMAIN), and names that are not listed
+    run python3 - "$DFILE" "$DZ" "$DQ" "$DPROBE" <<'PY'
+import random, sys
+src, zone, out, probe = sys.argv[1:5]
+names = [l.strip() for l in open(src) if l.strip() and l[0] not in "#;:!.*$"]
+listed = set(names)
+rnd = random.Random(5782)
+def label(): return "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rnd.randint(3, 12)))
+qs = []
+for i in range(150_000):
+    n = rnd.choice(names)
+    k = i % 3
+    if k == 1:
+        n = label() + "." + n
+    elif k == 2:
+        n = label() + "." + n.split(".", 1)[-1] if "." in n else label() + "." + n
+        while n in listed:
+            n = label() + "." + n
+    q = n + "." + zone
+    if len(q) > 250:
+        q = names[0] + "." + zone
+    qs.append(q + " A\n")
+open(out, "w").writelines(qs)
+open(probe, "w").write(names[0] + "." + zone + " A\n")
+PY
+    [ -s "$DQ" ] || { log "query generation failed"; exit 1; }
+    lines=$(wc -l < "$DFILE")
+    names=$(grep -cv '^\(#\|$\)' "$DFILE")
+    rec "lines@dnset" "-" "$lines"
+    rec "names@dnset" "-" "$names"
+    for r in $(seq "$PARSE_RUNS"); do
+        if start_server rbldnsd "$PORT_R" "$DPROBE" "$DSPEC_R"; then
+            rec "parse_ttfa_ms@dnset" rbldnsd "$TTFA"
+            rec "parse_lines_per_s@dnset" rbldnsd "$(python3 -c "print(round($lines/($TTFA/1000)))")"
+            self=$(sed -n 's/.*zones reloaded, time \([0-9.]*\)e.*/\1/p' "$WORK/rbldnsd-$PORT_R.log" | head -1 | rbl_time)
+            [ -n "$self" ] && rec "parse_self_s@dnset" rbldnsd "$self"
+            selfu=$(sed -n 's/.*zones reloaded, time [0-9.]*e\/\([0-9.]*\)u.*/\1/p' "$WORK/rbldnsd-$PORT_R.log" | head -1 | rbl_time)
+            [ -n "$selfu" ] && rec "parse_cpu_s@dnset" rbldnsd "$selfu"
+            rec "rss_start_kib@dnset" rbldnsd "$(awk '/^VmRSS/{print $2}' /proc/$SRV_PID/status)"
+            stop_server "$SRV_PID"
+        fi
+        [ "$HAVE_COMPILE" = 1 ] || continue
+        t0=$(now_us)
+        printf '%s\n' "$PBL compile $DSPEC_P -o $WORK/dnset.store" >> "$CMDLOG"
+        if cpu=$( { TIMEFORMAT='%U %S'; time timeout 120 nice -n "$NICE" "$PBL" compile "$DSPEC_P" -o "$WORK/dnset.store" > "$WORK/compile-dnset.log" 2>&1; } 2>&1 ); then
+            t1=$(now_us)
+            cpu=$(echo "$cpu" | tail -1 | awk '{print $1+$2}')
+            rec "compile_s@dnset" prefixbl "$(python3 -c "print(round(($t1-$t0)/1e6,3))")"
+            rec "parse_cpu_s@dnset" prefixbl "$cpu"
+            rec "parse_lines_per_s@dnset" prefixbl "$(python3 -c "print(round($lines/(($t1-$t0)/1e6)))")"
+            rec "parse_lines_per_cpu_s@dnset" prefixbl "$(python3 -c "print(round($lines/max($cpu,0.01)))")"
+            rec "store_bytes@dnset" prefixbl "$(stat -c %s "$WORK/dnset.store")"
+            rec "store_bytes_per_name@dnset" prefixbl "$(python3 -c "print(round($(stat -c %s "$WORK/dnset.store")/$names,1))")"
+        else
+            log "prefixbl compile dnset failed (see $WORK/compile-dnset.log)"
+        fi
+    done
+    declare -A PID PORT
+    if start_server rbldnsd "$PORT_R" "$DPROBE" "$DSPEC_R"; then PID[rbldnsd]=$SRV_PID PORT[rbldnsd]=$PORT_R; fi
+    if [ "$HAVE_SERVE" = 1 ] && [ -f "$WORK/dnset.store" ] &&
+        start_server prefixbl "$PORT_P" "$DPROBE" "store:$WORK/dnset.store"; then
+        PID[prefixbl]=$SRV_PID PORT[prefixbl]=$PORT_P
+        rec "ttfa_ms@dnset" prefixbl "$TTFA"
+        rec "rss_start_kib@dnset" prefixbl "$(awk '/^VmRSS/{print $2}' /proc/$SRV_PID/status)"
+    fi
+    if [ -n "${PID[rbldnsd]:-}" ] && [ -n "${PID[prefixbl]:-}" ]; then
+        out=$(run timeout 60 python3 "$ROOT/tools/dns-diff.py" "$DQ" "127.0.0.1:$PORT_R" "127.0.0.1:$PORT_P" --count 2000)
+        echo "$out" | head -31 > "$WORK/diff-dnset.txt"
+        rec "diff_differ@dnset" "-" "$(echo "$out" | field differ)"
+    fi
+    for r in $(seq "$RUNS"); do  # alternating order
+        order=(rbldnsd prefixbl); [ $((r % 2)) = 0 ] && order=(prefixbl rbldnsd)
+        for s in "${order[@]}"; do
+            [ -n "${PID[$s]:-}" ] && cpu_per_query "$s" "${PID[$s]}" "${PORT[$s]}" 50000 "$DQ"
+        done
+    done
+    for s in rbldnsd prefixbl; do
+        [ -n "${PID[$s]:-}" ] || continue
+        rec "rss_kib@dnset" "$s" "$(awk '/^VmRSS/{print $2}' /proc/${PID[$s]}/status)"
+        rec "hwm_kib@dnset" "$s" "$(awk '/^VmHWM/{print $2}' /proc/${PID[$s]}/status)"
+        stop_server "${PID[$s]}"
+    done
+    report "$RES" "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$((SECONDS - T0))"
+    log "commands: $CMDLOG; logs and diffs in $WORK"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------- parse / compile
 V6=$DATA/v6.ip6trie V4=$DATA/v4.ip4set
