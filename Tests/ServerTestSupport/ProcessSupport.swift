@@ -125,3 +125,54 @@ package func compileStore(_ sources: [(type: String, text: String)], in dir: Str
     if result.hasErrors { throw TestError.failed("compile: \(result.diagnostics)") }
     return try StoreBuilder.encode(result.zones)
 }
+
+/// An Unbound started by a test on 127.0.0.1:`port` (`unbound -d`, no daemon, no chroot, no
+/// syslog), with one stub zone pointing at the server under test; `server` lines are added to
+/// the `server:` clause as they are (e.g. `module-config: "iterator"`, a trust anchor).
+package final class StubResolver {
+    package let child: ChildProcess
+    package let port: UInt16
+
+    package init(unbound: String, directory dir: String, port: UInt16, zone: String, stubPort: UInt16,
+                 server: [String]) throws {
+        self.port = port
+        let config = """
+            server:
+                interface: 127.0.0.1
+                port: \(port)
+                do-ip6: no
+                do-daemonize: no
+                username: ""
+                chroot: ""
+                directory: "\(dir)"
+                pidfile: "\(dir)/unbound.pid"
+                use-syslog: no
+                logfile: ""
+                verbosity: 1
+            \(server.map { "    " + $0 }.joined(separator: "\n"))
+                do-not-query-localhost: no
+                access-control: 127.0.0.0/8 allow
+            remote-control:
+                control-enable: no
+            stub-zone:
+                name: "\(zone)"
+                stub-addr: 127.0.0.1@\(stubPort)
+            """
+        try config.write(toFile: dir + "/unbound.conf", atomically: true, encoding: .utf8)
+        child = try ChildProcess(unbound, ["-d", "-c", dir + "/unbound.conf"])
+    }
+
+    /// Stops Unbound (SIGTERM) and waits for it.
+    package func stop() { child.signal(SIGTERM); _ = child.waitExit(timeout: 5) }
+
+    /// Whether Unbound answers (an SOA query for `zone`) within `timeout` seconds.
+    package func waitUp(zone: String, timeout: Double = 15) throws -> Bool {
+        let address = try ListenAddress(parsing: "127.0.0.1:\(port)")
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if ((try? udpQuery(address, makeQuery(id: 1, name: zone, type: 6), timeout: 0.3, retries: 0)) ?? nil) != nil { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+}

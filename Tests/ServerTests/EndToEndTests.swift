@@ -228,46 +228,13 @@ struct UnboundTests {
         let server = try ServeProcess(["bl.example:ip6trie:c2.txt", "--query-log", dir + "/q.log"], directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
         let port = try freeUDPAndTCPPort()
-        let config = """
-            server:
-                interface: 127.0.0.1
-                port: \(port)
-                do-ip6: no
-                do-daemonize: no
-                username: ""
-                chroot: ""
-                directory: "\(dir)"
-                pidfile: "\(dir)/unbound.pid"
-                use-syslog: no
-                logfile: ""
-                verbosity: 1
-                module-config: "iterator"
-                qname-minimisation: yes
-                qname-minimisation-strict: yes
-                do-not-query-localhost: no
-                access-control: 127.0.0.0/8 allow
-                cache-min-ttl: 0
-            remote-control:
-                control-enable: no
-            stub-zone:
-                name: "bl.example"
-                stub-addr: 127.0.0.1@\(server.v4.port)
-            """
-        try config.write(toFile: dir + "/unbound.conf", atomically: true, encoding: .utf8)
-        let resolver = try ChildProcess(UnboundTests.unbound!, ["-d", "-c", dir + "/unbound.conf"])
-        defer { resolver.signal(SIGTERM); _ = resolver.waitExit(timeout: 5) }
-        let resolverAddress = try ListenAddress(parsing: "127.0.0.1:\(port)")
-        // Wait until Unbound answers at all.
-        var up = false
-        let deadline = Date().addingTimeInterval(15)
-        while !up && Date() < deadline {
-            up = ((try? udpQuery(resolverAddress, makeQuery(id: 1, name: "bl.example", type: 6), timeout: 0.3, retries: 0)) ?? nil) != nil
-            if !up { usleep(100_000) }
-        }
-        #expect(up, "unbound did not start: \(resolver.text)")
+        let resolver = try StubResolver(unbound: UnboundTests.unbound!, directory: dir, port: port, zone: "bl.example",
+                                        stubPort: server.v4.port, server: [#"module-config: "iterator""#, "qname-minimisation: yes", "qname-minimisation-strict: yes", "cache-min-ttl: 0"])
+        defer { resolver.stop() }
+        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
         let name = nibbleName("2001:db8:abcd::5")
         let r = try run(which("dig")!, ["@127.0.0.1", "-p", "\(port)", "+tries=2", "+time=3", name, "A"])
-        #expect(r.output.contains("status: NOERROR"), "\(r.output)\nunbound:\n\(resolver.text)")
+        #expect(r.output.contains("status: NOERROR"), "\(r.output)\nunbound:\n\(resolver.child.text)")
         #expect(r.output.contains("127.0.0.2"), "\(r.output)")
         // The resolver really minimised: our query log shows shorter names under the zone first.
         server.child.signal(SIGTERM)

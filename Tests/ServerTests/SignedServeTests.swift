@@ -95,46 +95,16 @@ struct SignedServeTests {
         let s = try Self.start()
         defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
         let port = try freeUDPAndTCPPort()
-        let config = """
-            server:
-                interface: 127.0.0.1
-                port: \(port)
-                do-ip6: no
-                do-daemonize: no
-                username: ""
-                chroot: ""
-                directory: "\(s.dir)"
-                pidfile: "\(s.dir)/unbound.pid"
-                use-syslog: no
-                logfile: ""
-                verbosity: 1
-                val-log-level: 2
-                module-config: "validator iterator"
-                trust-anchor: "\(s.ds)"
-                do-not-query-localhost: no
-                access-control: 127.0.0.0/8 allow
-            remote-control:
-                control-enable: no
-            stub-zone:
-                name: "bl.example"
-                stub-addr: 127.0.0.1@\(s.server.v4.port)
-            """
-        try config.write(toFile: s.dir + "/unbound.conf", atomically: true, encoding: .utf8)
-        let resolver = try ChildProcess(Self.unbound!, ["-d", "-c", s.dir + "/unbound.conf"])
-        defer { resolver.signal(SIGTERM); _ = resolver.waitExit(timeout: 5) }
-        let resolverAddress = try ListenAddress(parsing: "127.0.0.1:\(port)")
-        var up = false
-        let deadline = Date().addingTimeInterval(15)
-        while !up && Date() < deadline {
-            up = ((try? udpQuery(resolverAddress, makeQuery(id: 1, name: "bl.example", type: 6), timeout: 0.3, retries: 0)) ?? nil) != nil
-            if !up { usleep(100_000) }
-        }
-        #expect(up, "unbound did not start: \(resolver.text)")
+        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
+                                        stubPort: s.server.v4.port,
+                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        defer { resolver.stop() }
+        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
         for (name, type, rcode, what) in Self.names {
             let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
             let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
             #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
-                    "\(what): \(r.output)\nunbound:\n\(resolver.text.suffix(3000))")
+                    "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
         }
     }
 

@@ -32,42 +32,10 @@ struct UnboundDomainTests {
         let server = try ServeProcess(["dbl.example:dnset:d.txt"], directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
         let port = try freeUDPAndTCPPort()
-        let config = """
-            server:
-                interface: 127.0.0.1
-                port: \(port)
-                do-ip6: no
-                do-daemonize: no
-                username: ""
-                chroot: ""
-                directory: "\(dir)"
-                pidfile: "\(dir)/unbound.pid"
-                use-syslog: no
-                logfile: ""
-                verbosity: 1
-                module-config: "iterator"
-                qname-minimisation: yes
-                qname-minimisation-strict: yes
-                do-not-query-localhost: no
-                access-control: 127.0.0.0/8 allow
-                cache-min-ttl: 0
-            remote-control:
-                control-enable: no
-            stub-zone:
-                name: "dbl.example"
-                stub-addr: 127.0.0.1@\(server.v4.port)
-            """
-        try config.write(toFile: dir + "/unbound.conf", atomically: true, encoding: .utf8)
-        let resolver = try ChildProcess(which("unbound")!, ["-d", "-c", dir + "/unbound.conf"])
-        defer { resolver.signal(SIGTERM); _ = resolver.waitExit(timeout: 5) }
-        let resolverAddress = try ListenAddress(parsing: "127.0.0.1:\(port)")
-        var up = false
-        let deadline = Date().addingTimeInterval(15)
-        while !up && Date() < deadline {
-            up = ((try? udpQuery(resolverAddress, makeQuery(id: 1, name: "dbl.example", type: 6), timeout: 0.3, retries: 0)) ?? nil) != nil
-            if !up { usleep(100_000) }
-        }
-        #expect(up, "unbound did not start: \(resolver.text)")
+        let resolver = try StubResolver(unbound: which("unbound")!, directory: dir, port: port, zone: "dbl.example",
+                                        stubPort: server.v4.port, server: [#"module-config: "iterator""#, "qname-minimisation: yes", "qname-minimisation-strict: yes", "cache-min-ttl: 0"])
+        defer { resolver.stop() }
+        #expect(try resolver.waitUp(zone: "dbl.example"), "unbound did not start: \(resolver.child.text)")
         var found = 0
         for n in names {
             for q in [n, "sub." + n] {
