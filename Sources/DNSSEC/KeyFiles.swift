@@ -21,6 +21,37 @@ extension SigningKey {
         return try SigningKey(publicFile: publicFile, publicText: publicText, privateFile: privateFile, privateText: privateText)
     }
 
+    /// Reads the key pairs `path` names: a directory (a key directory, as BIND's
+    /// `key-directory`) gives every `K*.private` in it that has its `.key` beside it, in name
+    /// order; anything else is one pair, as ``load(path:)`` reads it. A directory lets an
+    /// operator add the next key of a rollover and have it read at the next reload.
+    /// - Throws: ``DNSSECKeyError`` naming the file (or the directory, when it holds no key pair).
+    public static func loadAll(path: String) throws(DNSSECKeyError) -> [SigningKey] {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return [try load(path: path)] }
+        guard let dir = opendir(path) else {
+            throw DNSSECKeyError(.unreadable, file: path, "cannot open the directory: \(String(cString: strerror(errno)))")
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix("K"), name.hasSuffix(".private") { names.append(name) }
+        }
+        closedir(dir)
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        var keys: [SigningKey] = []
+        for name in names.sorted() {
+            let base = prefix + name.dropLast(8)
+            // A private file without its public half is not a key pair (a half-copied rollover).
+            guard access(base + ".key", F_OK) == 0 else { continue }
+            keys.append(try load(path: base))
+        }
+        guard !keys.isEmpty else { throw DNSSECKeyError(.unreadable, file: path, "no key pair (K*.key and K*.private) in the directory") }
+        return keys
+    }
+
     /// A key file's text; at most 64 KiB (key files are a few hundred bytes).
     static func readKeyFile(_ path: String) throws(DNSSECKeyError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

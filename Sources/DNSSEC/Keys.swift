@@ -149,6 +149,8 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
     public let dnskey: DNSKEYRecord
     /// Where the pair was read from (the base name, for messages).
     public let source: String
+    /// When the key is published and signs (the `.private` file's timing fields).
+    public var timing: KeyTiming
     let secret: Secret
 
     /// Parses a BIND-format key pair as dnssec-keygen, ldns-keygen and Knot's keymgr write
@@ -177,7 +179,7 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
             throw DNSSECKeyError(.badPublicKey, file: publicFile,
                                  "public key is \(pub.key.count) bytes, algorithm \(algorithm.rawValue) needs \(algorithm.publicKeyLength)")
         }
-        let seed = try Self.parsePrivate(privateText, file: privateFile, algorithm: algorithm)
+        let (seed, timing) = try Self.parsePrivate(privateText, file: privateFile, algorithm: algorithm)
         let secret: Secret
         let derived: [UInt8]
         do {
@@ -197,6 +199,7 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         }
         self.dnskey = DNSKEYRecord(owner: pub.owner, flags: pub.flags, algorithm: algorithm, publicKey: pub.key)
         self.secret = secret
+        self.timing = timing
         var base = publicFile
         if base.hasSuffix(".key") { base.removeLast(4) }
         self.source = base
@@ -261,7 +264,7 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         return PublicParts(owner: owner, flags: flags, algorithm: alg, key: key)
     }
 
-    static func parsePrivate(_ text: String, file: String, algorithm: DNSSECAlgorithm) throws(DNSSECKeyError) -> [UInt8] {
+    static func parsePrivate(_ text: String, file: String, algorithm: DNSSECAlgorithm) throws(DNSSECKeyError) -> ([UInt8], KeyTiming) {
         var fields: [String: Substring] = [:]
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -300,7 +303,23 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         guard seed.count == 32 else {
             throw DNSSECKeyError(.badPrivateKey, file: file, "PrivateKey is \(seed.count) bytes, \(alg.mnemonic) needs 32")
         }
-        return seed
+        var timing = KeyTiming()
+        for (field, name) in [("created", "Created"), ("publish", "Publish"), ("activate", "Activate"),
+                              ("inactive", "Inactive"), ("delete", "Delete")] {
+            guard let text = fields[field] else { continue }
+            // Timing fields are not secret: the value may be quoted back.
+            guard let t = KeyTiming.parseTime(text) else {
+                throw DNSSECKeyError(.badPrivateKey, file: file, "\(name): '\(text.prefix(20))' is not a time YYYYMMDDHHMMSS (UTC)")
+            }
+            switch field {
+            case "created": timing.created = t
+            case "publish": timing.publish = t
+            case "activate": timing.activate = t
+            case "inactive": timing.inactive = t
+            default: timing.delete = t
+            }
+        }
+        return (seed, timing)
     }
 }
 
@@ -310,5 +329,86 @@ extension Substring {
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }
         return s
+    }
+}
+
+/// A key's timing metadata as `dnssec-keygen -P/-A/-I/-D` and `dnssec-settime` write it in the
+/// `.private` file (`Created:`, `Publish:`, `Activate:`, `Inactive:`, `Delete:`, each
+/// `YYYYMMDDHHMMSS` in UTC), as Unix seconds; nil = the field is absent.
+///
+/// The rules (those of BIND's `dnssec-signzone` and `dnssec-policy`):
+/// - a key with no timing field at all (ldns-keygen writes none) is published and signs always;
+/// - otherwise it is **published** (in the DNSKEY RRset) from `Publish` (or `Activate`, if
+///   earlier or `Publish` is absent) until `Delete`, and **active** (it signs) from `Activate`
+///   until `Inactive`, and only while published. A key with `Created` only
+///   (`dnssec-keygen -G`) is neither; a key with `Publish` but no `Activate` is published
+///   and never signs (ZSK pre-publication).
+public struct KeyTiming: Sendable, Hashable {
+    public var created: Int64? = nil
+    public var publish: Int64? = nil
+    public var activate: Int64? = nil
+    public var inactive: Int64? = nil
+    public var delete: Int64? = nil
+
+    public init(created: Int64? = nil, publish: Int64? = nil, activate: Int64? = nil, inactive: Int64? = nil, delete: Int64? = nil) {
+        self.created = created; self.publish = publish; self.activate = activate; self.inactive = inactive; self.delete = delete
+    }
+
+    /// No timing field: a key published and active at every time.
+    public var isUntimed: Bool { self == KeyTiming() }
+
+    /// Whether the key is in the DNSKEY RRset at Unix time `now`.
+    public func isPublished(at now: Int64) -> Bool {
+        if isUntimed { return true }
+        if let d = delete, d <= now { return false }
+        let from = [publish, activate].compactMap { $0 }.min()
+        return from.map { $0 <= now } ?? false
+    }
+
+    /// Whether the key signs at Unix time `now`.
+    public func isActive(at now: Int64) -> Bool {
+        if isUntimed { return true }
+        guard isPublished(at: now), let a = activate, a <= now else { return false }
+        if let i = inactive, i <= now { return false }
+        return true
+    }
+
+    /// The times at which ``isPublished(at:)`` or ``isActive(at:)`` may change, ascending.
+    public var boundaries: [Int64] { Array(Set([publish, activate, inactive, delete].compactMap { $0 })).sorted() }
+
+    /// `YYYYMMDDHHMMSS` (UTC) → Unix seconds; nil when malformed. BIND also accepts a plain
+    /// Unix time of fewer digits in a `.private` file, which is taken as is.
+    public static func parseTime<S: StringProtocol>(_ text: S) -> Int64? {
+        let digits = Array(text.utf8)
+        guard !digits.isEmpty, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        guard digits.count == 14 else { return digits.count <= 10 ? Int64(String(text)) : nil }
+        func num(_ r: Range<Int>) -> Int64 { digits[r].reduce(0) { $0 * 10 + Int64($1 - 48) } }
+        let y = num(0..<4), mo = num(4..<6), d = num(6..<8), h = num(8..<10), mi = num(10..<12), s = num(12..<14)
+        guard (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+        // Days from the civil date (proleptic Gregorian), after H. Hinnant's algorithm.
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return days * 86_400 + h * 3600 + mi * 60 + s
+    }
+
+    /// Unix seconds → `YYYYMMDDHHMMSS` (UTC), as the key files write times.
+    public static func text(_ t: Int64) -> String {
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)" + two(m) + two(d) + two(secs / 3600) + two(secs % 3600 / 60) + two(secs % 60)
     }
 }
