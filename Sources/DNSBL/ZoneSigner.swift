@@ -26,28 +26,44 @@ public struct SignatureValidity: Sendable, Hashable {
 /// The signing side of one signed zone: its keys, its DNSKEY RRset and a bounded cache of
 /// RRSIG RDATA keyed by owner, type, TTL and RRset content (RFC 4034 §3), so that each RRset
 /// is signed once per validity window however many names share it (a wildcard, the NSEC of a
-/// gap). Thread-safe: the cache sits behind a mutex; counters are atomics.
+/// gap). Thread-safe: the cache and the key state sit behind mutexes; counters are atomics.
 ///
-/// Keys: when the set holds keys with the SEP flag (257) and keys without it, the SEP keys
-/// sign the DNSKEY RRset and the others everything else; otherwise (one key, a CSK, or keys
-/// all of one kind) every key signs every RRset.
+/// Keys: each key's ``KeyTiming`` says when it is published (in the DNSKEY RRset) and when
+/// it signs; the state is worked out again whenever a timing boundary has passed, so a
+/// rollover step takes effect without a reload. Among the keys active now: when there are
+/// keys with the SEP flag (257) and keys without it, the SEP keys sign the DNSKEY RRset and
+/// the others everything else; otherwise (one key, a CSK, or keys all of one kind) every
+/// active key signs every RRset. A key published but not active (ZSK pre-publication) is in
+/// the DNSKEY RRset and signs nothing. ``replaceKeys(_:)`` installs a re-read key set.
+///
+/// Re-signing: a signature is served from the cache while it expires more than the refresh
+/// margin from now; ``resignDue()`` (the daemon's background task) re-signs, before they
+/// reach the margin, the cached RRsets that were served since they were signed, each at its
+/// own jittered time, and drops the others. The query that finds a signature inside the
+/// margin (the background task late or absent) still re-signs it: none expired is served.
 public final class ZoneSigner: Sendable {
     /// The zone apex the keys' owner names: uncompressed lower-case wire form.
     public let apex: [UInt8]
-    /// The keys, public halves only in any description.
-    public let keys: [SigningKey]
-    /// DNSKEY RDATA of every key (RFC 4034 §2.1), the apex's DNSKEY RRset.
-    public let dnskeyRData: [[UInt8]]
     public let validity: SignatureValidity
     /// Largest number of RRsets whose signatures are kept.
     public let cacheCapacity: Int
-    let dnskeySigners: [SigningKey]
-    let dataSigners: [SigningKey]
     let clock: @Sendable () -> UInt32
+    let jitter: @Sendable (UInt32) -> UInt32
+    private let keyState: Mutex<KeyState>
+    /// Mirrors of the key state for the query path's lock-free check.
+    private let generation = Atomic<Int>(0)
+    private let nextBoundary = Atomic<Int64>(.max)
     private let cache: Mutex<[CacheKey: CacheEntry]>
+    /// Re-signing times of the cached RRsets, soonest first (items whose RRset was re-signed or
+    /// dropped since are skipped when they come up), so a round touches only what is due.
+    private let dueQueue = Mutex(DueQueue())
+    /// The key generation the last round scanned the whole cache for.
+    private let scannedGeneration = Atomic<Int>(0)
     private let made = Atomic<Int>(0)
     private let hits = Atomic<Int>(0)
     private let misses = Atomic<Int>(0)
+    private let resigned = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
 
     struct CacheKey: Hashable {
         var owner: [UInt8]
@@ -59,6 +75,28 @@ public final class ZoneSigner: Sendable {
     struct CacheEntry {
         var rrsigs: [[UInt8]]
         var expiration: UInt32
+        /// When the background task re-signs it: before the refresh margin, jittered.
+        var refreshAt: UInt32
+        /// The key generation that signed it (a change of signing keys makes it stale).
+        var generation: Int
+        /// Served from the cache since it was signed.
+        var used: Bool
+    }
+
+    /// The keys as of one moment.
+    public struct KeyState: Sendable {
+        /// Every key given (published or not).
+        public var keys: [SigningKey]
+        /// DNSKEY RDATA of the published keys (RFC 4034 §2.1): the apex's DNSKEY RRset.
+        public var published: [[UInt8]]
+        public var dnskeySigners: [SigningKey]
+        public var dataSigners: [SigningKey]
+        /// Bumped whenever the signing keys change: older signatures are made anew.
+        public var generation: Int
+        /// The next timing boundary of any key (Unix seconds), `Int64.max` if none.
+        public var nextBoundary: Int64
+        /// No key is active now: the last active keys sign on (logged by the daemon).
+        public var noActiveKey: Bool
     }
 
     /// - Parameters:
@@ -67,32 +105,114 @@ public final class ZoneSigner: Sendable {
     ///   - cacheCapacity: RRsets whose signatures are kept (at least 1); when full an
     ///     arbitrary entry is dropped for a new one.
     ///   - clock: Unix seconds now (tests move it); default the system's real-time clock.
+    ///   - jitter: a number in `0...bound` (default uniformly random), subtracted from each
+    ///     background re-signing time so RRsets signed together do not fall due together.
     public init(keys: [SigningKey], validity: SignatureValidity = SignatureValidity(), cacheCapacity: Int = 100_000,
-                clock: @escaping @Sendable () -> UInt32 = { UInt32(truncatingIfNeeded: time(nil)) }) {
+                clock: @escaping @Sendable () -> UInt32 = { UInt32(truncatingIfNeeded: time(nil)) },
+                jitter: @escaping @Sendable (UInt32) -> UInt32 = { $0 == 0 ? 0 : UInt32.random(in: 0...$0) }) {
         precondition(!keys.isEmpty, "a signed zone needs a key")
         var owner = keys[0].dnskey.owner
         CanonicalName.canonicalize(&owner)
         self.apex = owner
-        self.keys = keys
-        self.dnskeyRData = keys.map(\.dnskey.rdata)
         self.validity = validity
         self.cacheCapacity = max(1, cacheCapacity)
         self.clock = clock
-        let sep = keys.filter { $0.dnskey.isSEP }, other = keys.filter { !$0.dnskey.isSEP }
-        if sep.isEmpty || other.isEmpty {
-            dnskeySigners = keys; dataSigners = keys
-        } else {
-            dnskeySigners = sep; dataSigners = other
-        }
+        self.jitter = jitter
+        let state = Self.state(keys: keys, at: Int64(clock()), previous: nil)
+        keyState = Mutex(state)
+        nextBoundary.store(state.nextBoundary, ordering: .relaxed)
         cache = Mutex([:])
     }
 
-    /// Signatures made since start (one per key per RRset signed).
+    /// Why `keys` cannot sign zone `apex` at Unix time `now`, or nil: no key is active (its
+    /// `Activate` passed, its `Inactive` and `Delete` not), or a key belongs to another zone.
+    public static func problem(keys: [SigningKey], apex: [UInt8], at now: Int64) -> String? {
+        for k in keys {
+            var o = k.dnskey.owner
+            CanonicalName.canonicalize(&o)
+            if o != apex { return "key \(k.source) belongs to zone \(CanonicalName.text(o)), not \(CanonicalName.text(apex))" }
+        }
+        if !keys.contains(where: { $0.timing.isActive(at: now) }) {
+            let list = keys.map { k in "\(k.source) (tag \(k.dnskey.keyTag))" }.joined(separator: ", ")
+            return "no key of zone \(CanonicalName.text(apex)) is active for signing at \(KeyTiming.text(now)) UTC (Activate passed, Inactive and Delete not): \(list)"
+        }
+        return nil
+    }
+
+    static func state(keys: [SigningKey], at now: Int64, previous: KeyState?) -> KeyState {
+        let published = keys.filter { $0.timing.isPublished(at: now) }.map(\.dnskey.rdata)
+        var active = keys.filter { $0.timing.isActive(at: now) }
+        let noActive = active.isEmpty
+        if noActive {
+            // Never sign nothing: the keys that signed last sign on until a key is active.
+            if let p = previous {
+                active = p.dataSigners
+                for k in p.dnskeySigners where !active.contains(where: { $0.dnskey == k.dnskey }) { active.append(k) }
+            } else {
+                active = keys
+            }
+        }
+        let sep = active.filter { $0.dnskey.isSEP }, other = active.filter { !$0.dnskey.isSEP }
+        let (dnskeySigners, dataSigners) = sep.isEmpty || other.isEmpty ? (active, active) : (sep, other)
+        var generation = previous?.generation ?? 0
+        if let p = previous, p.dnskeySigners.map(\.dnskey) != dnskeySigners.map(\.dnskey) || p.dataSigners.map(\.dnskey) != dataSigners.map(\.dnskey) {
+            generation += 1
+        }
+        let next = keys.flatMap(\.timing.boundaries).filter { $0 > now }.min() ?? .max
+        return KeyState(keys: keys, published: published, dnskeySigners: dnskeySigners, dataSigners: dataSigners,
+                        generation: generation, nextBoundary: next, noActiveKey: noActive)
+    }
+
+    /// The key state now, worked out again when a timing boundary has passed.
+    /// - Returns: the state and whether it changed (a boundary passed) in this call.
+    @discardableResult
+    public func keysNow() -> (state: KeyState, changed: Bool) {
+        let now = Int64(clock())
+        return keyState.withLock { s in
+            guard now >= s.nextBoundary else { return (s, false) }
+            let before = s
+            s = Self.state(keys: s.keys, at: now, previous: s)
+            generation.store(s.generation, ordering: .releasing)
+            nextBoundary.store(s.nextBoundary, ordering: .releasing)
+            return (s, before.published != s.published || before.generation != s.generation)
+        }
+    }
+
+    /// The generation of the signing keys at `now`, without a lock unless a boundary passed.
+    private func generationNow(_ now: UInt32) -> Int {
+        if Int64(now) >= nextBoundary.load(ordering: .acquiring) { return keysNow().state.generation }
+        return generation.load(ordering: .acquiring)
+    }
+
+    /// Installs a re-read key set (a reload): signatures by keys that no longer sign are made
+    /// anew (by the background task, or by the query that needs them).
+    /// - Throws: ``InvalidKeySet`` when ``problem(keys:apex:at:)`` finds one; the old keys stay.
+    public func replaceKeys(_ keys: [SigningKey]) throws(InvalidKeySet) {
+        let now = Int64(clock())
+        if keys.isEmpty { throw InvalidKeySet(reason: "no key for zone \(CanonicalName.text(apex))") }
+        if let why = Self.problem(keys: keys, apex: apex, at: now) { throw InvalidKeySet(reason: why) }
+        keyState.withLock { s in
+            s = Self.state(keys: keys, at: now, previous: s)
+            generation.store(s.generation, ordering: .releasing)
+            nextBoundary.store(s.nextBoundary, ordering: .releasing)
+        }
+    }
+
+    /// Every key given, published or not.
+    public var keys: [SigningKey] { keysNow().state.keys }
+    /// DNSKEY RDATA of the keys published now (RFC 4034 §2.1), the apex's DNSKEY RRset.
+    public var dnskeyRData: [[UInt8]] { keysNow().state.published }
+
+    /// Signatures made since start (one per key per RRset signed), background ones included.
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
     /// RRsets whose signatures came from the cache.
     public var cacheHits: Int { hits.load(ordering: .relaxed) }
-    /// RRsets that had to be signed (not cached, or cached too close to expiry).
+    /// RRsets that had to be signed by a query (not cached, or cached too close to expiry).
     public var cacheMisses: Int { misses.load(ordering: .relaxed) }
+    /// RRsets re-signed by ``resignDue()``.
+    public var backgroundResigned: Int { resigned.load(ordering: .relaxed) }
+    /// RRsets ``resignDue()`` dropped because nothing asked for them since they were signed.
+    public var backgroundDropped: Int { dropped.load(ordering: .relaxed) }
     /// RRsets in the cache.
     public var cachedRRsets: Int { cache.withLock { $0.count } }
 
@@ -112,9 +232,10 @@ public final class ZoneSigner: Sendable {
     }
 
     /// RRSIG RDATA for one RRset, one per signing key (RFC 4034 §3.1): from the cache when a
-    /// signature of exactly this RRset expires more than the refresh margin from now, else
-    /// made now and cached. Signing failures (the crypto library refusing) leave the RRset
-    /// unsigned (an empty array), which validators treat as bogus rather than wrong data.
+    /// signature of exactly this RRset by the current signing keys expires more than the
+    /// refresh margin from now, else made now and cached. Signing failures (the crypto
+    /// library refusing) leave the RRset unsigned (an empty array), which validators treat as
+    /// bogus rather than wrong data.
     /// - Parameters:
     ///   - owner: uncompressed lower-case wire owner; a wildcard (`*.…`) for a wildcard
     ///     expansion (the Labels field then excludes the `*`, RFC 4034 §3.1.3).
@@ -124,27 +245,160 @@ public final class ZoneSigner: Sendable {
     public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> [[UInt8]] {
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
         let now = clock()
-        if let cached = cache.withLock({ $0[key] }),
-           Int32(bitPattern: cached.expiration &- now) > Int32(clamping: validity.refreshMargin) {
+        let current = generationNow(now)
+        let margin = Int32(clamping: validity.refreshMargin)
+        let cached = cache.withLock { c -> [[UInt8]]? in
+            guard let i = c.index(forKey: key) else { return nil }
+            let e = c.values[i]
+            guard e.generation == current, Int32(bitPattern: e.expiration &- now) > margin else { return nil }
+            if !e.used { c.values[i].used = true }
+            return e.rrsigs
+        }
+        if let cached {
             hits.add(1, ordering: .relaxed)
-            return cached.rrsigs
+            return cached
         }
         misses.add(1, ordering: .relaxed)
+        let entry = sign(key, now: now, state: keysNow().state, used: false)
+        store(key, entry)
+        return entry.rrsigs
+    }
+
+    private func sign(_ key: CacheKey, now: UInt32, state: KeyState, used: Bool) -> CacheEntry {
         let inception = now &- validity.inceptionOffset, expiration = now &+ validity.lifetime
         var out: [[UInt8]] = []
-        for k in type == DNSSECRecords.typeDNSKEY ? dnskeySigners : dataSigners {
-            if let sig = try? k.rrsig(owner: owner, type: type, ttl: ttl, rdatas: key.rdatas,
+        for k in key.type == DNSSECRecords.typeDNSKEY ? state.dnskeySigners : state.dataSigners {
+            if let sig = try? k.rrsig(owner: key.owner, type: key.type, ttl: key.ttl, rdatas: key.rdatas,
                                       inception: inception, expiration: expiration) {
                 out.append(sig)
                 made.add(1, ordering: .relaxed)
             }
         }
+        // Background re-signing falls due before the margin, by up to a quarter of the time
+        // the signature is served from the cache.
+        let served = validity.lifetime > validity.refreshMargin ? validity.lifetime - validity.refreshMargin : 0
+        let refreshAt = expiration &- validity.refreshMargin &- jitter(served / 4)
+        return CacheEntry(rrsigs: out, expiration: expiration, refreshAt: refreshAt, generation: state.generation, used: used)
+    }
+
+    private func store(_ key: CacheKey, _ entry: CacheEntry) {
         cache.withLock { c in
             if c[key] == nil, c.count >= cacheCapacity, let victim = c.keys.first { c[victim] = nil }
-            c[key] = CacheEntry(rrsigs: out, expiration: expiration)
+            c[key] = entry
         }
-        return out
+        dueQueue.withLock { $0.push(entry.refreshAt, key) }
     }
+
+    /// A binary min-heap of (re-signing time, RRset), times compared as serial numbers.
+    struct DueQueue {
+        var items: [(at: UInt32, key: CacheKey)] = []
+        static func before(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+        var top: UInt32? { items.first?.at }
+        mutating func push(_ at: UInt32, _ key: CacheKey) {
+            items.append((at, key))
+            var i = items.count - 1
+            while i > 0 {
+                let p = (i - 1) / 2
+                guard Self.before(items[i].at, items[p].at) else { break }
+                items.swapAt(i, p); i = p
+            }
+        }
+        /// Removes and returns every item due at `now`.
+        mutating func popDue(_ now: UInt32) -> [(at: UInt32, key: CacheKey)] {
+            var out: [(at: UInt32, key: CacheKey)] = []
+            while let t = top, !Self.before(now, t) {
+                out.append(items[0])
+                let last = items.removeLast()
+                guard !items.isEmpty else { break }
+                items[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var m = i
+                    if l < items.count, Self.before(items[l].at, items[m].at) { m = l }
+                    if r < items.count, Self.before(items[r].at, items[m].at) { m = r }
+                    if m == i { break }
+                    items.swapAt(i, m); i = m
+                }
+            }
+            return out
+        }
+    }
+
+    /// What one ``resignDue()`` round did.
+    public struct ResigningRound: Sendable, Equatable {
+        /// RRsets re-signed.
+        public var resigned = 0
+        /// RRsets dropped: due, but not served since they were signed.
+        public var dropped = 0
+        /// The soonest re-signing time queued (Unix seconds; the RRset may have been re-signed or
+        /// dropped since), nil if none.
+        public var nextDue: UInt32? = nil
+    }
+
+    /// The background re-signing round (call it off the query path, every second or so):
+    /// every cached RRset whose jittered re-signing time has come, or that was signed by keys
+    /// that no longer sign, is signed anew if it was served since its last signing, else
+    /// dropped from the cache (a query that wants it again signs it). Queries go on meanwhile:
+    /// the cache lock is held only to pick the RRsets and to store each new signature.
+    /// - Parameter limit: at most this many RRsets are re-signed in one round (the rest stay
+    ///   due for the next).
+    public func resignDue(limit: Int = .max) -> ResigningRound {
+        let now = clock()
+        let state = keysNow().state
+        var round = ResigningRound()
+        var due: [(CacheKey, UInt32)] = []
+        // Normally only the items that came due are looked at; after a change of signing keys
+        // the whole cache once (every RRset's signatures are then stale).
+        let fullScan = scannedGeneration.exchange(state.generation, ordering: .acquiringAndReleasing) != state.generation
+        let popped = fullScan ? [] : dueQueue.withLock { $0.popDue(now) }
+        cache.withLock { c in
+            var gone: [CacheKey] = []
+            func consider(_ k: CacheKey, _ e: CacheEntry) {
+                guard e.generation != state.generation || Int32(bitPattern: e.refreshAt &- now) <= 0 else { return }
+                if e.used { due.append((k, e.refreshAt)) } else { gone.append(k) }
+            }
+            if fullScan {
+                for (k, e) in c { consider(k, e) }
+            } else {
+                // An item whose RRset was re-signed (another time) or dropped meanwhile is stale.
+                for item in popped { if let e = c[item.key], e.refreshAt == item.at { consider(item.key, e) } }
+            }
+            for k in gone { c[k] = nil }
+            round.dropped = gone.count
+        }
+        // Stale items (RRsets re-signed by queries, dropped for room) are rebuilt away when
+        // they outnumber the cache.
+        if dueQueue.withLock({ $0.items.count }) > 2 * cacheCapacity + 1024 {
+            let live = cache.withLock { c in c.map { (at: $0.value.refreshAt, key: $0.key) } }
+            dueQueue.withLock { q in q = DueQueue(); for item in live { q.push(item.at, item.key) } }
+        }
+        due.sort { Int32(bitPattern: $0.1 &- $1.1) < 0 }
+        if due.count > max(0, limit) {
+            // Not re-signed in this round: due again at the next.
+            dueQueue.withLock { q in for (k, at) in due[max(0, limit)...] { q.push(at, k) } }
+        }
+        for (k, _) in due.prefix(max(0, limit)) {
+            let entry = sign(k, now: now, state: state, used: false)
+            cache.withLock { c in
+                // A query may have re-signed it meanwhile: keep the later signature.
+                if let old = c[k], old.generation == state.generation, Int32(bitPattern: old.expiration &- entry.expiration) >= 0 { return }
+                c[k] = entry
+            }
+            dueQueue.withLock { $0.push(entry.refreshAt, k) }
+            round.resigned += 1
+        }
+        resigned.add(round.resigned, ordering: .relaxed)
+        dropped.add(round.dropped, ordering: .relaxed)
+        round.nextDue = dueQueue.withLock { $0.top }
+        return round
+    }
+}
+
+/// A re-read key set that cannot sign its zone (``ZoneSigner/replaceKeys(_:)``).
+public struct InvalidKeySet: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
 }
 
 /// DNSSEC for `serve`: the zones to sign and how their signed views are made.

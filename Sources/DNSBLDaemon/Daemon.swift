@@ -6,6 +6,8 @@ import Darwin
 import DNSBLServer
 import DNSSEC
 import Logging
+import PrefixStore
+import DNSBL
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -63,13 +65,15 @@ public enum Daemon {
         let jail = try Jail(c.options, logger: logger)
         try jail.enter()
 
-        let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger)
+        let keys = c.signers.isEmpty ? nil : KeyRereader(paths: c.options.dnssecKeys, signers: c.signers)
+        let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger, keys: keys)
         let started = ContinuousClock.now
         let (first, prints) = try await StartFailure.on("cannot load the data to serve") {
             try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
         }
         logLoaded(first, answer: c, since: started, logger: logger)
         try checkSigned(first, c, logger: logger)
+        keys?.arm()
         // Compiling source specs at start frees most of what it allocated; hand those pages
         // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
         releaseFreedMemory()
@@ -147,6 +151,7 @@ public enum Daemon {
         var services: [any Service] = [DNSServerService(server: server), reloader]
         if let notifier { services.append(notifier) }
         if let transfer { services.append(TransferPrebuildService(holder: holder, transfer: transfer)) }
+        if !c.signers.isEmpty { services.append(ResigningService(signers: c.signers, logger: logger)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {
@@ -169,8 +174,25 @@ public enum Daemon {
         for (zone, file) in c.keyFiles where !served.contains(zone) {
             throw StartFailure("DNSSEC key for a zone not served", ["file": "\(file)", "zone": "\(CanonicalName.text(zone))"])
         }
+        if let refusal = signedRefusal(stores: first.responder.stores, signers: c.signers) {
+            throw StartFailure(refusal.reason, ["zone": "\(refusal.zone)", "dataset": "\(refusal.dataset)"])
+        }
         for signer in c.signers {
-            for store in first.responder.stores {
+            ResigningService.logKeys(signer, signer.keysNow().state, logger: logger, why: "start")
+            let sep = signer.keys.filter { $0.dnskey.isSEP }
+            for key in sep.isEmpty ? signer.keys : sep {
+                logger.info("DNSSEC signing", metadata: ["zone": "\(CanonicalName.text(signer.apex))", "key": "\(key)",
+                                                         "DS": "\(key.dnskey.ds)"])
+            }
+        }
+    }
+
+    /// The first dataset of `stores` that a signed zone cannot hold (an `acl` dataset or a
+    /// global ACL answers per client, `aclkey` per key, `dnset` is not signed yet), or nil.
+    /// Checked at start and at every reload (a reload that brings one in is refused).
+    public static func signedRefusal(stores: [Store], signers: [ZoneSigner]) -> SignedZoneRefusal? {
+        for signer in signers {
+            for store in stores {
                 for z in store.zones where z.name == signer.apex || z.isGlobalACL {
                     for d in z.datasets {
                         let why: String
@@ -180,16 +202,12 @@ public enum Daemon {
                         case .keyInQName: why = "an aclkey dataset and --dnssec-key cannot be combined: keyed answers differ per key, a signed zone cannot"
                         case .domainNames: why = "a dnset dataset and --dnssec-key cannot be combined yet: signed answers for domain lists are not built"
                         }
-                        throw StartFailure(why, ["zone": "\(CanonicalName.text(signer.apex))", "dataset": "\(d.name)"])
+                        return SignedZoneRefusal(reason: why, zone: CanonicalName.text(signer.apex), dataset: d.name)
                     }
                 }
             }
-            let sep = signer.keys.filter { $0.dnskey.isSEP }
-            for key in sep.isEmpty ? signer.keys : sep {
-                logger.info("DNSSEC signing", metadata: ["zone": "\(CanonicalName.text(signer.apex))", "key": "\(key)",
-                                                         "DS": "\(key.dnskey.ds)"])
-            }
         }
+        return nil
     }
 
     /// The start-up log: entries, time taken, the zones, and the transition mappings (with a
@@ -211,6 +229,15 @@ public enum Daemon {
             }
         }
     }
+}
+
+/// Data a signed zone cannot hold (``Daemon/signedRefusal(stores:signers:)``): the start
+/// stops, a reload is refused and the old data keeps serving.
+public struct SignedZoneRefusal: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var zone: String
+    public var dataset: String
+    public var description: String { "\(reason) (zone \(zone), dataset \(dataset))" }
 }
 
 /// Why the daemon could not start: logged once, at critical level, on the way out (exit 2).

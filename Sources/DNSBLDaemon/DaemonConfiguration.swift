@@ -308,25 +308,41 @@ extension DaemonConfiguration {
         if let r = o.dnssecRefresh, !(0..<o.dnssecValidity).contains(r) {
             throw InvalidConfiguration("--dnssec-refresh must be 0 and below --dnssec-validity (\(o.dnssecValidity))")
         }
-        var byZone: [[UInt8]: [SigningKey]] = [:], order: [[UInt8]] = [], files: [(zone: [UInt8], file: String)] = []
-        for path in o.dnssecKeys {
-            let key: SigningKey
-            do throws(DNSSECKeyError) { key = try SigningKey.load(path: path) } catch {
-                throw InvalidConfiguration("--dnssec-key \(error)")
-            }
-            var zone = key.dnskey.owner
-            CanonicalName.canonicalize(&zone)
-            if byZone[zone] == nil { order.append(zone) }
-            if byZone[zone, default: []].contains(where: { $0.dnskey == key.dnskey }) {
-                throw InvalidConfiguration("--dnssec-key \(path): the same key is given twice")
-            }
-            byZone[zone, default: []].append(key)
-            files.append((zone, key.source))
+        let (order, byZone, files) = try readKeys(o.dnssecKeys)
+        let now = Int64(time(nil))
+        for zone in order {
+            if let why = ZoneSigner.problem(keys: byZone[zone]!, apex: zone, at: now) { throw InvalidConfiguration("--dnssec-key: \(why)") }
         }
         let validity = SignatureValidity(inceptionOffset: UInt32(o.dnssecInceptionOffset), lifetime: UInt32(o.dnssecValidity),
                                          refreshMargin: o.dnssecRefresh.map(UInt32.init))
         let signers = order.map { ZoneSigner(keys: byZone[$0]!, validity: validity, cacheCapacity: o.dnssecSignatureCache) }
         return (signers, files)
+    }
+
+    /// Reads the key pairs of `paths` (files or key directories, see `SigningKey.loadAll`)
+    /// and groups them by zone, in the order the zones first appear.
+    /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
+    ///   an unsupported algorithm, a key given twice. Never holds key material.
+    public static func readKeys(_ paths: [String]) throws(InvalidConfiguration)
+        -> (order: [[UInt8]], byZone: [[UInt8]: [SigningKey]], files: [(zone: [UInt8], file: String)]) {
+        var byZone: [[UInt8]: [SigningKey]] = [:], order: [[UInt8]] = [], files: [(zone: [UInt8], file: String)] = []
+        for path in paths {
+            let keys: [SigningKey]
+            do throws(DNSSECKeyError) { keys = try SigningKey.loadAll(path: path) } catch {
+                throw InvalidConfiguration("--dnssec-key \(error)")
+            }
+            for key in keys {
+                var zone = key.dnskey.owner
+                CanonicalName.canonicalize(&zone)
+                if byZone[zone] == nil { order.append(zone) }
+                if byZone[zone, default: []].contains(where: { $0.dnskey == key.dnskey }) {
+                    throw InvalidConfiguration("--dnssec-key \(key.source): the same key is given twice")
+                }
+                byZone[zone, default: []].append(key)
+                files.append((zone, key.source))
+            }
+        }
+        return (order, byZone, files)
     }
 
     /// A wire name as the lower-case text the transition flags use: no trailing dot.

@@ -78,16 +78,23 @@ public struct ServingLoader: Sendable {
     public let data: DataSources
     public let answer: AnswerOptions
     public let logger: Logger
+    /// Re-reads the DNSSEC keys at each reload; nil = no signed zone.
+    public let keys: KeyRereader?
 
-    public init(data: DataSources, answer: AnswerOptions, logger: Logger) {
-        self.data = data; self.answer = answer; self.logger = logger
+    public init(data: DataSources, answer: AnswerOptions, logger: Logger, keys: KeyRereader? = nil) {
+        self.data = data; self.answer = answer; self.logger = logger; self.keys = keys
     }
 
     /// The `DNSBLServer/SnapshotLoader` for the Reloader: the watched files and the builder.
     public var snapshotLoader: SnapshotLoader {
-        SnapshotLoader(files: data.files, zoneFiles: data.zoneFiles) { [data, answer, logger] in
+        SnapshotLoader(files: data.files, zoneFiles: data.zoneFiles) { [data, answer, logger, keys] in
             let now = wallClock()
             let stores = try data.load(now: now) { logger.warning("\($0)") }
+            if let signers = answer.dnssec?.signers {
+                // What cannot be one signed zone is refused at a reload as at start.
+                if let refusal = Daemon.signedRefusal(stores: stores, signers: signers) { throw refusal }
+                keys?.reread(logger: logger)
+            }
             return Snapshot.serving(stores, options: answer, now: now)
         }
     }

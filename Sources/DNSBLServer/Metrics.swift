@@ -205,7 +205,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private var lastReloads = (ok: 0, failed: 0)
     private var lastTCPClosed = (evicted: 0, timedOut: 0)
     private var staleLogged: [String: UInt64] = [:]
-    private var lastSigning: [String: (Int, Int, Int)] = [:]
+    private var lastSigning: [String: (Int, Int, Int, Int)] = [:]
     private var namedCounters: [String: CoreMetrics.Counter] = [:]
 
     /// What the metrics read besides counters; set before ``run(interval:)``.
@@ -356,16 +356,18 @@ public final class ServerMetrics: @unchecked Sendable {
         }
     }
 
-    /// Per signed zone: signatures made, signature cache hits and misses (counters), and the
+    /// Per signed zone: signatures made, signature cache hits and misses, RRsets re-signed by
+    /// the background task (counters), and the
     /// seconds until the soonest expiry of a cached signature (gauge; absent before the first).
     private func signingMetrics(_ snapshot: Snapshot) {
         for signer in snapshot.responder.signers {
             let zone = zoneText(signer.apex)
-            let now = (signer.signaturesMade, signer.cacheHits, signer.cacheMisses)
-            let last = lastSigning[zone] ?? (0, 0, 0)
+            let now = (signer.signaturesMade, signer.cacheHits, signer.cacheMisses, signer.backgroundResigned)
+            let last = lastSigning[zone] ?? (0, 0, 0, 0)
             if now.0 > last.0 { counter(zone, "prefixbl_dnssec_signatures_made_total", []).increment(by: Int64(now.0 - last.0)) }
             if now.1 > last.1 { counter(zone, "prefixbl_dnssec_signature_cache_total", [("result", "hit")]).increment(by: Int64(now.1 - last.1)) }
             if now.2 > last.2 { counter(zone, "prefixbl_dnssec_signature_cache_total", [("result", "miss")]).increment(by: Int64(now.2 - last.2)) }
+            if now.3 > last.3 { counter(zone, "prefixbl_dnssec_background_resigned_total", []).increment(by: Int64(now.3 - last.3)) }
             lastSigning[zone] = now
             gauge("prefixbl_dnssec_signature_cache_rrsets", [("zone", zone)]).record(signer.cachedRRsets)
             if let left = signer.secondsUntilSoonestExpiry {

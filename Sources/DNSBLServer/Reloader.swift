@@ -315,7 +315,7 @@ public final class Reloader: Service, @unchecked Sendable {
     }
 
     /// Runs `body` on a fresh thread so compiling never occupies a serving or cooperative thread.
-    static func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package static func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             let job = ThreadJob {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }

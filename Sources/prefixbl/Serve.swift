@@ -152,7 +152,7 @@ struct Serve: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
     @Option(name: .customLong("dnssec-key"), help: ArgumentHelp(
-        "A DNSSEC key pair (BIND format, as dnssec-keygen and ldns-keygen write it): base name or either file; repeatable. Its owner names the zone answered signed to DO=1 queries; a key with flags 257 signs the DNSKEY RRset, the others the rest (one key: a CSK). Read before --chroot and --user.",
+        "A DNSSEC key pair (BIND format, as dnssec-keygen and ldns-keygen write it): base name or either file, or a key directory (every K*.private with its .key); repeatable. Its owner names the zone answered signed to DO=1 queries; a key with flags 257 signs the DNSKEY RRset, the others the rest (one key: a CSK). Publish/Activate/Inactive/Delete timing in the .private file is honoured. Read before --chroot and --user, and again at every reload (SIGHUP).",
         valueName: "path"))
     var dnssecKeys: [String] = []
     @Option(help: ArgumentHelp("RRsets whose signatures are kept in the signature cache.", valueName: "n"))
@@ -161,7 +161,7 @@ struct Serve: ParsableCommand {
     var dnssecInceptionOffset: Int = 3600
     @Option(help: ArgumentHelp("RRSIG expiration this many seconds after signing (default 14 days).", valueName: "seconds"))
     var dnssecValidity: Int = 14 * 86_400
-    @Option(help: ArgumentHelp("A cached signature expiring within this many seconds is made anew before it is served (default: half of --dnssec-validity).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("A cached signature expiring within this many seconds is made anew before it is served; a background task renews served ones before that, with jitter (default: half of --dnssec-validity).", valueName: "seconds"))
     var dnssecRefresh: Int?
 
     /// The flags as the daemon takes them.
