@@ -28,7 +28,7 @@ public struct SignatureValidity: Sendable, Hashable {
 /// is signed once per validity window however many names share it (a wildcard, the NSEC of a
 /// gap). Thread-safe: the cache and the key state sit behind mutexes; counters are atomics.
 ///
-/// Keys: each key's ``KeyTiming`` says when it is published (in the DNSKEY RRset) and when
+/// Keys: each key's `KeyTiming` says when it is published (in the DNSKEY RRset) and when
 /// it signs; the state is worked out again whenever a timing boundary has passed, so a
 /// rollover step takes effect without a reload. Among the keys active now: when there are
 /// keys with the SEP flag (257) and keys without it, the SEP keys sign the DNSKEY RRset and
@@ -37,7 +37,7 @@ public struct SignatureValidity: Sendable, Hashable {
 /// the DNSKEY RRset and signs nothing. ``replaceKeys(_:)`` installs a re-read key set.
 ///
 /// Re-signing: a signature is served from the cache while it expires more than the refresh
-/// margin from now; ``resignDue()`` (the daemon's background task) re-signs, before they
+/// margin from now; ``resignDue(limit:)`` (the daemon's background task) re-signs, before they
 /// reach the margin, the cached RRsets that were served since they were signed, each at its
 /// own jittered time, and drops the others. The query that finds a signature inside the
 /// margin (the background task late or absent) still re-signs it: none expired is served.
@@ -209,9 +209,9 @@ public final class ZoneSigner: Sendable {
     public var cacheHits: Int { hits.load(ordering: .relaxed) }
     /// RRsets that had to be signed by a query (not cached, or cached too close to expiry).
     public var cacheMisses: Int { misses.load(ordering: .relaxed) }
-    /// RRsets re-signed by ``resignDue()``.
+    /// RRsets re-signed by ``resignDue(limit:)``.
     public var backgroundResigned: Int { resigned.load(ordering: .relaxed) }
-    /// RRsets ``resignDue()`` dropped because nothing asked for them since they were signed.
+    /// RRsets ``resignDue(limit:)`` dropped because nothing asked for them since they were signed.
     public var backgroundDropped: Int { dropped.load(ordering: .relaxed) }
     /// RRsets in the cache.
     public var cachedRRsets: Int { cache.withLock { $0.count } }
@@ -325,7 +325,15 @@ public final class ZoneSigner: Sendable {
         }
     }
 
-    /// What one ``resignDue()`` round did.
+    /// Whether ``resignDue(limit:)`` has anything to do now: an RRset's re-signing time has
+    /// come, or the signing keys changed since the last round. Cheap (no cache scan).
+    public var hasDue: Bool {
+        let now = clock()
+        if keysNow().state.generation != scannedGeneration.load(ordering: .acquiring) { return true }
+        return dueQueue.withLock { q in q.top.map { !DueQueue.before(now, $0) } ?? false }
+    }
+
+    /// What one ``resignDue(limit:)`` round did.
     public struct ResigningRound: Sendable, Equatable {
         /// RRsets re-signed.
         public var resigned = 0

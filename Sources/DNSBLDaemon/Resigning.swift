@@ -8,7 +8,7 @@ import Synchronization
 /// The background side of signing: once a second, off the query path, every signed zone's
 /// key timing is checked (a `Publish`, `Activate`, `Inactive` or `Delete` time that passed
 /// takes effect now, logged) and the cached RRsets falling due are re-signed before they
-/// reach the refresh margin (``ZoneSigner/resignDue(limit:)``), on a thread of their own so
+/// reach the refresh margin (`ZoneSigner.resignDue(limit:)`), on a thread of their own so
 /// neither a serving thread nor the cooperative pool waits for the signing.
 public final class ResigningService: Service, Sendable {
     public let signers: [ZoneSigner]
@@ -33,6 +33,7 @@ public final class ResigningService: Service, Sendable {
         for signer in signers {
             let (state, changed) = signer.keysNow()
             if changed { Self.logKeys(signer, state, logger: logger, why: "a key timing boundary passed") }
+            guard signer.hasDue else { continue }
             let r = try? await Reloader.offThread { signer.resignDue() }
             if let r, r.resigned > 0 || r.dropped > 0 {
                 logger.debug("DNSSEC background re-signing", metadata: [
@@ -59,7 +60,7 @@ public final class ResigningService: Service, Sendable {
 /// Re-reads the `--dnssec-key` files and key directories at every reload (SIGHUP or a data
 /// change), so an operator adds, re-times (`dnssec-settime`) or removes keys without a
 /// restart. A zone's new key set replaces the old one only when it reads well and has a key
-/// active now (``ZoneSigner/replaceKeys(_:)``); otherwise the error is logged and the old
+/// active now (`ZoneSigner.replaceKeys(_:)`); otherwise the error is logged and the old
 /// keys keep signing (the data reload itself goes on). A key for a zone not signed since
 /// start is logged and ignored. After a chroot or a privilege drop the paths must still be
 /// reachable and readable there.

@@ -57,7 +57,10 @@ struct ResigningTests {
             let sigs = Self.rrsigs(p)
             #expect(!sigs.isEmpty)
             for s in sigs { #expect(s.expiration > t + 60 && s.inception <= t, "step \(step): expiration \(s.expiration) at \(t)") }
-            resigned += signer.resignDue().resigned
+            let due = signer.hasDue
+            let round = signer.resignDue()
+            #expect(due == (round.resigned + round.dropped > 0), "step \(step): hasDue \(due), round \(round)")
+            resigned += round.resigned
             #expect(signer.secondsUntilSoonestExpiry.map { $0 > 60 } == true, "step \(step): \(String(describing: signer.secondsUntilSoonestExpiry))")
         }
         #expect(signer.cacheMisses == missesAfterFirst, "a query signed: \(signer.cacheMisses) misses, \(missesAfterFirst) after the first answer")
