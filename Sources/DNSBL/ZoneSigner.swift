@@ -97,6 +97,11 @@ public final class ZoneSigner: Sendable {
         public var nextBoundary: Int64
         /// No key is active now: the last active keys sign on (logged by the daemon).
         public var noActiveKey: Bool
+        /// Bumped whenever the published keys, the signing keys or ``noActiveKey`` change
+        /// (for whoever logs the changes: any caller may be the one that works them out).
+        public var version: Int
+        /// The last change came from ``replaceKeys(_:)`` (a reload), not from the clock.
+        public var reloaded = false
     }
 
     /// - Parameters:
@@ -159,8 +164,13 @@ public final class ZoneSigner: Sendable {
             generation += 1
         }
         let next = keys.flatMap(\.timing.boundaries).filter { $0 > now }.min() ?? .max
+        var version = previous?.version ?? 0
+        if let p = previous, p.published != published || p.generation != generation || p.noActiveKey != noActive
+            || p.keys.map(\.dnskey) != keys.map(\.dnskey) {
+            version += 1
+        }
         return KeyState(keys: keys, published: published, dnskeySigners: dnskeySigners, dataSigners: dataSigners,
-                        generation: generation, nextBoundary: next, noActiveKey: noActive)
+                        generation: generation, nextBoundary: next, noActiveKey: noActive, version: version)
     }
 
     /// The key state now, worked out again when a timing boundary has passed.
@@ -174,7 +184,7 @@ public final class ZoneSigner: Sendable {
             s = Self.state(keys: s.keys, at: now, previous: s)
             generation.store(s.generation, ordering: .releasing)
             nextBoundary.store(s.nextBoundary, ordering: .releasing)
-            return (s, before.published != s.published || before.generation != s.generation)
+            return (s, before.version != s.version)
         }
     }
 
@@ -192,7 +202,9 @@ public final class ZoneSigner: Sendable {
         if keys.isEmpty { throw InvalidKeySet(reason: "no key for zone \(CanonicalName.text(apex))") }
         if let why = Self.problem(keys: keys, apex: apex, at: now) { throw InvalidKeySet(reason: why) }
         keyState.withLock { s in
+            let before = s.version
             s = Self.state(keys: keys, at: now, previous: s)
+            s.reloaded = s.version != before
             generation.store(s.generation, ordering: .releasing)
             nextBoundary.store(s.nextBoundary, ordering: .releasing)
         }

@@ -15,9 +15,12 @@ public final class ResigningService: Service, Sendable {
     public let logger: Logger
     /// Seconds between rounds.
     public let interval: Double
+    /// The key state version last logged, per signer.
+    private let logged: Mutex<[Int]>
 
     public init(signers: [ZoneSigner], logger: Logger, interval: Double = 1) {
         self.signers = signers; self.logger = logger; self.interval = interval
+        logged = Mutex(signers.map { $0.keysNow().state.version })
     }
 
     public func run() async throws {
@@ -30,9 +33,13 @@ public final class ResigningService: Service, Sendable {
 
     /// One round over every signed zone.
     public func round() async {
-        for signer in signers {
-            let (state, changed) = signer.keysNow()
-            if changed { Self.logKeys(signer, state, logger: logger, why: "a key timing boundary passed") }
+        for (i, signer) in signers.enumerated() {
+            // A query may have been the one to work the change out: compare versions.
+            let state = signer.keysNow().state
+            let last = logged.withLock { v in defer { v[i] = state.version }; return v[i] }
+            if state.version != last {
+                Self.logKeys(signer, state, logger: logger, why: state.reloaded ? "keys re-read at reload" : "a key timing boundary passed")
+            }
             guard signer.hasDue else { continue }
             let r = try? await Reloader.offThread { signer.resignDue() }
             if let r, r.resigned > 0 || r.dropped > 0 {
@@ -102,8 +109,10 @@ public final class KeyRereader: Sendable {
                 continue
             }
             let after = signer.keysNow().state
-            if before.keys.map(\.dnskey) != after.keys.map(\.dnskey) || before.keys.map(\.timing) != after.keys.map(\.timing) {
-                ResigningService.logKeys(signer, after, logger: logger, why: "keys re-read at reload")
+            if after.version == before.version, before.keys.map(\.timing) != after.keys.map(\.timing) {
+                // Only future times moved: nothing changes now (the background task logs
+                // what does change, within a second).
+                logger.info("DNSSEC key timing re-read at reload", metadata: ["zone": "\(CanonicalName.text(signer.apex))"])
             }
         }
     }
