@@ -91,6 +91,8 @@ public final class ZoneSigner: Sendable {
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
     /// RRsets whose signatures came from the cache.
     public var cacheHits: Int { hits.load(ordering: .relaxed) }
+    /// Counts a cache hit served from a Responder's own copy (``RRSIGWireCache``).
+    func noteCacheHit() { hits.add(1, ordering: .relaxed) }
     /// RRsets that had to be signed (not cached, or cached too close to expiry).
     public var cacheMisses: Int { misses.load(ordering: .relaxed) }
     /// RRsets in the cache.
