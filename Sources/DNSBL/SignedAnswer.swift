@@ -161,24 +161,35 @@ extension Responder {
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
         let len = w.count - afterQuestion.count
+        // Stack buffers passed as pointers (inout-to-pointer: no closure, which allocates in
+        // debug builds).
+        // State the nested writers of the rewrite share lives here too: a variable captured by
+        // nested functions is boxed on the heap in debug builds.
         var key = InlineArray<2048, UInt8>(repeating: 0)
-        var km = key.mutableSpan
-        km.withUnsafeMutableBytes { keyBuf in
-            if len <= 4096 {
-                var copy = InlineArray<4096, UInt8>(repeating: 0)
-                var cm = copy.mutableSpan
-                cm.withUnsafeMutableBytes { signAnswer(s, q, afterQuestion: afterQuestion, copy: $0, key: keyBuf, &w, &r) }
-            } else {
-                let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: len, alignment: 8)
-                defer { heap.deallocate() }
-                signAnswer(s, q, afterQuestion: afterQuestion, copy: heap, key: keyBuf, &w, &r)
-            }
+        var rrs = InlineArray<128, WrittenRR>(repeating: WrittenRR())
+        var ok = true
+        if len <= 4096 {
+            var copy = InlineArray<4096, UInt8>(repeating: 0)
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: &copy, copyCount: 4096, key: &key, rrs: &rrs, ok: &ok, &w, &r)
+        } else {
+            let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: len, alignment: 8)
+            defer { heap.deallocate() }
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: heap.baseAddress!, copyCount: len, key: &key, rrs: &rrs,
+                       ok: &ok, &w, &r)
         }
     }
 
     private func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
-                            copy: UnsafeMutableRawBufferPointer, key keyBuf: UnsafeMutableRawBufferPointer,
+                            copy copyStart: UnsafeMutableRawPointer, copyCount: Int, key keyStart: UnsafeMutableRawPointer,
+                            rrs rrsStart: UnsafeMutableRawPointer, ok okp: UnsafeMutablePointer<Bool>,
                             _ w: inout MessageWriter, _ r: inout Reply) {
+        let rrs = rrsStart.assumingMemoryBound(to: WrittenRR.self)
+        var ok: Bool {
+            get { okp.pointee }
+            set { okp.pointee = newValue }
+        }
+        let copy = UnsafeMutableRawBufferPointer(start: copyStart, count: copyCount)
+        let keyBuf = UnsafeMutableRawBufferPointer(start: keyStart, count: 2048)
         let z = s.zone, signer = z.signer, proof = s.proof
         let base = afterQuestion.count, len = w.count - base
         UnsafeMutableRawBufferPointer(rebasing: copy[0..<len])
@@ -186,7 +197,6 @@ extension Responder {
         let message = UnsafeRawBufferPointer(w.buffer)
         // A byte of the answer as written: the question from the message, the rest from the copy.
         func byte(_ at: Int) -> UInt8 { at >= base ? copy[at - base] : message[at] }
-        var rrs = InlineArray<128, WrittenRR>(repeating: WrittenRR())
         let total = Int(r.an) + Int(r.ns)
         guard total <= 128 else { r.tc = true; return }
         var p = 0
@@ -199,7 +209,6 @@ extension Responder {
         let apexAt = DNSWire.headerSize + q.qnameLength - z.view.apex.count
         w.rollback(to: afterQuestion)
         var anOut: UInt16 = 0, nsOut: UInt16 = 0
-        var ok = true
 
         // The owner, type, TTL and RDATA length prefix of a signature's key.
         func begin(_ k: inout KeyWriter, _ owner: SignedOwner, type: UInt16, ttl: UInt32) {

@@ -11,15 +11,9 @@ import Glibc
 
 // The malloc gate of DNSBLTests.AllocationTests extended to DO=1 queries in a signed zone
 // (issue 12, point 5): once the warm-up has filled the signature cache, a signed answer — the
-// store view's proof, the RRSIGs and NSECs copied from the cache — allocates (almost) nothing.
+// store view's proof, the RRSIGs and NSECs copied from the cache — allocates nothing.
 // Counted by the malloc interposer tools/test.sh preloads (tools/malloc-count.c); without it
-// the test fails, naming the interposer.
-//
-// NOT YET ZERO: the debug build the suite runs still makes 2 allocations per DO=1 answer
-// (every kind of answer alike; not found yet — the proof alone makes none, see
-// `proofAllocatesNothing`). The bound below is that known figure, so any new allocation
-// fails the gate; it must go to 0. Before this gate: ~480 allocations per answer.
-let signedAllocationsPerAnswer = 2
+// the test fails, naming the interposer. Before this gate: ~480 allocations per answer.
 
 private typealias MallocCounter = @convention(c) () -> Int
 
@@ -90,8 +84,7 @@ struct SignedAllocationTests {
                 }
                 let after = count()
                 #expect(same, "\(Self.cases[i].what): answer differs from the warm-up's")
-                #expect(after - before <= 200 * signedAllocationsPerAnswer,
-                        "\(transport) \(Self.cases[i].what): \(after - before) allocations in 200 answers")
+                #expect(after - before == 0, "\(transport) \(Self.cases[i].what): \(after - before) allocations in 200 answers")
             }
             #expect(signer.signaturesMade == made, "no new signature after the warm-up")
         }
