@@ -364,6 +364,7 @@ public final class Responder: Sendable {
         }
 
         var r = Reply()
+        var signing: SigningContext? = nil
         if let e = read.parsed.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
         } else if acl.kind == .refuse || request.verdict == .refuse {
@@ -374,7 +375,7 @@ public final class Responder: Sendable {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
             r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
-            answerIN(query, read.parsed, read.scan, client, acl, &w, &r)
+            answerIN(query, read.parsed, read.scan, client, acl, &w, &r, &signing)
             if r.drop {
                 // Nothing is sent; the query log and the key counters still see the key (aclkey).
                 var dropped = AnswerOutcome()
@@ -382,7 +383,7 @@ public final class Responder: Sendable {
                 dropped.keyState = r.keyState; dropped.keyOffset = r.keyAt; dropped.keyOrdinal = r.keyOrdinal
                 return dropped
             }
-            if let s = r.signing, !r.tc { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }
+            if !r.tc, let s = signing { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
             answerCH(query, read.parsed, &w, &r)
@@ -444,10 +445,9 @@ struct Reply {
     /// The policy answer came from a key: every name below the apex takes it.
     var keyForced = false
     /// The query has DO=1 (class IN) and some zone is signed: the answer rules look up the
-    /// signing context once the zone is known.
+    /// signing context once the zone is known (kept out of the Reply: it is kilobytes of fixed
+    /// buffers a DO=0 answer must not copy).
     var dnssecOK = false
-    /// Set by the answer rules for a DO=1 query in a signed zone (the DNSSEC article of DNSBLServer).
-    var signing: SigningContext? = nil
 }
 
 extension Responder {
@@ -455,14 +455,15 @@ extension Responder {
     /// (<doc:ZoneDataAnswers#ACLs>) and its
     /// `generic` names.
     func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
-                  _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply) {
+                  _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply,
+                  _ signing: inout SigningContext?) {
         guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength, scan: scan) else {
             r.rcode = DNSRCode.refused
             return
         }
         var zone = m.zone
         r.zone = zone.zoneIndex
-        if r.dnssecOK { r.signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
+        if r.dnssecOK { signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
         var apexAt = m.apexOffset
         var labels = m.labels
         var acl = globalACL
@@ -492,8 +493,8 @@ extension Responder {
         // Signed (DO=1): a QNAME that is not a name of the signed view is answered as the view
         // says, never from the store by its own spelling (`02`, a label below a full address):
         // NXDOMAIN, or the RRset of the wildcard that covers it (DNSSEC article of DNSBLServer).
-        var wildcardAddresses: [QueryAddress]? = nil
-        if let s = r.signing, !s.proof.exists, labels > 0, zone.subLabels == 0 {
+        var wildcardAddresses: WildcardCandidates? = nil
+        if r.dnssecOK, let s = signing, !s.proof.exists, labels > 0, zone.subLabels == 0 {
             guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
             wildcardAddresses = Self.wildcardAddresses(s)
         }
@@ -542,17 +543,20 @@ extension Responder {
             var n = 0
             if let candidates = wildcardAddresses, !hide {
                 // The wildcard's RRset: the store answer of an address it stands for.
-                for c in candidates where n == 0 {
+                var i = 0
+                while n == 0 && i < candidates.count {
+                    let c = candidates[i]
                     render = RenderAddresses()
                     n = zone.lookup(c, hits, &render)
                     qa = c
+                    i += 1
                 }
                 if n == 0 { r.rcode = DNSRCode.servFail; return }
             } else {
                 n = hide ? 0 : zone.lookup(qa, hits, &render)
                 if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
             }
-            if n > 0, let s = r.signing {
+            if n > 0, r.dnssecOK, let s = signing {
                 // A signed answer is shared by every name below its wildcard: `$` renders the
                 // block the answer stands for, as the export writes it.
                 render.block(labels: Self.dollarLabels(s, labels: labels), v4Tree: qa.v4 && qa.labels == 4)

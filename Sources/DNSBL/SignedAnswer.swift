@@ -1,5 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import DNSSEC
 import DNSWire
+import Synchronization
 
 /// One signed zone as a Responder serves it: its signer, its signed view and the TTLs of the
 /// records only the signed zone has.
@@ -10,34 +16,130 @@ struct SignedZone: Sendable {
     let nsecTTL: UInt32
     /// DNSKEY TTL: the SOA's TTL.
     let dnskeyTTL: UInt32
+    /// `view` when it is the store's: its proofs allocate nothing (``StoreZoneView/wireProof(_:)``).
+    let storeView: StoreZoneView?
+    /// The RRSIGs this responder has written, by the bytes they cover.
+    let rrsigs: RRSIGWireCache
+
+    init(signer: ZoneSigner, view: any SignedZoneView, nsecTTL: UInt32, dnskeyTTL: UInt32) {
+        self.signer = signer; self.view = view; self.nsecTTL = nsecTTL; self.dnskeyTTL = dnskeyTTL
+        storeView = view as? StoreZoneView
+        rrsigs = RRSIGWireCache(capacity: signer.cacheCapacity)
+    }
 }
 
-/// The signing context of one DO=1 query in a signed zone (``Reply/signing``).
+/// The RRSIG RDATA of the RRsets one responder has signed, keyed by exactly what a signature
+/// covers (owner as signed, type, TTL, each RR's canonical RDATA in answer order), so a DO=1
+/// answer from cached signatures is a hash, a lookup and a copy: no allocation, no key arrays.
+/// A miss, a copy past the signer's re-signing time for it, or one made by keys that no longer
+/// sign goes to the ``ZoneSigner`` (its cache, else a new signature) and stores the result here;
+/// every hit marks the signer's entry as in use, so its background round re-signs it. Bounded by the
+/// signer's cache capacity (an arbitrary entry is dropped when full); thread-safe (a mutex).
+final class RRSIGWireCache: Sendable {
+    struct Entry: Sendable {
+        var key: [UInt8]
+        var rrsigs: [[UInt8]]
+        /// Served until then (Unix seconds, serial arithmetic): the signer's re-signing time
+        /// for the RRset, so a re-made signature replaces this copy (``ZoneSigner/SignaturesForCopy``).
+        var until: UInt32
+        /// The signer's key generation that made them: after a key change (rollover, reload)
+        /// the entry is stale whatever its expiration.
+        var generation: Int
+        /// Set on every hit, so the signer's background round re-signs RRsets in use.
+        var use: ZoneSigner.UseMark
+    }
+
+    let capacity: Int
+    private let table: Mutex<[UInt64: Entry]>
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        table = Mutex([:])
+    }
+
+    func lookup(_ hash: UInt64) -> Entry? { table.withLock { $0[hash] } }
+
+    func store(_ hash: UInt64, _ e: Entry) {
+        table.withLock { c in
+            if c[hash] == nil, c.count >= capacity, let victim = c.keys.first { c[victim] = nil }
+            c[hash] = e
+        }
+    }
+
+    var count: Int { table.withLock { $0.count } }
+}
+
+/// The signing context of one DO=1 query in a signed zone (``Reply/signing``); fixed-size.
 struct SigningContext {
     let zone: SignedZone
     /// The QNAME, lower case, uncompressed.
-    let qname: [UInt8]
-    let proof: ViewProof
+    var qname: NameBuffer
+    /// Labels of the QNAME below the apex.
+    var below: Int
+    var proof: WireProof
 }
 
-/// One RR of an answer already written, read back for signing.
+/// Where one RR of the answer being signed lies in the copy of the answer section.
 private struct WrittenRR {
-    /// The whole RR as written (owner possibly a pointer into the question).
-    var raw: [UInt8]
-    var type: UInt16
-    var ttl: UInt32
-    /// RDATA in canonical form (RFC 4034 §6.2: names uncompressed, lower case).
-    var rdata: [UInt8]
+    var start: Int32 = 0
+    var rdStart: Int32 = 0
+    var end: Int32 = 0
+    var type: UInt16 = 0
+    var ttl: UInt32 = 0
+}
+
+/// The name an RRset is signed at.
+private enum SignedOwner {
+    case qname
+    /// `*.<closest encloser>`.
+    case wildcard
+    case apex
+    /// An NSEC owner.
+    case nsec(second: Bool)
+}
+
+/// Appends into a fixed scratch buffer; `ok` turns false when it is full.
+private struct KeyWriter {
+    let buf: UnsafeMutableRawBufferPointer
+    var count = 0
+    var ok = true
+    init(_ buf: UnsafeMutableRawBufferPointer) { self.buf = buf }
+    mutating func u8(_ b: UInt8) {
+        guard count < buf.count else { ok = false; return }
+        buf[count] = b
+        count += 1
+    }
+    mutating func u16(_ v: UInt16) { u8(UInt8(v >> 8)); u8(UInt8(truncatingIfNeeded: v)) }
+    mutating func u32(_ v: UInt32) { u16(UInt16(v >> 16)); u16(UInt16(truncatingIfNeeded: v)) }
+    mutating func name(_ n: NameBuffer, from: Int = 0) {
+        var n = n  // one copy: element reads of a borrowed InlineArray copy it whole
+        for i in from..<n.count { u8(n.bytes[i]) }
+    }
+    mutating func set16(_ v: UInt16, at p: Int) {
+        guard p + 1 < count else { return }
+        buf[p] = UInt8(v >> 8); buf[p + 1] = UInt8(truncatingIfNeeded: v)
+    }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buf[0..<count]) }
+}
+
+/// FNV-1a, 64 bits.
+@inline(__always)
+private func fnv1a(_ b: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for x in b { h = (h ^ UInt64(x)) &* 0x100_0000_01b3 }
+    return h
 }
 
 extension Responder {
     /// The signing context of a DO=1 query in zone `zoneIndex`, or nil when the zone is not
-    /// signed. Reads the view once (``SignedZoneView/prove(_:)``).
+    /// signed. Reads the view once (allocation-free for the store's view).
     func signingContext(zoneIndex: Int32, _ query: UnsafeRawBufferPointer, _ q: ParsedQuery) -> SigningContext? {
         guard zoneIndex >= 0, Int(zoneIndex) < signedZones.count, let z = signedZones[Int(zoneIndex)] else { return nil }
-        var qname = [UInt8](UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<(q.qnameOffset + q.qnameLength)]))
-        CanonicalName.canonicalize(&qname)
-        return SigningContext(zone: z, qname: qname, proof: z.view.prove(qname))
+        var qname = NameBuffer()
+        for i in q.qnameOffset..<(q.qnameOffset + q.qnameLength) { qname.append(lowerASCII(query[i])) }
+        let proof = z.storeView?.wireProof(qname) ?? WireProof(z.view.prove(qname.array), apex: z.view.apex)
+        return SigningContext(zone: z, qname: qname, below: max(0, qname.labelCount - labelCount(z.view.apex)),
+                              proof: proof)
     }
 
     /// Labels below the serving zone's apex of the block a signed answer's `$` names (RFC 4592
@@ -45,7 +147,7 @@ extension Responder {
     /// given the QNAME's `labels` below that apex.
     static func dollarLabels(_ s: SigningContext, labels: Int) -> Int {
         guard !s.proof.exists, s.proof.wildcardExists else { return labels }
-        let below = labelCount(s.qname) - labelCount(s.proof.closestEncloser)
+        let below = s.below - s.proof.closestEncloserLabels
         return max(0, labels - below)
     }
 
@@ -57,83 +159,248 @@ extension Responder {
     /// next owner is a name below it — or, under a wildcard, the covering NSEC and the
     /// wildcard's (§3.1.3.4); NXDOMAIN with the NSEC covering the QNAME and the one covering
     /// the wildcard at the closest encloser (§3.1.3.2). The RCODE follows the view (an exclusion marker or an
-    /// empty non-terminal is NODATA). Sets `r.tc` when the signed answer does not fit.
+    /// empty non-terminal is NODATA). Sets `r.tc` when the signed answer does not fit (or holds
+    /// more than 128 RRs before signing).
+    ///
+    /// Allocates nothing when every RRSIG comes from ``SignedZone/rrsigs``: the answer section
+    /// is copied to a 4 KiB stack buffer (a larger one, TCP only, to the heap) and rewritten.
     func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
-        let z = s.zone, signer = z.signer, proof = s.proof
-        var rrs: [WrittenRR] = []
-        var p = afterQuestion.count
-        for _ in 0..<(Int(r.an) + Int(r.ns)) {
-            guard let rr = Self.readRR(w.buffer, at: &p, end: w.count) else { return }
-            rrs.append(rr)
+        let len = w.count - afterQuestion.count
+        // Stack buffers passed as pointers (inout-to-pointer: no closure, which allocates in
+        // debug builds).
+        // State the nested writers of the rewrite share lives here too: a variable captured by
+        // nested functions is boxed on the heap in debug builds.
+        var key = InlineArray<2048, UInt8>(repeating: 0)
+        var rrs = InlineArray<128, WrittenRR>(repeating: WrittenRR())
+        var ok = true
+        if len <= 4096 {
+            var copy = InlineArray<4096, UInt8>(repeating: 0)
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: &copy, copyCount: 4096, key: &key, rrs: &rrs, ok: &ok, &w, &r)
+        } else {
+            let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: len, alignment: 8)
+            defer { heap.deallocate() }
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: heap.baseAddress!, copyCount: len, key: &key, rrs: &rrs,
+                       ok: &ok, &w, &r)
         }
-        let answers = Array(rrs[0..<Int(r.an)]), authority = Array(rrs[Int(r.an)...])
+    }
+
+    private func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
+                            copy copyStart: UnsafeMutableRawPointer, copyCount: Int, key keyStart: UnsafeMutableRawPointer,
+                            rrs rrsStart: UnsafeMutableRawPointer, ok okp: UnsafeMutablePointer<Bool>,
+                            _ w: inout MessageWriter, _ r: inout Reply) {
+        let rrs = rrsStart.assumingMemoryBound(to: WrittenRR.self)
+        var ok: Bool {
+            get { okp.pointee }
+            set { okp.pointee = newValue }
+        }
+        let copy = UnsafeMutableRawBufferPointer(start: copyStart, count: copyCount)
+        let keyBuf = UnsafeMutableRawBufferPointer(start: keyStart, count: 2048)
+        let z = s.zone, signer = z.signer, proof = s.proof
+        let base = afterQuestion.count, len = w.count - base
+        UnsafeMutableRawBufferPointer(rebasing: copy[0..<len])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: w.buffer[base..<w.count]))
+        let message = UnsafeRawBufferPointer(w.buffer)
+        // A byte of the answer as written: the question from the message, the rest from the copy.
+        func byte(_ at: Int) -> UInt8 { at >= base ? copy[at - base] : message[at] }
+        let total = Int(r.an) + Int(r.ns)
+        guard total <= 128 else { r.tc = true; return }
+        var p = 0
+        for i in 0..<total {
+            guard let rr = Self.readRR(copy, at: &p, end: len) else { return }
+            rrs[i] = rr
+        }
+        let an = Int(r.an)
         let questionName = DNSWire.headerSize
         let apexAt = DNSWire.headerSize + q.qnameLength - z.view.apex.count
         w.rollback(to: afterQuestion)
-        var an: UInt16 = 0, ns: UInt16 = 0
-        var ok = true
+        var anOut: UInt16 = 0, nsOut: UInt16 = 0
 
-        func putSigs(owner: [UInt8], pointer: Int?, type: UInt16, ttl: UInt32, rdatas: [[UInt8]], signedAs: [UInt8],
-                     count: inout UInt16) {
-            for sig in signer.signatures(owner: signedAs, type: type, ttl: ttl, rdatas: rdatas) where ok {
-                ok = Self.put(owner: owner, pointer: pointer, type: DNSSECRecords.typeRRSIG, ttl: ttl, rdata: sig, &w)
+        // The owner, type, TTL and RDATA length prefix of a signature's key.
+        func begin(_ k: inout KeyWriter, _ owner: SignedOwner, type: UInt16, ttl: UInt32) {
+            switch owner {
+            case .qname: k.name(s.qname)
+            case .wildcard:
+                k.u8(1); k.u8(42)
+                k.name(s.qname, from: s.qname.offset(droppingLabels: s.below - proof.closestEncloserLabels))
+            case .apex:
+                let apex = z.view.apex
+                for i in 0..<apex.count { k.u8(apex[i]) }
+            case .nsec(let second): k.name(second ? proof.wildcard.owner : proof.nsec.owner)
+            }
+            k.u16(type); k.u32(ttl)
+        }
+        // Canonical RDATA (RFC 4034 §6.2) of a written RR, appended with its length.
+        func canonicalRData(_ k: inout KeyWriter, _ rr: WrittenRR) {
+            let lengthAt = k.count
+            k.u16(0)
+            let rd = base + Int(rr.rdStart), end = base + Int(rr.end)
+            switch rr.type {
+            case DNSType.ns, 5, 12:  // NS, CNAME, PTR
+                name(&k, at: rd)
+            case 15:  // MX
+                k.u8(byte(rd)); k.u8(byte(rd + 1)); name(&k, at: rd + 2)
+            case DNSType.soa:
+                var at = rd
+                name(&k, at: at); skip(&at)
+                name(&k, at: at); skip(&at)
+                for i in at..<max(at, end) { k.u8(byte(i)) }
+            default:
+                for i in rd..<end { k.u8(byte(i)) }
+            }
+            k.set16(UInt16(truncatingIfNeeded: k.count - lengthAt - 2), at: lengthAt)
+        }
+        func name(_ k: inout KeyWriter, at start: Int) {
+            var at = start, hops = 0
+            while at < base + len {
+                let l = Int(byte(at))
+                if l & 0xC0 == 0xC0 {
+                    guard hops < 64 else { k.ok = false; return }
+                    at = (l & 0x3F) << 8 | Int(byte(at + 1))
+                    hops += 1
+                    continue
+                }
+                k.u8(UInt8(l))
+                if l == 0 { return }
+                for i in 1...l { k.u8(lowerASCII(byte(at + i))) }
+                at += 1 + l
+            }
+            k.ok = false
+        }
+        func skip(_ at: inout Int) {
+            while at < base + len {
+                let l = Int(byte(at))
+                if l & 0xC0 == 0xC0 { at += 2; return }
+                at += 1 + l
+                if l == 0 { return }
+            }
+        }
+        // The RRSIGs of the RRset whose key `k` holds, from the cache or the signer.
+        func putSigs(_ k: KeyWriter, pointer: Int?, owner: NameBuffer?, type: UInt16, ttl: UInt32, count: inout UInt16) {
+            guard ok else { return }
+            let bytes = k.bytes
+            let hash = fnv1a(bytes)
+            if k.ok, let e = z.rrsigs.lookup(hash), e.key.count == bytes.count,
+               e.key.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }),
+               case let now = signer.clock(), e.generation == signer.generationNow(now),
+               Int32(bitPattern: e.until &- now) > 0 {
+                signer.noteCacheHit()
+                e.use.note()
+                // Index loops: a for-in over an array of arrays allocates in debug builds.
+                var i = 0
+                while i < e.rrsigs.count && ok {
+                    ok = e.rrsigs[i].withUnsafeBytes {
+                        Self.put(owner: owner, pointer: pointer, type: DNSSECRecords.typeRRSIG, ttl: ttl, rdata: $0, &w)
+                    }
+                    count += 1
+                    i += 1
+                }
+                return
+            }
+            guard k.ok else { ok = false; return }
+            // Miss: the key's parts as the signer takes them (allocates).
+            var at = 0
+            while bytes[at] != 0 { at += 1 + Int(bytes[at]) }
+            let signedAs = Array(bytes[0...at])
+            at += 7
+            var rdatas: [[UInt8]] = []
+            while at + 2 <= bytes.count {
+                let n = Int(bytes[at]) << 8 | Int(bytes[at + 1])
+                rdatas.append(Array(bytes[(at + 2)..<(at + 2 + n)]))
+                at += 2 + n
+            }
+            let copy = signer.signaturesForCopy(owner: signedAs, type: type, ttl: ttl, rdatas: rdatas)
+            let sigs = copy.rrsigs
+            if !sigs.isEmpty {
+                z.rrsigs.store(hash, RRSIGWireCache.Entry(key: Array(bytes), rrsigs: sigs, until: copy.refreshAt,
+                                                          generation: copy.generation, use: copy.use))
+            }
+            for sig in sigs where ok {
+                ok = sig.withUnsafeBytes { Self.put(owner: owner, pointer: pointer, type: DNSSECRecords.typeRRSIG, ttl: ttl, rdata: $0, &w) }
                 count += 1
             }
         }
-        func putRRsets(_ list: [WrittenRR], signedAs: [UInt8], pointer: Int, count: inout UInt16) {
-            var i = 0
-            while i < list.count && ok {
+        func putRRsets(_ from: Int, _ to: Int, signedAs: SignedOwner, pointer: Int, count: inout UInt16) {
+            var i = from
+            while i < to && ok {
                 var j = i
-                while j < list.count && list[j].type == list[i].type { j += 1 }
-                for k in i..<j where ok { ok = w.bytes(list[k].raw); count += 1 }
-                putSigs(owner: [], pointer: pointer, type: list[i].type, ttl: list[i].ttl,
-                        rdatas: list[i..<j].map(\.rdata), signedAs: signedAs, count: &count)
+                while j < to && rrs[j].type == rrs[i].type { j += 1 }
+                for x in i..<j where ok {
+                    ok = w.bytes(UnsafeRawBufferPointer(rebasing: copy[Int(rrs[x].start)..<Int(rrs[x].end)]))
+                    count += 1
+                }
+                var k = KeyWriter(keyBuf)
+                begin(&k, signedAs, type: rrs[i].type, ttl: rrs[i].ttl)
+                for x in i..<j { canonicalRData(&k, rrs[x]) }
+                putSigs(k, pointer: pointer, owner: nil, type: rrs[i].type, ttl: rrs[i].ttl, count: &count)
                 i = j
             }
         }
-        func putNSEC(_ n: ViewNSEC, count: inout UInt16) {
-            let rdata = DNSSECRecords.nsecRData(next: n.next, types: n.types)
+        func putNSEC(second: Bool, count: inout UInt16) {
             guard ok else { return }
-            ok = Self.put(owner: n.owner, pointer: nil, type: DNSSECRecords.typeNSEC, ttl: z.nsecTTL, rdata: rdata, &w)
+            let n = second ? proof.wildcard : proof.nsec
+            var k = KeyWriter(keyBuf)
+            begin(&k, .nsec(second: second), type: DNSSECRecords.typeNSEC, ttl: z.nsecTTL)
+            // RDATA (RFC 4034 §4.1): the next owner, then window 0 of the type bitmap.
+            let rdAt = k.count
+            k.u16(0)
+            k.name(n.next)
+            var top = 0
+            for t in 0..<64 where n.types & (1 << UInt64(t)) != 0 { top = t }
+            k.u8(0); k.u8(UInt8(top / 8 + 1))
+            for octet in 0...(top / 8) {
+                var v: UInt8 = 0
+                for bit in 0..<8 where n.types & (1 << UInt64(octet * 8 + bit)) != 0 { v |= 0x80 >> UInt8(bit) }
+                k.u8(v)
+            }
+            k.set16(UInt16(truncatingIfNeeded: k.count - rdAt - 2), at: rdAt)
+            guard k.ok else { ok = false; return }
+            ok = Self.put(owner: n.owner, pointer: nil, type: DNSSECRecords.typeNSEC, ttl: z.nsecTTL,
+                          rdata: UnsafeRawBufferPointer(rebasing: k.bytes[(rdAt + 2)...]), &w)
             count += 1
-            putSigs(owner: n.owner, pointer: nil, type: DNSSECRecords.typeNSEC, ttl: z.nsecTTL, rdatas: [rdata],
-                    signedAs: n.owner, count: &count)
+            putSigs(k, pointer: nil, owner: n.owner, type: DNSSECRecords.typeNSEC, ttl: z.nsecTTL, count: &count)
         }
 
-        let atApex = s.qname == z.view.apex
-        if !answers.isEmpty {
+        let atApex = s.below == 0
+        if an > 0 {
             // Positive: the owner the RRsets are signed at is the QNAME, or the wildcard that
             // synthesised them.
             let synthesised = !proof.exists && proof.wildcardExists
-            let signedAs = synthesised ? [1, UInt8(ascii: "*")] + proof.closestEncloser : s.qname
-            putRRsets(answers, signedAs: signedAs, pointer: questionName, count: &an)
-            putRRsets(authority, signedAs: z.view.apex, pointer: apexAt, count: &ns)
-            if synthesised { putNSEC(proof.nsec, count: &ns) }
+            putRRsets(0, an, signedAs: synthesised ? .wildcard : .qname, pointer: questionName, count: &anOut)
+            putRRsets(an, total, signedAs: .apex, pointer: apexAt, count: &nsOut)
+            if synthesised { putNSEC(second: false, count: &nsOut) }
             r.rcode = DNSRCode.noError
         } else if atApex && (q.qtype == DNSSECRecords.typeDNSKEY) {
             // DNSKEY at the apex (RFC 4035 §2.1).
-            for rd in signer.dnskeyRData where ok {
-                ok = Self.put(owner: [], pointer: questionName, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL, rdata: rd, &w)
-                an += 1
+            var k = KeyWriter(keyBuf)
+            begin(&k, .apex, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL)
+            let keys = signer.dnskeyRData
+            for x in 0..<keys.count {
+                let rd = keys[x]
+                if ok {
+                    ok = rd.withUnsafeBytes {
+                        Self.put(owner: nil, pointer: questionName, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL, rdata: $0, &w)
+                    }
+                    anOut += 1
+                }
+                k.u16(UInt16(truncatingIfNeeded: rd.count))
+                for i in 0..<rd.count { k.u8(rd[i]) }
             }
-            putSigs(owner: [], pointer: questionName, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL,
-                    rdatas: signer.dnskeyRData, signedAs: z.view.apex, count: &an)
+            putSigs(k, pointer: questionName, owner: nil, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL, count: &anOut)
             r.rcode = DNSRCode.noError
         } else if q.qtype == DNSSECRecords.typeNSEC && proof.exists && proof.nsec.owner == s.qname {
             // (An empty non-terminal owns no NSEC: NODATA below, with the covering one.)
-            putNSEC(proof.nsec, count: &an)
+            putNSEC(second: false, count: &anOut)
             r.rcode = DNSRCode.noError
         } else {
             // Negative: the SOA (signed), then the NSEC proof; the RCODE is the view's.
-            putRRsets(authority, signedAs: z.view.apex, pointer: apexAt, count: &ns)
+            putRRsets(an, total, signedAs: .apex, pointer: apexAt, count: &nsOut)
+            putNSEC(second: false, count: &nsOut)
             if proof.exists {
-                putNSEC(proof.nsec, count: &ns)
                 r.rcode = DNSRCode.noError
             } else {
-                putNSEC(proof.nsec, count: &ns)
-                if let wc = proof.wildcard, wc.owner != proof.nsec.owner { putNSEC(wc, count: &ns) }
+                if proof.hasWildcard && !(proof.wildcard.owner == proof.nsec.owner) { putNSEC(second: true, count: &nsOut) }
                 r.rcode = proof.wildcardExists ? DNSRCode.noError : DNSRCode.nxDomain
             }
         }
@@ -141,15 +408,20 @@ extension Responder {
             r.tc = true
             return
         }
-        r.an = an
-        r.ns = ns
+        r.an = anOut
+        r.ns = nsOut
     }
 
     /// Writes one RR: owner a pointer when `pointer` is given, else `owner` uncompressed.
-    private static func put(owner: [UInt8], pointer: Int?, type: UInt16, ttl: UInt32, rdata: [UInt8],
+    private static func put(owner: NameBuffer?, pointer: Int?, type: UInt16, ttl: UInt32, rdata: UnsafeRawBufferPointer,
                             _ w: inout MessageWriter) -> Bool {
         let mark = w.mark
-        let wroteOwner = pointer.map { w.u16(0xC000 | UInt16($0)) } ?? w.bytes(owner)
+        var wroteOwner = true
+        if let pointer {
+            wroteOwner = w.u16(0xC000 | UInt16(pointer))
+        } else if var owner {
+            for i in 0..<owner.count where wroteOwner { wroteOwner = w.u8(owner.bytes[i]) }
+        }
         guard wroteOwner, let rdl = w.rrFixed(type: type, rrClass: DNSClass.in, ttl: ttl), w.bytes(rdata) else {
             w.rollback(to: mark)
             return false
@@ -158,7 +430,8 @@ extension Responder {
         return true
     }
 
-    /// Reads back one RR written at `p` (advancing it), its RDATA made canonical.
+    /// Reads back where one RR written at `p` (in `b`, the copy of the answer section) lies,
+    /// advancing `p`.
     private static func readRR(_ b: UnsafeMutableRawBufferPointer, at p: inout Int, end: Int) -> WrittenRR? {
         let start = p
         guard skipName(b, at: &p, end: end), p + 10 <= end else { return nil }
@@ -168,25 +441,7 @@ extension Responder {
         let rdStart = p + 10
         p = rdStart + rdlen
         guard p <= end else { return nil }
-        let raw = [UInt8](UnsafeRawBufferPointer(rebasing: b[start..<p]))
-        var rdata: [UInt8]
-        switch type {
-        case DNSType.ns, 5, 12:  // NS, CNAME, PTR
-            guard let n = readName(b, at: rdStart) else { return nil }
-            rdata = n
-        case 15:  // MX
-            guard let n = readName(b, at: rdStart + 2) else { return nil }
-            rdata = [b[rdStart], b[rdStart + 1]] + n
-        case DNSType.soa:
-            guard let m = readName(b, at: rdStart) else { return nil }
-            var q = rdStart
-            guard skipName(b, at: &q, end: p), let rn = readName(b, at: q) else { return nil }
-            guard skipName(b, at: &q, end: p), q + 20 == p else { return nil }
-            rdata = m + rn + [UInt8](UnsafeRawBufferPointer(rebasing: b[q..<p]))
-        default:
-            rdata = [UInt8](UnsafeRawBufferPointer(rebasing: b[rdStart..<p]))
-        }
-        return WrittenRR(raw: raw, type: type, ttl: ttl, rdata: rdata)
+        return WrittenRR(start: Int32(start), rdStart: Int32(rdStart), end: Int32(p), type: type, ttl: ttl)
     }
 
     private static func skipName(_ b: UnsafeMutableRawBufferPointer, at p: inout Int, end: Int) -> Bool {
@@ -197,27 +452,6 @@ extension Responder {
             if len == 0 { return p <= end }
         }
         return false
-    }
-
-    /// The name at `p`, pointers followed, uncompressed and lower case.
-    private static func readName(_ b: UnsafeMutableRawBufferPointer, at start: Int) -> [UInt8]? {
-        var out: [UInt8] = []
-        var p = start, hops = 0
-        while p < b.count {
-            let len = Int(b[p])
-            if len & 0xC0 == 0xC0 {
-                guard p + 1 < b.count, hops < 64 else { return nil }
-                p = (len & 0x3F) << 8 | Int(b[p + 1])
-                hops += 1
-                continue
-            }
-            out.append(UInt8(len))
-            if len == 0 { return out }
-            guard p + len < b.count else { return nil }
-            for i in 1...len { out.append(CanonicalName.lower(b[p + i])) }
-            p += 1 + len
-        }
-        return nil
     }
 }
 

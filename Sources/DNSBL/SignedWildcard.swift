@@ -1,6 +1,16 @@
 import DNSSEC
 import DNSWire
 
+/// At most two addresses standing for a wildcard (``Responder/wildcardAddresses(_:)``): the
+/// IPv4 candidate first, then the IPv6 one. Fixed-size.
+struct WildcardCandidates {
+    var first: QueryAddress?
+    var second: QueryAddress?
+    var count: Int { first == nil ? 0 : second == nil ? 1 : 2 }
+    subscript(i: Int) -> QueryAddress { i == 0 ? first! : second! }
+    mutating func append(_ a: QueryAddress) { if first == nil { first = a } else { second = a } }
+}
+
 extension Responder {
     /// The addresses whose store answer is the RRset of the wildcard `*.<closest encloser>`
     /// that answers a DO=1 QNAME which is not a name of the signed view (RFC 4592 §3.3.1,
@@ -17,48 +27,83 @@ extension Responder {
     ///
     /// - Parameter s: the signing context; `s.proof.exists` is false and `wildcardExists` true.
     /// - Returns: the IPv4 candidate (4 octet labels) then the IPv6 one (32 nibble labels),
-    ///   those the closest encloser's labels can be; empty when neither (the caller answers
-    ///   SERVFAIL). Allocates; at most 1 + ``wildcardChildSearch`` view proofs per family, so a
-    ///   flood of odd spellings cannot make one query walk all 256 children.
-    static func wildcardAddresses(_ s: SigningContext) -> [QueryAddress] {
-        let apex = s.zone.view.apex, ceName = s.proof.closestEncloser
-        var starts: [Int] = []
-        var p = 0
-        while p < s.qname.count && s.qname[p] != 0 { starts.append(p); p += 1 + Int(s.qname[p]) }
-        let below = starts.count - labelCount(apex)
-        let ceDepth = labelCount(ceName) - labelCount(apex)
-        guard ceDepth >= 0, below > ceDepth else { return [] }
-        // The i-th label below the apex, top-down.
-        func label(_ i: Int) -> [UInt8] {
-            let at = starts[below - 1 - i]
-            return Array(s.qname[(at + 1)...(at + Int(s.qname[at]))])
-        }
-        let ce = (0..<ceDepth).map(label)
-        let own = label(ceDepth)
-        var out: [QueryAddress] = []
-        for v4 in [true, false] {
+    ///   those the closest encloser's labels can be; none when neither (the caller answers
+    ///   SERVFAIL). Allocates nothing for a canonical own label; otherwise at most
+    ///   1 + ``wildcardChildSearch`` view proofs per family, so a flood of odd spellings
+    ///   cannot make one query walk all 256 children.
+    static func wildcardAddresses(_ s: SigningContext) -> WildcardCandidates {
+        var out = WildcardCandidates()
+        let ceDepth = s.proof.closestEncloserLabels
+        guard ceDepth >= 0, s.below > ceDepth else { return out }
+        var q = s.qname
+        let ownAt = q.offset(droppingLabels: s.below - ceDepth - 1)
+        let ownLength = Int(q.bytes[ownAt])
+        let ceAt = ownAt + 1 + ownLength
+        let apexAt = q.offset(droppingLabels: s.below)
+        for pass in 0..<2 {
+            let v4 = pass == 0
             let full = v4 ? 4 : 32
-            guard ceDepth < full,
-                  ce.allSatisfy({ v4 ? StoreZoneView.isOctetLabel($0) : ($0.count == 1 && StoreZoneView.isHexDigit($0[0])) })
-            else { continue }
-            var child: [UInt8]? = nil
-            let twin = v4 ? canonicalOctet(own) : (own.count == 1 && StoreZoneView.isHexDigit(own[0]) ? own : nil)
-            if let t = twin, t == own || !s.zone.view.prove([UInt8(t.count)] + t + ceName).exists {
-                child = t
-            } else {
-                for k in 0..<(v4 ? wildcardChildSearch : 16) {
-                    let c = Array(String(k, radix: v4 ? 10 : 16).utf8)
-                    if !s.zone.view.prove([UInt8(c.count)] + c + ceName).exists { child = c; break }
-                }
+            guard ceDepth < full, labels(&q, from: ceAt, to: apexAt, areOctets: v4) else { continue }
+            if labels(&q, from: ownAt, to: ceAt, areOctets: v4) {
+                // The own label is a canonical address label: it is the child.
+                var name = InlineArray<330, UInt8>(repeating: 0)
+                var n = 0
+                for _ in 0..<(full - ceDepth - 1) { name[n] = 1; name[n + 1] = 48; n += 2 }
+                for i in ownAt..<apexAt { name[n] = q.bytes[i]; n += 1 }
+                out.append(name.span.withUnsafeBytes { QueryAddress($0, start: 0, end: n) })
+                continue
             }
-            guard let c = child else { continue }
-            var name: [UInt8] = []
-            for _ in 0..<(full - ceDepth - 1) { name += [1, UInt8(ascii: "0")] }
-            name += [UInt8(c.count)] + c
-            for l in ce.reversed() { name += [UInt8(l.count)] + l }
-            out.append(name.withUnsafeBytes { QueryAddress($0, start: 0, end: $0.count) })
+            if let a = slowWildcardAddress(s, v4: v4, own: (ownAt + 1..<ceAt).map { q.bytes[$0] },
+                                           ce: (ceAt..<apexAt).map { q.bytes[$0] }, ceDepth: ceDepth) {
+                out.append(a)
+            }
         }
         return out
+    }
+
+    /// Whether the labels of `q` in `from..<to` are all canonical octet (`areOctets`) or
+    /// nibble labels.
+    private static func labels(_ q: inout NameBuffer, from: Int, to: Int, areOctets: Bool) -> Bool {
+        var p = from
+        while p < to {
+            let n = Int(q.bytes[p])
+            if areOctets {
+                guard n >= 1, n <= 3, n == 1 || q.bytes[p + 1] != 48 else { return false }
+                var v = 0
+                for i in (p + 1)...(p + n) {
+                    let b = q.bytes[i]
+                    guard b >= 48 && b <= 57 else { return false }
+                    v = v * 10 + Int(b) - 48
+                }
+                guard v <= 255 else { return false }
+            } else {
+                guard n == 1, StoreZoneView.isHexDigit(q.bytes[p + 1]) else { return false }
+            }
+            p += 1 + n
+        }
+        return true
+    }
+
+    /// The candidate for a non-canonical own label (allocates; view proofs of child names).
+    private static func slowWildcardAddress(_ s: SigningContext, v4: Bool, own: [UInt8], ce: [UInt8],
+                                            ceDepth: Int) -> QueryAddress? {
+        let ceName = ce + s.zone.view.apex
+        let full = v4 ? 4 : 32
+        var child: [UInt8]? = nil
+        let twin = v4 ? canonicalOctet(own) : (own.count == 1 && StoreZoneView.isHexDigit(own[0]) ? own : nil)
+        if let t = twin, t == own || !s.zone.view.prove([UInt8(t.count)] + t + ceName).exists {
+            child = t
+        } else {
+            for k in 0..<(v4 ? wildcardChildSearch : 16) {
+                let c = Array(String(k, radix: v4 ? 10 : 16).utf8)
+                if !s.zone.view.prove([UInt8(c.count)] + c + ceName).exists { child = c; break }
+            }
+        }
+        guard let c = child else { return nil }
+        var name: [UInt8] = []
+        for _ in 0..<(full - ceDepth - 1) { name += [1, UInt8(ascii: "0")] }
+        name += [UInt8(c.count)] + c + ce
+        return name.withUnsafeBytes { QueryAddress($0, start: 0, end: $0.count) }
     }
 
     /// Child labels tried (besides the twin) for a free child block of an IPv4 closest encloser;

@@ -14,8 +14,9 @@ public struct StoreZoneView: SignedZoneView {
     public let apex: [UInt8]
     /// The IPv6 tree then the IPv4 tree, those the zone has.
     let trees: [ViewTree]
-    /// Types at the apex: NS (when the zone has NS names), SOA, RRSIG, NSEC, DNSKEY.
-    let apexTypes: [UInt16]
+    /// Types at the apex as a bit set (bit t: type t): NS (when the zone has NS names), SOA,
+    /// RRSIG, NSEC, DNSKEY.
+    let apexTypeBits: UInt64
 
     /// The view of `zone`, or nil when its shape is not covered (see the type's documentation).
     /// - Parameters:
@@ -65,7 +66,7 @@ public struct StoreZoneView: SignedZoneView {
             if !v4.isEmpty && isOctetLabel(top) { return nil }
         }
         return StoreZoneView(apex: zone.name, trees: trees.filter { !$0.isEmpty },
-                             apexTypes: zone.ns.isEmpty ? [6, 46, 47, 48] : [2, 6, 46, 47, 48])
+                             apexTypeBits: (zone.ns.isEmpty ? 0 : 1 << 2) | 1 << 6 | 1 << 46 | 1 << 47 | 1 << 48)
     }
 
     /// The proof for `qname` (RFC 4035 §3.1.3): whether it is a name of the view, the NSEC it
@@ -73,97 +74,100 @@ public struct StoreZoneView: SignedZoneView {
     /// or covering the wildcard there.
     /// - Parameter qname: uncompressed lower-case wire name at or below ``apex``; a name
     ///   outside the zone is answered as the apex.
-    /// - Returns: the proof. Allocates its names and type lists; O(L·(F + log n)) for L labels
-    ///   below the apex, F children per node (16, 256) and n ranges.
+    /// - Returns: the proof (its arrays allocated here; the answer path uses
+    ///   ``wireProof(_:)``, which allocates nothing). O(L·(F + m log n)) for L labels below the
+    ///   apex, F children per node (16, 256), m mixed children on the path and n ranges.
     public func prove(_ qname: [UInt8]) -> ViewProof {
-        let q = StoreZoneView.relativeLabels(qname, apex: apex) ?? []
-        let memos = trees.map { _ in ChildMemo() }
-        let located = trees.indices.map { trees[$0].locate(q, memo: memos[$0]) }
-        var exists = q.isEmpty
-        var owner = q.isEmpty
+        let name = NameBuffer(qname)
+        let p = wireProof(name)
+        let ce: [UInt8]
+        if p.exists {
+            ce = qname
+        } else {
+            let at = name.offset(droppingLabels: name.labelCount - labelCount(apex) - p.closestEncloserLabels)
+            ce = Array(qname[min(at, qname.count)...])
+        }
+        return ViewProof(exists: p.exists, nsec: p.nsec.viewNSEC, closestEncloser: p.exists ? qname : ce,
+                         wildcard: p.hasWildcard ? p.wildcard.viewNSEC : nil, wildcardExists: p.wildcardExists)
+    }
+
+    /// ``prove(_:)`` in fixed buffers: allocates nothing.
+    func wireProof(_ qname: NameBuffer) -> WireProof {
+        var q = LabelPath(qname, apex: apex) ?? LabelPath()
+        var k = ViewTree.Kids()
+        var out = WireProof()
+        // At most two trees (IPv6, IPv4): their paths along the QNAME.
+        var l0 = trees.count > 0 ? trees[0].locate(&q, &k) : ViewTree.Path()
+        var l1 = trees.count > 1 ? trees[1].locate(&q, &k) : ViewTree.Path()
+        var exists = q.count == 0
+        var owner = q.count == 0
         var encloser = 0
-        for l in located {
-            let j = l.path.count - 1
+        for t in trees.indices {
+            let j = (t == 0 ? l0.count : l1.count) - 1
             encloser = max(encloser, j)
             if j == q.count {
                 exists = true
-                if l.path[j].isOwner { owner = true }
+                if (t == 0 ? l0.nodes[j] : l1.nodes[j]).isOwner { owner = true }
             }
         }
-        let nsecOwner = owner ? q : floorOwner(q, located: located, memos: memos)
-        let nsec = self.nsec(nsecOwner, memos: memos)
+        var o = owner ? q : floorOwner(&q, &l0, &l1, &k)
+        out.nsec = nsec(&o, &k)
+        out.exists = exists
         if exists {
-            return ViewProof(exists: true, nsec: nsec, closestEncloser: qname, wildcard: nil, wildcardExists: false)
+            out.closestEncloserLabels = q.count
+            return out
         }
-        let ce = Array(q[0..<encloser])
-        let w = ce + [[42]]
-        let wLocated = trees.indices.map { trees[$0].locate(w, memo: memos[$0]) }
-        let wExists = wLocated.contains { $0.path.count - 1 == w.count && $0.path[w.count].isOwner }
-        let wNSEC = self.nsec(wExists ? w : floorOwner(w, located: wLocated, memos: memos), memos: memos)
-        return ViewProof(exists: false, nsec: nsec, closestEncloser: name(ce), wildcard: wNSEC,
-                         wildcardExists: wExists)
+        out.closestEncloserLabels = encloser
+        var w = q.prefix(encloser)
+        w.appendShort(42, 0, 0, 1)
+        l0 = trees.count > 0 ? trees[0].locate(&w, &k) : ViewTree.Path()
+        l1 = trees.count > 1 ? trees[1].locate(&w, &k) : ViewTree.Path()
+        var wExists = false
+        if trees.count > 0 && l0.count - 1 == w.count && l0.nodes[w.count].isOwner { wExists = true }
+        if trees.count > 1 && l1.count - 1 == w.count && l1.nodes[w.count].isOwner { wExists = true }
+        out.hasWildcard = true
+        out.wildcardExists = wExists
+        var wo = wExists ? w : floorOwner(&w, &l0, &l1, &k)
+        out.wildcard = nsec(&wo, &k)
+        return out
     }
 
     // MARK: The chain
 
-    /// The greatest owner at or before `q` over all trees (the apex when none).
-    func floorOwner(_ q: [[UInt8]], located: [(path: [ViewTree.Node], kids: [[ViewTree.Node]])],
-                    memos: [ChildMemo]) -> [[UInt8]] {
-        var best: [[UInt8]] = []
-        for (t, tree) in trees.enumerated() {
-            if let n = tree.floorOwner(q, located: located[t], memo: memos[t]) {
-                let l = tree.relativeLabels(n)
-                if StoreZoneView.compare(l, best) > 0 { best = l }
-            }
+    /// The greatest owner at or before `q` over all trees (the apex when none); `l0`, `l1`
+    /// are the trees' paths along `q`.
+    func floorOwner(_ q: inout LabelPath, _ l0: inout ViewTree.Path, _ l1: inout ViewTree.Path,
+                    _ k: inout ViewTree.Kids) -> LabelPath {
+        var best = LabelPath()
+        if trees.count > 0, let n = trees[0].floorOwner(&q, &l0, &k) {
+            var l = trees[0].labels(of: n)
+            if LabelPath.compare(&l, &best) > 0 { best = l }
+        }
+        if trees.count > 1, let n = trees[1].floorOwner(&q, &l1, &k) {
+            var l = trees[1].labels(of: n)
+            if LabelPath.compare(&l, &best) > 0 { best = l }
         }
         return best
     }
 
     /// The NSEC owned by `owner` (labels below the apex, an owner of the view).
-    func nsec(_ owner: [[UInt8]], memos: [ChildMemo]) -> ViewNSEC {
-        var types: [UInt16] = owner.isEmpty ? apexTypes : []
-        var next: [[UInt8]]? = nil
-        for (t, tree) in trees.enumerated() {
-            let l = tree.locate(owner, memo: memos[t])
-            if !owner.isEmpty && l.path.count - 1 == owner.count {
-                for t in tree.types(l.path[owner.count]) where !types.contains(t) { types.append(t) }
-            }
-            if let n = tree.higherOwner(owner, located: l, memo: memos[t]) {
-                let nl = tree.relativeLabels(n)
-                if next == nil || StoreZoneView.compare(nl, next!) < 0 { next = nl }
+    func nsec(_ owner: inout LabelPath, _ k: inout ViewTree.Kids) -> WireNSEC {
+        var types: UInt64 = owner.count == 0 ? apexTypeBits : 0
+        var next = LabelPath()
+        var haveNext = false
+        for t in trees.indices {
+            let tree = trees[t]
+            var l = tree.locate(&owner, &k)
+            if owner.count > 0 && l.count - 1 == owner.count { types |= tree.typeBits(l.nodes[l.count - 1]) }
+            if let n = tree.higherOwner(&owner, &l, &k) {
+                var nl = tree.labels(of: n)
+                if !haveNext || LabelPath.compare(&nl, &next) < 0 { next = nl; haveNext = true }
             }
         }
-        types.sort()
-        return ViewNSEC(owner: name(owner), next: name(next ?? []), types: types)
+        return WireNSEC(owner: owner.name(apex: apex), next: next.name(apex: apex), types: types)
     }
 
     // MARK: Names
-
-    /// The wire name of `labels` (below the apex, top-down).
-    func name(_ labels: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(labels.reduce(apex.count) { $0 + $1.count + 1 })
-        for l in labels.reversed() {
-            out.append(UInt8(l.count)); out += l
-        }
-        return out + apex
-    }
-
-    /// Canonical order (RFC 4034 §6.1) of two names given as labels below one apex, top-down.
-    static func compare(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
-        var i = 0
-        while i < a.count && i < b.count {
-            let x = a[i], y = b[i]
-            var p = 0
-            while p < x.count && p < y.count {
-                if x[p] != y[p] { return Int(x[p]) - Int(y[p]) }
-                p += 1
-            }
-            if x.count != y.count { return x.count - y.count }
-            i += 1
-        }
-        return a.count - b.count
-    }
 
     /// The labels of `name` below `apex`, top-down (the one next to the apex first); nil when
     /// `name` is not at or below `apex`.

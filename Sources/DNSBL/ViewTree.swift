@@ -206,163 +206,329 @@ struct ViewTree: Sendable {
         return lo
     }
 
-    /// ``children(_:)`` through `memo` (one proof visits the same nodes several times).
-    func children(_ node: Node, _ memo: ChildMemo?) -> [Node] {
-        guard let memo else { return children(node) }
-        let key = ChildMemo.Key(depth: node.depth, base: node.base, label: node.label)
-        if let l = memo.lists[key] { return l }
-        let l = children(node)
-        memo.lists[key] = l
-        return l
+    // MARK: A node's children
+
+    /// What the children of one node are, from one pass over the node's intervals
+    /// (``classify(_:_:)``): per child value (0…15, 0…255) not listed (-1), mixed (-2) or the
+    /// uniform combined value, and the node's wildcard value (-1: no wildcard). Fixed-size, so
+    /// classifying allocates nothing. It keeps the last classification made at each depth of
+    /// each family (a proof walks the same paths several times: the QNAME's, its NSEC owner's,
+    /// the next owner's, the wildcard's), so a node is classified once per proof.
+    struct Kids {
+        /// Per depth: IPv4 depths 0…4 at `d * 256`, IPv6 depths 0…33 at `1280 + d * 16`.
+        var kinds = InlineArray<1824, Int32>(repeating: -1)
+        var bases = InlineArray<39, UInt128>(repeating: 0)
+        var filled = InlineArray<39, Bool>(repeating: false)
+        var wilds = InlineArray<39, Int32>(repeating: -1)
+        /// Where the current node's kinds start in `kinds`.
+        var offset = 0
+        var wildcard: Int32 = -1
+        /// 0: no children (an owner); 1: only the wildcard (a ``State/wildParent(_:)``);
+        /// 2: a walked node (its kinds at `offset`).
+        var mode: UInt8 = 0
     }
 
-    /// The children of `node` that are names of the view, in canonical order (`*` first).
-    func children(_ node: Node) -> [Node] {
+    /// Classifies the children of `node` into `k` (or finds it classified there): one binary
+    /// search per mixed child, the runs of uniform and unlisted children taken from the
+    /// interval bounds (O(fan + m log n) for m mixed children).
+    func classify(_ node: Node, _ k: inout Kids) {
         switch node.state {
         case .leaf, .star:
-            return []
+            k.mode = 0; k.wildcard = -1
         case .wildParent(let v):
-            return [Node(depth: node.depth, base: node.base, label: -1, state: .star(v))]
+            k.mode = 1; k.wildcard = v
         case .walked(let lo, let hi):
+            k.mode = 2
+            let slot = family == .ipv4 ? node.depth : 5 + node.depth
+            let off = family == .ipv4 ? node.depth * 256 : 1280 + node.depth * 16
+            k.offset = off
+            if k.filled[slot] && k.bases[slot] == node.base {
+                k.wildcard = k.wilds[slot]
+                return
+            }
+            for c in 0..<fan { k.kinds[off + c] = -1 }
+            k.filled[slot] = false
             let d = node.depth
-            let shift = width - (d + 1) * step
-            let size = UInt128(1) << UInt128(shift)
-            // kind: -1 not listed, >= 0 uniform value, -2 mixed (intervals in spans[c])
-            var kinds = [Int32](repeating: -1, count: fan)
-            var spans = [(Int, Int)](repeating: (0, 0), count: fan)
-            var i = lo
-            for c in 0..<fan {
-                let cf = node.base + (UInt128(c) << UInt128(shift))
+            let shift = UInt128(width - (d + 1) * step)
+            let size = UInt128(1) << shift
+            let blockBits = width - d * step
+            let blockLast = blockBits >= 128 ? UInt128.max : node.base | ((UInt128(1) << UInt128(blockBits)) - 1)
+            // Uniform values and how many children carry each (the first 16 distinct ones).
+            var tv = InlineArray<16, Int32>(repeating: 0), tn = InlineArray<16, Int>(repeating: 0)
+            var distinct = 0, overflow = false, listed = 0, mixed = 0
+            var i = lo, c = 0
+            while i < hi && c < fan {
+                let f = firsts[i]
+                if f > node.base {
+                    let fc = (f - node.base) >> shift
+                    if fc >= UInt128(fan) { break }
+                    if Int(fc) > c { c = Int(fc) }
+                }
+                let cf = node.base + (UInt128(c) << shift)
                 let cl = cf + (size - 1)
-                i = firstEnding(atOrAfter: cf, i, hi)
-                if i == hi { break }
-                if firsts[i] > cl { continue }
-                if firsts[i] <= cf && lasts[i] >= cl { kinds[c] = values[i]; continue }
-                kinds[c] = -2
-                spans[c] = (i, firstStarting(after: cl, i, hi))
-            }
-            var wildcard: Int32 = -1
-            if d > 0 {
-                // The most common uniform value; "not listed" wins ties, then the smaller id.
-                let sorted = kinds.filter { $0 != -2 }.sorted()
-                var best = 0
-                var k = 0
-                while k < sorted.count {
-                    var e = k
-                    while e < sorted.count && sorted[e] == sorted[k] { e += 1 }
-                    if sorted[k] == -1 { best = e - k } else if e - k > best { best = e - k; wildcard = sorted[k] }
-                    k = e
+                if f <= cf && lasts[i] >= cl {
+                    // Children c…endc lie inside interval i: uniform with its value.
+                    let v = values[i]
+                    var endc = fan - 1, next = i
+                    if lasts[i] < blockLast {
+                        let rel = lasts[i] - node.base + 1
+                        endc = Int(rel >> shift) - 1
+                        if rel & (size - 1) == 0 { next = i + 1 }
+                    }
+                    for cc in c...endc { k.kinds[off + cc] = v }
+                    let n = endc - c + 1
+                    listed += n
+                    var found = false
+                    for t in 0..<distinct where tv[t] == v { tn[t] += n; found = true; break }
+                    if !found {
+                        if distinct < 16 { tv[distinct] = v; tn[distinct] = n; distinct += 1 } else { overflow = true }
+                    }
+                    c = endc + 1
+                    i = next
+                } else {
+                    // Child c meets an interval boundary: mixed.
+                    k.kinds[off + c] = -2
+                    mixed += 1
+                    let e = firstStarting(after: cl, i, hi)
+                    i = lasts[e - 1] > cl ? e - 1 : e
+                    c += 1
                 }
             }
-            var out: [Node] = []
-            if wildcard >= 0 { out.append(Node(depth: d, base: node.base, label: -1, state: .star(wildcard))) }
-            for c16 in order {
-                let c = Int(c16)
-                let k = kinds[c]
-                let cb = node.base + (UInt128(c) << UInt128(shift))
-                if k == -2 {
-                    out.append(Node(depth: d + 1, base: cb, label: c16, state: .walked(lo: spans[c].0, hi: spans[c].1)))
-                } else if k != wildcard {
-                    let s: State = k == -1 || d + 1 == labels ? .leaf(k) : .wildParent(k)
-                    out.append(Node(depth: d + 1, base: cb, label: c16, state: s))
+            // The wildcard: the most common uniform value; "not listed" wins ties, then the
+            // smaller id. The apex has none.
+            k.wildcard = -1
+            defer { k.filled[slot] = true; k.bases[slot] = node.base; k.wilds[slot] = k.wildcard }
+            guard d > 0 else { return }
+            var best = fan - listed - mixed
+            if !overflow {
+                for t in 0..<distinct {
+                    let v = tv[t], n = tn[t]
+                    if n > best || (n == best && k.wildcard >= 0 && v < k.wildcard) { best = n; k.wildcard = v }
+                }
+            } else {
+                for c in 0..<fan {
+                    let v = k.kinds[off + c]
+                    guard v >= 0 else { continue }
+                    var seen = false
+                    for e in 0..<c where k.kinds[off + e] == v { seen = true; break }
+                    if seen { continue }
+                    var n = 0
+                    for e in c..<fan where k.kinds[off + e] == v { n += 1 }
+                    if n > best || (n == best && k.wildcard >= 0 && v < k.wildcard) { best = n; k.wildcard = v }
                 }
             }
-            return out
         }
+    }
+
+    /// The child of `node` with value `c` (-1: the wildcard) when it is a name of the view;
+    /// `k` is `node`'s classification.
+    func child(_ node: Node, _ k: inout Kids, _ c: Int) -> Node? {
+        if c < 0 {
+            guard k.mode != 0, k.wildcard >= 0 else { return nil }
+            return Node(depth: node.depth, base: node.base, label: -1, state: .star(k.wildcard))
+        }
+        guard k.mode == 2, case .walked(let lo, let hi) = node.state else { return nil }
+        let kind = k.kinds[k.offset + c]
+        let d = node.depth
+        let shift = UInt128(width - (d + 1) * step)
+        let cb = node.base + (UInt128(c) << shift)
+        if kind == -2 {
+            let l = firstEnding(atOrAfter: cb, lo, hi)
+            let h = firstStarting(after: cb + ((UInt128(1) << shift) - 1), l, hi)
+            return Node(depth: d + 1, base: cb, label: Int16(c), state: .walked(lo: l, hi: h))
+        }
+        if kind == k.wildcard { return nil }
+        let s: State = kind == -1 || d + 1 == labels ? .leaf(kind) : .wildParent(kind)
+        return Node(depth: d + 1, base: cb, label: Int16(c), state: s)
+    }
+
+    /// Whether the child with value `c` (-1: the wildcard) is a name of the view.
+    @inline(__always)
+    func isName(_ k: inout Kids, _ c: Int) -> Bool {
+        if c < 0 { return k.mode != 0 && k.wildcard >= 0 }
+        guard k.mode == 2 else { return false }
+        let kind = k.kinds[k.offset + c]
+        return kind == -2 || kind != k.wildcard
+    }
+
+    /// The child value at canonical position `p` (0 the wildcard, then ``order``).
+    @inline(__always)
+    func value(at p: Int) -> Int { p == 0 ? -1 : Int(order[p - 1]) }
+
+    func firstChild(_ node: Node, _ k: inout Kids) -> Node? {
+        if k.mode == 0 { return nil }
+        for p in 0...fan where isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
+        return nil
+    }
+
+    func lastChild(_ node: Node, _ k: inout Kids) -> Node? {
+        if k.mode == 0 { return nil }
+        var p = fan
+        while p >= 0 {
+            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
+            p -= 1
+        }
+        return nil
+    }
+
+    /// The first canonical position whose label sorts after label `i` of `q` (fan + 1 when
+    /// none): a binary search, positions being in canonical order.
+    func position(after q: inout LabelPath, _ i: Int) -> Int {
+        var lo = 0, hi = fan + 1
+        while lo < hi {
+            let m = (lo + hi) >> 1
+            if compareLabel(Int16(value(at: m)), &q, i) > 0 { hi = m } else { lo = m + 1 }
+        }
+        return lo
+    }
+
+    /// The last child whose label sorts before label `i` of `q`.
+    func lastChild(_ node: Node, _ k: inout Kids, before q: inout LabelPath, _ i: Int) -> Node? {
+        if k.mode == 0 { return nil }
+        // Positions before the first one at or after the label.
+        var lo = 0, hi = fan + 1
+        while lo < hi {
+            let m = (lo + hi) >> 1
+            if compareLabel(Int16(value(at: m)), &q, i) >= 0 { hi = m } else { lo = m + 1 }
+        }
+        var p = lo - 1
+        while p >= 0 {
+            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
+            p -= 1
+        }
+        return nil
+    }
+
+    /// The first child whose label sorts after label `i` of `q`.
+    func firstChild(_ node: Node, _ k: inout Kids, after q: inout LabelPath, _ i: Int) -> Node? {
+        if k.mode == 0 { return nil }
+        var p = position(after: &q, i)
+        while p <= fan {
+            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
+            p += 1
+        }
+        return nil
+    }
+
+    /// The child whose label is label `i` of `q` (only canonical spellings name children).
+    func childMatching(_ node: Node, _ k: inout Kids, _ q: inout LabelPath, _ i: Int) -> Node? {
+        if k.mode == 0 { return nil }
+        let s = q.start(i), n = q.length(i), first = q.bytes[s]
+        if n == 1 && first == 42 { return child(node, &k, -1) }
+        if family == .ipv6 {
+            guard n == 1 else { return nil }
+            let b = q.bytes[s]
+            if b >= 48 && b <= 57 { return child(node, &k, Int(b) - 48) }
+            if b >= 97 && b <= 102 { return child(node, &k, Int(b) - 87) }
+            return nil
+        }
+        guard n >= 1, n <= 3, n == 1 || first != 48 else { return nil }
+        var v = 0
+        for j in s..<(s + n) {
+            let b = q.bytes[j]
+            guard b >= 48 && b <= 57 else { return nil }
+            v = v * 10 + Int(b) - 48
+        }
+        return v <= 255 ? child(node, &k, v) : nil
     }
 
     // MARK: Labels and names
 
-    /// Canonical comparison (RFC 4034 §6.1) of a node's label with label bytes `m`.
-    func compareLabel(_ label: Int16, _ m: ArraySlice<UInt8>) -> Int {
-        var b: (UInt8, UInt8, UInt8) = (0, 0, 0)
-        let n: Int
-        if label == -1 {
-            b.0 = 42; n = 1
-        } else if family == .ipv6 {
-            b.0 = label < 10 ? UInt8(48 + label) : UInt8(87 + label); n = 1
-        } else if label < 10 {
-            b.0 = UInt8(48 + label); n = 1
-        } else if label < 100 {
-            b.0 = UInt8(48 + label / 10); b.1 = UInt8(48 + label % 10); n = 2
-        } else {
-            b.0 = UInt8(48 + label / 100); b.1 = UInt8(48 + (label / 10) % 10); b.2 = UInt8(48 + label % 10); n = 3
+    /// The bytes of a node label (-1 `*`, else the value as a nibble or decimal octet).
+    @inline(__always)
+    func labelBytes(_ label: Int16) -> (UInt8, UInt8, UInt8, Int) {
+        if label == -1 { return (42, 0, 0, 1) }
+        if family == .ipv6 { return (label < 10 ? UInt8(48 + label) : UInt8(87 + label), 0, 0, 1) }
+        if label < 10 { return (UInt8(48 + label), 0, 0, 1) }
+        if label < 100 { return (UInt8(48 + label / 10), UInt8(48 + label % 10), 0, 2) }
+        return (UInt8(48 + label / 100), UInt8(48 + (label / 10) % 10), UInt8(48 + label % 10), 3)
+    }
+
+    /// Canonical comparison (RFC 4034 §6.1) of a node's label with label `i` of `q`.
+    func compareLabel(_ label: Int16, _ q: inout LabelPath, _ i: Int) -> Int {
+        let (b0, b1, b2, n) = labelBytes(label)
+        let s = q.start(i), m = q.length(i)
+        var j = 0
+        while j < n && j < m {
+            let x = j == 0 ? b0 : j == 1 ? b1 : b2
+            let y = q.bytes[s + j]
+            if x != y { return Int(x) - Int(y) }
+            j += 1
         }
-        var i = 0
-        var j = m.startIndex
-        while i < n && j < m.endIndex {
-            let x = i == 0 ? b.0 : i == 1 ? b.1 : b.2
-            if x != m[j] { return Int(x) - Int(m[j]) }
-            i += 1; j += 1
-        }
-        return n - m.count
+        return n - m
     }
 
     /// The labels of `node` below the apex, top-down (the apex's first, the node's own last).
-    func relativeLabels(_ node: Node) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        out.reserveCapacity(node.depth + 1)
+    func labels(of node: Node) -> LabelPath {
+        var out = LabelPath()
         for k in 0..<node.depth {
-            let v = Int((node.base >> UInt128(width - (k + 1) * step)) & UInt128(fan - 1))
-            if family == .ipv6 {
-                out.append([v < 10 ? UInt8(48 + v) : UInt8(87 + v)])
-            } else {
-                out.append(Array(String(v).utf8))
-            }
+            let v = Int16(truncatingIfNeeded: (node.base >> UInt128(width - (k + 1) * step)) & UInt128(fan - 1))
+            let (b0, b1, b2, n) = labelBytes(v)
+            out.appendShort(b0, b1, b2, n)
         }
-        if node.label == -1 { out.append([42]) }
+        if node.label == -1 { out.appendShort(42, 0, 0, 1) }
         return out
     }
 
     // MARK: Lookups by name
 
+    /// The nodes from the apex along a name, as far as it runs through names of this tree.
+    struct Path {
+        var nodes = InlineArray<34, Node>(repeating: Node(depth: 0, base: 0, label: -2, state: .leaf(-1)))
+        var count = 0
+        mutating func append(_ n: Node) { nodes[count] = n; count += 1 }
+    }
+
     /// The path from the apex along `q` (labels below the apex, top-down) as far as it runs
-    /// through names of this tree, with each path node's children.
-    func locate(_ q: [[UInt8]], memo: ChildMemo? = nil) -> (path: [Node], kids: [[Node]]) {
-        var path = [root]
-        var kids = [children(root, memo)]
+    /// through names of this tree. `k` is scratch.
+    func locate(_ q: inout LabelPath, _ k: inout Kids) -> Path {
+        var p = Path()
+        p.append(root)
         var idx = 0
-        while idx < q.count {
-            guard let c = kids[idx].first(where: { compareLabel($0.label, q[idx][...]) == 0 }) else { break }
-            path.append(c)
-            kids.append(children(c, memo))
+        while idx < q.count && p.count < 34 {
+            let n = p.nodes[p.count - 1]
+            classify(n, &k)
+            guard let c = childMatching(n, &k, &q, idx) else { break }
+            p.append(c)
             idx += 1
         }
-        return (path, kids)
+        return p
     }
 
     /// The last owner in canonical order within the subtree of `node`.
-    func lastOwner(_ node: Node, memo: ChildMemo? = nil) -> Node {
+    func lastOwner(_ node: Node, _ k: inout Kids) -> Node {
         var n = node
         while true {
-            let ks = children(n, memo)
-            guard let l = ks.last else { return n }
+            classify(n, &k)
+            guard let l = lastChild(n, &k) else { return n }
             n = l
         }
     }
 
     /// The first owner in canonical order within the subtree of `node`.
-    func firstOwner(_ node: Node, memo: ChildMemo? = nil) -> Node {
+    func firstOwner(_ node: Node, _ k: inout Kids) -> Node {
         var n = node
         while !n.isOwner {
-            guard let f = children(n, memo).first else { return n }
+            classify(n, &k)
+            guard let f = firstChild(n, &k) else { return n }
             n = f
         }
         return n
     }
 
     /// The greatest owner of this tree at or before `q` in canonical order, the apex not
-    /// counted; nil when there is none.
-    func floorOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil, memo: ChildMemo? = nil) -> Node? {
-        let (path, kids) = located ?? locate(q, memo: memo)
-        let j = path.count - 1, k = q.count
-        if j == k && path[j].isOwner { return path[j] }
+    /// counted; nil when there is none. `path` is `locate(q)`.
+    func floorOwner(_ q: inout LabelPath, _ path: inout Path, _ k: inout Kids) -> Node? {
+        let j = path.count - 1, kq = q.count
+        let end = path.nodes[j]
+        if j == kq && end.isOwner { return end }
         var i = j
         while i >= 0 {
-            if i < k {
-                let m = q[i][...]
-                if let c = kids[i].last(where: { compareLabel($0.label, m) < 0 }) { return lastOwner(c, memo: memo) }
-                if i > 0 && path[i].isOwner { return path[i] }
+            if i < kq {
+                let n = path.nodes[i]
+                classify(n, &k)
+                if let c = lastChild(n, &k, before: &q, i) { return lastOwner(c, &k) }
+                if i > 0 && n.isOwner { return n }
             }
             i -= 1
         }
@@ -370,36 +536,31 @@ struct ViewTree: Sendable {
     }
 
     /// The smallest owner of this tree after `q` in canonical order; nil when there is none
-    /// (the chain wraps to the apex).
-    func higherOwner(_ q: [[UInt8]], located: (path: [Node], kids: [[Node]])? = nil, memo: ChildMemo? = nil) -> Node? {
-        let (path, kids) = located ?? locate(q, memo: memo)
-        let j = path.count - 1, k = q.count
-        if j == k {
-            if let f = kids[j].first { return firstOwner(f, memo: memo) }
-        } else if let c = kids[j].first(where: { compareLabel($0.label, q[j][...]) > 0 }) {
-            return firstOwner(c, memo: memo)
+    /// (the chain wraps to the apex). `path` is `locate(q)`.
+    func higherOwner(_ q: inout LabelPath, _ path: inout Path, _ k: inout Kids) -> Node? {
+        let j = path.count - 1, kq = q.count
+        classify(path.nodes[j], &k)
+        if j == kq {
+            if let f = firstChild(path.nodes[j], &k) { return firstOwner(f, &k) }
+        } else if let c = firstChild(path.nodes[j], &k, after: &q, j) {
+            return firstOwner(c, &k)
         }
         var i = j - 1
         while i >= 0 {
-            if let c = kids[i].first(where: { compareLabel($0.label, q[i][...]) > 0 }) { return firstOwner(c, memo: memo) }
+            classify(path.nodes[i], &k)
+            if let c = firstChild(path.nodes[i], &k, after: &q, i) { return firstOwner(c, &k) }
             i -= 1
         }
         return nil
     }
 
-    /// RR types at an owner of this tree, ascending, with RRSIG and NSEC.
-    func types(_ node: Node) -> [UInt16] {
+    /// RR types at an owner of this tree with RRSIG and NSEC, as a bit set (bit t: type t).
+    func typeBits(_ node: Node) -> UInt64 {
+        let nsecRRSIG: UInt64 = 1 << 46 | 1 << 47
         switch node.state {
-        case .leaf(-1): return [13, 46, 47]
-        case .leaf(let v), .star(let v): return hasTXT[Int(v)] ? [1, 16, 46, 47] : [1, 46, 47]
-        case .walked, .wildParent: return []
+        case .leaf(-1): return 1 << 13 | nsecRRSIG
+        case .leaf(let v), .star(let v): return hasTXT[Int(v)] ? 1 << 1 | 1 << 16 | nsecRRSIG : 1 << 1 | nsecRRSIG
+        case .walked, .wildParent: return 0
         }
     }
-}
-
-/// Children lists computed during one proof, by node (a proof descends the same path for the
-/// QNAME, its NSEC owner, the next owner and the wildcard).
-final class ChildMemo {
-    struct Key: Hashable { var depth: Int; var base: UInt128; var label: Int16 }
-    var lists: [Key: [ViewTree.Node]] = [:]
 }

@@ -79,8 +79,27 @@ public final class ZoneSigner: Sendable {
         var refreshAt: UInt32
         /// The key generation that signed it (a change of signing keys makes it stale).
         var generation: Int
-        /// Served from the cache since it was signed.
-        var used: Bool
+        /// Set when it is served (from this cache or a responder's copy) after it was signed.
+        var use: UseMark
+        var used: Bool { use.used.load(ordering: .relaxed) }
+    }
+
+    /// Whether the signatures of one cached RRset were served since they were made: shared
+    /// with the responders' copies (``RRSIGWireCache``), which set it on their hits without a
+    /// lock or an allocation, so the background round re-signs the RRsets in use.
+    final class UseMark: Sendable {
+        let used = Atomic<Bool>(false)
+        func note() { if !used.load(ordering: .relaxed) { used.store(true, ordering: .relaxed) } }
+    }
+
+    /// One RRset's signatures as a responder keeps a copy of them.
+    struct SignaturesForCopy {
+        var rrsigs: [[UInt8]]
+        /// The copy is served until then (Unix seconds): the background re-signing time, so
+        /// after it the responder takes the re-made signatures from here.
+        var refreshAt: UInt32
+        var generation: Int
+        var use: UseMark
     }
 
     /// The keys as of one moment.
@@ -188,8 +207,10 @@ public final class ZoneSigner: Sendable {
         }
     }
 
-    /// The generation of the signing keys at `now`, without a lock unless a boundary passed.
-    private func generationNow(_ now: UInt32) -> Int {
+    /// The generation of the signing keys at `now`, without a lock unless a boundary passed: it
+    /// changes whenever the keys that sign change (timing boundary or reload), so copies of
+    /// signatures kept elsewhere (``RRSIGWireCache``) know they are stale.
+    func generationNow(_ now: UInt32) -> Int {
         if Int64(now) >= nextBoundary.load(ordering: .acquiring) { return keysNow().state.generation }
         return generation.load(ordering: .acquiring)
     }
@@ -219,6 +240,8 @@ public final class ZoneSigner: Sendable {
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
     /// RRsets whose signatures came from the cache.
     public var cacheHits: Int { hits.load(ordering: .relaxed) }
+    /// Counts a cache hit served from a Responder's own copy (``RRSIGWireCache``).
+    func noteCacheHit() { hits.add(1, ordering: .relaxed) }
     /// RRsets that had to be signed by a query (not cached, or cached too close to expiry).
     public var cacheMisses: Int { misses.load(ordering: .relaxed) }
     /// RRsets re-signed by ``resignDue(limit:)``.
@@ -263,7 +286,7 @@ public final class ZoneSigner: Sendable {
             guard let i = c.index(forKey: key) else { return nil }
             let e = c.values[i]
             guard e.generation == current, Int32(bitPattern: e.expiration &- now) > margin else { return nil }
-            if !e.used { c.values[i].used = true }
+            e.use.note()
             return e.rrsigs
         }
         if let cached {
@@ -274,6 +297,33 @@ public final class ZoneSigner: Sendable {
         let entry = sign(key, now: now, state: keysNow().state, used: false)
         store(key, entry)
         return entry.rrsigs
+    }
+
+    /// ``signatures(owner:type:ttl:rdatas:)`` for a responder that keeps a copy: also when the
+    /// copy must be given up and the mark its hits set.
+    func signaturesForCopy(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> SignaturesForCopy {
+        let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
+        let now = clock()
+        let current = generationNow(now)
+        let margin = Int32(clamping: validity.refreshMargin)
+        let cached = cache.withLock { c -> CacheEntry? in
+            guard let e = c[key], e.generation == current, Int32(bitPattern: e.expiration &- now) > margin else { return nil }
+            e.use.note()
+            return e
+        }
+        let entry: CacheEntry
+        if let cached {
+            hits.add(1, ordering: .relaxed)
+            entry = cached
+        } else {
+            misses.add(1, ordering: .relaxed)
+            entry = sign(key, now: now, state: keysNow().state, used: false)
+            store(key, entry)
+        }
+        // A signature made by a query inside its own margin (refreshAt already past) is kept
+        // by the responder until the margin, as before.
+        let until = Int32(bitPattern: entry.refreshAt &- now) > 0 ? entry.refreshAt : entry.expiration &- validity.refreshMargin
+        return SignaturesForCopy(rrsigs: entry.rrsigs, refreshAt: until, generation: entry.generation, use: entry.use)
     }
 
     private func sign(_ key: CacheKey, now: UInt32, state: KeyState, used: Bool) -> CacheEntry {
@@ -290,7 +340,7 @@ public final class ZoneSigner: Sendable {
         // the signature is served from the cache.
         let served = validity.lifetime > validity.refreshMargin ? validity.lifetime - validity.refreshMargin : 0
         let refreshAt = expiration &- validity.refreshMargin &- jitter(served / 4)
-        return CacheEntry(rrsigs: out, expiration: expiration, refreshAt: refreshAt, generation: state.generation, used: used)
+        return CacheEntry(rrsigs: out, expiration: expiration, refreshAt: refreshAt, generation: state.generation, use: { let m = UseMark(); if used { m.note() }; return m }())
     }
 
     private func store(_ key: CacheKey, _ entry: CacheEntry) {
