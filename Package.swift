@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "ZoneTransfer",
             dependencies: [
-                "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport",
+                "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "DNSSEC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC",
+                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC", "ZoneTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,7 +43,8 @@ public final class ZoneSigner: Sendable {
     public let cacheCapacity: Int
     let dnskeySigners: [SigningKey]
     let dataSigners: [SigningKey]
-    let clock: @Sendable () -> UInt32
+    /// Unix seconds now, as this signer reads it (signatures and their refresh use it).
+    public let clock: @Sendable () -> UInt32
     private let cache: Mutex<[CacheKey: CacheEntry]>
     private let made = Atomic<Int>(0)
     private let hits = Atomic<Int>(0)

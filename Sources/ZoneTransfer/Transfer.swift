@@ -137,6 +137,9 @@ public final class TransferResponder: TransferHandler {
     /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
     let building = Mutex(())
 
+    /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
+    let carries = Mutex<[[UInt8]: SignatureCarry]>([:])
+
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 
     public init(acl: TransferACL, options: ExportOptions = ExportOptions(), keyring: TSIGKeyring? = nil,
