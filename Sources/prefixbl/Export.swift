@@ -18,7 +18,8 @@ struct Export: ParsableCommand {
             nibble/octet wildcards, exclusions as names with an HINFO record (NODATA there, \
             where serve answers NXDOMAIN). A TXT '$' (the queried address) cannot be static: it \
             is written as the block the record covers, or as --expand-text. Figures go to \
-            standard error. See the "Running secondaries" article.
+            standard error. With --dnssec-key the key's zone is written signed (DNSKEY, RRSIG, \
+            NSEC). See the "Running secondaries" article.
             """)
 
     @Argument(help: "The store file.")
