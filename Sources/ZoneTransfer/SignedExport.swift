@@ -127,8 +127,10 @@ public struct CanonicalZone: Sendable {
 public final class SignatureCarry: @unchecked Sendable {
     struct Key: Hashable { var owner: [UInt8]; var type: UInt16; var ttl: UInt32; var rdatas: [[UInt8]] }
     var entries: [Key: [[UInt8]]] = [:]
-    /// The signer the entries were made with: another signer (new keys) starts afresh.
+    /// The signer the entries were made with and its DNSKEY RRset then: another signer, or
+    /// the same one with other keys, starts afresh.
     var signer: ObjectIdentifier? = nil
+    var dnskeys: [[UInt8]] = []
 
     public init() {}
 
@@ -168,7 +170,7 @@ extension CanonicalZone {
         let madeBefore = signer.signaturesMade
         let now = signer.clock()
         let margin = Int32(clamping: signer.validity.refreshMargin)
-        let old = reuse.flatMap { $0.signer == ObjectIdentifier(signer) ? $0.entries : nil } ?? [:]
+        let old = reuse.flatMap { $0.signer == ObjectIdentifier(signer) && $0.dnskeys == signer.dnskeyRData ? $0.entries : nil } ?? [:]
         var kept: [SignatureCarry.Key: [[UInt8]]] = [:]
         if reuse != nil { kept.reserveCapacity(old.count) }
         let nsecTTL = soa.map { r -> UInt32 in
@@ -214,6 +216,7 @@ extension CanonicalZone {
         if let reuse {
             reuse.entries = kept
             reuse.signer = ObjectIdentifier(signer)
+            reuse.dnskeys = signer.dnskeyRData
         }
         figures.signaturesMade = signer.signaturesMade - madeBefore
         return figures
