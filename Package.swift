@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "ZoneTransfer",
             dependencies: [
-                "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport",
+                "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "DNSSEC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "prefixbl",
             dependencies: [
-                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC",
+                "DNSBLDaemon", "DNSBL", "ZoneSource", "PrefixStore", "LDNSKit", "Aggregation", "ZoneExport", "DNSSEC", "ZoneTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "ZoneSourceTests", dependencies: ["TestSupport", "ZoneSource", "PrefixStore"], exclude: ["Fixtures"]),
         .testTarget(name: "DNSBLTests", dependencies: ["TestSupport", "DNSBL", "DNSWire", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
         .testTarget(name: "AggregationTests", dependencies: ["TestSupport", "Aggregation", "ZoneSource", "PrefixStore"]),
-        .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit"]),
+        .testTarget(name: "ZoneTransferTests", dependencies: ["TestSupport", "ServerTestSupport", "ZoneTransfer", "DNSBLServer", "DNSBL", "PrefixStore", "ZoneSource", "ZoneExport", "LDNSKit", "DNSSEC"]),
         .testTarget(name: "DNSBLDaemonTests", dependencies: ["TestSupport", "DNSBLDaemon", "DNSBLServer", "DNSBL", "ZoneSource", "PrefixStore",
                                                          "DNSSEC", "DNSWire", "LDNSKit", "ZoneExport"]),
         .testTarget(name: "DNSSECTests", dependencies: ["TestSupport", "DNSSEC", "DNSWire", "LDNSKit",

@@ -47,7 +47,8 @@ public final class ZoneSigner: Sendable {
     public let validity: SignatureValidity
     /// Largest number of RRsets whose signatures are kept.
     public let cacheCapacity: Int
-    let clock: @Sendable () -> UInt32
+    /// Unix seconds now, as this signer reads it (signatures and their refresh use it).
+    public let clock: @Sendable () -> UInt32
     let jitter: @Sendable (UInt32) -> UInt32
     private let keyState: Mutex<KeyState>
     /// Mirrors of the key state for the query path's lock-free check.
@@ -235,6 +236,9 @@ public final class ZoneSigner: Sendable {
     public var keys: [SigningKey] { keysNow().state.keys }
     /// DNSKEY RDATA of the keys published now (RFC 4034 §2.1), the apex's DNSKEY RRset.
     public var dnskeyRData: [[UInt8]] { keysNow().state.published }
+    /// Changes whenever the keys that sign change (a timing boundary passed, a reload): keepers
+    /// of signatures made earlier (a transfer's carried RRSIGs) start afresh when it moves.
+    public var keyGeneration: Int { generationNow(clock()) }
 
     /// Signatures made since start (one per key per RRset signed), background ones included.
     public var signaturesMade: Int { made.load(ordering: .relaxed) }

@@ -233,10 +233,9 @@ public struct DaemonConfiguration: Sendable {
                 throw InvalidConfiguration("--teredo/--nat64/--6rd for zone \(zone) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: the mapped names are not part of the signed zone")
             }
         }
-        if let s = signers.first, !o.allowTransfer.isEmpty || !o.notify.isEmpty {
-            // Transfers carry the unsigned export: a secondary serving it under a DS is bogus.
-            let what = o.allowTransfer.isEmpty ? "--notify" : "--allow-transfer"
-            throw InvalidConfiguration("\(what) and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: a zone transfer would hand secondaries an unsigned copy of the signed zone (signed transfers are not built)")
+        if let s = signers.first, o.transferExpandText != nil {
+            // A signed zone is transferred as DO=1 answers prove it: `$` as the block.
+            throw InvalidConfiguration("--transfer-expand-text and --dnssec-key for zone \(Self.zoneText(s.apex)) cannot be combined: a signed zone is transferred with '$' written as the block, as its signed answers carry it")
         }
         if !signers.isEmpty {
             answer.dnssec = DNSSECServing(signers: signers) { stores, signer in
@@ -300,7 +299,8 @@ extension DaemonConfiguration {
     /// Reads every `--dnssec-key` and groups the keys by zone.
     /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
     ///   an unsupported algorithm, or a bad signing setting. The message never holds key material.
-    static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration) -> ([ZoneSigner], [(zone: [UInt8], file: String)]) {
+    /// `prefixbl export --dnssec-key` signs with the same rules.
+    public static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration) -> ([ZoneSigner], [(zone: [UInt8], file: String)]) {
         guard !o.dnssecKeys.isEmpty else { return ([], []) }
         guard o.dnssecSignatureCache >= 1 else { throw InvalidConfiguration("--dnssec-signature-cache must be >= 1") }
         guard (0...86_400).contains(o.dnssecInceptionOffset) else { throw InvalidConfiguration("--dnssec-inception-offset must be 0...86400 seconds") }

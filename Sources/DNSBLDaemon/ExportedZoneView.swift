@@ -2,6 +2,7 @@ import DNSBL
 import DNSSEC
 import PrefixStore
 import ZoneExport
+import ZoneTransfer
 
 /// The reference `DNSBL/SignedZoneView`: every name `prefixbl export` writes for the zone
 /// (with the export options `serve` answers by: `$` as the block, the IPv4 images always)
@@ -27,27 +28,21 @@ public struct ExportedZoneView: SignedZoneView {
     public init(stores parts: [Store], apex: [UInt8]) {
         self.apex = apex
         let zones = parts.flatMap { $0.zones.filter { $0.name == apex } }
-        // SOA and DNSKEY; NS when the zone has NS names (the export writes them).
-        var byOwner: [[UInt8]: Set<UInt16>] = [apex: [6, DNSSECRecords.typeDNSKEY]]
-        if !zones.isEmpty {
-            _ = Exporter.export(zones, options: ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)) { r in
-                var owner = r.owner
-                CanonicalName.canonicalize(&owner)
-                byOwner[owner, default: []].insert(r.type)
-            }
-        }
+        // The owners and types of the signed zone, defined once for views and transfers.
+        let zone = CanonicalZone(parts: zones, apex: apex, keepRRsets: false)
         // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
+        let owners = Set(zone.names)
         var ents = Set<[UInt8]>()
-        for owner in byOwner.keys {
+        for owner in zone.names {
             var n = Self.parent(owner)
-            while n.count > apex.count, byOwner[n] == nil, ents.insert(n).inserted {
+            while n.count > apex.count, !owners.contains(n), ents.insert(n).inserted {
                 n = Self.parent(n)
             }
         }
         emptyNonTerminals = ents
-        let sorted = byOwner.keys.sorted { CanonicalName.compare($0, $1) < 0 }
+        let sorted = zone.names
         names = sorted
-        types = sorted.map { (byOwner[$0]!.union([DNSSECRecords.typeRRSIG, DNSSECRecords.typeNSEC])).sorted() }
+        types = zone.types
         var pos: [[UInt8]: Int] = [:]
         for (i, n) in sorted.enumerated() { pos[n] = i }
         position = pos

@@ -50,4 +50,24 @@ public enum MasterFile {
         if let failure { throw failure }
         return stats
     }
+
+    /// Formats records a producer streams (a signed zone, `ZoneTransfer.CanonicalZone`) after
+    /// `header`, one line each, handing each line (with its newline) to `write`.
+    /// - Throws: `LDNSKit.LDNSError` when libldns refuses a record.
+    public static func write(header: String, records: ((ExportRecord) -> Void) -> Void,
+                             to write: (String) -> Void) throws(LDNSError) {
+        write(header)
+        var failure: LDNSError? = nil
+        withoutActuallyEscaping(write) { write in
+            records { r in
+                if failure != nil { return }
+                do throws(LDNSError) {
+                    write(try ZoneFile.presentation(wire: r.wire) + "\n")
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
 }

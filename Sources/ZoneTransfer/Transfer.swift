@@ -117,7 +117,8 @@ struct TransferRequest {
 /// difference from the client's version when ``history`` holds it (see
 /// ``TransferHistory``), the single current SOA when the client is current, else a full
 /// transfer (RFC 1995 §4). With TSIG keys (RFC 8945) the request's signature is checked
-/// first and every answer message is signed (`TransferTSIG.swift`).
+/// first and every answer message is signed (`TransferTSIG.swift`). A zone the snapshot signs
+/// (`DNSBL/ZoneSigner`) is transferred signed (`recordSource(_:snapshot:)`, ``CanonicalZone``).
 public final class TransferResponder: TransferHandler {
     public let acl: TransferACL
     public let options: ExportOptions
@@ -136,6 +137,9 @@ public final class TransferResponder: TransferHandler {
 
     /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
     let building = Mutex(())
+
+    /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
+    let carries = Mutex<[[UInt8]: SignatureCarry]>([:])
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 

@@ -209,15 +209,44 @@ extension TransferResponder {
         }
     }
 
+    /// What a transfer of the zone holds, SOA first: the export with ``options``; for a zone
+    /// the snapshot signs (`DNSBL/ZoneSigner`), the signed zone of ``CanonicalZone`` —
+    /// DNSKEY, RRSIG and NSEC, the chain DO=1 answers prove, exported as those answers are
+    /// (``CanonicalZone/exportOptions``, whatever ``options`` say) — re-signing only RRsets
+    /// the previous version did not hold (``SignatureCarry``).
+    func recordSource(_ parts: [StoreZone], snapshot: Snapshot) -> ((ExportRecord) -> Void) -> Void {
+        let zone = parts[0]
+        let apex = zone.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard let signer = snapshot.responder.signers.first(where: { $0.apex == apex }) else {
+            return { [options] emit in _ = Exporter.export(parts, options: options, emit: emit) }
+        }
+        let carry = carries.withLock { c in
+            if let k = c[apex] { return k }
+            let k = SignatureCarry(); c[apex] = k; return k
+        }
+        return { [logger] emit in
+            let started = ContinuousClock.now
+            let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+            let f = signed.signedRecords(signer: signer, reuse: carry, emit: emit)
+            let left = f.soonestExpiration.map { Int(Int32(bitPattern: $0 &- signer.clock())) }
+            logger.info("signed zone built for transfer", metadata: [
+                "zone": "\(zoneText(apex))", "serial": "\(zone.soa.serial)", "owners": "\(signed.count)",
+                "rrsets": "\(f.rrsets)", "rrsets_reused": "\(f.reused)", "signatures_made": "\(f.signaturesMade)",
+                "records": "\(f.records)", "soonest_expiry_seconds": "\(left.map { "\($0)" } ?? "none")",
+                "took": "\(ContinuousClock.now - started)"])
+        }
+    }
+
     private func buildUncached(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
         let zone = parts[0]
         var chunks: [Chunk] = []
         var built: ZoneVersion? = nil
+        let records = recordSource(parts, snapshot: snapshot)
         if history.limits.versions > 0 {
             // The version's segments are the messages' record sections (shared, not copied),
             // the SOA alone in the first and last message.
             var version = ZoneVersion.Builder(segmentBytes: Self.chunkBytes)
-            _ = Exporter.export(parts, options: options) { version.add($0) }
+            records { version.add($0) }
             built = version.finish()
         }
         if let built {
@@ -235,7 +264,7 @@ extension TransferResponder {
                 current.bytes += w
                 current.count += 1
             }
-            _ = Exporter.export(parts, options: options, emit: add)
+            records(add)
             add(Exporter.soaRecord(zone))
             chunks.append(current)
         }

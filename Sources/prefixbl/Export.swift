@@ -1,9 +1,13 @@
 import ArgumentParser
+import DNSBL
+import DNSBLDaemon
+import DNSSEC
 import Foundation
 import LDNSKit
 import PrefixStore
 import ZoneExport
 import ZoneSource
+import ZoneTransfer
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +18,8 @@ struct Export: ParsableCommand {
             nibble/octet wildcards, exclusions as names with an HINFO record (NODATA there, \
             where serve answers NXDOMAIN). A TXT '$' (the queried address) cannot be static: it \
             is written as the block the record covers, or as --expand-text. Figures go to \
-            standard error. See the "Running secondaries" article.
+            standard error. With --dnssec-key the key's zone is written signed (DNSKEY, RRSIG, \
+            NSEC). See the "Running secondaries" article.
             """)
 
     @Argument(help: "The store file.")
@@ -32,6 +37,17 @@ struct Export: ParsableCommand {
 
     @Flag(help: "Also write the IPv4 data under ::ffff:0:0/96 and 2002::/16 in zones without IPv6 data (zones with IPv6 data always get them).")
     var ipv4Images = false
+
+    @Option(name: .customLong("dnssec-key"), help: ArgumentHelp(
+        "Sign the zone this DNSSEC key pair's owner names (BIND format, base name or either file; repeatable; the rules of serve --dnssec-key): the master file gets DNSKEY, RRSIG and NSEC, the zone `serve` answers DO=1 queries from ('$' as the block, IPv4 images in every zone).",
+        valueName: "path"))
+    var dnssecKeys: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds before now the RRSIG inception lies (with --dnssec-key).", valueName: "seconds"))
+    var dnssecInceptionOffset: Int = 3600
+
+    @Option(help: ArgumentHelp("Seconds after now the RRSIGs expire (with --dnssec-key; default 14 days).", valueName: "seconds"))
+    var dnssecValidity: Int = 14 * 86_400
 
     func run() throws {
         let s: Store
@@ -55,6 +71,7 @@ struct Export: ParsableCommand {
         }
         let options = ExportOptions(dollar: expandText.map { .fixed(Array($0.utf8)) } ?? .block,
                                     imagesWithoutIPv6Data: ipv4Images)
+        let signers = try loadSigners(zones: zones)
         for z in zones {
             var name = DomainName.text(wire: z.name); if name.count > 1 { name.removeLast() }
             let path: String? = output.map { toDirectory ? $0 + "/" + name + ".zone" : $0 }
@@ -69,7 +86,21 @@ struct Export: ParsableCommand {
             let started = ContinuousClock.now
             let stats: ExportStats
             do throws(LDNSError) {
-                stats = try MasterFile.write(z, options: options) { sink.add($0) }
+                let apex = z.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+                if let signer = signers.first(where: { $0.apex == apex }) {
+                    let signed = CanonicalZone(parts: [z], apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+                    let tags = signer.keys.map { "\($0.dnskey.keyTag)" }.joined(separator: " ")
+                    let header = MasterFile.header(z, options: CanonicalZone.exportOptions)
+                        + "; signed (NSEC) with DNSKEY tags \(tags); the IPv4 images are written in every zone.\n\n"
+                    var figures = SigningFigures()
+                    try MasterFile.write(header: header, records: { emit in
+                        figures = signed.signedRecords(signer: signer, emit: emit)
+                    }, to: { sink.add($0) })
+                    stats = signed.stats!
+                    FileHandle.standardError.write(Data("\(name): signed: \(signed.count) NSEC owners, \(figures.rrsets) RRsets, \(figures.signaturesMade) signatures\n".utf8))
+                } else {
+                    stats = try MasterFile.write(z, options: options) { sink.add($0) }
+                }
             } catch {
                 throw ValidationError("zone \(name): libldns refused a record: \(error)")
             }
@@ -95,6 +126,34 @@ struct Export: ParsableCommand {
                 FileHandle.standardError.write(Data(("warning: \(name): IPv4 and IPv6 names share the top labels \(stats.familyCollisions.joined(separator: ",")), where data is; a secondary may answer names of one family from data of the other there (serve does not): keep the families in separate zones\n").utf8))
             }
         }
+    }
+}
+
+extension Export {
+    /// The signers of `--dnssec-key` (serve's rules: `DNSBLDaemon.DaemonConfiguration.loadSigners`),
+    /// each for a zone among `zones`.
+    /// - Throws: `ValidationError` (exit 64) naming the file or the zone.
+    func loadSigners(zones: [StoreZone]) throws -> [ZoneSigner] {
+        guard !dnssecKeys.isEmpty else { return [] }
+        if expandText != nil {
+            throw ValidationError("--expand-text and --dnssec-key cannot be combined: a signed zone writes '$' as the block, as serve's signed answers carry it")
+        }
+        var o = DaemonOptions()
+        o.dnssecKeys = dnssecKeys
+        o.dnssecInceptionOffset = dnssecInceptionOffset
+        o.dnssecValidity = dnssecValidity
+        o.dnssecSignatureCache = 1  // every RRset is signed once; nothing to keep
+        let loaded: Result<([ZoneSigner], [(zone: [UInt8], file: String)]), InvalidConfiguration> =
+            Result { () throws(InvalidConfiguration) in try DaemonConfiguration.loadSigners(o) }
+        guard case .success(let (signers, _)) = loaded else {
+            if case .failure(let invalid) = loaded { throw ValidationError(invalid.message) }
+            return []
+        }
+        let names = Set(zones.map { $0.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } })
+        for s in signers where !names.contains(s.apex) {
+            throw ValidationError("--dnssec-key: zone \(CanonicalName.text(s.apex)) is not exported from \(store)")
+        }
+        return signers
     }
 }
 

@@ -504,16 +504,16 @@ struct DNSSECConfigurationTests {
         #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.teredo = ["other.example"] } == "")
     }
 
-    @Test("Zone transfers or NOTIFY with a signed zone are refused, naming the zone (a transfer would be unsigned)")
-    func transfersRefused() throws {
+    @Test("Zone transfers and NOTIFY with a signed zone start (transfers are signed); --transfer-expand-text is refused, naming the zone")
+    func transfersAllowed() throws {
         let dir = TempDir()
         _ = dir.write("K.key", SignedFixture.zskKey)
         _ = dir.write("K.private", SignedFixture.zskPrivate)
-        let t = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.allowTransfer = ["127.0.0.1/32"] }
-        #expect(t.contains("--allow-transfer") && t.contains("--dnssec-key") && t.contains("bl.example"), "\(t)")
-        let n = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.notify = ["127.0.0.1:5300"] }
-        #expect(n.contains("--notify") && n.contains("--dnssec-key") && n.contains("bl.example"), "\(n)")
-        #expect(Self.refusal { $0.allowTransfer = ["127.0.0.1/32"]; $0.notify = ["127.0.0.1:5300"] } == "")
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.allowTransfer = ["127.0.0.1/32"] } == "")
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.notify = ["127.0.0.1:5300"] } == "")
+        let t = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.allowTransfer = ["127.0.0.1/32"]; $0.transferExpandText = "x" }
+        #expect(t.contains("--transfer-expand-text") && t.contains("--dnssec-key") && t.contains("bl.example"), "\(t)")
+        #expect(Self.refusal { $0.allowTransfer = ["127.0.0.1/32"]; $0.transferExpandText = "x" } == "")
     }
 
     @Test("Signing settings: a cache of 0 and a validity below a minute are refused")

@@ -1,0 +1,233 @@
+import DNSBL
+import DNSSEC
+import PrefixStore
+import ZoneExport
+
+/// A zone's export grouped by owner in canonical DNS order (RFC 4034 §6.1): the names and RR
+/// types a signed zone holds, and with ``init(parts:apex:dnskeys:keepRRsets:)``'s
+/// `keepRRsets` the RRsets themselves. One definition of the signed zone's owners and NSEC
+/// chain, shared by `DNSBLDaemon.ExportedZoneView` (the reference view DO=1 answers are proved
+/// from) and ``signedRecords(signer:reuse:emit:)`` (AXFR/IXFR of a signed zone and
+/// `prefixbl export --dnssec-key`), so a transferred zone's chain is the one answers prove.
+///
+/// The zone is the export with the options DO=1 answers use (``exportOptions``), its apex
+/// owning SOA, NS (when the zone has NS names) and DNSKEY. The NSEC chain links the owners in
+/// canonical order and closes on the apex; an empty non-terminal owns no NSEC (as
+/// `ldns-signzone` signs the export). Every owner's types include NSEC and RRSIG.
+/// Memory: O(records); built in O(n log n).
+public struct CanonicalZone: Sendable {
+    /// The export options a signed zone is exported with, whatever the transfer options say:
+    /// `$` as the block, the IPv4 images in every zone (as `serve` answers DO=1 queries).
+    public static let exportOptions = ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)
+
+    /// One RRset: type, TTL (seconds) and each RR's RDATA in canonical form (RFC 4034 §6.2:
+    /// names lower-cased) and canonical order (§6.3).
+    public struct RRset: Sendable {
+        public var type: UInt16
+        public var ttl: UInt32
+        public var rdatas: [[UInt8]]
+    }
+
+    /// The apex, uncompressed lower-case wire form.
+    public let apex: [UInt8]
+    /// Owner names in canonical order, the apex first; lower case.
+    public let names: [[UInt8]]
+    /// Per owner: its RR types, NSEC and RRSIG included, ascending (the NSEC type bitmap).
+    public let types: [[UInt16]]
+    /// Per owner: its RRsets by type ascending (RRSIG and NSEC not included); empty arrays
+    /// when built without `keepRRsets`.
+    public let rrsets: [[RRset]]
+    /// The SOA record of the zone (first part), nil for a zone with no parts.
+    public let soa: ExportRecord?
+    /// The figures of the export the zone was built from (nil for a zone with no parts).
+    public let stats: ExportStats?
+
+    /// - Parameters:
+    ///   - parts: the zone in every store that holds it (store order); may be empty (the apex
+    ///     then owns SOA and DNSKEY only).
+    ///   - apex: the zone apex, uncompressed lower-case wire form.
+    ///   - dnskeys: the DNSKEY RDATA of the apex's DNSKEY RRset (only kept with `keepRRsets`).
+    ///   - keepRRsets: keep the RRsets (for signing) or only names and types (for proofs).
+    public init(parts: [StoreZone], apex: [UInt8], dnskeys: [[UInt8]] = [], keepRRsets: Bool) {
+        self.apex = apex
+        var byOwner: [[UInt8]: [UInt16: RRset]] = [:]
+        var typesOnly: [[UInt8]: Set<UInt16>] = [apex: [ExportType.soa, DNSSECRecords.typeDNSKEY]]
+        var soaRecord: ExportRecord? = nil
+        var stats: ExportStats? = nil
+        if !parts.isEmpty {
+            stats = Exporter.export(parts, options: Self.exportOptions) { r in
+                var owner = r.owner
+                CanonicalName.canonicalize(&owner)
+                if r.type == ExportType.soa { soaRecord = r }
+                typesOnly[owner, default: []].insert(r.type)
+                guard keepRRsets else { return }
+                let rdata = Self.canonicalRData(type: r.type, r.rdata)
+                if var set = byOwner[owner]?[r.type] {
+                    set.rdatas.append(rdata)
+                    set.ttl = min(set.ttl, r.ttl)  // RFC 2181 §5.2: one TTL per RRset
+                    byOwner[owner]![r.type] = set
+                } else {
+                    byOwner[owner, default: [:]][r.type] = RRset(type: r.type, ttl: r.ttl, rdatas: [rdata])
+                }
+            }
+        }
+        if keepRRsets, let soaRecord, !dnskeys.isEmpty {
+            byOwner[apex, default: [:]][DNSSECRecords.typeDNSKEY] = RRset(type: DNSSECRecords.typeDNSKEY, ttl: soaRecord.ttl, rdatas: dnskeys)
+        }
+        soa = soaRecord
+        self.stats = stats
+        let sorted = typesOnly.keys.sorted { CanonicalName.compare($0, $1) < 0 }
+        names = sorted
+        types = sorted.map { typesOnly[$0]!.union([DNSSECRecords.typeRRSIG, DNSSECRecords.typeNSEC]).sorted() }
+        rrsets = keepRRsets
+            ? sorted.map { n in (byOwner[n] ?? [:]).values.sorted { $0.type < $1.type }
+                .map { RRset(type: $0.type, ttl: $0.ttl, rdatas: DNSSECRecords.canonicalOrder($0.rdatas)) } }
+            : []
+    }
+
+    /// Owners (names with an NSEC).
+    public var count: Int { names.count }
+
+    /// The NSEC RDATA of owner `i`: the next owner in canonical order (the apex after the
+    /// last) and the owner's type bitmap (RFC 4034 §4.1).
+    public func nsecRData(_ i: Int) -> [UInt8] {
+        DNSSECRecords.nsecRData(next: names[(i + 1) % names.count], types: types[i])
+    }
+
+    /// RDATA with the domain names RFC 4034 §6.2 item 3 lists in lower case (NS, CNAME, PTR,
+    /// MX, SOA — the types an export writes names in); other RDATA as it is.
+    static func canonicalRData(type: UInt16, _ rdata: [UInt8]) -> [UInt8] {
+        func lowerName(_ r: inout [UInt8], from start: Int) -> Int {
+            var p = start
+            while p < r.count {
+                let n = Int(r[p])
+                if n == 0 { return p + 1 }
+                guard n < 64, p + n < r.count else { return r.count }
+                for i in (p + 1)...(p + n) { r[i] = CanonicalName.lower(r[i]) }
+                p += 1 + n
+            }
+            return p
+        }
+        var r = rdata
+        switch type {
+        case 2, 5, 12: _ = lowerName(&r, from: 0)
+        case 15: if r.count > 2 { _ = lowerName(&r, from: 2) }
+        case 6: _ = lowerName(&r, from: lowerName(&r, from: 0))
+        default: break
+        }
+        return r
+    }
+}
+
+/// RRSIGs of a signed zone's previous version, by RRset content, so a reload re-signs only
+/// the RRsets that changed (or whose signatures come within the refresh margin) whatever
+/// the size of `DNSBL/ZoneSigner`'s bounded cache: unchanged RRsets keep their signature
+/// bytes, and an IXFR carries only the changed RRsets, their NSECs and signatures.
+/// Memory: about the signed zone's RRset content. Not thread-safe: one build at a time.
+public final class SignatureCarry: @unchecked Sendable {
+    struct Key: Hashable { var owner: [UInt8]; var type: UInt16; var ttl: UInt32; var rdatas: [[UInt8]] }
+    var entries: [Key: [[UInt8]]] = [:]
+    /// The signer the entries were made with and its DNSKEY RRset then: another signer, or
+    /// the same one with other keys, starts afresh.
+    var signer: ObjectIdentifier? = nil
+    var dnskeys: [[UInt8]] = []
+    /// The signer's ``ZoneSigner/keyGeneration`` then: signing keys changed, nothing is carried.
+    var generation = -1
+
+    public init() {}
+
+    /// RRsets whose signatures are kept.
+    public var count: Int { entries.count }
+}
+
+/// What one signed build did.
+public struct SigningFigures: Sendable, Hashable {
+    /// RRsets signed (each carries one RRSIG per signing key).
+    public var rrsets = 0
+    /// RRsets whose RRSIGs came from the previous version (``SignatureCarry``).
+    public var reused = 0
+    /// RRSIGs made for this build (the signer's counter moved by this much).
+    public var signaturesMade = 0
+    /// RRs written, RRSIG and NSEC included.
+    public var records = 0
+    public init() {}
+    /// The soonest RRSIG expiration in the zone, Unix seconds (serial arithmetic); nil when
+    /// nothing is signed.
+    public var soonestExpiration: UInt32? = nil
+}
+
+extension CanonicalZone {
+    /// The signed zone's records (RFC 4035 §2): the apex SOA and its RRSIGs first, then per
+    /// owner in canonical order each RRset followed by its RRSIGs (one per signing key, TTL
+    /// the RRset's, RFC 4034 §3), then the owner's NSEC (TTL min(SOA TTL, SOA MINIMUM),
+    /// RFC 9077 §3.2) and its RRSIGs. Signatures come from `reuse` when the same RRset was
+    /// signed for the previous version by the same signer and expires more than the refresh
+    /// margin from now, else from `signer` (its cache, else signed now); `reuse` then holds
+    /// this version's signatures. Needs an instance built with `keepRRsets`.
+    /// - Returns: what was signed and reused; `emit` gets every record (owner lower case).
+    @discardableResult
+    public func signedRecords(signer: ZoneSigner, reuse: SignatureCarry? = nil,
+                              emit: (ExportRecord) -> Void) -> SigningFigures {
+        var figures = SigningFigures()
+        let madeBefore = signer.signaturesMade
+        let now = signer.clock()
+        let margin = Int32(clamping: signer.validity.refreshMargin)
+        let old = reuse.flatMap { $0.signer == ObjectIdentifier(signer) && $0.dnskeys == signer.dnskeyRData && $0.generation == signer.keyGeneration ? $0.entries : nil } ?? [:]
+        var kept: [SignatureCarry.Key: [[UInt8]]] = [:]
+        if reuse != nil { kept.reserveCapacity(old.count) }
+        let nsecTTL = soa.map { r -> UInt32 in
+            // SOA MINIMUM: the RDATA's last 4 bytes.
+            let m = r.rdata.suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            return min(r.ttl, m)
+        } ?? 0
+
+        func sign(_ owner: [UInt8], _ set: RRset) {
+            for rd in set.rdatas {
+                emit(ExportRecord(owner: owner, type: set.type, ttl: set.ttl, rdata: rd))
+                figures.records += 1
+            }
+            let key = SignatureCarry.Key(owner: owner, type: set.type, ttl: set.ttl, rdatas: set.rdatas)
+            var sigs: [[UInt8]]
+            if let prior = old[key], !prior.isEmpty,
+               prior.allSatisfy({ Int32(bitPattern: Self.expiration($0) &- now) > margin }) {
+                sigs = prior
+                figures.reused += 1
+            } else {
+                sigs = signer.signatures(owner: owner, type: set.type, ttl: set.ttl, rdatas: set.rdatas)
+            }
+            if reuse != nil { kept[key] = sigs }
+            figures.rrsets += 1
+            for s in sigs {
+                emit(ExportRecord(owner: owner, type: DNSSECRecords.typeRRSIG, ttl: set.ttl, rdata: s))
+                figures.records += 1
+                let e = Self.expiration(s)
+                if let soonest = figures.soonestExpiration {
+                    if Int32(bitPattern: e &- soonest) < 0 { figures.soonestExpiration = e }
+                } else {
+                    figures.soonestExpiration = e
+                }
+            }
+        }
+
+        // AXFR starts with the SOA (RFC 5936 §2.2): the apex's SOA RRset goes first.
+        if let i = rrsets.first?.firstIndex(where: { $0.type == ExportType.soa }) { sign(apex, rrsets[0][i]) }
+        for (i, owner) in names.enumerated() {
+            for set in rrsets[i] where !(i == 0 && set.type == ExportType.soa) { sign(owner, set) }
+            sign(owner, RRset(type: DNSSECRecords.typeNSEC, ttl: nsecTTL, rdatas: [nsecRData(i)]))
+        }
+        if let reuse {
+            reuse.entries = kept
+            reuse.signer = ObjectIdentifier(signer)
+            reuse.dnskeys = signer.dnskeyRData
+            reuse.generation = signer.keyGeneration
+        }
+        figures.signaturesMade = signer.signaturesMade - madeBefore
+        return figures
+    }
+
+    /// The expiration field of RRSIG RDATA (bytes 8–11, RFC 4034 §3.1.5).
+    static func expiration(_ rrsig: [UInt8]) -> UInt32 {
+        guard rrsig.count >= 12 else { return 0 }
+        return UInt32(rrsig[8]) << 24 | UInt32(rrsig[9]) << 16 | UInt32(rrsig[10]) << 8 | UInt32(rrsig[11])
+    }
+}

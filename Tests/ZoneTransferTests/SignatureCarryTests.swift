@@ -1,0 +1,78 @@
+import DNSBL
+import DNSSEC
+import Foundation
+import PrefixStore
+import ServerTestSupport
+import Synchronization
+import Testing
+import ZoneExport
+import ZoneSource
+import ZoneTransfer
+
+/// `CanonicalZone.signedRecords`: the chain, the order, and which signatures a build reuses.
+@Suite("Signed zone records and the signatures a reload reuses")
+struct SignatureCarryTests {
+    /// An Ed25519 CSK for bl.example written by ldns-keygen 1.8.3.
+    static let key = "bl.example.\tIN\tDNSKEY\t257 3 15 LIK4G2huMM5gJI4rn8dMo58jwV4Mo9Hmg1b8MdjLOdE=\n"
+    static let secret = "Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\nPrivateKey: MutEC3rpllWCc8+99fwPeSmfc2nWcC1SNtRgZNqhpsI="
+
+    static func zone(_ extra: String = "") throws -> [StoreZone] {
+        let text = transferZone + "\n" + extra
+        let dir = try makeTempDirectory()
+        let path = dir + "/zone.txt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var options = CompileOptions()
+        options.force = true
+        let compiled = Compiler.compile([ZoneSpec(zone: "bl.example", type: "ip6trie", files: [path])], options: options)
+        try? FileManager.default.removeItem(atPath: dir)
+        return try Store(zones: compiled.zones).zones
+    }
+
+    @Test("SOA first, one NSEC per owner linking the canonical order back to the apex, an RRSIG per RRset; a second build reuses every signature, a build inside the refresh margin or with another signer re-signs all, a changed line re-signs only its RRsets and the neighbour's NSEC")
+    func reuse() throws {
+        let now = Atomic<UInt32>(1_800_000_000)
+        let k = try SigningKey(publicFile: "K.key", publicText: Self.key, privateFile: "K.private", privateText: Self.secret)
+        // A signature cache of one RRset: reuse must come from the carry, not the cache.
+        let signer = ZoneSigner(keys: [k], validity: SignatureValidity(lifetime: 14 * 86_400, refreshMargin: 7 * 86_400),
+                                cacheCapacity: 1, clock: { now.load(ordering: .relaxed) })
+        let apex = try #require(CanonicalName.parse("bl.example."))
+        let parts = try Self.zone()
+        let zone = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+        var records: [ExportRecord] = []
+        let carry = SignatureCarry()
+        let first = zone.signedRecords(signer: signer, reuse: carry) { records.append($0) }
+        #expect(records.first?.type == ExportType.soa)
+        #expect(first.reused == 0 && first.signaturesMade == first.rrsets && first.records == records.count)
+        let nsecs = records.filter { $0.type == DNSSECRecords.typeNSEC }
+        #expect(nsecs.map(\.owner) == zone.names)
+        for (i, n) in nsecs.enumerated() {
+            let next = zone.names[(i + 1) % zone.names.count]
+            #expect(Array(n.rdata.prefix(next.count)) == next)
+            #expect(n.ttl == 5)  // min(SOA TTL 3600, MINIMUM 5)
+        }
+        #expect(records.filter { $0.type == DNSSECRecords.typeRRSIG }.count == first.rrsets)
+        #expect(records.contains { $0.type == DNSSECRecords.typeDNSKEY && $0.owner == apex })
+
+        var again: [ExportRecord] = []
+        let second = zone.signedRecords(signer: signer, reuse: carry) { again.append($0) }
+        #expect(second.signaturesMade == 0 && second.reused == second.rrsets && again == records)
+
+        // One added line: its owners' RRsets, their NSECs and the predecessors' NSECs.
+        let changed = CanonicalZone(parts: try Self.zone("2001:db8:cd::/48 :127.0.0.9:added"), apex: apex,
+                                    dnskeys: signer.dnskeyRData, keepRRsets: true)
+        let third = changed.signedRecords(signer: signer, reuse: carry) { _ in }
+        // Per new owner: A, TXT and NSEC, plus at most one predecessor's NSEC.
+        let added = changed.count - zone.count
+        #expect(added > 0 && third.signaturesMade >= 3 * added && third.signaturesMade <= 4 * added, "\(third), \(added) new owners")
+        #expect(third.reused == third.rrsets - third.signaturesMade)
+
+        // Eight days later every signature is inside the seven-day margin: all made anew.
+        now.add(8 * 86_400, ordering: .relaxed)
+        let fourth = changed.signedRecords(signer: signer, reuse: carry) { _ in }
+        #expect(fourth.reused == 0 && fourth.signaturesMade == fourth.rrsets)
+        // Another signer (keys reloaded): nothing carried over.
+        let other = ZoneSigner(keys: [k], cacheCapacity: 1, clock: { now.load(ordering: .relaxed) })
+        let fifth = changed.signedRecords(signer: other, reuse: carry) { _ in }
+        #expect(fifth.reused == 0 && fifth.signaturesMade == fifth.rrsets)
+    }
+}
