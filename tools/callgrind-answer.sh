@@ -13,6 +13,11 @@
 #                 made them)
 #         dnssec-nocache  DO=1 with --dnssec-signature-cache 1: nearly every RRset signed
 #                 anew; prints the signatures made while counting (from /metrics)
+#         dnset   a domain list (DNSET_FILE, default the real phishing list
+#                 ../shared/realdata/blocklistproject-phishing-nl.txt, read in place) compiled
+#                 into a store and served as dnset zone dn.example with a $SOA; the names are
+#                 made from the list with a fixed seed as tools/compare-rbldnsd.sh --dnset makes
+#                 them: 1/3 listed, 1/3 a new label under a listed name, 1/3 not listed
 #   QUERIES  how many queries to count (default 4000)
 #
 # Serves the bundled zones/ with `--threads 1` under valgrind, collection toggled on the UDP
@@ -24,7 +29,7 @@
 # Needs valgrind, objcopy and python3. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec or dnssec-nocache}; n=${3:-4000}
+bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec, dnssec-nocache or dnset}; n=${3:-4000}
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -37,6 +42,38 @@ if [ "$mode" = aclkey ]; then
   { echo ":ignore"; for i in $(seq 1 999); do printf 'key%023d :pass\n' "$i"; done
     echo "dqskey0123456789abcdefghij :pass"; } >"$work/keys"
   extra=("bl.example:aclkey:$work/keys")
+fi
+zones=(bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie)
+: >"$work/names"
+if [ "$mode" = dnset ]; then
+  dfile=$(realpath "${DNSET_FILE:-../shared/realdata/blocklistproject-phishing-nl.txt}")
+  echo '$SOA 3600 ns1.example.net hostmaster.example.net 2026113001 600 300 86400 300' >"$work/soa"
+  "$work/prefixbl" compile "dn.example:dnset:$work/soa,$dfile" -o "$work/dn.store" >"$work/compile.log" 2>&1
+  zones=(--store "$work/dn.store")
+  # The recipe and seed of compare-rbldnsd.sh --dnset; the first $n + 200 names.
+  python3 - "$dfile" "$work/names" "$((n + 200))" <<'PY'
+import random, sys
+src, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = [l.strip() for l in open(src) if l.strip() and l[0] not in "#;:!.*$"]
+listed = set(names)
+rnd = random.Random(5782)
+def label(): return "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rnd.randint(3, 12)))
+qs = []
+for i in range(count):
+    n = rnd.choice(names)
+    k = i % 3
+    if k == 1:
+        n = label() + "." + n
+    elif k == 2:
+        n = label() + "." + n.split(".", 1)[-1] if "." in n else label() + "." + n
+        while n in listed:
+            n = label() + "." + n
+    q = n + ".dn.example"
+    if len(q) > 250:
+        q = names[0] + ".dn.example"
+    qs.append(q + "\n")
+open(out, "w").writelines(qs)
+PY
 fi
 signing=()
 mport=$((port + 1))
@@ -51,17 +88,22 @@ case "$mode" in
 esac
 valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*UDPServerC5serve*' \
   --callgrind-out-file="$work/cg.out" "$work/prefixbl" serve --threads 1 --listen "127.0.0.1:$port" \
-  bl.example:ip4set:zones/bl.example.ip4set bl.example:ip6trie:zones/bl.example.ip6trie "${extra[@]}" "${signing[@]}" \
+  "${zones[@]}" "${extra[@]}" "${signing[@]}" \
   >"$work/serve.log" 2>&1 &
 pid=$!
 cat >"$work/client.py" <<'PY'
 import os, socket, struct, sys, time
-step, port, mode, n, state = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+step, port, mode, n, state, namefile = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 names = ["10.2.0.192.bl.example", "2.0.0.127.bl.example", "1.0.0.127.bl.example",
          "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"]
 types = [1, 16, 1, 1]
 if mode == "aclkey":
     names = [n.replace(".bl.example", ".dqskey0123456789abcdefghij.bl.example") for n in names]
+if mode == "dnset":
+    # warm-up: the last 200 names; counted: the first n, each once
+    names = [l.strip() for l in open(namefile)]
+    names = names[n:] + names[:n] if step == "warm" else names[:n]
+    types = [1]
 def wire(name):
     return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 def query(i, cookie):
@@ -111,7 +153,7 @@ else:
     s.settimeout(2)
     print(send(s, addr, n, open(state, "rb").read()))
 PY
-python3 "$work/client.py" warm "$port" "$mode" "$n" "$work/cookie"
+python3 "$work/client.py" warm "$port" "$mode" "$n" "$work/cookie" "$work/names"
 signed() {
   [ ${#signing[@]} -gt 0 ] || { echo 0; return; }
   python3 - "$mport" <<'PY'
@@ -122,7 +164,7 @@ PY
 }
 callgrind_control -z "$pid" >/dev/null 2>&1
 before=$(signed)
-answered=$(python3 "$work/client.py" run "$port" "$mode" "$n" "$work/cookie")
+answered=$(python3 "$work/client.py" run "$port" "$mode" "$n" "$work/cookie" "$work/names")
 after=$(signed)
 kill -INT "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true

@@ -541,6 +541,7 @@ extension Responder {
                 return
             }
             var n = 0
+            var namesBelow = false  // dnset: a name below the QNAME is listed (RFC 8020)
             if let candidates = wildcardAddresses, !hide {
                 // The wildcard's RRset: the store answer of an address it stands for.
                 var i = 0
@@ -554,7 +555,7 @@ extension Responder {
                 if n == 0 { r.rcode = DNSRCode.servFail; return }
             } else {
                 n = hide ? 0 : zone.lookup(qa, hits, &render)
-                if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n) }  // dnset
+                if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n, listedBelow: &namesBelow) }  // dnset
             }
             if n > 0, r.dnssecOK, let s = signing {
                 // A signed answer is shared by every name below its wildcard: `$` renders the
@@ -568,7 +569,7 @@ extension Responder {
                 return
             }
             if (!hide && zone.hasDataBelow(qa)) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt)
-                || (!hide && !zone.names.isEmpty && zone.namesListedBelow(query, start: q.qnameOffset, end: apexAt)) {  // dnset
+                || namesBelow {  // dnset
                 negative(zone, baseAt, nx: false, &w, &r)
             } else {
                 negative(zone, baseAt, nx: true, &w, &r)

@@ -49,38 +49,36 @@ extension ServingZone {
     }
 
     /// Every dnset dataset listing the name `q[start..<end]` (rbldnsd's dnset rule,
-    /// ``PrefixStore/DomainTable/match(_:_:)``), appended to `hits` from `n` (capacity ≥ the
-    /// zone's dataset count).
+    /// ``PrefixStore/DomainTable/match(at:)``), appended to `hits` from `n` (capacity ≥ the
+    /// zone's dataset count). `listedBelow` is set when a dataset that does not list the name
+    /// lists some name strictly below it (RFC 8020: NODATA, not NXDOMAIN, if nothing else
+    /// answers); one binary search per dataset gives both.
     func lookupNames(_ q: UnsafeRawBufferPointer, start: Int, end: Int,
-                     _ hits: UnsafeMutableBufferPointer<Hit>, _ n: inout Int) {
+                     _ hits: UnsafeMutableBufferPointer<Hit>, _ n: inout Int, listedBelow: inout Bool) {
         var count = n
+        var below = false
         withNameKey(q, start: start, end: end) { key, len in
             guard len > 0 else { return }
             names.withUnsafeBufferPointer { sets in
                 for i in sets.indices {
-                    guard let m = sets[i].table.match(key, len) else { continue }
+                    let table = sets[i].table
+                    guard table.nameCount > 0 else { continue }
+                    let at = table.locate(key, len)
+                    guard let m = table.match(at: at) else {
+                        if !below { below = table.hasListedBelow(at: at, key, len) }
+                        continue
+                    }
                     let p = sets[i].valuePointer + Int(m.value)
                     var more = 0
                     while p[more].continues { more &+= 1 }
                     var h = Hit(a: p[0].a, txt: p[0].txt, ttl: sets[i].ttl, fromV4: false, more: more, next: p + 1)
-                    h.name = sets[i].table.key(m.entry)
+                    h.name = table.key(m.entry)
                     hits[count] = h
                     count &+= 1
                 }
             }
         }
         n = count
-    }
-
-    /// Whether a dnset dataset lists some name strictly below `q[start..<end]` (RFC 8020: the
-    /// name is then answered NODATA, not NXDOMAIN).
-    func namesListedBelow(_ q: UnsafeRawBufferPointer, start: Int, end: Int) -> Bool {
-        withNameKey(q, start: start, end: end) { key, len in
-            guard len > 0 else { return false }
-            return names.withUnsafeBufferPointer { sets in
-                for i in sets.indices where sets[i].table.hasListedBelow(key, len) { return true }
-                return false
-            }
-        }
+        if below { listedBelow = true }
     }
 }

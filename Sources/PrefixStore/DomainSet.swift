@@ -111,6 +111,12 @@ public enum DomainDecision: Equatable, Sendable {
 
 /// A dataset's name table, read in place: sorted keys (``DomainKey``) with, per name, the
 /// decision for the name itself and for the names below it. Lookups allocate nothing.
+///
+/// Besides the stored entries the reader keeps one derived array, built once at load from the
+/// validated keys (4 bytes per name, not part of the store): each entry's closest strict
+/// ancestor that has an entry. A lookup is then one binary search (keys compared eight bytes at
+/// a time, skipping the prefix both search bounds share with the key) followed by a walk up
+/// that chain, instead of one search per ancestor.
 public struct DomainTable: @unchecked Sendable {
     /// Entry records of ``entrySize`` bytes.
     @usableFromInline let entries: UnsafeRawPointer
@@ -118,14 +124,41 @@ public struct DomainTable: @unchecked Sendable {
     @usableFromInline let names: UnsafeRawPointer
     @usableFromInline let count: Int
     @usableFromInline let owner: AnyObject?
+    /// Per entry, the index of its closest strict ancestor with an entry, or ``noParent``
+    /// (filled by ``indexed()``).
+    @usableFromInline let parents: DomainParents
 
     static let entrySize = 20
     /// Value field meaning "no decision" and "excluded".
     @usableFromInline static let none: UInt32 = 0xFFFF_FFFF
     @usableFromInline static let excluded: UInt32 = 0xFFFF_FFFE
+    /// Parent index meaning "no ancestor has an entry".
+    @usableFromInline static let noParent: UInt32 = 0xFFFF_FFFF
 
+    /// A table over unvalidated bytes: only ``validate(_:namesLength:valueCount:maxKey:what:)``
+    /// may read it before ``indexed()``.
     init(entries: UnsafeRawPointer, names: UnsafeRawPointer, count: Int, owner: AnyObject?) {
         self.entries = entries; self.names = names; self.count = count; self.owner = owner
+        parents = DomainParents(count: count)
+    }
+
+    /// Fills the parent array from the keys (which must have been validated: ascending, each
+    /// inside the key bytes) and returns the table. O(total key bytes); allocates the stack of
+    /// the current ancestor chain (at most 127 entries).
+    func indexed() -> DomainTable {
+        var stack: [Int] = []
+        stack.reserveCapacity(128)
+        for i in 0..<count {
+            let k = key(i)
+            while let top = stack.last {
+                let a = key(top)
+                if a.count < k.count && memcmpBytes(a.baseAddress!, k.baseAddress!, a.count) == 0 { break }
+                stack.removeLast()
+            }
+            parents.pointer[i] = stack.last.map { UInt32($0) } ?? Self.noParent
+            stack.append(i)
+        }
+        return self
     }
 
     /// Number of distinct names.
@@ -137,10 +170,20 @@ public struct DomainTable: @unchecked Sendable {
     }
 
     @inlinable @inline(__always)
+    func keyLength(_ i: Int) -> Int {
+        Int(entries.load(fromByteOffset: i &* 20 &+ 16, as: UInt8.self))
+    }
+
+    @inlinable @inline(__always)
     public func key(_ i: Int) -> UnsafeRawBufferPointer {
-        let off = Int(u32(i, 0))
-        let len = Int(entries.load(fromByteOffset: i &* 20 &+ 16, as: UInt8.self))
-        return UnsafeRawBufferPointer(start: names + off, count: len)
+        UnsafeRawBufferPointer(start: names + Int(u32(i, 0)), count: keyLength(i))
+    }
+
+    /// Entry `i`'s closest strict ancestor with an entry, or -1.
+    @inlinable @inline(__always)
+    func parent(_ i: Int) -> Int {
+        let p = parents.pointer[i]
+        return p == Self.noParent ? -1 : Int(p)
     }
 
     @inlinable @inline(__always)
@@ -153,34 +196,89 @@ public struct DomainTable: @unchecked Sendable {
         (key(i), Self.decision(u32(i, 4)), Self.decision(u32(i, 8)))
     }
 
-    /// Compares entry `i`'s key with `k[0..<len]`: <0, 0, >0.
-    @inlinable @inline(__always)
-    func compare(_ i: Int, _ k: UnsafeRawPointer, _ len: Int) -> Int {
-        let e = key(i)
-        let m = min(e.count, len)
-        if m > 0 {
-            let r = memcmpBytes(e.baseAddress!, k, m)
-            if r != 0 { return r }
+    /// Where a key stands in the table, from one binary search: `index` is the first entry
+    /// whose key is ≥ the key, `exact` whether that entry's key is the key, and `ancestor` the
+    /// entry of the key's closest ancestor-or-self present in the table (-1 if none): `index`
+    /// itself when exact, else the closest strict ancestor.
+    public struct Location {
+        public let index: Int
+        public let exact: Bool
+        public let ancestor: Int
+        @inlinable init(index: Int, exact: Bool, ancestor: Int) {
+            self.index = index; self.exact = exact; self.ancestor = ancestor
         }
-        return e.count - len
     }
 
-    /// First entry whose key is ≥ `k[0..<len]`.
+    /// Locates the key `k[0..<len]` (``DomainKey``, `len` ≥ 1; table not empty).
+    ///
+    /// Binary search keeping the length of the prefix the key shares with the entries at both
+    /// bounds: every entry between them shares the shorter of the two, so each comparison
+    /// starts there, eight bytes at a time. The closest ancestor is then found from the entry
+    /// before the key: the ancestors of the key present in the table are ancestors-or-self of
+    /// that entry (every key between an ancestor and the key starts with the ancestor), so the
+    /// walk up its parent chain stops at the first entry no longer than the shared prefix.
     @inlinable
-    func lowerBound(_ k: UnsafeRawPointer, _ len: Int) -> Int {
+    public func locate(_ k: UnsafeRawPointer, _ len: Int) -> Location {
         var lo = 0, hi = count
+        var lcpLo = 0, lcpHi = 0
         while lo < hi {
             let m = (lo &+ hi) &>> 1
-            if compare(m, k, len) < 0 { lo = m &+ 1 } else { hi = m }
+            let e = names + Int(u32(m, 0))
+            let el = keyLength(m)
+            let lim = Swift.min(el, len)
+            let c = commonPrefix(e, k, from: Swift.min(lcpLo, lcpHi), lim)
+            let less = c < lim
+                ? e.load(fromByteOffset: c, as: UInt8.self) < k.load(fromByteOffset: c, as: UInt8.self)
+                : el < len
+            if less { lo = m &+ 1; lcpLo = c } else { hi = m; lcpHi = c }
         }
-        return lo
+        if lo < count && lcpHi == len && keyLength(lo) == len {
+            return Location(index: lo, exact: true, ancestor: lo)
+        }
+        var a = lo &- 1
+        while a >= 0 && keyLength(a) > lcpLo { a = parent(a) }
+        return Location(index: lo, exact: false, ancestor: a)
     }
 
-    /// The entry whose key is exactly `k[0..<len]`, or -1.
+    /// The first wildcard decision on the ancestor chain from entry `start` up (inclusive):
+    /// the value and its entry, or nil (none, or an exclusion first).
     @inlinable
-    func find(_ k: UnsafeRawPointer, _ len: Int) -> Int {
-        let i = lowerBound(k, len)
-        return i < count && compare(i, k, len) == 0 ? i : -1
+    func wildcard(from start: Int) -> (value: Int32, entry: Int)? {
+        var c = start
+        while c >= 0 {
+            let w = u32(c, 8)
+            if w == Self.excluded { return nil }
+            if w != Self.none { return (Int32(bitPattern: w), c) }
+            c = parent(c)
+        }
+        return nil
+    }
+
+    /// rbldnsd's dnset rule at a location: the name's own entry decides when it has one for
+    /// the name itself (an exclusion, or its values); otherwise the closest ancestor with a
+    /// wildcard decision (at least one label removed) decides.
+    @inlinable
+    public func match(at l: Location) -> (value: Int32, entry: Int)? {
+        if l.exact {
+            let x = u32(l.index, 4)
+            if x == Self.excluded { return nil }
+            if x != Self.none { return (Int32(bitPattern: x), l.index) }
+            return wildcard(from: parent(l.index))
+        }
+        return wildcard(from: l.ancestor)
+    }
+
+    /// Whether some name strictly below the located name is listed: an entry below it with a
+    /// value (for itself or its subdomains; found through the next-listed index), or a
+    /// wildcard decision at the name or above it that lists its children (RFC 8020).
+    @inlinable
+    public func hasListedBelow(at l: Location, _ k: UnsafeRawPointer, _ len: Int) -> Bool {
+        let i = l.exact ? l.index &+ 1 : l.index
+        if i < count {
+            let j = Int(u32(i, 12))
+            if j < count && keyLength(j) > len && memcmpBytes(names + Int(u32(j, 0)), k, len) == 0 { return true }
+        }
+        return wildcard(from: l.ancestor) != nil
     }
 
     /// rbldnsd's dnset lookup of the name whose key is `k[0..<len]` (``DomainKey``): the name's
@@ -189,34 +287,7 @@ public struct DomainTable: @unchecked Sendable {
     /// decides. Returns the value index and the deciding entry, or nil (not listed).
     @inlinable
     public func match(_ k: UnsafeRawPointer, _ len: Int) -> (value: Int32, entry: Int)? {
-        if count == 0 || len == 0 { return nil }
-        let i = find(k, len)
-        if i >= 0 {
-            let x = u32(i, 4)
-            if x == Self.excluded { return nil }
-            if x != Self.none { return (Int32(bitPattern: x), i) }
-        }
-        return wildcard(k, len - 1)
-    }
-
-    /// The closest wildcard decision at or above the key prefix ending before `limit`:
-    /// ancestors whose key is `k[0..<p]` with `p ≤ limit` and `k[p-1]` a terminator, longest
-    /// first.
-    @inlinable
-    func wildcard(_ k: UnsafeRawPointer, _ limit: Int) -> (value: Int32, entry: Int)? {
-        var p = limit
-        while p > 0 {
-            if k.load(fromByteOffset: p &- 1, as: UInt8.self) == 0 {
-                let j = find(k, p)
-                if j >= 0 {
-                    let w = u32(j, 8)
-                    if w == Self.excluded { return nil }
-                    if w != Self.none { return (Int32(bitPattern: w), j) }
-                }
-            }
-            p &-= 1
-        }
-        return nil
+        count == 0 || len == 0 ? nil : match(at: locate(k, len))
     }
 
     /// The decision for the names directly below the name with key `k[0..<len]` that have no
@@ -224,7 +295,7 @@ public struct DomainTable: @unchecked Sendable {
     /// wildcard `*.name` must answer in an exported zone).
     @inlinable
     public func childMatch(_ k: UnsafeRawPointer, _ len: Int) -> (value: Int32, entry: Int)? {
-        count == 0 || len == 0 ? nil : wildcard(k, len)
+        count == 0 || len == 0 ? nil : wildcard(from: locate(k, len).ancestor)
     }
 
     /// Whether some name strictly below the name with key `k[0..<len]` is listed: an entry
@@ -233,18 +304,20 @@ public struct DomainTable: @unchecked Sendable {
     /// or an excluded name with listed descendants, answered NODATA).
     @inlinable
     public func hasListedBelow(_ k: UnsafeRawPointer, _ len: Int) -> Bool {
-        if count == 0 || len == 0 { return false }
-        var i = lowerBound(k, len)
-        if i < count && compare(i, k, len) == 0 { i &+= 1 }
-        if i < count {
-            let j = Int(u32(i, 12))
-            if j < count {
-                let e = key(j)
-                if e.count > len && memcmpBytes(e.baseAddress!, k, len) == 0 { return true }
-            }
-        }
-        return wildcard(k, len) != nil
+        count == 0 || len == 0 ? false : hasListedBelow(at: locate(k, len), k, len)
     }
+}
+
+/// The derived parent array of a ``DomainTable`` (heap memory owned by the table's value).
+@usableFromInline final class DomainParents: @unchecked Sendable {
+    @usableFromInline let pointer: UnsafeMutablePointer<UInt32>
+
+    init(count: Int) {
+        pointer = .allocate(capacity: Swift.max(count, 1))
+        pointer.initialize(repeating: DomainTable.noParent, count: Swift.max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
 }
 
 @inlinable @inline(__always)
@@ -256,6 +329,23 @@ func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int 
         i &+= 1
     }
     return 0
+}
+
+/// Length of the common prefix of `a[0..<m]` and `b[0..<m]`, known to be at least `s`; eight
+/// bytes per step, reading no byte at or past `m`.
+@inlinable @inline(__always)
+func commonPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, from s: Int, _ m: Int) -> Int {
+    var i = s
+    while i &+ 8 <= m {
+        let x = a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        if x != 0 { return i &+ (x.littleEndian.trailingZeroBitCount &>> 3) }
+        i &+= 8
+    }
+    while i < m {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return i }
+        i &+= 1
+    }
+    return m
 }
 
 /// Builds a dataset's name table from ``DomainEntry`` lines.
@@ -471,10 +561,11 @@ extension StoreReader {
             end = o + sizes[k]
         }
         guard (n == 0) == (namesLength == 0) else { throw layoutError("\(what) has names without key bytes or key bytes without names") }
-        let dt = DomainTable(entries: mem.base + offs[0], names: mem.base + offs[1], count: n, owner: mem)
+        let raw = DomainTable(entries: mem.base + offs[0], names: mem.base + offs[1], count: n, owner: mem)
         // Whole names (apex, subzone, key) stay within 255 bytes: key length + subzone + apex.
-        try DomainTable.validate(dt, namesLength: namesLength, valueCount: vCount,
+        try DomainTable.validate(raw, namesLength: namesLength, valueCount: vCount,
                                  maxKey: max(0, 255 - apexLength - subzone.count), what: what)
+        let dt = raw.indexed()
         let counted = (0..<n).filter { dt.u32($0, 4) < DomainTable.excluded || dt.u32($0, 8) < DomainTable.excluded }.count
         guard counted == listed else { throw layoutError("\(what) has \(counted) listed names, header says \(listed)") }
         let dsValues = Array(values[vFirst..<(vFirst + vCount)])

@@ -8,7 +8,8 @@ import PrefixStore
 /// - `key` — the current default for keys (see below);
 /// - `key :pass` (or `:accept`), `key :ignore` (or `:blackhole`), `key :refuse`, `key :empty`;
 ///   `=word` instead of `:word` takes the keywords only; the value may follow the key without
-///   a space (`key:pass`, `key=pass`);
+///   a space (`key:pass`, `key=pass`); a keyword ends at a `:`, a blank or a comment, and what
+///   follows it is ignored (`key :refuse:text`, `key=ignore extra`), as the fork reads them;
 /// - `key :A:TXT`, `key :A` or `key TXT` — a forced answer: every full address name queried
 ///   with the key is listed with that A (`N` = 127.0.0.N, or a dotted address in 127.0.0.0/8)
 ///   and TXT (`$` = the client's address).
@@ -58,7 +59,12 @@ struct AclKeyParser {
                 return nil
             }
             let a = octets.count == 1 ? 0x7F00_0000 | octets[0]! : octets.reduce(0) { $0 << 8 | $1! }
-            guard a >> 24 == 127, a != 0x7F00_0000 else {
+            guard a != 0x7F00_0000, a != 0 else {
+                // rbldnsd's "invalid A RR": `:0` (127.0.0.0) or `:0.0.0.0` is no answer.
+                meta.skip(.valueOutOfRange, "invalid aclkey A value '\(aText)': \(ipv4Text(a)) is not an answer address")
+                return nil
+            }
+            guard a >> 24 == 127 else {
                 meta.skip(.valueOutOfRange, "aclkey answer \(ipv4Text(a)) is outside 127.0.0.0/8")
                 return nil
             }

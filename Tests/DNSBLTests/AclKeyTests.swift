@@ -191,6 +191,22 @@ import TestSupport
         #expect(value(d, "k") == ListingValue(a: ACLAction.pass.rawValue, txt: nil))
     }
 
+    /// What the rspamd fork does with these lines: a keyword ends at `:`, a blank or a
+    /// comment and the rest of the line is ignored (accepted, no warning); `:0` is its
+    /// "invalid A RR" (skipped), not an address outside 127.0.0.0/8.
+    @Test func trailingTextAfterAKeywordAndAZeroAnswerAsTheFork() throws {
+        let (d, diags) = try dataset("k4 :refuse:txt\nk5=ignore extra\nk7 :pass # why\nk6 :0\nk8 :0.0.0.0\n")
+        #expect(value(d, "k4") == ListingValue(a: ACLAction.refuse.rawValue, txt: nil))
+        #expect(value(d, "k5") == ListingValue(a: ACLAction.ignore.rawValue, txt: nil))
+        #expect(value(d, "k7") == ListingValue(a: ACLAction.pass.rawValue, txt: nil))
+        #expect(value(d, "k6") == nil && value(d, "k8") == nil)
+        let skips = diags.filter { $0.severity == .warning && $0.message.hasSuffix("; line skipped") }
+        #expect(skips.map { $0.line! } == [4, 5], "\(diags)")
+        #expect(skips.allSatisfy { $0.message.contains("invalid aclkey A value") && !$0.message.contains("outside") }, "\(diags)")
+        #expect(skips.first?.message.contains("'0': 127.0.0.0 is not an answer address") == true, "\(diags)")
+        #expect(d.skippedLines == 2)
+    }
+
     @Test func badLinesAreSkippedWithFileAndLine() throws {
         let text = """
             good :pass

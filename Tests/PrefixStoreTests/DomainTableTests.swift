@@ -70,6 +70,97 @@ struct DomainTableTests {
         #expect(DomainKey.text(key: key) == "example.com")
     }
 
+    /// The one-search lookup (shared-prefix skipping, eight bytes per step, the derived parent
+    /// chain) against a slow reference that scans every entry, on large random tables whose
+    /// keys share long prefixes (labels that are prefixes of each other, chains 7 deep): every
+    /// stored name, a child of each, their ancestors and random names.
+    @Test func oneSearchLookupsMatchALinearScan() throws {
+        var rng = SplitMix64(seed: 0x0DE5_E7FA)
+        let alphabet = ["a", "aa", "aaaaaaa", "aaaaaaaa", "aaaaaaaab", "aaaaaaaaaaaaaaaaaaaaaaaa", "b", "com",
+                        "example", "examplf", "0123456789abcdef0123456789abcdef01234567", "xn--bcher-kva", "_x"]
+        for round in 0..<8 {
+            var doms: [DomainEntry] = []
+            for i in 0..<Int(rng.next() % 1500 + 1) {
+                let depth = Int(rng.next() % 7) + 1
+                let name = (0..<depth).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined(separator: ".")
+                let value: Int32 = rng.next() % 5 == 0 ? PrefixEntry.exclusion : Int32(rng.next() % 3)
+                guard labels(name).count <= 200 else { continue }  // whole names stay within 255 bytes
+                doms.append(DomainEntry(name: labels(name), wildcard: rng.next() % 2 == 0, value: value, origin: UInt32(i)))
+            }
+            var d = DatasetInput(name: "dnset:t", type: "dnset", family: .ipv4, ttl: 300,
+                                 values: (0..<3).map { ListingValue(a: 0x7F00_0002 + UInt32($0), txt: nil) }, entries: [])
+            d.domains = doms
+            var z = domainZone()
+            z.datasets = [d]
+            let s = try Store(zones: [z])
+            let t = try #require(s.zones.first?.datasets.first?.domains)
+            // The reference: per key, the decision of each array (an exclusion wins).
+            var table: [[UInt8]: (exact: DomainDecision, wild: DomainDecision)] = [:]
+            for e in doms {
+                let k = DomainKey.key(labels: e.name)!
+                var r = table[k] ?? (.none, .none)
+                let new: DomainDecision = e.isExclusion ? .excluded : .value(e.value)
+                if e.wildcard { if r.wild != .excluded { r.wild = new } } else { if r.exact != .excluded { r.exact = new } }
+                table[k] = r
+            }
+            // Each name has at most one value per array here unless repeated: compare listed or not
+            // and the deciding entry's key (value runs are the builder's business).
+            func ancestors(_ k: [UInt8]) -> [[UInt8]] {  // strict, longest first
+                var out: [[UInt8]] = []
+                var p = k.count - 1
+                while p > 0 { if k[p - 1] == 0 { out.append(Array(k[0..<p])) }; p -= 1 }
+                return out
+            }
+            func wildAtOrAbove(_ k: [UInt8]) -> [UInt8]? {
+                for a in [k] + ancestors(k) {
+                    switch table[a]?.wild ?? .none {
+                    case .excluded: return nil
+                    case .value: return a
+                    case .none: continue
+                    }
+                }
+                return nil
+            }
+            func refMatch(_ k: [UInt8]) -> [UInt8]? {
+                switch table[k]?.exact ?? .none {
+                case .excluded: return nil
+                case .value: return k
+                case .none: return ancestors(k).isEmpty ? nil : wildAtOrAbove(ancestors(k)[0])
+                }
+            }
+            func refBelow(_ k: [UInt8]) -> Bool {
+                let listedBelow = table.contains { key, r in
+                    key.count > k.count && key.starts(with: k)
+                        && ({ if case .value = r.exact { return true }; if case .value = r.wild { return true }; return false })()
+                }
+                return listedBelow || wildAtOrAbove(k) != nil
+            }
+            var queries: Set<[UInt8]> = []
+            for k in table.keys {
+                queries.insert(k)
+                queries.insert(k + Array("zz".utf8) + [0])
+                for a in ancestors(k) { queries.insert(a) }
+            }
+            for _ in 0..<300 {
+                let depth = Int(rng.next() % 8) + 1
+                let name = (0..<depth).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined(separator: ".")
+                queries.insert(DomainKey.key(labels: labels(name))!)
+            }
+            for q in queries {
+                q.withUnsafeBytes { b in
+                    let k = b.baseAddress!, n = b.count
+                    let m = t.match(k, n).map { Array(t.key($0.entry)) }
+                    #expect(m == refMatch(q), "round \(round) \(DomainKey.text(key: b)): match")
+                    #expect(t.hasListedBelow(k, n) == refBelow(q), "round \(round) \(DomainKey.text(key: b)): listed below")
+                    #expect(t.childMatch(k, n).map { Array(t.key($0.entry)) } == wildAtOrAbove(q),
+                            "round \(round) \(DomainKey.text(key: b)): child match")
+                    let at = t.locate(k, n)
+                    #expect(at.exact == (table[q] != nil), "round \(round) \(DomainKey.text(key: b)): exact")
+                }
+            }
+        }
+    }
+
     @Test func keysSortCanonically() {
         let names = ["a.example", "example", "b.a.example", "z.example", "xn--bcher-kva.example", "A-.example"]
         let keys = names.map { DomainKey.key(labels: labels($0.lowercased()))! }
