@@ -8,7 +8,7 @@ struct SignedZone: Sendable {
     let view: any SignedZoneView
     /// NSEC TTL: min(SOA TTL, SOA MINIMUM) (RFC 9077 §3.2, RFC 4034 §4).
     let nsecTTL: UInt32
-    /// DNSKEY TTL: the SOA's TTL.
+    /// DNSKEY TTL: the SOA's TTL (also the original TTL of the SOA's RRSIG in every answer).
     let dnskeyTTL: UInt32
 }
 
@@ -75,9 +75,11 @@ extension Responder {
         var an: UInt16 = 0, ns: UInt16 = 0
         var ok = true
 
-        func putSigs(owner: [UInt8], pointer: Int?, type: UInt16, ttl: UInt32, rdatas: [[UInt8]], signedAs: [UInt8],
-                     count: inout UInt16) {
-            for sig in signer.signatures(owner: signedAs, type: type, ttl: ttl, rdatas: rdatas) where ok {
+        // `originalTTL`: the RRset's TTL in the signed zone (RFC 4034 §3.1.4), which the RRSIG
+        // covers; `ttl`: the TTL written, lower for the SOA of a negative answer (RFC 2308 §3).
+        func putSigs(owner: [UInt8], pointer: Int?, type: UInt16, ttl: UInt32, originalTTL: UInt32? = nil,
+                     rdatas: [[UInt8]], signedAs: [UInt8], count: inout UInt16) {
+            for sig in signer.signatures(owner: signedAs, type: type, ttl: originalTTL ?? ttl, rdatas: rdatas) where ok {
                 ok = Self.put(owner: owner, pointer: pointer, type: DNSSECRecords.typeRRSIG, ttl: ttl, rdata: sig, &w)
                 count += 1
             }
@@ -88,7 +90,10 @@ extension Responder {
                 var j = i
                 while j < list.count && list[j].type == list[i].type { j += 1 }
                 for k in i..<j where ok { ok = w.bytes(list[k].raw); count += 1 }
-                putSigs(owner: [], pointer: pointer, type: list[i].type, ttl: list[i].ttl,
+                // The SOA of a negative answer carries min(SOA TTL, MINIMUM); its RRSIG is the
+                // zone's, made over the SOA's own TTL (as NSD serving the signed export sends it).
+                let original = list[i].type == DNSType.soa ? z.dnskeyTTL : list[i].ttl
+                putSigs(owner: [], pointer: pointer, type: list[i].type, ttl: list[i].ttl, originalTTL: original,
                         rdatas: list[i..<j].map(\.rdata), signedAs: signedAs, count: &count)
                 i = j
             }
