@@ -130,7 +130,46 @@ def run(host, port, workload, n, zone, seed, nets, want_ad):
     return 0
 
 
+def question_key(m):
+    i = 12
+    while i < len(m) and m[i] != 0:
+        i += m[i] + 1
+    return m[:2] + m[12:i + 5]
+
+
+def proxy(listen_host, listen_port, up_port, count_file):
+    """A UDP relay in front of NSD (which has no query log): counts the queries it forwards,
+    writing the count to count_file after each one."""
+    import select
+    down = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    down.bind((listen_host, listen_port))
+    up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    waiting, n = {}, 0
+    while True:
+        ready, _, _ = select.select([down, up], [], [])
+        if down in ready:
+            m, client = down.recvfrom(65535)
+            waiting[question_key(m)] = client
+            up.sendto(m, ("127.0.0.1", up_port))
+            n += 1
+            with open(count_file, "w") as f:
+                f.write(f"{n}\n")
+        if up in ready:
+            m, _ = up.recvfrom(65535)
+            # The answer echoes the ID and the question (case kept): match on both.
+            client = waiting.pop(question_key(m), None)
+            if client is None:
+                for k in list(waiting):
+                    if k[:2] == m[:2]:
+                        client = waiting.pop(k); break
+            if client:
+                down.sendto(m, client)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "proxy":
+        proxy(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        sys.exit(0)
     if sys.argv[1] == "check":
         sys.exit(0 if check(read_lists(sys.argv[2:])) else 1)
     args = [a for a in sys.argv[2:] if a != "--ad"]
