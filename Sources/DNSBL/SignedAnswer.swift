@@ -14,7 +14,7 @@ struct SignedZone: Sendable {
     let view: any SignedZoneView
     /// NSEC TTL: min(SOA TTL, SOA MINIMUM) (RFC 9077 §3.2, RFC 4034 §4).
     let nsecTTL: UInt32
-    /// DNSKEY TTL: the SOA's TTL.
+    /// DNSKEY TTL: the SOA's TTL (also the original TTL of the SOA's RRSIG in every answer).
     let dnskeyTTL: UInt32
     /// `view` when it is the store's: its proofs allocate nothing (``StoreZoneView/wireProof(_:)``).
     let storeView: StoreZoneView?
@@ -277,7 +277,10 @@ extension Responder {
             }
         }
         // The RRSIGs of the RRset whose key `k` holds, from the cache or the signer.
-        func putSigs(_ k: KeyWriter, pointer: Int?, owner: NameBuffer?, type: UInt16, ttl: UInt32, count: inout UInt16) {
+        // `ttl`: the TTL written; `originalTTL`: the RRset's TTL in the signed zone, which the
+        // RRSIG covers (RFC 4034 §3.1.4) — higher for the SOA of a negative answer (RFC 2308 §3).
+        func putSigs(_ k: KeyWriter, pointer: Int?, owner: NameBuffer?, type: UInt16, ttl: UInt32, originalTTL: UInt32? = nil,
+                     count: inout UInt16) {
             guard ok else { return }
             let bytes = k.bytes
             let hash = fnv1a(bytes)
@@ -310,7 +313,7 @@ extension Responder {
                 rdatas.append(Array(bytes[(at + 2)..<(at + 2 + n)]))
                 at += 2 + n
             }
-            let copy = signer.signaturesForCopy(owner: signedAs, type: type, ttl: ttl, rdatas: rdatas)
+            let copy = signer.signaturesForCopy(owner: signedAs, type: type, ttl: originalTTL ?? ttl, rdatas: rdatas)
             let sigs = copy.rrsigs
             if !sigs.isEmpty {
                 z.rrsigs.store(hash, RRSIGWireCache.Entry(key: Array(bytes), rrsigs: sigs, until: copy.refreshAt,
@@ -331,9 +334,12 @@ extension Responder {
                     count += 1
                 }
                 var k = KeyWriter(keyBuf)
-                begin(&k, signedAs, type: rrs[i].type, ttl: rrs[i].ttl)
+                // The SOA of a negative answer carries min(SOA TTL, MINIMUM); its RRSIG is the
+                // zone's, made over the SOA's own TTL (as NSD serving the signed export sends it).
+                let original = rrs[i].type == DNSType.soa ? z.dnskeyTTL : rrs[i].ttl
+                begin(&k, signedAs, type: rrs[i].type, ttl: original)
                 for x in i..<j { canonicalRData(&k, rrs[x]) }
-                putSigs(k, pointer: pointer, owner: nil, type: rrs[i].type, ttl: rrs[i].ttl, count: &count)
+                putSigs(k, pointer: pointer, owner: nil, type: rrs[i].type, ttl: rrs[i].ttl, originalTTL: original, count: &count)
                 i = j
             }
         }
