@@ -122,13 +122,38 @@ public final class TransferPrebuildService: Service, Sendable {
         self.holder = holder; self.transfer = transfer
     }
 
-    /// Prebuilds after every swap until graceful shutdown.
+    /// Prebuilds the signed zones at start (signing a large zone takes long enough for a
+    /// secondary's first AXFR to time out), then after every swap until graceful shutdown.
     public func run() async throws {
+        transfer.prebuildSigned(holder.load())
         await holder.watch { _, now in transfer.prebuild(now) }
     }
 }
 
 extension TransferResponder {
+    /// Builds, on a background thread, the transfer of every zone `snapshot` signs, so the first
+    /// AXFR after a start finds it ready.
+    func prebuildSigned(_ snapshot: Snapshot) {
+        let responder = snapshot.responder
+        let apexes = Set(responder.signers.map(\.apex))
+        var names: [[UInt8]] = []
+        for z in responder.stores.flatMap(\.zones) {
+            let apex = z.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+            if apexes.contains(apex) && !names.contains(z.name) { names.append(z.name) }
+        }
+        if names.isEmpty { return }
+        ThreadJob { [self, names] in
+            for name in names {
+                let parts = responder.stores.flatMap(\.zones).filter { $0.name == name }
+                let started = ContinuousClock.now
+                _ = build(parts, snapshot: snapshot)
+                logger.info("transfer prebuilt", metadata: [
+                    "zone": "\(zoneText(name))", "serial": "\(parts[0].soa.serial)",
+                    "took": "\(ContinuousClock.now - started)", "why": "signed zone at start"])
+            }
+        }.start()
+    }
+
     /// Builds, on a background thread, the bodies of `snapshot`'s zones that have versions in
     /// the history and a serial the newest of them does not have.
     func prebuild(_ snapshot: Snapshot) {
@@ -226,6 +251,7 @@ extension TransferResponder {
         }
         return { [logger] emit in
             let started = ContinuousClock.now
+            firstSignedSerial.withLock { f in if f[zone.name] == nil { f[zone.name] = zone.soa.serial } }
             let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
             let f = signed.signedRecords(signer: signer, reuse: carry, emit: emit)
             let left = f.soonestExpiration.map { Int(Int32(bitPattern: $0 &- signer.clock())) }
@@ -285,6 +311,10 @@ extension TransferResponder {
             return (packChunks([soa.wire]), .current)
         }
         guard let old = history.version(zone: zone.name, serial: clientSerial) else { return nil }
+        // A signed zone's first version after a start holds this process's signatures under a
+        // serial a secondary may hold with the previous process's: one serial, two contents
+        // (RFC 1995 §1). No difference from it can be trusted; the zone goes whole.
+        if let first = firstSignedSerial.withLock({ $0[zone.name] }), first == clientSerial { return nil }
         if let hit = history.cachedAnswer(zone: zone.name, from: clientSerial, snapshot: snapshot) {
             return (hit, .incremental)
         }
