@@ -113,10 +113,11 @@ public enum DomainDecision: Equatable, Sendable {
 /// decision for the name itself and for the names below it. Lookups allocate nothing.
 ///
 /// Besides the stored entries the reader keeps one derived array, built once at load from the
-/// validated keys (4 bytes per name, not part of the store): each entry's closest strict
-/// ancestor that has an entry. A lookup is then one binary search (keys compared eight bytes at
-/// a time, skipping the prefix both search bounds share with the key) followed by a walk up
-/// that chain, instead of one search per ancestor.
+/// validated keys (4.5 bytes per name, not part of the store): each entry's closest strict
+/// ancestor that has an entry, and the first eight key bytes of every 16th entry. A lookup is
+/// then one binary search (narrowed by those samples, keys compared eight bytes at a time,
+/// skipping the prefix both search bounds share with the key) followed by a walk up the
+/// ancestor chain, instead of one search per ancestor.
 public struct DomainTable: @unchecked Sendable {
     /// Entry records of ``entrySize`` bytes.
     @usableFromInline let entries: UnsafeRawPointer
@@ -157,8 +158,25 @@ public struct DomainTable: @unchecked Sendable {
             }
             parents.pointer[i] = stack.last.map { UInt32($0) } ?? Self.noParent
             stack.append(i)
+            if i % Self.sampleStride == 0 { parents.samples[i / Self.sampleStride] = Self.prefix8(k.baseAddress!, k.count) }
         }
         return self
+    }
+
+    /// Every `sampleStride`-th entry's first eight key bytes are kept in a small array (0.5
+    /// bytes per name) that a search narrows with first, so the search of the entries and key
+    /// bytes themselves (two places in memory per step) covers a few dozen entries.
+    @usableFromInline static let sampleStride = 16
+
+    /// The first eight bytes of a key as a big-endian number, zero-padded: keys in table order
+    /// have non-decreasing prefixes.
+    @inlinable @inline(__always)
+    static func prefix8(_ p: UnsafeRawPointer, _ len: Int) -> UInt64 {
+        if len >= 8 { return UInt64(bigEndian: p.loadUnaligned(as: UInt64.self)) }
+        var v: UInt64 = 0
+        var i = 0
+        while i < len { v |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) &<< UInt64(56 &- 8 &* i); i &+= 1 }
+        return v
     }
 
     /// Number of distinct names.
@@ -211,7 +229,8 @@ public struct DomainTable: @unchecked Sendable {
 
     /// Locates the key `k[0..<len]` (``DomainKey``, `len` ≥ 1; table not empty).
     ///
-    /// Binary search keeping the length of the prefix the key shares with the entries at both
+    /// The sampled prefixes first bound the range (``sampleStride``); then a binary search
+    /// keeping the length of the prefix the key shares with the entries at both
     /// bounds: every entry between them shares the shorter of the two, so each comparison
     /// starts there, eight bytes at a time. The closest ancestor is then found from the entry
     /// before the key: the ancestors of the key present in the table are ancestors-or-self of
@@ -219,7 +238,18 @@ public struct DomainTable: @unchecked Sendable {
     /// walk up its parent chain stops at the first entry no longer than the shared prefix.
     @inlinable
     public func locate(_ k: UnsafeRawPointer, _ len: Int) -> Location {
-        var lo = 0, hi = count
+        // The samples bound the answer: an entry whose prefix is below the key's is below the
+        // key, one whose prefix is above it is above the key.
+        let q8 = Self.prefix8(k, len)
+        let samples = parents.samples
+        let sn = parents.sampleCount
+        var below = 0, s = sn  // samples below q8: [0, below)
+        while below < s { let m = (below &+ s) &>> 1; if samples[m] < q8 { below = m &+ 1 } else { s = m } }
+        var upTo = below; s = sn  // samples at most q8: [0, upTo)
+        while upTo < s { let m = (upTo &+ s) &>> 1; if samples[m] <= q8 { upTo = m &+ 1 } else { s = m } }
+        let lo0 = below > 0 ? (below &- 1) &* Self.sampleStride &+ 1 : 0
+        var lo = lo0
+        var hi = upTo < sn ? upTo &* Self.sampleStride : count
         var lcpLo = 0, lcpHi = 0
         while lo < hi {
             let m = (lo &+ hi) &>> 1
@@ -236,6 +266,9 @@ public struct DomainTable: @unchecked Sendable {
             return Location(index: lo, exact: true, ancestor: lo)
         }
         var a = lo &- 1
+        if a >= 0 && lo == lo0 {  // the search never compared entry lo - 1
+            lcpLo = commonPrefix(names + Int(u32(a, 0)), k, from: 0, Swift.min(keyLength(a), len))
+        }
         while a >= 0 && keyLength(a) > lcpLo { a = parent(a) }
         return Location(index: lo, exact: false, ancestor: a)
     }
@@ -308,16 +341,23 @@ public struct DomainTable: @unchecked Sendable {
     }
 }
 
-/// The derived parent array of a ``DomainTable`` (heap memory owned by the table's value).
+/// What a ``DomainTable`` derives at load: the parent array and the sampled key prefixes (heap
+/// memory owned by the table's value).
 @usableFromInline final class DomainParents: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutablePointer<UInt32>
+    /// The sampled key prefixes (``DomainTable/sampleStride``).
+    @usableFromInline let samples: UnsafeMutablePointer<UInt64>
+    @usableFromInline let sampleCount: Int
 
     init(count: Int) {
         pointer = .allocate(capacity: Swift.max(count, 1))
         pointer.initialize(repeating: DomainTable.noParent, count: Swift.max(count, 1))
+        sampleCount = (count + DomainTable.sampleStride - 1) / DomainTable.sampleStride
+        samples = .allocate(capacity: Swift.max(sampleCount, 1))
+        samples.initialize(repeating: 0, count: Swift.max(sampleCount, 1))
     }
 
-    deinit { pointer.deallocate() }
+    deinit { pointer.deallocate(); samples.deallocate() }
 }
 
 @inlinable @inline(__always)
