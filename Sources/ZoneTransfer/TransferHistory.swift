@@ -249,9 +249,9 @@ extension TransferResponder {
             if let k = c[apex] { return k }
             let k = SignatureCarry(); c[apex] = k; return k
         }
+        firstSignedSerial.withLock { f in if f[zone.name] == nil { f[zone.name] = zone.soa.serial } }
         return { [logger] emit in
             let started = ContinuousClock.now
-            firstSignedSerial.withLock { f in if f[zone.name] == nil { f[zone.name] = zone.soa.serial } }
             let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
             let f = signed.signedRecords(signer: signer, reuse: carry, emit: emit)
             let left = f.soonestExpiration.map { Int(Int32(bitPattern: $0 &- signer.clock())) }
