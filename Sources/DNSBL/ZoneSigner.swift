@@ -35,6 +35,10 @@ public struct SignatureValidity: Sendable, Hashable {
 /// the others everything else; otherwise (one key, a CSK, or keys all of one kind) every
 /// active key signs every RRset. A key published but not active (ZSK pre-publication) is in
 /// the DNSKEY RRset and signs nothing. ``replaceKeys(_:)`` installs a re-read key set.
+/// When timing leaves no key published or none active (every Delete passed while serving),
+/// the keys published last stay published and the keys active last sign on
+/// (``KeyState/noPublishedKey``, ``KeyState/noActiveKey``): a key that signs is always in
+/// the DNSKEY RRset, and the DNSKEY RRset is never empty.
 ///
 /// Re-signing: a signature is served from the cache while it expires more than the refresh
 /// margin from now; ``resignDue(limit:)`` (the daemon's background task) re-signs, before they
@@ -117,6 +121,9 @@ public final class ZoneSigner: Sendable {
         public var nextBoundary: Int64
         /// No key is active now: the last active keys sign on (logged by the daemon).
         public var noActiveKey: Bool
+        /// No key is published now: the last published keys stay published (logged by the
+        /// daemon). The zone never serves an empty DNSKEY RRset.
+        public var noPublishedKey = false
         /// Bumped whenever the published keys, the signing keys or ``noActiveKey`` change
         /// (for whoever logs the changes: any caller may be the one that works them out).
         public var version: Int
@@ -164,8 +171,16 @@ public final class ZoneSigner: Sendable {
         return nil
     }
 
-    static func state(keys: [SigningKey], at now: Int64, previous: KeyState?) -> KeyState {
-        let published = keys.filter { $0.timing.isPublished(at: now) }.map(\.dnskey.rdata)
+    /// The key state of `keys` at Unix time `now` (seconds), `previous` the state before
+    /// (its keys sign on, or stay published, when timing leaves none active or published).
+    public static func state(keys: [SigningKey], at now: Int64, previous: KeyState?) -> KeyState {
+        var published = keys.filter { $0.timing.isPublished(at: now) }.map(\.dnskey.rdata)
+        let noPublished = published.isEmpty
+        if noPublished {
+            // Never an empty DNSKEY RRset (a validator fails the whole zone): the keys published
+            // last stay published until a key is published again.
+            published = previous.map(\.published).flatMap { $0.isEmpty ? nil : $0 } ?? keys.map(\.dnskey.rdata)
+        }
         var active = keys.filter { $0.timing.isActive(at: now) }
         let noActive = active.isEmpty
         if noActive {
@@ -177,20 +192,32 @@ public final class ZoneSigner: Sendable {
                 active = keys
             }
         }
+        var sepHeld = false
+        if !noActive, let p = previous, !active.contains(where: { $0.dnskey.isSEP }) {
+            // The chain of trust enters through the SEP keys the parent's DS names: a boundary
+            // that leaves no SEP key active (keys' Delete or Inactive a second apart) keeps the
+            // SEP keys that signed the DNSKEY RRset signing it until an SEP key is active again.
+            let held = p.dnskeySigners.filter { k in k.dnskey.isSEP && !active.contains { $0.dnskey == k.dnskey } }
+            if !held.isEmpty { active += held; sepHeld = true }
+        }
         let sep = active.filter { $0.dnskey.isSEP }, other = active.filter { !$0.dnskey.isSEP }
         let (dnskeySigners, dataSigners) = sep.isEmpty || other.isEmpty ? (active, active) : (sep, other)
+        // A key that signs is published (else its signatures cannot be validated): the last
+        // active keys signing on after their Delete stay in the DNSKEY RRset.
+        for k in dnskeySigners + dataSigners where !published.contains(k.dnskey.rdata) { published.append(k.dnskey.rdata) }
         var generation = previous?.generation ?? 0
         if let p = previous, p.dnskeySigners.map(\.dnskey) != dnskeySigners.map(\.dnskey) || p.dataSigners.map(\.dnskey) != dataSigners.map(\.dnskey) {
             generation += 1
         }
         let next = keys.flatMap(\.timing.boundaries).filter { $0 > now }.min() ?? .max
         var version = previous?.version ?? 0
-        if let p = previous, p.published != published || p.generation != generation || p.noActiveKey != noActive
-            || p.keys.map(\.dnskey) != keys.map(\.dnskey) {
+        if let p = previous, p.published != published || p.generation != generation || p.noActiveKey != (noActive || sepHeld)
+            || p.noPublishedKey != noPublished || p.keys.map(\.dnskey) != keys.map(\.dnskey) {
             version += 1
         }
         return KeyState(keys: keys, published: published, dnskeySigners: dnskeySigners, dataSigners: dataSigners,
-                        generation: generation, nextBoundary: next, noActiveKey: noActive, version: version)
+                        generation: generation, nextBoundary: next, noActiveKey: noActive || sepHeld, noPublishedKey: noPublished,
+                        version: version)
     }
 
     /// The key state now, worked out again when a timing boundary has passed.
@@ -254,6 +281,16 @@ public final class ZoneSigner: Sendable {
     public var backgroundDropped: Int { dropped.load(ordering: .relaxed) }
     /// RRsets in the cache.
     public var cachedRRsets: Int { cache.withLock { $0.count } }
+    /// Whether timing left no key published or none active now, so the last ones are held
+    /// over (``KeyState/noPublishedKey``, ``KeyState/noActiveKey``).
+    public var keysHeldOver: Bool { let s = keysNow().state; return s.noActiveKey || s.noPublishedKey }
+
+    private let keyReloadFailures = Atomic<Int>(0)
+    /// Key re-reads at reload that failed for this zone (the files unreadable, or the new set
+    /// refused): the previous keys kept signing. Counted by whoever re-reads the keys.
+    public var keyReloadsFailed: Int { keyReloadFailures.load(ordering: .relaxed) }
+    /// Counts one failed key re-read (``keyReloadsFailed``).
+    public func noteKeyReloadFailure() { keyReloadFailures.add(1, ordering: .relaxed) }
 
     /// Seconds until the soonest expiration of a cached signature (negative: one has
     /// expired in the cache; it is never served, see ``signatures(owner:type:ttl:rdatas:)``);
@@ -282,6 +319,8 @@ public final class ZoneSigner: Sendable {
     ///   - ttl: the original TTL, seconds.
     ///   - rdatas: each RR's RDATA, uncompressed, names lower-cased where RFC 4034 §6.2 asks.
     public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> [[UInt8]] {
+        // No RRSIG without its RRset (RFC 4035 §2.2 signs RRsets; an empty one is none).
+        if rdatas.isEmpty { return [] }
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
         let now = clock()
         let current = generationNow(now)

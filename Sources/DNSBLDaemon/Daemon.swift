@@ -72,8 +72,8 @@ public enum Daemon {
             try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
         }
         logLoaded(first, answer: c, since: started, logger: logger)
-        try checkSigned(first, c, logger: logger)
-        keys?.arm()
+        let signers = try checkSigned(first, c, logger: logger)
+        keys?.arm(signers: signers)
         // Compiling source specs at start frees most of what it allocated; hand those pages
         // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
         releaseFreedMemory()
@@ -151,7 +151,7 @@ public enum Daemon {
         var services: [any Service] = [DNSServerService(server: server), reloader]
         if let notifier { services.append(notifier) }
         if let transfer { services.append(TransferPrebuildService(holder: holder, transfer: transfer)) }
-        if !c.signers.isEmpty { services.append(ResigningService(signers: c.signers, logger: logger)) }
+        if !signers.isEmpty { services.append(ResigningService(signers: signers, logger: logger)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {
@@ -169,21 +169,51 @@ public enum Daemon {
     /// Before binding: every `--dnssec-key` names a zone served, no signed zone holds what a
     /// signed zone cannot (an `acl` dataset answers per client); then the DS of each zone's
     /// keys (digest type 2, RFC 4509) for the parent. Logs only public key material.
-    static func checkSigned(_ first: Snapshot, _ c: DaemonConfiguration, logger: Logger) throws(StartFailure) {
+    /// Keys found in a key directory for a zone not served are skipped with a notice (a
+    /// directory may be shared by several zones); the signers of the zones served are returned.
+    static func checkSigned(_ first: Snapshot, _ c: DaemonConfiguration, logger: Logger) throws(StartFailure) -> [ZoneSigner] {
         let served = first.responder.zoneNames
         for (zone, file) in c.keyFiles where !served.contains(zone) {
             throw StartFailure("DNSSEC key for a zone not served", ["file": "\(file)", "zone": "\(CanonicalName.text(zone))"])
         }
-        if let refusal = signedRefusal(stores: first.responder.stores, signers: c.signers) {
+        for note in c.keyNotes { logger.warning("DNSSEC key directory", metadata: ["note": "\(note)"]) }
+        var signers: [ZoneSigner] = []
+        for signer in c.signers {
+            if served.contains(signer.apex) { signers.append(signer); continue }
+            logger.notice("DNSSEC keys in a key directory for a zone not served: skipped",
+                          metadata: ["zone": "\(CanonicalName.text(signer.apex))", "keys": "\(signer.keys.map { "\($0.dnskey.keyTag)" }.joined(separator: " "))"])
+        }
+        for signer in signers {
+            if let why = c.directoryKeyProblems[signer.apex] { throw StartFailure("--dnssec-key: \(why)", ["zone": "\(CanonicalName.text(signer.apex))"]) }
+        }
+        if let refusal = signedRefusal(stores: first.responder.stores, signers: signers) {
             throw StartFailure(refusal.reason, ["zone": "\(refusal.zone)", "dataset": "\(refusal.dataset)"])
         }
-        for signer in c.signers {
-            ResigningService.logKeys(signer, signer.keysNow().state, logger: logger, why: "start")
-            let sep = signer.keys.filter { $0.dnskey.isSEP }
-            for key in sep.isEmpty ? signer.keys : sep {
-                logger.info("DNSSEC signing", metadata: ["zone": "\(CanonicalName.text(signer.apex))", "key": "\(key)",
-                                                         "DS": "\(key.dnskey.ds)"])
+        for signer in signers {
+            let state = signer.keysNow().state
+            ResigningService.logKeys(signer, state, logger: logger, why: "start")
+            for line in dsLines(state) {
+                var m: Logger.Metadata = ["zone": "\(CanonicalName.text(signer.apex))", "key": "\(line.key)", "state": "\(line.state)"]
+                if let ds = line.ds { m["DS"] = "\(ds)" }
+                logger.info("DNSSEC key", metadata: m)
             }
+        }
+        return signers
+    }
+
+    /// Each key of `state` with its state now (`active`, `published` (not signing) or
+    /// `not published` (before Publish, after Delete)) and, for the published SEP keys (every
+    /// published key when none has the SEP flag), the DS the parent publishes: a DS is given
+    /// only for a key in the DNSKEY RRset now.
+    public static func dsLines(_ state: ZoneSigner.KeyState) -> [(key: SigningKey, state: String, ds: DSRecord?)] {
+        let published = state.keys.filter { state.published.contains($0.dnskey.rdata) }
+        let sepPublished = published.contains { $0.dnskey.isSEP }
+        let signing = state.dnskeySigners + state.dataSigners
+        return state.keys.map { k in
+            let isPublished = state.published.contains(k.dnskey.rdata)
+            let what = signing.contains { $0.dnskey == k.dnskey } ? "active" : isPublished ? "published" : "not published"
+            let ds = isPublished && (k.dnskey.isSEP || !sepPublished) ? k.dnskey.ds : nil
+            return (k, what, ds)
         }
     }
 

@@ -142,7 +142,16 @@ public struct DaemonConfiguration: Sendable {
     /// The signers of `--dnssec-key`, one per zone, keys read here (before the chroot), with
     /// the file each key came from (for errors that name it).
     public let signers: [ZoneSigner]
+    /// The keys named explicitly as files (not found in a key directory), by zone: such a
+    /// key for a zone not served stops the start.
     public let keyFiles: [(zone: [UInt8], file: String)]
+    /// Why a zone whose keys all came from key directories cannot be signed now (no key
+    /// active): refused at start only if the zone is served (a directory may be shared by
+    /// several zones, as BIND's key-directory is).
+    public let directoryKeyProblems: [[UInt8]: String]
+    /// What the key directories held but gave no key (a `.private` without its `.key`),
+    /// one line each; logged at start.
+    public let keyNotes: [String]
 
     /// The largest value a seconds option takes: a year.
     public static let maxSeconds = 31_536_000.0
@@ -226,7 +235,7 @@ public struct DaemonConfiguration: Sendable {
         do { try TransitionFlags.apply(teredo: o.teredo, nat64: o.nat64, sixRD: o.sixRD, to: &answer) } catch {
             throw InvalidConfiguration(error.reason)
         }
-        (signers, keyFiles) = try Self.loadSigners(o)
+        (signers, keyFiles, keyNotes, directoryKeyProblems) = try Self.loadSigners(o)
         for (zone, _) in answer.transitions {
             // Mappings answer names the export cannot write: no NSEC chain can hold them.
             for s in signers where zone == Self.zoneText(s.apex) || zone.hasSuffix("." + Self.zoneText(s.apex)) {
@@ -300,37 +309,58 @@ extension DaemonConfiguration {
     /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
     ///   an unsupported algorithm, or a bad signing setting. The message never holds key material.
     /// `prefixbl export --dnssec-key` signs with the same rules.
-    public static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration) -> ([ZoneSigner], [(zone: [UInt8], file: String)]) {
-        guard !o.dnssecKeys.isEmpty else { return ([], []) }
+    public static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration)
+        -> ([ZoneSigner], [(zone: [UInt8], file: String)], [String], [[UInt8]: String]) {
+        guard !o.dnssecKeys.isEmpty else { return ([], [], [], [:]) }
         guard o.dnssecSignatureCache >= 1 else { throw InvalidConfiguration("--dnssec-signature-cache must be >= 1") }
         guard (0...86_400).contains(o.dnssecInceptionOffset) else { throw InvalidConfiguration("--dnssec-inception-offset must be 0...86400 seconds") }
         guard (60...(365 * 86_400)).contains(o.dnssecValidity) else { throw InvalidConfiguration("--dnssec-validity must be 60...31536000 seconds") }
-        if let r = o.dnssecRefresh, !(0..<o.dnssecValidity).contains(r) {
-            throw InvalidConfiguration("--dnssec-refresh must be 0 and below --dnssec-validity (\(o.dnssecValidity))")
+        if let r = o.dnssecRefresh {
+            // A signature is never served with less than the margin left; like BIND's re-signing
+            // interval (a quarter of the validity by default) the margin cannot be small.
+            let floor = Self.minimumRefresh(validity: o.dnssecValidity)
+            guard r >= floor, r < o.dnssecValidity else {
+                throw InvalidConfiguration("--dnssec-refresh \(r) must be at least \(floor) seconds (an hour, or a quarter of --dnssec-validity when that is less) and below --dnssec-validity (\(o.dnssecValidity)): signatures would be served with seconds left")
+            }
         }
-        let (order, byZone, files) = try readKeys(o.dnssecKeys)
+        let (order, byZone, files, notes) = try readKeys(o.dnssecKeys)
         let now = Int64(time(nil))
+        var deferred: [[UInt8]: String] = [:]
         for zone in order {
-            if let why = ZoneSigner.problem(keys: byZone[zone]!, apex: zone, at: now) { throw InvalidConfiguration("--dnssec-key: \(why)") }
+            guard let why = ZoneSigner.problem(keys: byZone[zone]!, apex: zone, at: now) else { continue }
+            // Keys named as files: refused now; keys found in a directory: only if the zone is
+            // served (known once the data is loaded).
+            if files.contains(where: { $0.zone == zone }) { throw InvalidConfiguration("--dnssec-key: \(why)") }
+            deferred[zone] = why
         }
         let validity = SignatureValidity(inceptionOffset: UInt32(o.dnssecInceptionOffset), lifetime: UInt32(o.dnssecValidity),
                                          refreshMargin: o.dnssecRefresh.map(UInt32.init))
         let signers = order.map { ZoneSigner(keys: byZone[$0]!, validity: validity, cacheCapacity: o.dnssecSignatureCache) }
-        return (signers, files)
+        return (signers, files, notes, deferred)
     }
 
+    /// The least `--dnssec-refresh` accepted for a validity of `validity` seconds: an hour
+    /// (longer than the TTL of most DNSBL answers), or a quarter of the validity when that is
+    /// less (BIND's default re-signing margin).
+    public static func minimumRefresh(validity: Int) -> Int { min(3600, validity / 4) }
+
     /// Reads the key pairs of `paths` (files or key directories, see `SigningKey.loadAll`)
-    /// and groups them by zone, in the order the zones first appear.
+    /// and groups them by zone, in the order the zones first appear; `files` lists the keys
+    /// named explicitly as files (not found in a directory); `notes` says what a directory
+    /// held but gave no key (a `.private` without its `.key`).
     /// - Throws: ``InvalidConfiguration`` naming the file: missing, unreadable, malformed,
     ///   an unsupported algorithm, a key given twice. Never holds key material.
     public static func readKeys(_ paths: [String]) throws(InvalidConfiguration)
-        -> (order: [[UInt8]], byZone: [[UInt8]: [SigningKey]], files: [(zone: [UInt8], file: String)]) {
+        -> (order: [[UInt8]], byZone: [[UInt8]: [SigningKey]], files: [(zone: [UInt8], file: String)], notes: [String]) {
         var byZone: [[UInt8]: [SigningKey]] = [:], order: [[UInt8]] = [], files: [(zone: [UInt8], file: String)] = []
+        var notes: [String] = []
         for path in paths {
             let keys: [SigningKey]
-            do throws(DNSSECKeyError) { keys = try SigningKey.loadAll(path: path) } catch {
+            do throws(DNSSECKeyError) { keys = try SigningKey.loadAll(path: path, notes: &notes) } catch {
                 throw InvalidConfiguration("--dnssec-key \(error)")
             }
+            var st = stat()
+            let inDirectory = stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
             for key in keys {
                 var zone = key.dnskey.owner
                 CanonicalName.canonicalize(&zone)
@@ -339,10 +369,10 @@ extension DaemonConfiguration {
                     throw InvalidConfiguration("--dnssec-key \(key.source): the same key is given twice")
                 }
                 byZone[zone, default: []].append(key)
-                files.append((zone, key.source))
+                if !inDirectory { files.append((zone, key.source)) }
             }
         }
-        return (order, byZone, files)
+        return (order, byZone, files, notes)
     }
 
     /// A wire name as the lower-case text the transition flags use: no trailing dot.

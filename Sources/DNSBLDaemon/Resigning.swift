@@ -56,8 +56,11 @@ public final class ResigningService: Service, Sendable {
         let metadata: Logger.Metadata = [
             "zone": "\(CanonicalName.text(signer.apex))", "why": "\(why)", "published": "\(tags(published))",
             "signing-dnskey": "\(tags(state.dnskeySigners))", "signing-data": "\(tags(state.dataSigners))"]
-        if state.noActiveKey {
-            logger.error("DNSSEC: no key is active; the last active keys keep signing", metadata: metadata)
+        if state.noPublishedKey {
+            logger.error("DNSSEC: no key is published; the last published keys stay published and the last active keys keep signing",
+                         metadata: metadata)
+        } else if state.noActiveKey {
+            logger.error("DNSSEC: no key (or no SEP key) is active; the last active keys (SEP keys) keep signing (and stay published)", metadata: metadata)
         } else {
             logger.info("DNSSEC keys", metadata: metadata)
         }
@@ -67,43 +70,62 @@ public final class ResigningService: Service, Sendable {
 /// Re-reads the `--dnssec-key` files and key directories at every reload (SIGHUP or a data
 /// change), so an operator adds, re-times (`dnssec-settime`) or removes keys without a
 /// restart. A zone's new key set replaces the old one only when it reads well and has a key
-/// active now (`ZoneSigner.replaceKeys(_:)`); otherwise the error is logged and the old
-/// keys keep signing (the data reload itself goes on). A key for a zone not signed since
-/// start is logged and ignored. After a chroot or a privilege drop the paths must still be
-/// reachable and readable there.
+/// active now (`ZoneSigner.replaceKeys(_:)`); otherwise the error is logged, counted
+/// (`ZoneSigner.keyReloadsFailed`) and the old keys keep signing (the data reload itself
+/// goes on). A key file for a zone not signed since start is logged (warning) and ignored;
+/// keys of other zones in a key directory are skipped with a notice. After a chroot or a
+/// privilege drop the paths must still be reachable and readable there.
 public final class KeyRereader: Sendable {
     public let paths: [String]
-    public let signers: [ZoneSigner]
+    private let served: Mutex<[ZoneSigner]>
     private let armed = Atomic<Bool>(false)
     private let failures = Atomic<Int>(0)
 
-    public init(paths: [String], signers: [ZoneSigner]) { self.paths = paths; self.signers = signers }
+    public init(paths: [String], signers: [ZoneSigner]) { self.paths = paths; served = Mutex(signers) }
+
+    /// The signers whose keys are re-read: those of the zones served.
+    public var signers: [ZoneSigner] { served.withLock { $0 } }
 
     /// From now on ``reread(logger:)`` reads (the first load at start uses the keys the
-    /// configuration read before the chroot).
-    public func arm() { armed.store(true, ordering: .releasing) }
+    /// configuration read before the chroot), for the zones of `signers` only (the zones
+    /// served: keys of other zones in a key directory are skipped).
+    public func arm(signers: [ZoneSigner]? = nil) {
+        if let signers { served.withLock { $0 = signers } }
+        armed.store(true, ordering: .releasing)
+    }
 
     /// Re-reads that failed or were refused so far.
     public var failed: Int { failures.load(ordering: .relaxed) }
 
     /// Reads the keys again and installs each zone's set; logs what changed.
     public func reread(logger: Logger) {
+        let signers = self.signers
         guard armed.load(ordering: .acquiring), !signers.isEmpty else { return }
-        let read: (order: [[UInt8]], byZone: [[UInt8]: [SigningKey]], files: [(zone: [UInt8], file: String)])
+        let read: (order: [[UInt8]], byZone: [[UInt8]: [SigningKey]], files: [(zone: [UInt8], file: String)], notes: [String])
         do { read = try DaemonConfiguration.readKeys(paths) } catch {
             failures.add(1, ordering: .relaxed)
+            for signer in signers { signer.noteKeyReloadFailure() }
             logger.error("DNSSEC keys not re-read; the previous keys keep signing", metadata: ["reason": "\(error)"])
             return
         }
+        for note in read.notes { logger.warning("DNSSEC key directory", metadata: ["note": "\(note)"]) }
         for zone in read.order where !signers.contains(where: { $0.apex == zone }) {
-            logger.warning("DNSSEC key for a zone not signed since start: ignored (restart to sign a new zone)",
-                           metadata: ["zone": "\(CanonicalName.text(zone))"])
+            // A key directory may be shared by several zones: its keys of other zones are
+            // skipped with a notice, as at start. A key named as a file is the operator's mistake.
+            if let file = read.files.first(where: { $0.zone == zone })?.file {
+                logger.warning("DNSSEC key for a zone not signed since start: ignored (restart to sign a new zone)",
+                               metadata: ["zone": "\(CanonicalName.text(zone))", "file": "\(file)"])
+            } else {
+                logger.notice("DNSSEC keys in a key directory for a zone not served: skipped",
+                              metadata: ["zone": "\(CanonicalName.text(zone))"])
+            }
         }
         for signer in signers {
             let keys = read.byZone[signer.apex] ?? []
             let before = signer.keysNow().state
             do throws(InvalidKeySet) { try signer.replaceKeys(keys) } catch {
                 failures.add(1, ordering: .relaxed)
+                signer.noteKeyReloadFailure()
                 logger.error("DNSSEC keys of a zone not replaced; the previous keys keep signing",
                              metadata: ["zone": "\(CanonicalName.text(signer.apex))", "reason": "\(error)"])
                 continue

@@ -206,6 +206,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private var lastTCPClosed = (evicted: 0, timedOut: 0)
     private var staleLogged: [String: UInt64] = [:]
     private var lastSigning: [String: (Int, Int, Int, Int)] = [:]
+    private var lastKeyReloadFailures: [String: Int] = [:]
     private var namedCounters: [String: CoreMetrics.Counter] = [:]
 
     /// What the metrics read besides counters; set before ``run(interval:)``.
@@ -357,7 +358,8 @@ public final class ServerMetrics: @unchecked Sendable {
     }
 
     /// Per signed zone: signatures made, signature cache hits and misses, RRsets re-signed by
-    /// the background task (counters), and the
+    /// the background task, failed key re-reads at reload (counters); whether the last keys
+    /// are held over because timing left none published or active (gauge 0/1), and the
     /// seconds until the soonest expiry of a cached signature (gauge; absent before the first).
     private func signingMetrics(_ snapshot: Snapshot) {
         for signer in snapshot.responder.signers {
@@ -369,6 +371,12 @@ public final class ServerMetrics: @unchecked Sendable {
             if now.2 > last.2 { counter(zone, "prefixbl_dnssec_signature_cache_total", [("result", "miss")]).increment(by: Int64(now.2 - last.2)) }
             if now.3 > last.3 { counter(zone, "prefixbl_dnssec_background_resigned_total", []).increment(by: Int64(now.3 - last.3)) }
             lastSigning[zone] = now
+            let failed = signer.keyReloadsFailed, lastFailed = lastKeyReloadFailures[zone] ?? 0
+            if failed > lastFailed {
+                counter(zone, "prefixbl_dnssec_key_reload_failures_total", []).increment(by: Int64(failed - lastFailed))
+            }
+            lastKeyReloadFailures[zone] = failed
+            gauge("prefixbl_dnssec_keys_held_over", [("zone", zone)]).record(signer.keysHeldOver ? 1 : 0)
             gauge("prefixbl_dnssec_signature_cache_rrsets", [("zone", zone)]).record(signer.cachedRRsets)
             if let left = signer.secondsUntilSoonestExpiry {
                 gauge("prefixbl_dnssec_soonest_signature_expiry_seconds", [("zone", zone)]).record(left)

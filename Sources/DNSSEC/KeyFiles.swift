@@ -27,6 +27,14 @@ extension SigningKey {
     /// operator add the next key of a rollover and have it read at the next reload.
     /// - Throws: ``DNSSECKeyError`` naming the file (or the directory, when it holds no key pair).
     public static func loadAll(path: String) throws(DNSSECKeyError) -> [SigningKey] {
+        var notes: [String] = []
+        return try loadAll(path: path, notes: &notes)
+    }
+
+    /// ``loadAll(path:)`` that also says what a directory held but gave no key: a `K*.private`
+    /// without its `.key` (a half-copied rollover; BIND warns of it too) adds one line to
+    /// `notes`, naming the file.
+    public static func loadAll(path: String, notes: inout [String]) throws(DNSSECKeyError) -> [SigningKey] {
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return [try load(path: path)] }
         guard let dir = opendir(path) else {
@@ -45,7 +53,10 @@ extension SigningKey {
         for name in names.sorted() {
             let base = prefix + name.dropLast(8)
             // A private file without its public half is not a key pair (a half-copied rollover).
-            guard access(base + ".key", F_OK) == 0 else { continue }
+            guard access(base + ".key", F_OK) == 0 else {
+                notes.append("\(prefix + name): no \(name.dropLast(8)).key beside it: skipped")
+                continue
+            }
             keys.append(try load(path: base))
         }
         guard !keys.isEmpty else { throw DNSSECKeyError(.unreadable, file: path, "no key pair (K*.key and K*.private) in the directory") }

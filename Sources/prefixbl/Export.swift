@@ -143,17 +143,22 @@ extension Export {
         o.dnssecInceptionOffset = dnssecInceptionOffset
         o.dnssecValidity = dnssecValidity
         o.dnssecSignatureCache = 1  // every RRset is signed once; nothing to keep
-        let loaded: Result<([ZoneSigner], [(zone: [UInt8], file: String)]), InvalidConfiguration> =
+        let loaded: Result<([ZoneSigner], [(zone: [UInt8], file: String)], [String], [[UInt8]: String]), InvalidConfiguration> =
             Result { () throws(InvalidConfiguration) in try DaemonConfiguration.loadSigners(o) }
-        guard case .success(let (signers, _)) = loaded else {
+        guard case .success(let (signers, files, _, problems)) = loaded else {
             if case .failure(let invalid) = loaded { throw ValidationError(invalid.message) }
             return []
         }
         let names = Set(zones.map { $0.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } })
-        for s in signers where !names.contains(s.apex) {
+        // Keys named as files must be for an exported zone; a key directory may hold other
+        // zones' keys (skipped), as serve reads it.
+        for s in signers where !names.contains(s.apex) && files.contains(where: { $0.zone == s.apex }) {
             throw ValidationError("--dnssec-key: zone \(CanonicalName.text(s.apex)) is not exported from \(store)")
         }
-        return signers
+        for s in signers where names.contains(s.apex) {
+            if let why = problems[s.apex] { throw ValidationError("--dnssec-key: \(why)") }
+        }
+        return signers.filter { names.contains($0.apex) }
     }
 }
 

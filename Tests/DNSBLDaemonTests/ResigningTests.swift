@@ -144,6 +144,88 @@ struct ResigningTests {
         #expect(Self.rrsigs(try answer(1)).map(\.tag) == [newTag])
     }
 
+    @Test("Every key's Delete passing while serving: the last published keys stay in DNSKEY, the last active keys sign on, no RRSIG goes out without its RRset")
+    func everyKeyDeletedWhileServing() throws {
+        let dir = TempDir()
+        let t0 = Int64(time(nil))
+        let now = Mutex<UInt32>(UInt32(t0))
+        var keys = try SignedFixture.keys()  // KSK (ED25519) and ZSK (ECDSA)
+        for i in keys.indices { keys[i].timing = KeyTiming(created: t0 - 100, publish: t0 - 100, activate: t0 - 100, delete: t0 + 20) }
+        let signer = ZoneSigner(keys: keys, validity: SignatureValidity(inceptionOffset: 10, lifetime: 3600),
+                                clock: { now.withLock { $0 } }, jitter: { _ in 0 })
+        let r = Responder(stores: try SignedFixture.stores(dir), options: SignedFixture.signedOptions(signer))
+        let kskTag = keys[0].dnskey.keyTag, zskTag = keys[1].dnskey.keyTag
+        func answer(_ type: UInt16) throws -> Packet {
+            try Packet(wire: ask(r, type == 48 ? "bl.example" : nibble("2001:db8::5"), type, edns: EDNS(size: 4096, dnssecOK: true)))
+        }
+        func dnskeyTags() throws -> Set<UInt16> {
+            Set(try answer(48).answer.filter { $0.type == 48 }.map { DNSKEYRecord.keyTag(rdata: $0.rdataFields.flatMap { $0 }) })
+        }
+        #expect(try dnskeyTags() == [kskTag, zskTag])
+        #expect(!signer.keysHeldOver)
+        now.withLock { $0 = UInt32(t0 + 20) }
+        let (state, changed) = signer.keysNow()
+        #expect(changed && state.noPublishedKey && state.noActiveKey)
+        #expect(signer.keysHeldOver)
+        #expect(try dnskeyTags() == [kskTag, zskTag], "the DNSKEY RRset is never emptied by timing")
+        let dnskey = try answer(48)
+        #expect(dnskey.answer.contains { $0.type == 48 })
+        #expect(Self.rrsigs(dnskey).map(\.tag) == [kskTag])
+        #expect(Self.rrsigs(try answer(1)).map(\.tag) == [zskTag])
+        // Only the ZSK deleted, the KSK kept: the KSK (published, active) signs everything.
+        var onlyZSK = keys
+        onlyZSK[0].timing = KeyTiming(created: t0 - 100, publish: t0 - 100, activate: t0 - 100)
+        let s2 = ZoneSigner.state(keys: onlyZSK, at: t0 + 20, previous: ZoneSigner.state(keys: onlyZSK, at: t0, previous: nil))
+        #expect(!s2.noPublishedKey && !s2.noActiveKey && s2.published == [onlyZSK[0].dnskey.rdata])
+        // No key active while one is published: the last active keys sign on and stay published.
+        var retired = keys
+        retired[0].timing = KeyTiming(created: t0 - 100, publish: t0 - 100)
+        let s3 = ZoneSigner.state(keys: retired, at: t0 + 20, previous: ZoneSigner.state(keys: retired, at: t0, previous: nil))
+        #expect(s3.noActiveKey && !s3.noPublishedKey)
+        #expect(Set(s3.published) == Set(retired.map(\.dnskey.rdata)), "the ZSK signing on is published beside the KSK")
+        // An empty RRset is never signed.
+        #expect(signer.signatures(owner: signer.apex, type: 48, ttl: 3600, rdatas: []).isEmpty)
+        // The Deletes a second apart (`dnssec-settime -D now+20` key by key): in that second the
+        // ZSK alone would be published and sign the DNSKEY RRset, bogus under the parent's DS;
+        // the KSK stays published and signing the DNSKEY RRset instead, then both are held.
+        var staggered = keys
+        staggered[0].timing = KeyTiming(created: t0 - 100, publish: t0 - 100, activate: t0 - 100, delete: t0 + 20)
+        staggered[1].timing = KeyTiming(created: t0 - 100, publish: t0 - 100, activate: t0 - 100, delete: t0 + 21)
+        let before = ZoneSigner.state(keys: staggered, at: t0, previous: nil)
+        #expect(before.dnskeySigners.map(\.dnskey) == [staggered[0].dnskey] && !before.noActiveKey)
+        let kskGone = ZoneSigner.state(keys: staggered, at: t0 + 20, previous: before)
+        #expect(kskGone.dnskeySigners.map(\.dnskey) == [staggered[0].dnskey], "the KSK keeps signing the DNSKEY RRset")
+        #expect(kskGone.dataSigners.map(\.dnskey) == [staggered[1].dnskey])
+        #expect(Set(kskGone.published) == Set(staggered.map(\.dnskey.rdata)) && kskGone.noActiveKey)
+        let bothGone = ZoneSigner.state(keys: staggered, at: t0 + 21, previous: kskGone)
+        #expect(bothGone.dnskeySigners.map(\.dnskey) == [staggered[0].dnskey])
+        #expect(Set(bothGone.published) == Set(staggered.map(\.dnskey.rdata)))
+    }
+
+    @Test("A key re-read that fails at reload is counted per zone (the metric an operator alerts on); the previous keys keep signing")
+    func keyReloadFailureCounted() throws {
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let rereader = KeyRereader(paths: [dir.path + "/Kmissing"], signers: [signer])
+        rereader.arm(signers: [signer])
+        let logged = LogCapture()
+        rereader.reread(logger: Logger(label: "test") { _ in logged })
+        #expect(signer.keyReloadsFailed == 1 && rereader.failed == 1)
+        #expect(logged.text.contains("DNSSEC keys not re-read"), "\(logged.text)")
+        // A set read well but refused (no key active) counts too.
+        let t0 = Int64(time(nil))
+        var inactive = try SignedFixture.keys()
+        for i in inactive.indices { inactive[i].timing = KeyTiming(created: t0, publish: t0, activate: t0 + 3600) }
+        #expect(throws: InvalidKeySet.self) { try signer.replaceKeys(inactive) }
+        _ = dir.write("K.key", SignedFixture.zskKey)
+        _ = dir.write("K.private", SignedFixture.zskPrivate + "Activate: 20991231000000\n")
+        let second = KeyRereader(paths: [dir.path + "/K"], signers: [signer])
+        second.arm()
+        second.reread(logger: Logger(label: "test") { _ in logged })
+        #expect(signer.keyReloadsFailed == 2, "\(logged.text)")
+        #expect(signer.keys.map(\.timing) == [KeyTiming(), KeyTiming()], "the old keys stay")
+    }
+
     @Test("A key set with no active key is refused at start and at replacement; timing makes a published key inactive")
     func noActiveKey() throws {
         let t0 = Int64(time(nil))

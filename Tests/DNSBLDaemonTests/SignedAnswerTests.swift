@@ -525,4 +525,19 @@ struct DNSSECConfigurationTests {
         #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecValidity = 10 }.contains("--dnssec-validity"))
         #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecRefresh = 14 * 86_400 }.contains("--dnssec-refresh"))
     }
+
+    @Test("A refresh margin that would serve signatures with seconds left is refused: at least an hour, or a quarter of the validity")
+    func refreshFloor() {
+        let dir = TempDir()
+        _ = dir.write("K.key", SignedFixture.zskKey)
+        _ = dir.write("K.private", SignedFixture.zskPrivate)
+        for r in [0, 1, 3599] {
+            let why = Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecRefresh = r }
+            #expect(why.contains("--dnssec-refresh \(r) must be at least 3600 seconds"), "\(r): \(why)")
+        }
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecRefresh = 3600 } == "")
+        // A one-minute validity (tests): a quarter of it, 15 seconds.
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecValidity = 60; $0.dnssecRefresh = 14 }.contains("at least 15 seconds"))
+        #expect(Self.refusal { $0.dnssecKeys = [dir.path + "/K"]; $0.dnssecValidity = 60; $0.dnssecRefresh = 15 } == "")
+    }
 }

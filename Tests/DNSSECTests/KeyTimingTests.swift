@@ -76,7 +76,7 @@ struct KeyTimingTests {
         #expect(g.timing.created != nil && g.timing.publish == nil && !g.timing.isPublished(at: g.timing.created! + 10))
     }
 
-    @Test("A key directory reads every K*.private with its .key, in name order; an empty directory is an error naming it")
+    @Test("A key directory reads every K*.private with its .key, in name order, naming a .private without it; an empty directory is an error naming it")
     func keyDirectory() throws {
         let dir = TempDir()
         #expect { _ = try SigningKey.loadAll(path: dir.path) } throws: { "\($0)".contains(dir.path) && "\($0)".contains("no key pair") }
@@ -84,8 +84,10 @@ struct KeyTimingTests {
         Fixture.write(dir, base: "Kbl.example.+013+33812", key: Fixture.ecdsaKey, priv: Fixture.ecdsaPrivate)
         Fixture.write(dir, base: "Kbl.example.+013+00002", key: nil, priv: Fixture.ecdsaPrivate)  // half a pair: skipped
         dir.write("README", "not a key")
-        let keys = try SigningKey.loadAll(path: dir.path)
+        var notes: [String] = []
+        let keys = try SigningKey.loadAll(path: dir.path, notes: &notes)
         #expect(keys.map(\.dnskey.keyTag) == [Fixture.ecdsaTag, Fixture.edTag])
+        #expect(notes == [dir.path + "/Kbl.example.+013+00002.private: no Kbl.example.+013+00002.key beside it: skipped"], "\(notes)")
         #expect(try SigningKey.loadAll(path: dir.path + "/Kbl.example.+015+11735").map(\.dnskey.keyTag) == [Fixture.edTag])
         Fixture.write(dir, base: "Kbl.example.+013+00003", key: Fixture.ecdsaKey, priv: "Private-key-format: v1.3\n")
         #expect { _ = try SigningKey.loadAll(path: dir.path) } throws: { "\($0)".contains("Kbl.example.+013+00003.private") }
