@@ -141,8 +141,9 @@ public final class TransferResponder: TransferHandler {
     /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
     let carries = Mutex<[[UInt8]: SignatureCarry]>([:])
     /// Per signed zone (by its name as stored): the serial of the first version this process
-    /// signed, never an IXFR base (a restart re-signs under the same serial).
-    let firstSignedSerial = Mutex<[[UInt8]: UInt32]>([:])
+    /// signed and the peers this process sent that version to. A restart re-signs under the
+    /// serial secondaries hold, so that version is an IXFR base only for those peers.
+    let firstSigned = Mutex<[[UInt8]: (serial: UInt32, peers: Set<String>)]>([:])
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 

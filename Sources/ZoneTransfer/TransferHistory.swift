@@ -192,7 +192,7 @@ extension TransferResponder {
         if request.qtype == 251 {
             metadata["qtype"] = "IXFR"
             metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
-            if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, snapshot: snapshot) {
+            if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, peer: peer, snapshot: snapshot) {
                 chunks = ixfr.chunks
                 metadata["ixfr"] = "\(ixfr.kind.rawValue)"
             } else {
@@ -201,6 +201,10 @@ extension TransferResponder {
             }
         } else {
             chunks = body(parts, snapshot: snapshot)
+        }
+        if let peer {
+            // The peer now holds this version: the first signed one is an IXFR base for it.
+            firstSigned.withLock { f in if f[zone.name]?.serial == zone.soa.serial { f[zone.name]!.peers.insert(peer) } }
         }
         metadata["peer"] = "\(peer ?? "?")"
         metadata["zone"] = "\(zoneText(request.zone))"
@@ -249,7 +253,7 @@ extension TransferResponder {
             if let k = c[apex] { return k }
             let k = SignatureCarry(); c[apex] = k; return k
         }
-        firstSignedSerial.withLock { f in if f[zone.name] == nil { f[zone.name] = zone.soa.serial } }
+        firstSigned.withLock { f in if f[zone.name] == nil { f[zone.name] = (zone.soa.serial, []) } }
         return { [logger] emit in
             let started = ContinuousClock.now
             let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
@@ -303,7 +307,7 @@ extension TransferResponder {
     /// condensed difference (SOA new; SOA old, deleted RRs; SOA new, added RRs; SOA new) when
     /// the history holds the client's version and the difference is smaller than the zone;
     /// otherwise nil (the caller sends a full, AXFR-style transfer).
-    func ixfrChunks(_ parts: [StoreZone], clientSerial: UInt32, snapshot: Snapshot) -> (chunks: [Chunk], kind: IXFRKind)? {
+    func ixfrChunks(_ parts: [StoreZone], clientSerial: UInt32, peer: String? = nil, snapshot: Snapshot) -> (chunks: [Chunk], kind: IXFRKind)? {
         let zone = parts[0]
         let current = zone.soa.serial
         let soa = Exporter.soaRecord(zone)
@@ -313,8 +317,10 @@ extension TransferResponder {
         guard let old = history.version(zone: zone.name, serial: clientSerial) else { return nil }
         // A signed zone's first version after a start holds this process's signatures under a
         // serial a secondary may hold with the previous process's: one serial, two contents
-        // (RFC 1995 §1). No difference from it can be trusted; the zone goes whole.
-        if let first = firstSignedSerial.withLock({ $0[zone.name] }), first == clientSerial { return nil }
+        // (RFC 1995 §1). Only a peer this process sent that version gets a difference from it;
+        // any other gets the whole zone.
+        if let first = firstSigned.withLock({ $0[zone.name] }), first.serial == clientSerial,
+           !(peer.map { first.peers.contains($0) } ?? false) { return nil }
         if let hit = history.cachedAnswer(zone: zone.name, from: clientSerial, snapshot: snapshot) {
             return (hit, .incremental)
         }
