@@ -292,15 +292,18 @@ public final class ZoneSigner: Sendable {
     /// Counts one failed key re-read (``keyReloadsFailed``).
     public func noteKeyReloadFailure() { keyReloadFailures.add(1, ordering: .relaxed) }
 
-    /// Seconds until the soonest expiration of a cached signature (negative: one has
-    /// expired in the cache; it is never served, see ``signatures(owner:type:ttl:rdatas:)``);
-    /// nil when nothing is cached.
+    /// Seconds until the soonest expiration of a cached signature that has not expired yet;
+    /// nil when none is cached. A signature that expired in the cache (its RRset asked for by
+    /// nobody, the background round late or absent) is left out: it is never served (a query
+    /// signs its RRset anew, see ``signatures(owner:type:ttl:rdatas:)``), so it would only make
+    /// the figure negative.
     public var secondsUntilSoonestExpiry: Int? {
         let now = clock()
         return cache.withLock { c -> Int? in
             var soonest: Int? = nil
             for e in c.values {
                 let left = Int(Int32(bitPattern: e.expiration &- now))
+                if left <= 0 { continue }
                 soonest = min(soonest ?? left, left)
             }
             return soonest

@@ -110,6 +110,31 @@ struct ResigningTests {
         #expect(signer.cacheMisses == 300 && signer.backgroundResigned == 200)
     }
 
+    @Test("The soonest-expiry figure leaves out signatures that expired in the cache (never served): it stays positive, and is nil when only expired ones are cached")
+    func soonestExpiryIgnoresExpired() throws {
+        let start = UInt32(time(nil))
+        let now = Mutex<UInt32>(start)
+        // Validity 120 s, margin 60 s; the background round does not run (late, or the process paused).
+        let signer = ZoneSigner(keys: try SignedFixture.keys(), validity: SignatureValidity(inceptionOffset: 10, lifetime: 120, refreshMargin: 60),
+                                clock: { now.withLock { $0 } })
+        func owner(_ i: Int) -> [UInt8] { let l = Array("n\(i)".utf8); return [UInt8(l.count)] + l + [2, 98, 108, 7] + Array("example".utf8) + [0] }
+        _ = signer.signatures(owner: owner(1), type: 1, ttl: 60, rdatas: [[127, 0, 0, 2]])  // asked for once, never again
+        #expect(signer.secondsUntilSoonestExpiry == 120)
+        now.withLock { $0 = start + 100 }
+        _ = signer.signatures(owner: owner(2), type: 1, ttl: 60, rdatas: [[127, 0, 0, 2]])  // expires at start + 220
+        #expect(signer.secondsUntilSoonestExpiry == 20)
+        // The first RRset's signature expired in the cache: the figure is the second's.
+        now.withLock { $0 = start + 130 }
+        #expect(signer.cachedRRsets == 2)
+        #expect(signer.secondsUntilSoonestExpiry == 90, "\(String(describing: signer.secondsUntilSoonestExpiry))")
+        // Both expired: nothing served would expire, no figure (never a negative one).
+        now.withLock { $0 = start + 400 }
+        #expect(signer.secondsUntilSoonestExpiry == nil, "\(String(describing: signer.secondsUntilSoonestExpiry))")
+        // A query for the first RRset signs it anew: the figure is its full validity.
+        _ = signer.signatures(owner: owner(1), type: 1, ttl: 60, rdatas: [[127, 0, 0, 2]])
+        #expect(signer.secondsUntilSoonestExpiry == 120)
+    }
+
     @Test("ZSK pre-publication: a published, inactive key is in DNSKEY and signs nothing; Activate, Inactive and Delete take effect as the clock passes them")
     func zskPrePublication() throws {
         let dir = TempDir()

@@ -81,7 +81,7 @@ struct SignedTransferTests {
 
     static func serve(_ k: Keys, _ extra: [String] = []) async throws -> ServeProcess {
         try await serveOffPool(["bl.example:ip6trie:v6.txt", "bl.example:ip4set:v4.txt", "--dnssec-key", k.ksk, "--dnssec-key", k.zsk,
-                          "--allow-transfer", "127.0.0.1", "--check-interval", "0.2", "--settle-delay", "0.1"] + extra,
+                          "--allow-transfer", "127.0.0.0/8", "--check-interval", "0.2", "--settle-delay", "0.1"] + extra,
                          directory: k.dir)
     }
 
@@ -105,7 +105,7 @@ struct SignedTransferTests {
         try await runOffPool(Self.verify!, ["-k", k.ksk + ".key", path], timeout: 60)
     }
 
-    @Test("AXFR of a signed zone: ldns-verify-zone accepts it (our KSK as anchor); its NSECs are those DO=1 answers carry; after a one-line reload the IXFR holds only the changed RRsets, NSECs and signatures, and the new AXFR verifies",
+    @Test("AXFR of a signed zone: ldns-verify-zone accepts it (our KSK as anchor); its NSECs are those DO=1 answers carry; the IXFR from the first serial the process signed is the whole zone; after a one-line reload the IXFR from a later serial holds only the changed RRsets, NSECs and signatures, and the new AXFR verifies",
           .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
           .enabled(if: verify != nil, "ldns-verify-zone (ldnsutils) is not installed"),
           .enabled(if: dig != nil, "dig (dnsutils) is not installed"))
@@ -134,37 +134,88 @@ struct SignedTransferTests {
         }
         #expect(seen >= 10)
 
-        // One line added and the serial raised: the IXFR from 7.
-        try Self.v6(8, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        /// The IXFR from `serial` once the reload to `current` is served.
+        func ixfrFrom(_ serial: Int, source: String = "127.0.0.1") async throws -> [String] {
+            var r: [String] = []
+            let deadline = Date().addingTimeInterval(20)
+            repeat {
+                r = Self.records(try await runOffPool(Self.dig!, ["+tcp", "-b", source, "-p", port, "@127.0.0.1", "bl.example", "IXFR=\(serial)"]).output)
+                if r.count > 1 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            } while Date() < deadline
+            return r
+        }
+
+        // The serial raised: 7 was the first version this process signed (after a restart a
+        // secondary may hold 7 with another process's signatures), so the IXFR from 7 asked by
+        // an address this process never sent 7 is the whole zone of 8, as an AXFR would send
+        // it (RFC 1995 §4): SOA 8, the records, SOA 8. The address that took the AXFR of 7
+        // above gets the difference.
+        try Self.v6(8).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
         try Self.v4(8).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
         #expect(try await poll(20) { server.child.text.contains("reloaded") }, "\(server.child.text.suffix(2000))")
-        var ixfr: [String] = []
-        let deadline = Date().addingTimeInterval(20)
-        repeat {
-            ixfr = Self.records(try await runOffPool(Self.dig!, ["+tcp", "-p", port, "@127.0.0.1", "bl.example", "IXFR=7"]).output)
-            if ixfr.count > 1 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        } while Date() < deadline
-        // SOA 8, SOA 7, deleted…, SOA 8, added…, SOA 8.
+        let whole = try await ixfrFrom(7, source: "127.0.0.2")
+        let wholeSOAs = whole.indices.filter { Self.type(whole[$0]) == "soa" }
+        #expect(wholeSOAs == [0, whole.count - 1] && whole.first?.contains(" 8 3600 ") == true,
+                "the IXFR from the first signed serial is not the whole zone:\n\(whole.prefix(12).joined(separator: "\n"))")
+        let axfr8Text = try await runOffPool(Self.dig!, ["+tcp", "+onesoa", "-p", port, "@127.0.0.1", "bl.example", "AXFR"]).output
+        let axfr8 = Self.records(axfr8Text)
+        #expect(Set(whole.filter { Self.type($0) != "soa" }) == Set(axfr8.filter { Self.type($0) != "soa" }))
+        #expect(server.child.text.split(separator: "\n").contains { $0.contains("client_serial=7") && $0.contains("ixfr=full") },
+                "\(server.child.text.suffix(3000))")
+        let fromSeven = try await ixfrFrom(7)
+        #expect(fromSeven.indices.filter { Self.type(fromSeven[$0]) == "soa" }.count == 4,
+                "the peer that took 7 from this process gets an incremental IXFR:\n\(fromSeven.prefix(12).joined(separator: "\n"))")
+
+        // One line added and the serial raised: 8 is a version this process signed after its
+        // first, so the IXFR from 8 is incremental.
+        try Self.v6(9, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try Self.v4(9).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
+        let ixfr = try await ixfrFrom(8)
+        // SOA 9, SOA 8, deleted…, SOA 9, added…, SOA 9.
         let soas = ixfr.indices.filter { Self.type(ixfr[$0]) == "soa" }
         try #require(soas.count == 4, "not an incremental IXFR:\n\(ixfr.joined(separator: "\n"))")
         let deleted = Array(ixfr[(soas[1] + 1)..<soas[2]]), added = Array(ixfr[(soas[2] + 1)..<soas[3]])
         let newText = try await runOffPool(Self.dig!, ["+tcp", "+onesoa", "-p", port, "@127.0.0.1", "bl.example", "AXFR"]).output
         let newAXFR = Self.records(newText)
         // Old + difference = new (as sets of RRs, the SOA aside).
-        let oldSet = Set(all.filter { Self.type($0) != "soa" }), newSet = Set(newAXFR.filter { Self.type($0) != "soa" })
+        let oldSet = Set(axfr8.filter { Self.type($0) != "soa" }), newSet = Set(newAXFR.filter { Self.type($0) != "soa" })
         #expect(oldSet.subtracting(deleted).union(added) == newSet)
         #expect(added.contains { $0.hasPrefix("*.d.c.0.0.8.b.d.0.1.0.0.2.bl.example. in a 127.0.0.9") }, "\(added)")
         #expect(added.contains { Self.type($0) == "nsec" } && deleted.contains { Self.type($0) == "nsec" })
         // Only what changed: the new owners' RRsets, the predecessor's NSEC, the SOA's RRSIG.
         #expect(deleted.count + added.count < 40, "IXFR too large: \(deleted.count) deleted, \(added.count) added")
         #expect(!added.contains { Self.type($0) == "dnskey" } && !deleted.contains { Self.type($0) == "dnskey" })
-        let line = server.child.text.split(separator: "\n").last { $0.contains("signed zone built for transfer") && $0.contains("serial=8") }
+        let line = server.child.text.split(separator: "\n").last { $0.contains("signed zone built for transfer") && $0.contains("serial=9") }
         #expect(line?.contains("rrsets_reused=") == true, "\(server.child.text.suffix(3000))")
-        print("signed IXFR 7→8 after one added line: \(deleted.count) RRs deleted, \(added.count) added; \(line ?? "")")
-        try newText.write(toFile: k.dir + "/axfr8.zone", atomically: true, encoding: .utf8)
-        let v8 = try await Self.verifyZone(k.dir + "/axfr8.zone", k)
+        print("signed IXFR 8→9 after one added line: \(deleted.count) RRs deleted, \(added.count) added; \(line ?? "")")
+        try newText.write(toFile: k.dir + "/axfr9.zone", atomically: true, encoding: .utf8)
+        let v8 = try await Self.verifyZone(k.dir + "/axfr9.zone", k)
         #expect(v8.status == 0, "ldns-verify-zone after the reload: \(v8.output)")
+    }
+
+    @Test("A signed zone is built for transfer at start, before any secondary asks; the first AXFR is served from that build (the serial is signed once)",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: dig != nil, "dig (dnsutils) is not installed"))
+    func prebuiltAtStart() async throws {
+        let k = try await Self.keys()
+        defer { try? FileManager.default.removeItem(atPath: k.dir) }
+        let server = try await Self.serve(k)
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        func lines(_ parts: String...) -> [Substring] {
+            server.child.text.split(separator: "\n").filter { l in parts.allSatisfy { l.contains($0) } }
+        }
+        #expect(try await poll(30) { !lines("transfer prebuilt", "why=signed zone at start").isEmpty }, "\(server.child.text.suffix(3000))")
+        let prebuilt = lines("transfer prebuilt", "why=signed zone at start")
+        #expect(prebuilt.count == 1 && prebuilt.first?.contains("serial=7") == true, "\(prebuilt)")
+        #expect(lines("zone transfer", "qtype=").isEmpty, "no transfer was asked yet")
+        #expect(lines("signed zone built for transfer", "serial=7").count == 1, "\(server.child.text.suffix(3000))")
+
+        let axfr = Self.records(try await runOffPool(Self.dig!, ["+tcp", "+onesoa", "-p", "\(server.v4.port)", "@127.0.0.1", "bl.example", "AXFR"]).output)
+        #expect(axfr.first.map(Self.type) == "soa" && axfr.first?.contains(" 7 3600 ") == true && axfr.contains { Self.type($0) == "rrsig" })
+        #expect(try await poll(10) { lines("zone transfer", "qtype=AXFR", "serial=7").count == 1 }, "\(server.child.text.suffix(3000))")
+        // Served from the build made at start: the zone was not signed again for it.
+        #expect(lines("signed zone built for transfer", "serial=7").count == 1, "\(server.child.text.suffix(3000))")
     }
 
     @Test("export --dnssec-key writes a signed master file ldns-verify-zone accepts, with the NSEC chain of the AXFR; a key for another zone and --expand-text are refused",
@@ -199,7 +250,7 @@ struct SignedTransferTests {
         #expect(text.status != 0 && text.output.contains("--expand-text"), "\(text.output)")
     }
 
-    @Test("NSD as an IXFR secondary of a signed zone keeps validating through Unbound (our DS as trust anchor) across a reload that changes data",
+    @Test("NSD as an IXFR secondary of a signed zone keeps validating through Unbound (our DS as trust anchor) across a restart of serve (same keys and data: the serial NSD holds is re-signed, so the next serial goes whole) and a reload that changes data (incremental)",
           .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
           .enabled(if: nsd != nil, "nsd not installed (tools/install-test-deps.sh installs it)"),
           .enabled(if: unbound != nil, "unbound is not installed"),
@@ -207,13 +258,15 @@ struct SignedTransferTests {
     func nsdSecondaryValidates() async throws {
         let k = try await Self.keys()
         defer { try? FileManager.default.removeItem(atPath: k.dir) }
-        let nsdPort = freeTCPPort()
-        let server = try await Self.serve(k, ["--notify", "127.0.0.1:\(nsdPort)"])
+        let nsdPort = freeTCPPort(), primaryPort = freeTCPPort()
+        // A fixed port too, which the restarted process listens on again.
+        let serveArgs = ["--notify", "127.0.0.1:\(nsdPort)", "--listen", "127.0.0.1:\(primaryPort)"]
+        var server = try await Self.serve(k, serveArgs)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
         let conf = nsdServerClauses(dir: k.dir, port: nsdPort) + """
             zone:
               name: bl.example
-              request-xfr: 127.0.0.1@\(server.v4.port) NOKEY
+              request-xfr: 127.0.0.1@\(primaryPort) NOKEY
               allow-notify: 127.0.0.1 NOKEY
 
             """
@@ -246,14 +299,34 @@ struct SignedTransferTests {
             #expect(v.ad, "\(name) \(type) through NSD: \(v.output)\nunbound:\n\(resolver.child.text.suffix(2000))")
         }
 
-        // A reload that changes data: NOTIFY, NSD follows by IXFR, Unbound validates the new data.
-        try Self.v6(8, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        // A restart with the same keys and data: serial 7 again, signed anew (NSD holds the
+        // previous process's signatures). The next serial: NSD's IXFR from 7 gets the whole zone.
+        server.child.signal(SIGTERM)
+        _ = server.child.waitExit()
+        server = try await Self.serve(k, serveArgs)
+        #expect(try await poll(30) { server.child.text.contains("why=signed zone at start") }, "\(server.child.text.suffix(3000))")
+        try Self.v6(8).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
         try Self.v4(8).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
-
         _ = try await poll(30) { serial() == "8" }
         try #require(serial() == "8", "NSD did not follow:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
-        let ixfrLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=8") }
-        #expect(ixfrLine?.contains("ixfr=incremental") == true, "NSD's IXFR was not answered incrementally:\n\(server.child.text.suffix(3000))")
+        let wholeLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=8") }
+        #expect(wholeLine?.contains("client_serial=7") == true && wholeLine?.contains("ixfr=full") == true,
+                "NSD's IXFR from the re-signed serial was not answered with the whole zone:\n\(server.child.text.suffix(3000))")
+        for (name, type) in Self.names {
+            let v = try await validated(name, type)
+            #expect(v.ad, "\(name) \(type) after the restart: \(v.output)")
+        }
+
+        // A reload that changes data: NOTIFY, NSD follows by IXFR, Unbound validates the new data.
+        try Self.v6(9, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try Self.v4(9).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
+
+        _ = try await poll(30) { serial() == "9" }
+        try #require(serial() == "9", "NSD did not follow:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
+        let ixfrLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=9") }
+        #expect(ixfrLine?.contains("client_serial=8") == true && ixfrLine?.contains("ixfr=incremental") == true,
+                "NSD's IXFR was not answered incrementally:\n\(server.child.text.suffix(3000))")
+        #expect(!nsd.text.contains("Failed to apply IXFR") && !nsd.text.lowercased().contains("ixfr failed"), "\(nsd.text)")
         // The resolver that cached the old chain keeps validating (the new /48 stays hidden by
         // its cached NSEC and wildcard until their TTL ends, as documented); a resolver with a
         // fresh cache validates the new data through NSD.
