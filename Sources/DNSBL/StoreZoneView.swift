@@ -75,7 +75,7 @@ public struct StoreZoneView: SignedZoneView {
     /// - Parameter qname: uncompressed lower-case wire name at or below ``apex``; a name
     ///   outside the zone is answered as the apex.
     /// - Returns: the proof (its arrays allocated here; the answer path uses
-    ///   ``wireProof(_:)``, which allocates nothing). O(L·(F + m log n)) for L labels below the
+    ///   `wireProof(_:)`, which allocates nothing). O(L·(F + m log n)) for L labels below the
     ///   apex, F children per node (16, 256), m mixed children on the path and n ranges.
     public func prove(_ qname: [UInt8]) -> ViewProof {
         let name = NameBuffer(qname)

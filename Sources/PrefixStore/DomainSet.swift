@@ -229,7 +229,7 @@ public struct DomainTable: @unchecked Sendable {
 
     /// Locates the key `k[0..<len]` (``DomainKey``, `len` ≥ 1; table not empty).
     ///
-    /// The sampled prefixes first bound the range (``sampleStride``); then a binary search
+    /// The sampled prefixes first bound the range (`sampleStride`); then a binary search
     /// keeping the length of the prefix the key shares with the entries at both
     /// bounds: every entry between them shares the shorter of the two, so each comparison
     /// starts there, eight bytes at a time. The closest ancestor is then found from the entry
