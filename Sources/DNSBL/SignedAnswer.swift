@@ -20,11 +20,15 @@ struct SignedZone: Sendable {
     let storeView: StoreZoneView?
     /// The RRSIGs this responder has written, by the bytes they cover.
     let rrsigs: RRSIGWireCache
+    /// This zone's tag in the threads' proof caches (``ProofCache``): new for every responder,
+    /// so a reload never serves a proof of the old view.
+    let proofGeneration: UInt64
 
     init(signer: ZoneSigner, view: any SignedZoneView, nsecTTL: UInt32, dnskeyTTL: UInt32) {
         self.signer = signer; self.view = view; self.nsecTTL = nsecTTL; self.dnskeyTTL = dnskeyTTL
         storeView = view as? StoreZoneView
         rrsigs = RRSIGWireCache(capacity: signer.cacheCapacity)
+        proofGeneration = ProofCache.nextGeneration()
     }
 }
 
@@ -137,7 +141,12 @@ extension Responder {
         guard zoneIndex >= 0, Int(zoneIndex) < signedZones.count, let z = signedZones[Int(zoneIndex)] else { return nil }
         var qname = NameBuffer()
         for i in q.qnameOffset..<(q.qnameOffset + q.qnameLength) { qname.append(lowerASCII(query[i])) }
-        let proof = z.storeView?.wireProof(qname) ?? WireProof(z.view.prove(qname.array), apex: z.view.apex)
+        let proof: WireProof
+        if let v = z.storeView {
+            proof = ProofCache.proof(qname, view: v, generation: z.proofGeneration)
+        } else {
+            proof = WireProof(z.view.prove(qname.array), apex: z.view.apex)
+        }
         return SigningContext(zone: z, qname: qname, below: max(0, qname.labelCount - labelCount(z.view.apex)),
                               proof: proof)
     }

@@ -78,8 +78,12 @@ public struct StoreZoneView: SignedZoneView {
     ///   `wireProof(_:)`, which allocates nothing). O(L·(F + m log n)) for L labels below the
     ///   apex, F children per node (16, 256), m mixed children on the path and n ranges.
     public func prove(_ qname: [UInt8]) -> ViewProof {
+        viewProof(wireProof(NameBuffer(qname)), qname: qname)
+    }
+
+    /// `p`, the wire proof of `qname`, in the protocol's form (allocates).
+    func viewProof(_ p: WireProof, qname: [UInt8]) -> ViewProof {
         let name = NameBuffer(qname)
-        let p = wireProof(name)
         let ce: [UInt8]
         if p.exists {
             ce = qname
