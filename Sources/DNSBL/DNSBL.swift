@@ -30,7 +30,8 @@ public struct AnswerOptions: Sendable {
     /// and Knot answer); other clients get REFUSED, names that are no zone apex NOTAUTH.
     public var udpIXFR: (@Sendable (ClientAddress) -> Bool)? = nil
     /// Zones answered signed to DO=1 queries (the DNSSEC article of DNSBLServer); nil (default): none. A DO=0
-    /// query gets the same answer either way.
+    /// query gets the same answer either way, except QTYPE DNSKEY, NSEC and RRSIG asked for
+    /// explicitly (RFC 4035 §3.1) and a QNAME `*.<…>` naming a wildcard owner (RFC 4592 §2.1.2).
     public var dnssec: DNSSECServing? = nil
     public init() {}
 }
@@ -366,6 +367,7 @@ public final class Responder: Sendable {
 
         var r = Reply()
         var signing: SigningContext? = nil
+        var explicit: ExplicitContext? = nil  // DNSSEC QTYPEs and `*` QNAMEs in a signed zone (SignedExplicit.swift)
         if let e = read.parsed.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
         } else if acl.kind == .refuse || request.verdict == .refuse {
@@ -376,7 +378,7 @@ public final class Responder: Sendable {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
             r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
-            answerIN(query, read.parsed, read.scan, client, acl, &w, &r, &signing)
+            answerIN(query, read.parsed, read.scan, client, acl, &w, &r, &signing, &explicit)
             if r.drop {
                 // Nothing is sent; the query log and the key counters still see the key (aclkey).
                 var dropped = AnswerOutcome()
@@ -384,7 +386,11 @@ public final class Responder: Sendable {
                 dropped.keyState = r.keyState; dropped.keyOffset = r.keyAt; dropped.keyOrdinal = r.keyOrdinal
                 return dropped
             }
-            if !r.tc, let s = signing { signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r) }
+            if !r.tc, let e = explicit, e.answers(read.parsed.qtype) {
+                writeExplicit(e, read.parsed, afterQuestion: afterQuestion, &w, &r)
+            } else if !r.tc, let s = signing {
+                signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r)
+            }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
             answerCH(query, read.parsed, &w, &r)
@@ -455,9 +461,10 @@ extension Responder {
     /// Class IN (and ANY): the answer rules of <doc:AnswerRules>, the zone's ACL
     /// (<doc:ZoneDataAnswers#ACLs>) and its
     /// `generic` names.
-    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
+    func answerIN(_ query: UnsafeRawBufferPointer, _ parsed: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
                   _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply,
-                  _ signing: inout SigningContext?) {
+                  _ signing: inout SigningContext?, _ explicit: inout ExplicitContext?) {
+        var q = parsed
         guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength, scan: scan) else {
             r.rcode = DNSRCode.refused
             return
@@ -465,6 +472,10 @@ extension Responder {
         var zone = m.zone
         r.zone = zone.zoneIndex
         if r.dnssecOK { signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
+        if anySigned && Self.mayNeedExplicit(query, q, dnssecOK: r.dnssecOK) {
+            explicit = explicitContext(zoneIndex: zone.zoneIndex, query, q, dnssecOK: r.dnssecOK)
+            if let e = explicit { q.qtype = e.ruleQType(q.qtype) }
+        }
         var apexAt = m.apexOffset
         var labels = m.labels
         var acl = globalACL
@@ -498,6 +509,9 @@ extension Responder {
         if r.dnssecOK, let s = signing, !s.proof.exists, labels > 0, zone.subLabels == 0 {
             guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
             wildcardAddresses = Self.wildcardAddresses(s)
+        } else if let e = explicit, labels > 0, zone.subLabels == 0 {
+            // A literal wildcard owner (any DO), a name a wildcard synthesises (DO=0).
+            wildcardAddresses = explicitWildcardAddresses(e, signing, zoneIndex: zone.zoneIndex, query, q)
         }
         if (labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (labels == 0 && zone.subLabels > 0) {
             // A name generic data defines (or a subzone's apex): its records; other types NODATA.
@@ -558,7 +572,9 @@ extension Responder {
                 n = hide ? 0 : zone.lookup(qa, hits, &render)
                 if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n, listedBelow: &namesBelow) }  // dnset
             }
-            if n > 0, r.dnssecOK, let s = signing {
+            if n > 0, let e = explicit {
+                render.block(labels: e.dollarLabels(labels: labels), v4Tree: qa.v4 && qa.labels == 4)
+            } else if n > 0, r.dnssecOK, let s = signing {
                 // A signed answer is shared by every name below its wildcard: `$` renders the
                 // block the answer stands for, as the export writes it.
                 render.block(labels: Self.dollarLabels(s, labels: labels), v4Tree: qa.v4 && qa.labels == 4)

@@ -132,7 +132,30 @@ let signedCases: [(name: String, type: UInt16, rcode: UInt8, what: String)] = [
     ("1.5.2.0.192.bl.example", 28, 0, "below a full IPv4 address under a wildcard, other type (wildcard NODATA)"),
     ("x." + nibble("2001:db8::5"), 1, 0, "below a full IPv6 address under a wildcard"),
     ("x." + nibble("::ffff:192.0.2.5"), 1, 0, "below a full ::ffff image under a wildcard"),
+    ("7.100.51.198.bl.example", 47, 0, "NSEC query at a name owning RRsets"),
+    ("7.100.51.198.bl.example", 46, 0, "RRSIG query at a name owning RRsets"),
+    ("bl.example", 46, 0, "apex RRSIG"),
+    (nibble("2001:db8:ab::1"), 46, 0, "RRSIG query at an IPv6 exact name"),
+    ("5.3.0.192.bl.example", 46, 3, "RRSIG query at a name that does not exist"),
+    ("5.2.0.192.bl.example", 47, 0, "NSEC query at a name a wildcard synthesises (the wildcard's NSEC at the QNAME)"),
+    ("5.2.0.192.bl.example", 46, 0, "RRSIG query at a name a wildcard synthesises"),
+    ("02.2.0.192.bl.example", 46, 0, "RRSIG query at a leading-zero name under a wildcard"),
+    ("5.3.0.192.bl.example", 47, 3, "NSEC query at a name that does not exist"),
+    ("bl.example", 255, 0, "apex ANY"),
+    ("7.100.51.198.bl.example", 255, 0, "ANY at a listed IPv4 exact name"),
+    ("5.2.0.192.bl.example", 255, 0, "ANY under a wildcard"),
+    ("*.2.0.192.bl.example", 1, 0, "literal wildcard owner (its own RRset)"),
+    ("*.2.0.192.bl.example", 16, 0, "literal wildcard owner TXT"),
+    ("*.2.0.192.bl.example", 28, 0, "literal wildcard owner, other type (NODATA by its NSEC)"),
+    ("*.2.0.192.bl.example", 47, 0, "literal wildcard owner, NSEC"),
+    ("*.8.b.d.0.1.0.0.2.bl.example", 1, 0, "literal IPv6 wildcard owner"),
+    ("*.3.0.192.bl.example", 1, 3, "literal `*` that is no wildcard owner"),
 ]
+
+/// The QTYPEs answered whatever DO says (RFC 4035 §3.1): their DO=0 answers differ from an unsigned zone's.
+func explicitDNSSECQuery(_ name: String, _ type: UInt16) -> Bool {
+    type == 46 || type == 47 || (type == 48 && name == "bl.example") || name.hasPrefix("*.")
+}
 
 func nibble(_ address: String) -> String {
     var a = in6_addr()
@@ -162,10 +185,11 @@ func wire(_ r: PacketRecord) -> [UInt8] {
 
 /// Parses a DO=1 answer with libldns and checks every RRset of ANSWER and AUTHORITY has an
 /// RRSIG that libldns verifies against `keys`. Returns the packet and failures.
-func verifySigned(_ bytes: [UInt8], keys: [[UInt8]]) throws -> (Packet, [String]) {
+/// With `answerIsRRSIGs` (QTYPE RRSIG) the ANSWER section's RRSIGs stand alone and are not checked here.
+func verifySigned(_ bytes: [UInt8], keys: [[UInt8]], answerIsRRSIGs: Bool = false) throws -> (Packet, [String]) {
     let p = try Packet(wire: bytes)
     var failures: [String] = []
-    for section in [p.answer, p.authority] {
+    for section in answerIsRRSIGs ? [p.authority] : [p.answer, p.authority] {
         var sets: [String: [PacketRecord]] = [:]
         var sigs: [String: [PacketRecord]] = [:]
         for r in section {
@@ -215,7 +239,9 @@ struct SignedAnswerTests {
         let plain = Responder(stores: stores, options: plainOptions)
         let signed = Responder(stores: stores, options: SignedFixture.signedOptions(signer))
         var rng = SplitMix64(seed: 12)
-        var names = signedCases.map { ($0.name, $0.type) }
+        // DNSSEC QTYPEs asked for and literal wildcard owners excepted (``explicitTypesWithoutDO``).
+        var names = signedCases.filter { !explicitDNSSECQuery($0.name, $0.type) }.map { ($0.name, $0.type) }
+        names += [("*.3.0.192.bl.example", 1), ("*.bl.example", 16), ("*.x.bl.example", 1)]
         for _ in 0..<300 {
             let a = "2001:db\(rng.next() % 10)::\(String(rng.next() % 0xFFFF, radix: 16))"
             names.append((nibble(a), [1, 16, 28, 255, 48][Int(rng.next() % 5)]))
@@ -242,7 +268,7 @@ struct SignedAnswerTests {
         let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: view))
         for transport in [Transport.udp, .tcp] {
             let bytes = ask(r, c.name, c.type, edns: EDNS(size: 4096, dnssecOK: true), transport: transport)
-            let (p, failures) = try verifySigned(bytes, keys: dnskeyWires(signer))
+            let (p, failures) = try verifySigned(bytes, keys: dnskeyWires(signer), answerIsRRSIGs: c.type == 46 && c.rcode == 0)
             #expect(failures.isEmpty, "\(c.what): \(failures)\n\(p.text)")
             #expect(p.rcode == c.rcode, "\(c.what)\n\(p.text)")
             #expect(p.aa && !p.ad && !p.tc && p.ednsDO, "\(c.what)\n\(p.text)")
@@ -282,6 +308,103 @@ struct SignedAnswerTests {
                 }
             }
             if c.type == 48 { #expect(p.answer.filter { $0.type == 48 }.count == 2, "\(p.text)") }
+            if c.rcode == 0 && !c.what.contains("empty non-terminal") && ([46, 47, 255].contains(c.type) || c.name.hasPrefix("*.") && [1, 16].contains(c.type)) {
+                // Asked for explicitly, or the wildcard's own RRset: in ANSWER, owned by the QNAME.
+                let q = wireName(c.name).map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+                #expect(p.answer.contains { $0.type == (c.type == 255 ? $0.type : c.type) && $0.ownerWire == q } && p.rcode == 0,
+                        "\(c.what)\n\(p.text)")
+            }
+        }
+    }
+
+    @Test("DNSKEY at the apex, NSEC and RRSIG at a name owning RRsets are answered whatever DO says (RFC 4035 §3.1); RRSIG: the signatures of every RRset there; both views")
+    func explicitTypesWithoutDO() throws {
+        for view in ViewKind.allCases {
+            let dir = TempDir()
+            let signer = ZoneSigner(keys: try SignedFixture.keys())
+            let stores = try SignedFixture.stores(dir)
+            let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: view))
+            let keys = dnskeyWires(signer)
+            for edns in [nil, EDNS(size: 4096), EDNS(size: 4096, dnssecOK: true)] {
+                let signed = edns?.dnssecOK == true
+                let dnskey = try Packet(wire: ask(r, "bl.example", 48, edns: edns))
+                #expect(dnskey.rcode == 0 && dnskey.aa && dnskey.answer.filter { $0.type == 48 }.count == 2
+                        && dnskey.answer.contains { $0.type == 46 } == signed && dnskey.authority.isEmpty, "\(dnskey.text)")
+                for name in ["bl.example", "7.100.51.198.bl.example", nibble("2001:db8:ab::1"), "*.2.0.192.bl.example",
+                             "5.2.0.192.bl.example", nibble("2001:db8::5")] {
+                    let q = wireName(name)
+                    let nsec = try Packet(wire: ask(r, name, 47, edns: edns))
+                    let nsecs = nsec.answer.filter { $0.type == 47 }
+                    #expect(nsec.rcode == 0 && nsecs.count == 1 && nsecs[0].ownerWire == q
+                            && nsec.answer.contains { $0.type == 46 } == signed, "\(name)\n\(nsec.text)")
+                    // QTYPE RRSIG: every RRset at the name (the NSEC bitmap's types) has its
+                    // signatures in ANSWER, each verifying over that RRset; nothing else.
+                    let rrsig = try Packet(wire: ask(r, name, 46, edns: edns))
+                    #expect(rrsig.rcode == 0 && rrsig.aa && !rrsig.answer.isEmpty && rrsig.answer.allSatisfy { $0.type == 46 },
+                            "\(name)\n\(rrsig.text)")
+                    guard let bitmap = nsecs.first?.rdataFields[1] else { continue }
+                    var covered: Set<UInt16> = []
+                    for sig in rrsig.answer {
+                        let t = UInt16(sig.rdataFields[0][0]) << 8 | UInt16(sig.rdataFields[0][1])
+                        covered.insert(t)
+                        // The RRset as the signed zone holds it (`$` rendered as the block, as signed).
+                        let set = try Packet(wire: ask(r, name, t, edns: EDNS(size: 4096, dnssecOK: true))).answer.filter { $0.type == t }
+                        #expect(!set.isEmpty, "\(name) \(t)")
+                        let e = try DNSSECVerify.verify(rrset: set.map(wire), rrsig: wire(sig), keys: keys, time: Int(time(nil)))
+                        #expect(e == nil, "\(name) \(t): \(String(describing: e))")
+                    }
+                    let present = Set((1..<256).map(UInt16.init).filter { bitmapHas(bitmap, $0) && $0 != 46 })
+                    #expect(covered == present, "\(name): signed \(covered), present \(present)\n\(rrsig.text)")
+                }
+                // Names that own nothing stay as they were: NXDOMAIN (DO=0 the unsigned answer).
+                for (name, type) in [("5.3.0.192.bl.example", UInt16(46)), ("5.3.0.192.bl.example", 47), ("x.y.bl.example", 46)] {
+                    let p = try Packet(wire: ask(r, name, type, edns: edns))
+                    #expect(p.rcode == 3 && p.answer.isEmpty, "\(name) \(type)\n\(p.text)")
+                }
+            }
+            // Without DO only these QTYPEs and no other change: DNSKEY below the apex is as unsigned.
+            let plain = Responder(stores: stores, options: { var o = AnswerOptions(); o.udpPayloadSize = 4096; return o }())
+            for name in ["7.100.51.198.bl.example", "5.2.0.192.bl.example", "5.3.0.192.bl.example"] {
+                #expect(ask(r, name, 48, edns: nil) == ask(plain, name, 48, edns: nil), "\(name)")
+            }
+        }
+    }
+
+    @Test("A QNAME whose first label is `*` naming a wildcard owner gets the wildcard's own RRset, DO=1 signed at it (Labels without `*`), DO=0 unsigned; other `*` names as before")
+    func literalWildcardOwner() throws {
+        let dir = TempDir()
+        let stores = try SignedFixture.stores(dir)
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let plain = Responder(stores: stores, options: { var o = AnswerOptions(); o.udpPayloadSize = 4096; return o }())
+        for view in ViewKind.allCases {
+            let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: view))
+            for (name, a, labels) in [("*.2.0.192.bl.example", [UInt8]([127, 0, 0, 2]), 5), ("*.8.b.d.0.1.0.0.2.bl.example", [127, 0, 0, 2], 10)] {
+                for edns in [nil, EDNS(size: 4096), EDNS(size: 4096, dnssecOK: true)] {
+                    let (p, failures) = try verifySigned(ask(r, name, 1, edns: edns), keys: dnskeyWires(signer))
+                    #expect(p.rcode == 0 && p.answer.filter { $0.type == 1 }.map { $0.rdataFields.flatMap { $0 } } == [a], "\(name)\n\(p.text)")
+                    if edns?.dnssecOK == true {
+                        #expect(failures.isEmpty, "\(name): \(failures)")
+                        let sigs = p.answer.filter { $0.type == 46 }
+                        #expect(!sigs.isEmpty && sigs.allSatisfy { Int($0.rdataFields[2][0]) == labels }, "\(name)\n\(p.text)")
+                        #expect(!p.authority.contains { $0.type == 47 }, "an exact match needs no NSEC\n\(p.text)")
+                    } else {
+                        #expect(!p.answer.contains { $0.type == 46 }, "\(p.text)")
+                    }
+                }
+                // TXT: `$` renders the wildcard's block as the export writes it.
+                let txt = try Packet(wire: ask(r, name, 16, edns: EDNS(size: 4096, dnssecOK: true)))
+                let exported = Exporter.records(stores.flatMap { $0.zones }.filter { $0.name == signer.apex },
+                                                options: ExportOptions(imagesWithoutIPv6Data: true)).records
+                let expected = exported.filter { $0.owner == wireName(name) && $0.type == 16 }.map(\.rdata)
+                #expect(!expected.isEmpty && Set(txt.answer.filter { $0.type == 16 }.map { $0.rdataFields.flatMap { $0 } }) == Set(expected),
+                        "\(txt.text)")
+            }
+            // A `*` label that names no wildcard owner: the unsigned answer as before (DO=0).
+            for name in ["*.3.0.192.bl.example", "*.bl.example", "*.x.bl.example", "1.*.2.0.192.bl.example"] {
+                for edns in [nil, EDNS(size: 4096)] {
+                    #expect(ask(r, name, 1, edns: edns) == ask(plain, name, 1, edns: edns), "\(name)")
+                }
+            }
         }
     }
 

@@ -108,6 +108,62 @@ struct SignedServeTests {
         }
     }
 
+    /// DNSSEC QTYPEs asked for, ANY and literal wildcard owners: name, type, RCODE text, what.
+    static let explicitNames: [(String, String, String, String)] = [
+        ("bl.example", "NSEC", "NOERROR", "apex NSEC"),
+        (nibbleName("2001:db8:ab::1"), "NSEC", "NOERROR", "NSEC at a name owning RRsets"),
+        ("5.3.0.192.bl.example", "NSEC", "NXDOMAIN", "NSEC at a name that does not exist"),
+        ("5.2.0.192.bl.example", "NSEC", "NOERROR", "NSEC at a name a wildcard synthesises"),
+        ("5.3.0.192.bl.example", "RRSIG", "NXDOMAIN", "RRSIG at a name that does not exist"),
+        ("bl.example", "ANY", "NOERROR", "apex ANY"),
+        (nibbleName("2001:db8:ab::1"), "ANY", "NOERROR", "ANY at a listed name"),
+        ("5.2.0.192.bl.example", "ANY", "NOERROR", "ANY under a wildcard"),
+        ("*.2.0.192.bl.example", "A", "NOERROR", "literal wildcard owner"),
+        ("*.2.0.192.bl.example", "TXT", "NOERROR", "literal wildcard owner TXT"),
+        ("*.2.0.192.bl.example", "AAAA", "NOERROR", "literal wildcard owner, other type"),
+        ("*.8.b.d.0.1.0.0.2.bl.example", "A", "NOERROR", "literal IPv6 wildcard owner"),
+    ]
+
+    @Test("Unbound with our DS as trust anchor: explicit NSEC/RRSIG/DNSKEY queries, ANY and literal wildcard owners validate (AD); RRSIG queries are answered, not SERVFAIL",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: unbound != nil, "unbound is not installed"),
+          .enabled(if: dig != nil, "dig (dnsutils) is not installed"))
+    func unboundExplicitTypes() throws {
+        let s = try Self.start()
+        defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
+        let port = try freeUDPAndTCPPort()
+        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
+                                        stubPort: s.server.v4.port,
+                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        defer { resolver.stop() }
+        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
+        for (name, type, rcode, what) in Self.explicitNames {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
+            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
+                    "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
+        }
+        // QTYPE RRSIG: the breaker's query got a self-contradicting NODATA that Unbound called bogus.
+        for name in [nibbleName("2001:db8:ab::1"), "bl.example", "5.2.0.192.bl.example"] {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, "RRSIG"])
+            #expect(r.output.contains("status: NOERROR") && Self.hasRecord(r.output, "RRSIG"),
+                    "RRSIG at \(name): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
+        }
+        // Straight to the server without DO: DNSKEY, NSEC and RRSIG answered (RFC 4035 §3.1).
+        for (name, type) in [("bl.example", "DNSKEY"), ("bl.example", "NSEC"), (nibbleName("2001:db8:ab::1"), "RRSIG")] {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(s.server.v4.port)", "+norec", name, type])
+            #expect(r.output.contains("status: NOERROR") && !r.output.contains("ANSWER: 0,") && Self.hasRecord(r.output, type),
+                    "\(name) \(type) without DO: \(r.output)")
+        }
+    }
+
+    /// Whether dig's output has a record of `type` (owner, TTL, class, type: tabs or spaces).
+    static func hasRecord(_ output: String, _ type: String) -> Bool {
+        output.split(separator: "\n").contains { line in
+            !line.hasPrefix(";") && line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst(3).first == Substring(type)
+        }
+    }
+
     @Test("delv validates the same names from the DS",
           .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
           .enabled(if: delv != nil, "delv (bind9-dnsutils) is not installed"))
