@@ -157,7 +157,7 @@ public struct ClientAddress: Sendable, Hashable {
 /// Answers DNS queries from an immutable set of stores (one serving snapshot).
 /// Thread-safe: many transport threads call ``respond(to:transport:into:)`` at once; the
 /// responder holds no mutable state of its own (caches: the signatures behind a mutex, the
-/// DO=1 proofs per thread, ``ProofCache``).
+/// DO=1 proofs per thread, `ProofCache`).
 public final class Responder: Sendable {
     public let options: AnswerOptions
     public let stores: [Store]

@@ -20,7 +20,7 @@ struct SignedZone: Sendable {
     let storeView: StoreZoneView?
     /// The RRSIGs this responder has written, by the bytes they cover.
     let rrsigs: RRSIGWireCache
-    /// This zone's tag in the threads' proof caches (``ProofCache``): new for every responder,
+    /// This zone's tag in the threads' proof caches (`ProofCache`): new for every responder,
     /// so a reload never serves a proof of the old view.
     let proofGeneration: UInt64
 

@@ -5,7 +5,7 @@ import DNSWire
 // answered whatever DO says) and the literal wildcard QNAME (`*.<closest encloser>` asked for
 // by name, RFC 4592 §2.1.2) in a signed zone. Kept off the allocation-free DO=1 path: a
 // 2-byte check in `answerIN` (``Responder/mayNeedExplicit(_:_:dnssecOK:)``) decides whether the query
-// builds an ``ExplicitContext``, with the view's allocating proof; every other query never
+// builds an `ExplicitContext`, with the view's allocating proof; every other query never
 // reaches this file.
 
 /// The view's answer to a query ``Responder/explicitContext(zoneIndex:_:_:dnssecOK:)`` keeps:
@@ -64,7 +64,7 @@ struct ExplicitContext {
 }
 
 extension Responder {
-    /// Whether a query may need an ``ExplicitContext``: QTYPE NSEC or RRSIG, QTYPE DNSKEY
+    /// Whether a query may need an `ExplicitContext`: QTYPE NSEC or RRSIG, QTYPE DNSKEY
     /// without DO (at DO=1 the signed path answers it allocation-free), or a QNAME whose first
     /// label is `*`. Reads two bytes; no allocation.
     static func mayNeedExplicit(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, dnssecOK: Bool) -> Bool {

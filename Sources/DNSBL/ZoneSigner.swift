@@ -90,7 +90,7 @@ public final class ZoneSigner: Sendable {
     }
 
     /// Whether the signatures of one cached RRset were served since they were made: shared
-    /// with the responders' copies (``RRSIGWireCache``), which set it on their hits without a
+    /// with the responders' copies (`RRSIGWireCache`), which set it on their hits without a
     /// lock or an allocation, so the background round re-signs the RRsets in use.
     final class UseMark: Sendable {
         let used = Atomic<Bool>(false)
@@ -237,7 +237,7 @@ public final class ZoneSigner: Sendable {
 
     /// The generation of the signing keys at `now`, without a lock unless a boundary passed: it
     /// changes whenever the keys that sign change (timing boundary or reload), so copies of
-    /// signatures kept elsewhere (``RRSIGWireCache``) know they are stale.
+    /// signatures kept elsewhere (`RRSIGWireCache`) know they are stale.
     func generationNow(_ now: UInt32) -> Int {
         if Int64(now) >= nextBoundary.load(ordering: .acquiring) { return keysNow().state.generation }
         return generation.load(ordering: .acquiring)
@@ -271,7 +271,7 @@ public final class ZoneSigner: Sendable {
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
     /// RRsets whose signatures came from the cache.
     public var cacheHits: Int { hits.load(ordering: .relaxed) }
-    /// Counts a cache hit served from a Responder's own copy (``RRSIGWireCache``).
+    /// Counts a cache hit served from a Responder's own copy (`RRSIGWireCache`).
     func noteCacheHit() { hits.add(1, ordering: .relaxed) }
     /// RRsets that had to be signed by a query (not cached, or cached too close to expiry).
     public var cacheMisses: Int { misses.load(ordering: .relaxed) }
