@@ -37,17 +37,9 @@ public enum MasterFile {
     /// - Throws: `LDNSKit.LDNSError` when libldns refuses a record.
     public static func write(_ parts: [StoreZone], options: ExportOptions = ExportOptions(),
                              to write: (String) -> Void) throws(LDNSError) -> ExportStats {
-        write(header(parts[0], options: options))
-        var failure: LDNSError? = nil
-        let stats = Exporter.export(parts, options: options) { r in
-            if failure != nil { return }
-            do throws(LDNSError) {
-                write(try ZoneFile.presentation(wire: r.wire) + "\n")
-            } catch {
-                failure = error
-            }
-        }
-        if let failure { throw failure }
+        var stats = ExportStats()
+        try Self.write(header: header(parts[0], options: options),
+                       records: { emit in stats = Exporter.export(parts, options: options, emit: emit) }, to: write)
         return stats
     }
 
