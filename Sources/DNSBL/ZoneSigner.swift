@@ -69,6 +69,7 @@ public final class ZoneSigner: Sendable {
     private let misses = Atomic<Int>(0)
     private let resigned = Atomic<Int>(0)
     private let dropped = Atomic<Int>(0)
+    private let versions = Atomic<Int>(0)
 
     struct CacheKey: Hashable {
         var owner: [UInt8]
@@ -267,6 +268,12 @@ public final class ZoneSigner: Sendable {
     /// of signatures made earlier (a transfer's carried RRSIGs) start afresh when it moves.
     public var keyGeneration: Int { generationNow(clock()) }
 
+    /// New versions of the zone made for its secondaries without a data change (signatures
+    /// due, key timing), counted by whoever makes them (``noteResignVersion()``).
+    public var resignVersions: Int { versions.load(ordering: .relaxed) }
+    /// Counts one version for ``resignVersions``.
+    public func noteResignVersion() { versions.add(1, ordering: .relaxed) }
+
     /// Signatures made since start (one per key per RRset signed), background ones included.
     public var signaturesMade: Int { made.load(ordering: .relaxed) }
     /// RRsets whose signatures came from the cache.
@@ -321,7 +328,10 @@ public final class ZoneSigner: Sendable {
     ///   - type: the RRset's type; DNSKEY is signed by the SEP keys (see the class comment).
     ///   - ttl: the original TTL, seconds.
     ///   - rdatas: each RR's RDATA, uncompressed, names lower-cased where RFC 4034 §6.2 asks.
-    public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> [[UInt8]] {
+    ///   - expiringAfter: when given, a cached signature expiring at or before this time (Unix
+    ///     seconds, serial arithmetic) is made anew too (a transfer re-signing an RRset ahead
+    ///     of the margin, `ZoneTransfer.SignatureCarry`).
+    public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]], expiringAfter: UInt32? = nil) -> [[UInt8]] {
         // No RRSIG without its RRset (RFC 4035 §2.2 signs RRsets; an empty one is none).
         if rdatas.isEmpty { return [] }
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
@@ -332,6 +342,7 @@ public final class ZoneSigner: Sendable {
             guard let i = c.index(forKey: key) else { return nil }
             let e = c.values[i]
             guard e.generation == current, Int32(bitPattern: e.expiration &- now) > margin else { return nil }
+            if let after = expiringAfter, Int32(bitPattern: e.expiration &- after) <= 0 { return nil }
             e.use.note()
             return e.rrsigs
         }

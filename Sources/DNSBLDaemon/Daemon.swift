@@ -66,7 +66,8 @@ public enum Daemon {
         try jail.enter()
 
         let keys = c.signers.isEmpty ? nil : KeyRereader(paths: c.options.dnssecKeys, signers: c.signers)
-        let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger, keys: keys)
+        let serials = c.signers.isEmpty ? nil : SignedSerials()
+        let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger, keys: keys, serials: serials)
         let started = ContinuousClock.now
         let (first, prints) = try await StartFailure.on("cannot load the data to serve") {
             try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
@@ -151,7 +152,11 @@ public enum Daemon {
         var services: [any Service] = [DNSServerService(server: server), reloader]
         if let notifier { services.append(notifier) }
         if let transfer { services.append(TransferPrebuildService(holder: holder, transfer: transfer)) }
-        if !signers.isEmpty { services.append(ResigningService(signers: signers, logger: logger)) }
+        if !signers.isEmpty {
+            // Secondaries hold what they transferred: new versions when signatures fall due.
+            let versions = transfer.flatMap { t in serials.map { SignedZoneVersions(transfer: t, serials: $0, reloader: reloader, answer: c.answer, logger: logger) } }
+            services.append(ResigningService(signers: signers, logger: logger, versions: versions))
+        }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let signalTask = Task {
             for await signal in stopSignals {

@@ -9,7 +9,9 @@ import Synchronization
 /// key timing is checked (a `Publish`, `Activate`, `Inactive` or `Delete` time that passed
 /// takes effect now, logged) and the cached RRsets falling due are re-signed before they
 /// reach the refresh margin (`ZoneSigner.resignDue(limit:)`), on a thread of their own so
-/// neither a serving thread nor the cooperative pool waits for the signing.
+/// neither a serving thread nor the cooperative pool waits for the signing. With zone
+/// transfers, each round also gives a signed zone a new version for its secondaries when its
+/// transferred signatures fall due or key timing changed its signers (``SignedZoneVersions``).
 public final class ResigningService: Service, Sendable {
     public let signers: [ZoneSigner]
     public let logger: Logger
@@ -18,8 +20,11 @@ public final class ResigningService: Service, Sendable {
     /// The key state version last logged, per signer.
     private let logged: Mutex<[Int]>
 
-    public init(signers: [ZoneSigner], logger: Logger, interval: Double = 1) {
-        self.signers = signers; self.logger = logger; self.interval = interval
+    /// New zone versions for secondaries (signatures due, key timing); nil without transfers.
+    public let versions: SignedZoneVersions?
+
+    public init(signers: [ZoneSigner], logger: Logger, interval: Double = 1, versions: SignedZoneVersions? = nil) {
+        self.signers = signers; self.logger = logger; self.interval = interval; self.versions = versions
         logged = Mutex(signers.map { $0.keysNow().state.version })
     }
 
@@ -40,6 +45,7 @@ public final class ResigningService: Service, Sendable {
             if state.version != last {
                 Self.logKeys(signer, state, logger: logger, why: state.reloaded ? "keys re-read at reload" : "a key timing boundary passed")
             }
+            await versions?.check(signer)
             guard signer.hasDue else { continue }
             let r = try? await Reloader.offThread { signer.resignDue() }
             if let r, r.resigned > 0 || r.dropped > 0 {

@@ -80,20 +80,24 @@ public struct ServingLoader: Sendable {
     public let logger: Logger
     /// Re-reads the DNSSEC keys at each reload; nil = no signed zone.
     public let keys: KeyRereader?
+    /// The serials the signed zones are served with (they may run ahead of the data's,
+    /// ``SignedZoneVersions``); nil = the data's serials as they are.
+    public let serials: SignedSerials?
 
-    public init(data: DataSources, answer: AnswerOptions, logger: Logger, keys: KeyRereader? = nil) {
-        self.data = data; self.answer = answer; self.logger = logger; self.keys = keys
+    public init(data: DataSources, answer: AnswerOptions, logger: Logger, keys: KeyRereader? = nil, serials: SignedSerials? = nil) {
+        self.data = data; self.answer = answer; self.logger = logger; self.keys = keys; self.serials = serials
     }
 
     /// The `DNSBLServer/SnapshotLoader` for the Reloader: the watched files and the builder.
     public var snapshotLoader: SnapshotLoader {
-        SnapshotLoader(files: data.files, zoneFiles: data.zoneFiles) { [data, answer, logger, keys] in
+        SnapshotLoader(files: data.files, zoneFiles: data.zoneFiles) { [data, answer, logger, keys, serials] in
             let now = wallClock()
-            let stores = try data.load(now: now) { logger.warning("\($0)") }
+            var stores = try data.load(now: now) { logger.warning("\($0)") }
             if let signers = answer.dnssec?.signers {
                 // What cannot be one signed zone is refused at a reload as at start.
                 if let refusal = Daemon.signedRefusal(stores: stores, signers: signers) { throw refusal }
                 keys?.reread(logger: logger)
+                if let serials { stores = serials.apply(stores, apexes: signers.map(\.apex), now: UInt32(truncatingIfNeeded: now)) }
             }
             return Snapshot.serving(stores, options: answer, now: now)
         }

@@ -207,6 +207,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private var staleLogged: [String: UInt64] = [:]
     private var lastSigning: [String: (Int, Int, Int, Int)] = [:]
     private var lastKeyReloadFailures: [String: Int] = [:]
+    private var lastZoneVersions: [String: Int] = [:]
     private var namedCounters: [String: CoreMetrics.Counter] = [:]
 
     /// What the metrics read besides counters; set before ``run(interval:)``.
@@ -358,7 +359,8 @@ public final class ServerMetrics: @unchecked Sendable {
     }
 
     /// Per signed zone: signatures made, signature cache hits and misses, RRsets re-signed by
-    /// the background task, failed key re-reads at reload (counters); whether the last keys
+    /// the background task, failed key re-reads at reload, new zone versions made for the
+    /// secondaries without a data change (counters); whether the last keys
     /// are held over because timing left none published or active (gauge 0/1), and the
     /// seconds until the soonest expiry of a cached signature (gauge; absent before the first).
     private func signingMetrics(_ snapshot: Snapshot) {
@@ -376,6 +378,11 @@ public final class ServerMetrics: @unchecked Sendable {
                 counter(zone, "prefixbl_dnssec_key_reload_failures_total", []).increment(by: Int64(failed - lastFailed))
             }
             lastKeyReloadFailures[zone] = failed
+            let versions = signer.resignVersions, lastVersions = lastZoneVersions[zone] ?? 0
+            if versions > lastVersions {
+                counter(zone, "prefixbl_dnssec_zone_versions_total", []).increment(by: Int64(versions - lastVersions))
+            }
+            lastZoneVersions[zone] = versions
             gauge("prefixbl_dnssec_keys_held_over", [("zone", zone)]).record(signer.keysHeldOver ? 1 : 0)
             gauge("prefixbl_dnssec_signature_cache_rrsets", [("zone", zone)]).record(signer.cachedRRsets)
             if let left = signer.secondsUntilSoonestExpiry {

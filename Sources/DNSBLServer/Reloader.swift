@@ -199,19 +199,31 @@ public final class Reloader: Service, @unchecked Sendable {
     /// Applies ``refresh`` once (serialised with reloads).
     public func refreshNow() async {
         guard let refresh else { return }
+        let current = holder.load()
+        guard let fresh = await rebuild(refresh) else { return }
+        if fresh.entryCount != current.entryCount {
+            logger.info("refreshed: time-limited data changed", metadata: [
+                "entries": "\(fresh.entryCount)", "previous-entries": "\(current.entryCount)"])
+        }
+    }
+
+    /// Builds a snapshot from the current one (no file is read) off the serving threads and
+    /// swaps it in without the shrink guard, serialised with reloads: the `$TIMESTAMP`
+    /// refresh, a signed zone's new version for its secondaries (new serial, no data change).
+    /// `build` gets the snapshot serving now and returns nil for nothing to do.
+    /// - Returns: the snapshot installed, nil when `build` returned nil.
+    @discardableResult
+    public func rebuild(_ build: @escaping @Sendable (Snapshot) -> Snapshot?) async -> Snapshot? {
         while reloadLock.withLock({ busy in if busy { return true }; busy = true; return false }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
         defer { reloadLock.withLock { $0 = false } }
         let current = holder.load()
-        let built: Snapshot?? = try? await Reloader.offThread({ refresh(current) })
-        guard let fresh = built.flatMap({ $0 }) else { return }
+        let built: Snapshot?? = try? await Reloader.offThread({ build(current) })
+        guard let fresh = built.flatMap({ $0 }) else { return nil }
         let next = fresh.renumbered(current.generation + 1)
         holder.swap(next)
-        if fresh.entryCount != current.entryCount {
-            logger.info("refreshed: time-limited data changed", metadata: [
-                "entries": "\(fresh.entryCount)", "previous-entries": "\(current.entryCount)"])
-        }
+        return next
     }
 
     /// One reload attempt: settle, build off-thread, check files did not move, validate, swap.

@@ -18,3 +18,21 @@ extension Store {
         return Store(memory: memory, zones: zones)
     }
 }
+
+extension Store {
+    /// This store with the SOA serial of zone `name` (uncompressed wire form, any case) set to
+    /// `serial`; nothing else changes and the mapping is shared (as ``mappingTTLs(_:)``).
+    /// For a new version of a signed zone without a data change (signatures re-made, key
+    /// timing), whose secondaries compare serials (RFC 1982).
+    public func settingSerial(_ serial: UInt32, zone name: [UInt8]) -> Store {
+        let lower = name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard zones.contains(where: { $0.name == lower }) else { return self }
+        let zones = self.zones.map { z -> StoreZone in
+            guard z.name == lower else { return z }
+            var soa = z.soa
+            soa.serial = serial
+            return StoreZone(name: z.name, soa: soa, nsTTL: z.nsTTL, ns: z.ns, datasets: z.datasets, records: z.records)
+        }
+        return Store(memory: memory, zones: zones)
+    }
+}

@@ -1,6 +1,7 @@
 import DNSBL
 import DNSSEC
 import PrefixStore
+import Synchronization
 import ZoneExport
 
 /// A zone's export grouped by owner in canonical DNS order (RFC 4034 §6.1): the names and RR
@@ -124,20 +125,56 @@ public struct CanonicalZone: Sendable {
 /// the size of `DNSBL/ZoneSigner`'s bounded cache: unchanged RRsets keep their signature
 /// bytes, and an IXFR carries only the changed RRsets, their NSECs and signatures.
 /// Memory: about the signed zone's RRset content. Not thread-safe: one build at a time.
+///
+/// A carried signature is made anew when it expires within the refresh margin plus its
+/// RRset's share of the spread (``spreadSlack(owner:type:spread:)``: one of four steps of a
+/// quarter of the time a signature is served, by a hash of owner and type), so the RRsets
+/// signed together at start come due in four batches and each new version's IXFR carries
+/// about a quarter of the RRSIGs, not all of them.
 public final class SignatureCarry: @unchecked Sendable {
     struct Key: Hashable { var owner: [UInt8]; var type: UInt16; var ttl: UInt32; var rdatas: [[UInt8]] }
     var entries: [Key: [[UInt8]]] = [:]
-    /// The signer the entries were made with and its DNSKEY RRset then: another signer, or
-    /// the same one with other keys, starts afresh.
+    /// The signer the entries were made with: another signer starts afresh.
     var signer: ObjectIdentifier? = nil
     var dnskeys: [[UInt8]] = []
     /// The signer's ``ZoneSigner/keyGeneration`` then: signing keys changed, nothing is carried.
     var generation = -1
+    private let built = Mutex<Version?>(nil)
+
+    /// What the last signed build holds, for deciding when secondaries need a new version.
+    public struct Version: Sendable, Equatable {
+        /// The SOA serial of the version built.
+        public var serial: UInt32
+        /// The signing keys' ``ZoneSigner/keyGeneration`` it was signed with.
+        public var generation: Int
+        /// The DNSKEY RDATA it publishes.
+        public var dnskeys: [[UInt8]]
+        /// The soonest time (Unix seconds, serial arithmetic) one of its signatures is due to
+        /// be made anew (its expiration less the refresh margin and its RRset's slack); nil
+        /// when nothing is signed.
+        public var nextDue: UInt32?
+    }
 
     public init() {}
 
     /// RRsets whose signatures are kept.
     public var count: Int { entries.count }
+
+    /// The version the last build made (nil before the first). Thread-safe.
+    public var version: Version? { built.withLock { $0 } }
+
+    func record(_ v: Version) { built.withLock { $0 = v } }
+
+    /// The seconds an RRset's signatures are re-signed ahead of the refresh margin: one of 0,
+    /// ¼, ½, ¾ of `spread`, by an FNV-1a hash of the owner and type (stable across versions
+    /// and processes).
+    static func spreadSlack(owner: [UInt8], type: UInt16, spread: UInt32) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in owner { h = (h ^ UInt32(b)) &* 16_777_619 }
+        h = (h ^ UInt32(type >> 8)) &* 16_777_619
+        h = (h ^ UInt32(type & 0xFF)) &* 16_777_619
+        return (h >> 13) % 4 * (spread / 4)
+    }
 }
 
 /// What one signed build did.
@@ -172,7 +209,13 @@ extension CanonicalZone {
         let madeBefore = signer.signaturesMade
         let now = signer.clock()
         let margin = Int32(clamping: signer.validity.refreshMargin)
-        let old = reuse.flatMap { $0.signer == ObjectIdentifier(signer) && $0.dnskeys == signer.dnskeyRData && $0.generation == signer.keyGeneration ? $0.entries : nil } ?? [:]
+        let validity = signer.validity
+        let spread = (validity.lifetime > validity.refreshMargin ? validity.lifetime - validity.refreshMargin : 0) / 4
+        let generation = signer.keyGeneration
+        // Signatures by the same signing keys stay valid when only the published DNSKEYs
+        // change (a pre-published key): the DNSKEY RRset's content changed, so it is re-signed.
+        let old = reuse.flatMap { $0.signer == ObjectIdentifier(signer) && $0.generation == generation ? $0.entries : nil } ?? [:]
+        var nextDue: UInt32? = nil
         var kept: [SignatureCarry.Key: [[UInt8]]] = [:]
         if reuse != nil { kept.reserveCapacity(old.count) }
         let nsecTTL = soa.map { r -> UInt32 in
@@ -188,12 +231,23 @@ extension CanonicalZone {
             }
             let key = SignatureCarry.Key(owner: owner, type: set.type, ttl: set.ttl, rdatas: set.rdatas)
             var sigs: [[UInt8]]
+            let slack = SignatureCarry.spreadSlack(owner: owner, type: set.type, spread: spread)
+            let ahead = margin &+ Int32(clamping: slack)
             if let prior = old[key], !prior.isEmpty,
-               prior.allSatisfy({ Int32(bitPattern: Self.expiration($0) &- now) > margin }) {
+               prior.allSatisfy({ Int32(bitPattern: Self.expiration($0) &- now) > ahead }) {
                 sigs = prior
                 figures.reused += 1
+            } else if let prior = old[key], !prior.isEmpty {
+                // Due (within the margin and the RRset's slack): made anew, not the cached
+                // signature the prior one may still be.
+                let latest = prior.map(Self.expiration).max { Int32(bitPattern: $0 &- $1) < 0 }!
+                sigs = signer.signatures(owner: owner, type: set.type, ttl: set.ttl, rdatas: set.rdatas, expiringAfter: latest)
             } else {
                 sigs = signer.signatures(owner: owner, type: set.type, ttl: set.ttl, rdatas: set.rdatas)
+            }
+            for s in sigs {
+                let due = Self.expiration(s) &- UInt32(bitPattern: ahead)
+                if let n = nextDue { if Int32(bitPattern: due &- n) < 0 { nextDue = due } } else { nextDue = due }
             }
             if reuse != nil { kept[key] = sigs }
             figures.rrsets += 1
@@ -219,7 +273,10 @@ extension CanonicalZone {
             reuse.entries = kept
             reuse.signer = ObjectIdentifier(signer)
             reuse.dnskeys = signer.dnskeyRData
-            reuse.generation = signer.keyGeneration
+            reuse.generation = generation
+            let serial = soa.map { r in r.rdata.dropLast(16).suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } } ?? 0
+            let published = rrsets.first?.first { $0.type == DNSSECRecords.typeDNSKEY }?.rdatas ?? []
+            reuse.record(SignatureCarry.Version(serial: serial, generation: generation, dnskeys: published, nextDue: nextDue))
         }
         figures.signaturesMade = signer.signaturesMade - madeBefore
         return figures

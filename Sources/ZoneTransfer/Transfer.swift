@@ -154,6 +154,13 @@ public final class TransferResponder: TransferHandler {
 
     typealias Start = TransferStart
 
+    /// What the last transfer build of the signed zone `apex` (wire form, lower case) holds:
+    /// its serial, signing keys and when its first signature falls due; nil before the first
+    /// build. For the daemon's decision to make a new version without a data change.
+    public func signedVersion(apex: [UInt8]) -> SignatureCarry.Version? {
+        carries.withLock { $0[apex] }?.version
+    }
+
     /// The transport's hook: `nil` when `query` is no AXFR/IXFR query, else the TSIG check,
     /// the ACL and the transfer (`startAuthenticated`, TransferTSIG.swift).
     public func start(query: UnsafeRawBufferPointer, peer: String?, snapshot: Snapshot) -> TransferStart? {

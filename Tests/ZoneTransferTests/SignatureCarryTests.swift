@@ -75,4 +75,41 @@ struct SignatureCarryTests {
         let fifth = changed.signedRecords(signer: other, reuse: carry) { _ in }
         #expect(fifth.reused == 0 && fifth.signaturesMade == fifth.rrsets)
     }
+
+    @Test("Carried signatures come due in four batches ahead of the refresh margin (by owner and type): each build at the recorded due time re-signs one batch with fresh signatures and reuses the rest; four builds re-sign every RRset once")
+    func dueInBatches() throws {
+        let start: UInt32 = 1_800_000_000
+        let now = Atomic<UInt32>(start)
+        let k = try SigningKey(publicFile: "K.key", publicText: Self.key, privateFile: "K.private", privateText: Self.secret)
+        let validity = SignatureValidity(lifetime: 14 * 86_400, refreshMargin: 7 * 86_400)
+        let signer = ZoneSigner(keys: [k], validity: validity, cacheCapacity: 1, clock: { now.load(ordering: .relaxed) })
+        let apex = try #require(CanonicalName.parse("bl.example."))
+        let zone = CanonicalZone(parts: try Self.zone(), apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+        let carry = SignatureCarry()
+        let first = zone.signedRecords(signer: signer, reuse: carry) { _ in }
+        let v1 = try #require(carry.version)
+        #expect(v1.serial == Self.serial(zone) && v1.generation == signer.keyGeneration && Set(v1.dnskeys) == Set(signer.dnskeyRData))
+        // A quarter of the time served (7 days) is the spread; its four steps are 37,800 s.
+        let step: UInt32 = 7 * 86_400 / 4 / 4
+        let margin = start + 14 * 86_400 - 7 * 86_400
+        #expect((0...3).map { margin - $0 * step }.contains(try #require(v1.nextDue)), "\(String(describing: v1.nextDue))")
+        var resigned = 0, builds = 0
+        while let due = carry.version?.nextDue, Int32(bitPattern: due &- margin) <= 0, builds < 6 {
+            now.store(due, ordering: .relaxed)
+            var sigs: [ExportRecord] = []
+            let f = zone.signedRecords(signer: signer, reuse: carry) { if $0.type == DNSSECRecords.typeRRSIG { sigs.append($0) } }
+            builds += 1
+            #expect(f.signaturesMade > 0 && f.reused > 0 && f.reused + f.signaturesMade == f.rrsets, "\(f)")
+            // The new signatures are fresh: they expire a whole lifetime from now.
+            #expect(sigs.filter { r in r.rdata[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } == due &+ 14 * 86_400 }.count == f.signaturesMade)
+            resigned += f.signaturesMade
+            #expect(Int32(bitPattern: try #require(carry.version?.nextDue) &- due) > 0)
+        }
+        #expect(builds >= 2 && builds <= 4 && resigned == first.rrsets, "\(builds) builds, \(resigned) of \(first.rrsets) RRsets re-signed")
+    }
+
+    /// The SOA serial of `zone`.
+    static func serial(_ zone: CanonicalZone) -> UInt32 {
+        zone.soa.map { r in r.rdata.dropLast(16).suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } } ?? 0
+    }
 }
