@@ -11,10 +11,11 @@ import TestSupport
 /// Secondaries of a signed zone, each started by the test on its own loopback port and checked
 /// through a validating Unbound (our DS as trust anchor) pointed at the secondary, not at
 /// `serve`: new versions without a data change (signatures falling due, key timing) reach NSD
-/// by IXFR.
-@Suite("Signed zones on secondaries: new versions without a data change", .serialized)
+/// by IXFR; Knot and BIND follow a signed zone by AXFR, then IXFR across a reload.
+@Suite("Signed zones on secondaries: new versions without a data change; Knot and BIND", .serialized)
 struct SignedVersionTests {
     typealias T = SignedTransferTests
+    static let knotd = which("knotd"), named = which("named")
 
     /// The SOA serial `port` serves for bl.example, nil when it does not answer.
     static func serial(_ port: UInt16) -> String? {
@@ -199,6 +200,126 @@ struct SignedVersionTests {
         for (name, type) in T.names {
             let v = try await Self.validated(resolver, name, type)
             #expect(v.ad, "\(name) \(type) through NSD after the ZSK rollover: \(v.output)")
+        }
+    }
+
+    /// A secondary from `start(dir, primaryPort, ownPort)` transfers the signed zone (AXFR),
+    /// validates through Unbound for every name kind, follows a one-line reload by an
+    /// incremental IXFR and validates again (a fresh Unbound sees the new data); its log shows
+    /// no fallback to AXFR (`fallbackWords`, lower case).
+    func signedSecondary(_ name: String, fallbackWords: [String], start: (String, UInt16, UInt16) throws -> ChildProcess) async throws {
+        let k = try await T.keys()
+        defer { try? FileManager.default.removeItem(atPath: k.dir) }
+        let port = freeTCPPort(), primaryPort = freeTCPPort()
+        let server = try await T.serve(k, ["--notify", "127.0.0.1:\(port)", "--listen", "127.0.0.1:\(primaryPort)"])
+        defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
+        let secondary = try start(k.dir, primaryPort, port)
+        defer { stopTree(secondary.process.processIdentifier) }
+        _ = try await poll(30) { Self.serial(port) == "7" }
+        try #require(Self.serial(port) == "7", "\(name) did not load the zone:\n\(secondary.text.suffix(3000))\n\(server.child.text.suffix(2000))")
+        let resolver = try await Self.validator(k, port: port, subdirectory: "unbound")
+        defer { resolver.stop() }
+        for (qname, type) in T.names {
+            let v = try await Self.validated(resolver, qname, type)
+            #expect(v.ad, "\(qname) \(type) through \(name): \(v.output)\nunbound:\n\(resolver.child.text.suffix(2000))")
+        }
+
+        try T.v6(8, extra: T.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try T.v4(8).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
+        _ = try await poll(30) { Self.serial(port) == "8" }
+        try #require(Self.serial(port) == "8", "\(name) did not follow:\n\(secondary.text.suffix(3000))\n\(server.child.text.suffix(3000))")
+        let sent = Self.transfers(server)
+        // The first transfer is the whole zone: an AXFR, or (Knot) an IXFR from a serial this
+        // process never sent, answered with the whole zone.
+        #expect(sent.first.map { $0.contains("qtype=AXFR") || $0.contains("ixfr=full") } == true, "\(sent.joined(separator: "\n"))")
+        let ixfr = sent.first { $0.contains("serial=8") }
+        #expect(ixfr?.contains("qtype=IXFR") == true && ixfr?.contains("client_serial=7") == true && ixfr?.contains("ixfr=incremental") == true,
+                "\(name)'s transfer of the reload was not an incremental IXFR:\n\(sent.joined(separator: "\n"))")
+        #expect(!sent.dropFirst().contains { $0.contains("qtype=AXFR") }, "\(sent.joined(separator: "\n"))")
+        let log = secondary.text.lowercased()
+        #expect(!fallbackWords.contains { log.contains($0) }, "\(secondary.text.suffix(3000))")
+        for (qname, type) in T.names {
+            let v = try await Self.validated(resolver, qname, type)
+            #expect(v.ad, "\(qname) \(type) through \(name) after the reload: \(v.output)")
+        }
+        resolver.stop()
+        let fresh = try await Self.validator(k, port: port, subdirectory: "fresh")
+        defer { fresh.stop() }
+        let added = try await Self.validated(fresh, nibbleName("2001:db8:cd::2"), "A")
+        #expect(added.ad && added.output.contains("127.0.0.9"), "\(added.output)\nunbound:\n\(fresh.child.text.suffix(2000))")
+        let nx = try await Self.validated(fresh, nibbleName("2001:db9::77"), "A")
+        #expect(nx.ad && nx.output.contains("NXDOMAIN"), "\(nx.output)")
+        for (qname, type) in T.names {
+            let v = try await Self.validated(fresh, qname, type)
+            #expect(v.ad, "\(qname) \(type) through \(name) after the reload, fresh cache: \(v.output)")
+        }
+    }
+
+    @Test("Knot as an IXFR secondary of a signed zone: AXFR, then an incremental IXFR across a reload; Unbound validates its answers for every name kind; no AXFR fallback in its log",
+          .enabled(if: T.keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: knotd != nil, "knotd not installed (apt knot; tools/install-test-deps.sh installs it)"),
+          .enabled(if: T.unbound != nil, "unbound is not installed"),
+          .enabled(if: T.dig != nil, "dig (dnsutils) is not installed"))
+    func knotSecondary() async throws {
+        try await signedSecondary("Knot", fallbackWords: ["fallback to axfr", "falling back to axfr"]) { dir, primary, port in
+            let conf = """
+                server:
+                    rundir: "\(dir)"
+                    listen: 127.0.0.1@\(port)
+                database:
+                    storage: "\(dir)/knot"
+                log:
+                  - target: stderr
+                    any: info
+                remote:
+                  - id: prefixbl
+                    address: 127.0.0.1@\(primary)
+                acl:
+                  - id: prefixbl-notify
+                    address: 127.0.0.1
+                    action: notify
+                zone:
+                  - domain: bl.example
+                    master: prefixbl
+                    acl: prefixbl-notify
+                    zonefile-sync: -1
+                    journal-content: changes
+
+                """
+            try FileManager.default.createDirectory(atPath: dir + "/knot", withIntermediateDirectories: true)
+            try conf.write(toFile: dir + "/knot.conf", atomically: true, encoding: .utf8)
+            return try ChildProcess(Self.knotd!, ["-c", dir + "/knot.conf"], directory: dir)
+        }
+    }
+
+    @Test("BIND as an IXFR secondary of a signed zone: AXFR, then an incremental IXFR across a reload; Unbound validates its answers for every name kind; no AXFR fallback in its log",
+          .enabled(if: T.keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: named != nil, "named not installed (apt bind9; tools/install-test-deps.sh installs it)"),
+          .enabled(if: T.unbound != nil, "unbound is not installed"),
+          .enabled(if: T.dig != nil, "dig (dnsutils) is not installed"))
+    func bindSecondary() async throws {
+        try await signedSecondary("BIND", fallbackWords: ["falling back to axfr", "nonincremental", "non-incremental"]) { dir, primary, port in
+            let conf = """
+                options {
+                    directory "\(dir)";
+                    listen-on port \(port) { 127.0.0.1; };
+                    listen-on-v6 { none; };
+                    pid-file "\(dir)/named.pid";
+                    recursion no;
+                    dnssec-validation no;
+                };
+                zone "bl.example" {
+                    type secondary;
+                    primaries port \(primary) { 127.0.0.1; };
+                    allow-notify { 127.0.0.1; };
+                    request-ixfr yes;
+                    file "bl.example.db";
+                };
+
+                """
+            try conf.write(toFile: dir + "/named.conf", atomically: true, encoding: .utf8)
+            return try ChildProcess(Self.named!, ["-g", "-c", dir + "/named.conf"] + (getuid() == 0 ? ["-u", "root"] : []),
+                                    directory: dir)
         }
     }
 }
