@@ -5,6 +5,15 @@
         starts the command (pinned with taskset -c CPUS), sends a DO=1 A query for NAME to the
         --listen port every 2 ms and prints "ttfa_ms=X signed=0|1 ready_ms=Y" at the first
         answer with an RRSIG (ready_ms: when its log first said " serving"); stops the server.
+        With "--do 0" before "--": a DO=0 query, and the first answer of any kind counts.
+        Also prints rss_kib (the server's VmRSS at that answer).
+  dnssec-cost.py reload CPUS NAME RELOADS -- SERVE-COMMAND...
+        starts the command, waits for its first answer, then sends SIGHUP RELOADS times, each
+        after the previous "reloaded" log line, while a thread asks NAME (DO=1) one query at a
+        time; prints "start_ms=X reload_ms=A,B,... max_gap_ms=G unanswered=U rss_kib=R
+        hwm_kib=H" (reload_ms: the log's total-ms per reload; max_gap_ms: the longest time
+        between two answers while reloading; unanswered: queries that got no answer in 1 s;
+        rss_kib after the reloads, hwm_kib the peak).
   dnssec-cost.py latency PORT QUERYFILE N
         DO=1 round trips, one query at a time: N names of QUERYFILE never asked before
         (their RRsets mostly unsigned yet), then the same N names again (signatures cached);
@@ -59,13 +68,24 @@ def has_rrsig(m):
     return False
 
 
-def ttfa(cpus, name, cmd):
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def ttfa(cpus, name, cmd, do=True):
     port = int(cmd[cmd.index("--listen") + 1].rsplit(":", 1)[1])
     t0 = time.monotonic()
     p = subprocess.Popen(["taskset", "-c", cpus] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.002)
-    q = query(name)
+    q = query(name, do=do)
     result = None
     ready = None
     import threading
@@ -84,13 +104,87 @@ def ttfa(cpus, name, cmd):
             break
         except (socket.timeout, ConnectionRefusedError):
             continue
+    rss = status_kib(p.pid, "VmRSS")
     p.terminate()
     p.wait()
     if result is None:
-        print("ttfa_ms=n/a signed=0 ready_ms=n/a")
+        print("ttfa_ms=n/a signed=0 ready_ms=n/a rss_kib=n/a")
         return 1
-    print(f"ttfa_ms={result[0]:.0f} signed={int(result[1])} ready_ms={ready if ready is None else round(ready)}")
+    print(f"ttfa_ms={result[0]:.0f} signed={int(result[1])} ready_ms={ready if ready is None else round(ready)}"
+          f" rss_kib={rss}")
     return 0
+
+
+def reload(cpus, name, count, cmd):
+    import re
+    import signal
+    import threading
+    port = int(cmd[cmd.index("--listen") + 1].rsplit(":", 1)[1])
+    t0 = time.monotonic()
+    p = subprocess.Popen(["taskset", "-c", cpus] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reloads = []
+    lines = threading.Condition()
+
+    def reader():
+        for line in p.stdout:
+            m = re.search(rb"total-ms=(\d+)", line) if b" reloaded" in line else None
+            if m or b"reload refused" in line:
+                with lines:
+                    reloads.append(int(m.group(1)) if m else -1)
+                    lines.notify_all()
+    threading.Thread(target=reader, daemon=True).start()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.002)
+    q = query(name)
+    start_ms = None
+    while time.monotonic() - t0 < 300 and p.poll() is None:
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            s.recvfrom(4096)
+            start_ms = (time.monotonic() - t0) * 1000
+            break
+        except (socket.timeout, ConnectionRefusedError):
+            continue
+    if start_ms is None:
+        p.terminate()
+        p.wait()
+        print("start_ms=n/a")
+        return 1
+    stop = threading.Event()
+    gaps = {"max": 0.0, "unanswered": 0}
+
+    def asker():
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.settimeout(1.0)
+        last = time.monotonic()
+        qid = 0
+        while not stop.is_set():
+            qid = (qid + 1) & 0xFFFF
+            try:
+                c.sendto(query(name, qid=qid), ("127.0.0.1", port))
+                while True:
+                    m = c.recv(4096)
+                    if m[:2] == struct.pack(">H", qid):
+                        break
+                now = time.monotonic()
+                gaps["max"] = max(gaps["max"], (now - last) * 1000)
+                last = now
+            except socket.timeout:
+                gaps["unanswered"] += 1
+    t = threading.Thread(target=asker, daemon=True)
+    t.start()
+    for i in range(count):
+        p.send_signal(signal.SIGHUP)
+        with lines:
+            lines.wait_for(lambda: len(reloads) > i, timeout=300)
+    stop.set()
+    t.join()
+    rss, hwm = status_kib(p.pid, "VmRSS"), status_kib(p.pid, "VmHWM")
+    p.terminate()
+    p.wait()
+    print(f"start_ms={start_ms:.0f} reload_ms={','.join(map(str, reloads))} max_gap_ms={gaps['max']:.1f}"
+          f" unanswered={gaps['unanswered']} rss_kib={rss} hwm_kib={hwm}")
+    return 0 if len(reloads) == count and -1 not in reloads else 1
 
 
 def latency(port, qfile, n):
@@ -128,7 +222,12 @@ def metric(url, prefix):
 
 if __name__ == "__main__":
     if sys.argv[1] == "ttfa":
-        sys.exit(ttfa(sys.argv[2], sys.argv[3], sys.argv[sys.argv.index("--") + 1:]))
+        cut = sys.argv.index("--")
+        opts = sys.argv[4:cut]
+        do = not (len(opts) == 2 and opts[0] == "--do" and opts[1] == "0")
+        sys.exit(ttfa(sys.argv[2], sys.argv[3], sys.argv[cut + 1:], do=do))
+    if sys.argv[1] == "reload":
+        sys.exit(reload(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[sys.argv.index("--") + 1:]))
     if sys.argv[1] == "latency":
         latency(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "metric":

@@ -35,6 +35,8 @@
 #                  (signature cache full); the difference ÷ cached RRsets (its metric).
 #   start          start → first DO=1 answer carrying an RRSIG, --store and source specs
 #                  (compiled at start), signed and unsigned (first answer at all), median of 3.
+#                  tools/start-cost.sh measures start (DO=1, DO=0) and reload in more detail,
+#                  with memory, and compares two binaries in one run.
 # Every command is appended to WORK/commands.log; results to WORK/results.tsv.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -23,8 +23,9 @@ public struct StoreZoneView: SignedZoneView {
     ///   - zone: the serving zone, from a store that outlives the view.
     ///   - imagesWithoutIPv6Data: as the export option of that name: whether a zone with IPv4
     ///     data and no IPv6 data also holds the IPv4 images in an IPv6 tree.
-    /// - Returns: the view; building it unites the zone's ranges once (O(n log n) for several
-    ///   datasets, O(n) for one) into an interval table of 36 bytes per range.
+    /// - Returns: the view; building it unites the zone's ranges once, streamed from the
+    ///   store's tables in one sweep (O(n·k) for n ranges over k placed datasets), into an
+    ///   interval table of 36 bytes per range.
     public static func make(zone: StoreZone, imagesWithoutIPv6Data: Bool = false) -> StoreZoneView? {
         make(parts: [zone], imagesWithoutIPv6Data: imagesWithoutIPv6Data)
     }

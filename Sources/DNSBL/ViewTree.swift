@@ -61,37 +61,65 @@ struct ViewTree: Sendable {
     /// Child values in canonical label order (0…15, or the 256 octets as decimal strings).
     let order: [Int16]
 
-    /// One dataset's ranges as placed in this tree (its own, or IPv4 images in the IPv6 tree).
+    /// One dataset's ranges as placed in this tree (its own, or IPv4 images in the IPv6 tree),
+    /// streamed from the store's table by a ``Cursor`` (never copied into an array).
     struct Source {
-        var ranges: [(first: UInt128, last: UInt128, value: Int32)]
+        /// Where the dataset's ranges go: as they are; as they are less the IPv4-mapped block
+        /// (an IPv6 dataset in a zone with IPv4 data); IPv4 images at ::ffff:0:0/96; IPv4
+        /// images at 2002::/16 (address A: 2002:A::/48).
+        enum Placement { case own, clippingMapped, mapped, sixToFour }
+        var table: RangeTable
+        var placement: Placement
         var values: [StoreValue]
         var ttl: UInt32
         var fromV4: Bool
 
         init(_ d: StoreDataset, clippingMapped: Bool = false) {
-            values = d.values; ttl = d.ttl; fromV4 = d.family == .ipv4
-            let all = d.table.ranges()
-            guard clippingMapped else { ranges = all; return }
-            ranges = []
-            ranges.reserveCapacity(all.count)
-            for r in all {
-                if r.last < viewMappedFirst || r.first > viewMappedLast { ranges.append(r); continue }
-                if r.first < viewMappedFirst { ranges.append((r.first, viewMappedFirst - 1, r.value)) }
-                if r.last > viewMappedLast { ranges.append((viewMappedLast + 1, r.last, r.value)) }
-            }
+            table = d.table; values = d.values; ttl = d.ttl; fromV4 = d.family == .ipv4
+            placement = clippingMapped ? .clippingMapped : .own
         }
 
         init(mapped d: StoreDataset) {
-            values = d.values; ttl = d.ttl; fromV4 = true
-            ranges = d.table.ranges().map { (viewMappedFirst | $0.first, viewMappedFirst | $0.last, $0.value) }
+            table = d.table; values = d.values; ttl = d.ttl; fromV4 = true; placement = .mapped
         }
 
         init(sixToFour d: StoreDataset) {
-            values = d.values; ttl = d.ttl; fromV4 = true
-            let low: UInt128 = (1 << 80) - 1
-            ranges = d.table.ranges().map {
-                (viewSixToFourFirst | ($0.first << 80), viewSixToFourFirst | ($0.last << 80) | low, $0.value)
+            table = d.table; values = d.values; ttl = d.ttl; fromV4 = true; placement = .sixToFour
+        }
+    }
+
+    /// A source's ranges as placed in the tree, in address order, one at a time.
+    struct Cursor {
+        var ranges: RangeTable.RangeIterator
+        let placement: Source.Placement
+        /// The part above the IPv4-mapped block of a range clipped in two.
+        var pending: (first: UInt128, last: UInt128, value: Int32)? = nil
+
+        init(_ s: Source) { ranges = s.table.makeRangeIterator(); placement = s.placement }
+
+        mutating func next() -> (first: UInt128, last: UInt128, value: Int32)? {
+            if let p = pending { pending = nil; return p }
+            while let r = ranges.next() {
+                switch placement {
+                case .own:
+                    return r
+                case .mapped:
+                    return (viewMappedFirst | r.first, viewMappedFirst | r.last, r.value)
+                case .sixToFour:
+                    let low: UInt128 = (1 << 80) - 1
+                    return (viewSixToFourFirst | (r.first << 80), viewSixToFourFirst | (r.last << 80) | low, r.value)
+                case .clippingMapped:
+                    if r.last < viewMappedFirst || r.first > viewMappedLast { return r }
+                    let above = r.last > viewMappedLast ? (viewMappedLast + 1, r.last, r.value) : nil
+                    if r.first < viewMappedFirst {
+                        pending = above
+                        return (r.first, viewMappedFirst - 1, r.value)
+                    }
+                    if let above { return above }
+                    // Wholly inside the mapped block: the IPv4 data answers there.
+                }
             }
+            return nil
         }
     }
 
@@ -143,36 +171,76 @@ struct ViewTree: Sendable {
                 f.append(first); l.append(last); v.append(value)
             }
         }
-        let tables = sources.map(\.ranges)
-        if tables.count == 1 {
-            var cache: [Int32: Int32] = [:]
-            for r in tables[0] {
-                let n = cache[r.value] ?? { let n = id([(0, r.value)]); cache[r.value] = n; return n }()
-                add(r.first, r.last, n)
-            }
-        } else if tables.count > 1 {
-            var bounds: [UInt128] = []
-            var ends = false
-            for t in tables {
-                for r in t {
-                    bounds.append(r.first)
-                    if r.last != .max { bounds.append(r.last + 1) } else { ends = true }
+        // One sweep over the sources' ranges in address order (each source sorted and
+        // disjoint): from `start`, the sources whose current range holds it decide the value
+        // up to the next bound (the end of one of their ranges or the start of another
+        // source's). O(n·k) for n ranges over k sources; the combined value of one source's
+        // value is looked up in an array, of several (overlapping datasets) in a dictionary.
+        var cursors = sources.map { Cursor($0) }
+        var heads = cursors.indices.map { cursors[$0].next() }
+        var single = sources.map { [Int32](repeating: -1, count: $0.values.count) }
+        var several: [[Int64]: Int32] = [:]
+        let expected = sources.reduce(0) { $0 + $1.table.rangeCount }
+        f.reserveCapacity(expected); l.reserveCapacity(expected); v.reserveCapacity(expected)
+        func one(_ d: Int, _ val: Int32) -> Int32 {
+            let known = single[d][Int(val)]
+            if known >= 0 { return known }
+            let n = id([(d, val)])
+            single[d][Int(val)] = n
+            return n
+        }
+        var holding: [Int] = []
+        holding.reserveCapacity(sources.count)
+        var start = heads.compactMap { $0?.first }.min() ?? 0
+        sweep: while true {
+            holding.removeAll(keepingCapacity: true)
+            var end = UInt128.max
+            var nextFirst: UInt128? = nil
+            for d in heads.indices {
+                guard let h = heads[d] else { continue }
+                if h.first <= start {
+                    holding.append(d)
+                    end = min(end, h.last)
+                } else {
+                    end = min(end, h.first - 1)
+                    nextFirst = min(nextFirst ?? h.first, h.first)
                 }
             }
-            bounds.sort()
-            var unique: [UInt128] = []
-            for b in bounds where unique.last != b { unique.append(b) }
-            var pos = [Int](repeating: 0, count: tables.count)
-            for (k, start) in unique.enumerated() {
-                let end: UInt128 = k + 1 < unique.count ? unique[k + 1] - 1 : (ends ? .max : start)
-                if k + 1 == unique.count && !ends { break }
-                var parts: [(Int, Int32)] = []
-                for (d, t) in tables.enumerated() {
-                    while pos[d] < t.count && t[pos[d]].last < start { pos[d] += 1 }
-                    if pos[d] < t.count && t[pos[d]].first <= start { parts.append((d, t[pos[d]].value)) }
-                }
-                if !parts.isEmpty { add(start, end, id(parts)) }
+            if holding.isEmpty {
+                guard let n = nextFirst else { break sweep }
+                start = n
+                continue
             }
+            if holding.count == 1 {
+                let d = holding[0], h = heads[d]!
+                add(start, end, one(d, h.value))
+                if end == .max { break sweep }
+                start = end + 1
+                guard h.last == end else { continue }
+                // The rest of d's ranges before another source's next one: taken as they come.
+                var r = cursors[d].next()
+                while let x = r, x.last < nextFirst ?? .max {
+                    add(x.first, x.last, one(d, x.value))
+                    r = cursors[d].next()
+                }
+                heads[d] = r
+                start = min(r?.first ?? .max, nextFirst ?? .max)
+                if r == nil && nextFirst == nil { break sweep }
+                continue
+            }
+            let n: Int32
+            do {
+                let key = holding.map { Int64($0) << 32 | Int64(heads[$0]!.value) }
+                if let known = several[key] {
+                    n = known
+                } else {
+                    n = id(holding.map { ($0, heads[$0]!.value) }); several[key] = n
+                }
+            }
+            add(start, end, n)
+            if end == .max { break sweep }
+            start = end + 1
+            for d in holding where heads[d]!.last == end { heads[d] = cursors[d].next() }
         }
         firsts = f; lasts = l; values = v; hasTXT = txtFlags
     }

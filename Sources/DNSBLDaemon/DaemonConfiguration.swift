@@ -295,8 +295,12 @@ extension DaemonConfiguration {
     /// the address tree). Logs which view the zone got.
     public static func signedView(stores: [Store], apex: [UInt8], logger: Logger? = nil) -> any SignedZoneView {
         let parts = stores.flatMap { $0.zones.filter { $0.name == apex } }
+        let started = ContinuousClock.now
         if let view = StoreZoneView.make(parts: parts, imagesWithoutIPv6Data: true) {
-            logger?.info("DNSSEC view from the store", metadata: ["zone": "\(CanonicalName.text(apex))", "view": "store"])
+            let took = ContinuousClock.now - started
+            let ms = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
+            logger?.info("DNSSEC view from the store", metadata: [
+                "zone": "\(CanonicalName.text(apex))", "view": "store", "build-ms": "\(ms)"])
             return view
         }
         let view = ExportedZoneView(stores: stores, apex: apex)

@@ -201,25 +201,50 @@ public struct RangeTable: @unchecked Sendable {
     public func ranges() -> [(first: UInt128, last: UInt128, value: Int32)] {
         var out: [(first: UInt128, last: UInt128, value: Int32)] = []
         out.reserveCapacity(rangeCount)
-        let maxKey: UInt128 = kind == 0 ? UInt128(UInt32.max) : kind == 1 ? UInt128(UInt64.max) : .max
-        for i in 0..<count {
-            let (v, e, m) = tail(i)
-            if v == valueMask { continue }
-            let k = domainKey(i)
-            let end: UInt128
-            if m == 0 {
-                end = i + 1 < count ? domainKey(i + 1) - 1 : maxKey
-            } else {
-                // Validated: k + m·2^e - 1 fits the key domain (2^128 only as 1·2^128 from 0).
-                end = k &+ ((UInt128(m) << UInt128(e)) &- 1)
-            }
-            if kind == 1 {
-                out.append((k << 64, (end << 64) | UInt128(UInt64.max), Int32(truncatingIfNeeded: v)))
-            } else {
-                out.append((k, end, Int32(truncatingIfNeeded: v)))
-            }
-        }
+        var it = makeRangeIterator()
+        while let r = it.next() { out.append(r) }
         return out
+    }
+
+    /// The listed ranges of ``ranges()`` one at a time, read from the table's memory as they
+    /// are asked for: nothing is copied or allocated (a caller streaming a million ranges keeps
+    /// no array of them).
+    public func makeRangeIterator() -> RangeIterator { RangeIterator(self) }
+
+    /// Streams a table's listed ranges in ascending order (``makeRangeIterator()``).
+    public struct RangeIterator: IteratorProtocol {
+        @usableFromInline let table: RangeTable
+        @usableFromInline var i = 0
+        @usableFromInline let maxKey: UInt128
+
+        @usableFromInline init(_ table: RangeTable) {
+            self.table = table
+            maxKey = table.kind == 0 ? UInt128(UInt32.max) : table.kind == 1 ? UInt128(UInt64.max) : .max
+        }
+
+        /// The next listed range (first, last, value index), nil after the last.
+        @inlinable
+        public mutating func next() -> (first: UInt128, last: UInt128, value: Int32)? {
+            while i < table.count {
+                let at = i
+                i += 1
+                let (v, e, m) = table.tail(at)
+                if v == table.valueMask { continue }
+                let k = table.domainKey(at)
+                let end: UInt128
+                if m == 0 {
+                    end = at + 1 < table.count ? table.domainKey(at + 1) - 1 : maxKey
+                } else {
+                    // Validated: k + m·2^e - 1 fits the key domain (2^128 only as 1·2^128 from 0).
+                    end = k &+ ((UInt128(m) << UInt128(e)) &- 1)
+                }
+                if table.kind == 1 {
+                    return (k << 64, (end << 64) | UInt128(UInt64.max), Int32(truncatingIfNeeded: v))
+                }
+                return (k, end, Int32(truncatingIfNeeded: v))
+            }
+            return nil
+        }
     }
 
     // MARK: internals
@@ -246,7 +271,7 @@ public struct RangeTable: @unchecked Sendable {
     }
 
     /// The entry's start key in its key domain (kind 1: the high 64 bits).
-    @usableFromInline
+    @inlinable
     func domainKey(_ i: Int) -> UInt128 {
         switch kind {
         case 0: return UInt128(storedKey(i, UInt32.self))

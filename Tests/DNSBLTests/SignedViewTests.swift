@@ -244,6 +244,28 @@ struct SignedViewTests {
         }
     }
 
+    @Test("IPv6 ranges around and across the IPv4 image blocks: clipped in two, overlapping the 6to4 images, every address")
+    func imageBlockEdges() throws {
+        let v4 = try dataset(.ipv4, "1.2.3.0/24\n1.2.4.4\n0.0.0.0/8\n255.255.255.255")
+        let sixes = [
+            // Around ::ffff:0:0/96: one range across the whole block (clipped in two), one
+            // ending inside it, one starting inside it.
+            "::/64\n2001:db8::/32",
+            "::fffe:0:0/95\n::1:0:0:0/80",
+            // Overlapping 2002::/16, where the IPv4 images go: the same data, other data,
+            // an exclusion inside an image.
+            "2002::/16\n!2002:102:304::/48\n2002:102:3ff::/48 :127.0.0.4",
+            "::/0\n!2002:102:300::/40",
+        ]
+        for (i, text) in sixes.enumerated() {
+            let z = try Store(zones: [zone([try dataset(.ipv6, text), v4])]).zones[0]
+            let view = try #require(StoreZoneView.make(zone: z), "case \(i)")
+            let ref = ReferenceView(zone: z)
+            var f = ViewFuzz(rng: SplitMix64(seed: UInt64(i)))
+            checkView(view, ref, f.qnames(ref, count: 300), seed: UInt64(i))
+        }
+    }
+
     @Test("shapes not covered make no view: generic records, subzones, address-label NS names")
     func notCovered() throws {
         let d = try dataset(.ipv6, "2001:db8::/32")
