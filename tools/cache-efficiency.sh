@@ -4,6 +4,7 @@
 #
 # usage: tools/cache-efficiency.sh [--prefixbl BIN] [--lookups N] [--work DIR] [--no-named]
 #                                  [--seed S] [--algorithm ECDSAP256SHA256|ED25519]
+#                                  [--ent-workload] [--ent-rrset] [--only-signed] [--resolvers LIST]
 #
 #   --prefixbl BIN  the binary to measure (default .build/release/prefixbl; nothing is built)
 #   --lookups N     lookups per /64 or /48 (default 200)
@@ -12,11 +13,19 @@
 #   --no-nsd        skip the reference column: the same zone through `prefixbl export`,
 #                   `ldns-signzone` (NSEC, the same keys) and NSD (counted by a UDP relay,
 #                   NSD having no query log)
+#   --ent-workload  add the workload "unlisted-ent": six unlisted /48s whose lookups branch at
+#                   empty non-terminals, where BIND 9.18 fails to synthesise NXDOMAIN from
+#                   its cache (tools/cache-efficiency.py says how they were chosen)
+#   --ent-rrset     add the mode "signed-ent": serve --dnssec-key --dnssec-ent-rrset (and for
+#                   the NSD column, export --dnssec-ent-rrset before ldns-signzone)
+#   --only-signed   leave out the unsigned mode
+#   --resolvers L   comma-separated: unbound, named (default both, named when installed)
 #
 # Data: zone bl.example = ../shared/realdata/fullbogons-ipv6.txt + spamhaus-dropv6.txt (read in
 # place, ip6trie) and an SOA file; compiled once into a store both servers serve.
 # Workloads (tools/cache-efficiency.py): "listed" = N random addresses in each of six listed /64s,
-# "unlisted" = N random addresses in each of six unlisted /48s, taken in rotation. Each
+# "unlisted" = N random addresses in each of six unlisted /48s, taken in rotation
+# ("unlisted-ent" with --ent-workload: six other unlisted /48s, see above). Each
 # (resolver, signed|unsigned, workload) gets a fresh resolver (empty cache) and a fresh serve; the
 # queries reaching serve are the lines of its --query-log, all of them counted (DNSKEY and
 # minimised queries included). Every answer is checked (listed: NOERROR A 127.0.0.2,
@@ -31,6 +40,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PBL="$ROOT/.build/release/prefixbl" N=200 WORK=/tmp/prefixbl-cache-eff NAMED=1 NSD=1 SEED=12 ALG=ECDSAP256SHA256
+ENT_WL=0 ENT_RR=0 ONLY_SIGNED=0 RESOLVER_LIST=unbound,named
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefixbl) PBL=$(realpath "$2"); shift ;;
@@ -40,7 +50,11 @@ while [ $# -gt 0 ]; do
         --no-nsd) NSD=0 ;;
         --seed) SEED=$2; shift ;;
         --algorithm) ALG=$2; shift ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --ent-workload) ENT_WL=1 ;;
+        --ent-rrset) ENT_RR=1 ;;
+        --only-signed) ONLY_SIGNED=1 ;;
+        --resolvers) RESOLVER_LIST=$2; shift ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -72,6 +86,11 @@ if [ "$NSD" = 1 ]; then
     "$PBL" export "$WORK/zone.pfxbl" --zone $ZONE -o "$WORK/export.zone" 2>> compile.log &&
         ldns-signzone -o $ZONE "$WORK/export.zone" "$KSK" "$ZSK" || { echo "export or ldns-signzone failed"; exit 1; }
     log "NSD reference: $(grep -c NSEC export.zone.signed) NSEC lines in the signed export"
+    if [ "$ENT_RR" = 1 ]; then
+        "$PBL" export "$WORK/zone.pfxbl" --zone $ZONE --dnssec-ent-rrset -o "$WORK/export-ent.zone" 2>> compile.log &&
+            ldns-signzone -o $ZONE "$WORK/export-ent.zone" "$KSK" "$ZSK" || { echo "export --dnssec-ent-rrset or ldns-signzone failed"; exit 1; }
+        log "NSD reference with --dnssec-ent-rrset: $(grep -c NSEC export-ent.zone.signed) NSEC lines"
+    fi
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -95,13 +114,13 @@ stop_all() {
 }
 trap stop_all EXIT
 
-start_nsd() { # tag → SERVE_PORT (a counting relay in front of NSD; also 127.0.0.73:53 for BIND)
-    local tag=$1 port
+start_nsd() { # tag [zonefile] → SERVE_PORT (a counting relay in front of NSD; also 127.0.0.73:53 for BIND)
+    local tag=$1 file=${2:-export.zone.signed} port
     port=$(free_port) SERVE_PORT=$(free_port)
     printf '%s\n' "server:" "  ip-address: 127.0.0.1@$port" "  port: $port" '  username: ""' '  chroot: ""' \
         '  database: ""' "  zonesdir: \"$WORK\"" "  xfrdir: \"$WORK\"" "  pidfile: \"$WORK/nsd-$tag.pid\"" \
         "  xfrdfile: \"$WORK/xfrd-$tag.state\"" "  zonelistfile: \"$WORK/zone-$tag.list\"" "  server-count: 1" \
-        "remote-control:" "  control-enable: no" "zone:" "  name: $ZONE" "  zonefile: export.zone.signed" > "nsd-$tag.conf"
+        "remote-control:" "  control-enable: no" "zone:" "  name: $ZONE" "  zonefile: $file" > "nsd-$tag.conf"
     nsd -d -c "nsd-$tag.conf" > "nsd-$tag.log" 2>&1 &
     NSD_PID=$!
     echo 0 > "querylog-$tag.count"
@@ -121,10 +140,12 @@ start_nsd() { # tag → SERVE_PORT (a counting relay in front of NSD; also 127.0
 start_serve() { # mode tag → SERVE_PORT
     local mode=$1 tag=$2 keys=() extra=()
     [ "$mode" = nsd ] && { start_nsd "$tag"; return; }
+    [ "$mode" = nsd-ent ] && { start_nsd "$tag" export-ent.zone.signed; return; }
     SERVE_PORT=$(free_port)
-    [ "$mode" = signed ] && keys=(--dnssec-key "$WORK/$KSK" --dnssec-key "$WORK/$ZSK")
+    [ "$mode" != unsigned ] && keys=(--dnssec-key "$WORK/$KSK" --dnssec-key "$WORK/$ZSK")
+    [ "$mode" = signed-ent ] && keys+=(--dnssec-ent-rrset)
     if [ "$NAMED" = 1 ]; then
-        [ "$mode" = signed ] && extra=(--listen 127.0.0.71:53) || extra=(--listen 127.0.0.72:53)
+        [ "$mode" != unsigned ] && extra=(--listen 127.0.0.71:53) || extra=(--listen 127.0.0.72:53)
     fi
     rm -f "querylog-$tag.txt"
     "$PBL" serve --listen "127.0.0.1:$SERVE_PORT" "${extra[@]}" --store "$WORK/zone.pfxbl" "${keys[@]}" \
@@ -169,7 +190,7 @@ EOF
 start_named() { # mode tag
     local mode=$1 tag=$2 port addr anchor=""
     port=$(free_port)
-    case $mode in signed) addr=127.0.0.71 ;; unsigned) addr=127.0.0.72 ;; *) addr=127.0.0.73 ;; esac
+    case $mode in signed|signed-ent) addr=127.0.0.71 ;; unsigned) addr=127.0.0.72 ;; *) addr=127.0.0.73 ;; esac
     if [ "$mode" != unsigned ]; then
         read -r _ _ _ tag_ alg dt digest <<< "$DS"
         anchor="trust-anchors { $ZONE. static-ds $tag_ $alg $dt \"$digest\"; };"
@@ -196,11 +217,16 @@ EOF
 }
 
 printf 'resolver\tmode\tworkload\tlookups\tright\tad\twrong\tauth_queries\tper_lookup\n' > results.tsv
-RESOLVERS=(unbound); [ "$NAMED" = 1 ] && RESOLVERS+=(named)
+RESOLVERS=()
+case ",$RESOLVER_LIST," in *,unbound,*) RESOLVERS+=(unbound) ;; esac
+case ",$RESOLVER_LIST," in *,named,*) [ "$NAMED" = 1 ] && RESOLVERS+=(named) ;; esac
+WORKLOADS=(listed unlisted); [ "$ENT_WL" = 1 ] && WORKLOADS+=(unlisted-ent)
 for res in "${RESOLVERS[@]}"; do
-    MODES=(unsigned signed); [ "$NSD" = 1 ] && MODES+=(nsd)
+    MODES=(); [ "$ONLY_SIGNED" = 1 ] || MODES+=(unsigned)
+    MODES+=(signed); [ "$ENT_RR" = 1 ] && MODES+=(signed-ent)
+    [ "$NSD" = 1 ] && MODES+=(nsd); [ "$NSD" = 1 ] && [ "$ENT_RR" = 1 ] && MODES+=(nsd-ent)
     for mode in "${MODES[@]}"; do
-        for wl in listed unlisted; do
+        for wl in "${WORKLOADS[@]}"; do
             tag="$res-$mode-$wl"
             start_serve "$mode" "$tag" || exit 1
             "start_$res" "$mode" "$tag" || exit 1
@@ -208,7 +234,7 @@ for res in "${RESOLVERS[@]}"; do
             out=$(python3 "$CLIENT" run 127.0.0.1 "$RES_PORT" "$wl" "$N" "$ZONE" "$SEED" "${LISTS[@]}" "${ad[@]}" 2>"client-$tag.err")
             stop_all   # serve writes its query log at exit
             read -r lookups right adn wrong <<< "$out"
-            if [ "$mode" = nsd ]; then
+            if [ "${mode%-ent}" = nsd ]; then
                 auth=$(( $(cat "querylog-$tag.count") + $(cat "querylog-$tag.count53" 2>/dev/null || echo 0) ))
             else
                 auth=$(wc -l < "querylog-$tag.txt")
@@ -226,16 +252,19 @@ echo "authoritative queries per lookup ($N lookups in each of six listed /64s an
 python3 - "$WORK/results.tsv" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print("| resolver | server | listed /64 | unlisted /48 | answers right | AD |")
-print("|---|---|---|---|---|---|")
+wls = list(dict.fromkeys(r["workload"] for r in rows))
+names = {"listed": "listed /64", "unlisted": "unlisted /48", "unlisted-ent": "unlisted /48 at ENTs"}
+print("| resolver | server | " + " | ".join(names[w] for w in wls) + " | answers right | AD |")
+print("|---|---|" + "---|" * len(wls) + "---|---|")
 for res in dict.fromkeys(r["resolver"] for r in rows):
-    for mode in ("unsigned", "signed", "nsd"):
+    for mode in ("unsigned", "signed", "signed-ent", "nsd", "nsd-ent"):
         rs = {r["workload"]: r for r in rows if r["resolver"] == res and r["mode"] == mode}
         if not rs: continue
-        l, u = rs["listed"], rs["unlisted"]
-        right = int(l["right"]) + int(u["right"]); total = int(l["lookups"]) + int(u["lookups"])
-        ad = int(l["ad"]) + int(u["ad"])
-        label = {"unsigned": "serve", "signed": "serve --dnssec-key", "nsd": "NSD, ldns-signzone of the export"}[mode]
-        print(f"| {res} | {label} | {l['per_lookup']} ({l['auth_queries']}) | {u['per_lookup']} ({u['auth_queries']}) | {right}/{total} | {ad}/{total} |")
+        right = sum(int(r["right"]) for r in rs.values()); total = sum(int(r["lookups"]) for r in rs.values())
+        ad = sum(int(r["ad"]) for r in rs.values())
+        label = {"unsigned": "serve", "signed": "serve --dnssec-key", "signed-ent": "serve --dnssec-key --dnssec-ent-rrset",
+                 "nsd": "NSD, ldns-signzone of the export", "nsd-ent": "NSD, ldns-signzone of export --dnssec-ent-rrset"}[mode]
+        cells = " | ".join(f"{rs[w]['per_lookup']} ({rs[w]['auth_queries']})" if w in rs else "-" for w in wls)
+        print(f"| {res} | {label} | {cells} | {right}/{total} | {ad}/{total} |")
 EOF
 echo "(queries reaching the authoritative server per lookup, in brackets the total; logs and counts: $WORK/querylog-*)"

@@ -502,6 +502,13 @@ extension Responder {
             negative(zone, baseAt, nx: false, &w, &r)
             return
         }
+        // An empty non-terminal's HINFO (--dnssec-ent-rrset, SignedENT.swift): QTYPE HINFO/ANY only.
+        if anySigned && (q.qtype == SignedViewRecords.typeHINFO || q.qtype == DNSType.any),
+           let z = emptyNonTerminalRecordZone(zoneIndex: zone.zoneIndex, query, q) {
+            guard writeEmptyNonTerminalRecord(z, &w) else { r.tc = true; return }
+            r.an = 1
+            return
+        }
         // Signed (DO=1): a QNAME that is not a name of the signed view is answered as the view
         // says, never from the store by its own spelling (`02`, a label below a full address):
         // NXDOMAIN, or the RRset of the wildcard that covers it (DNSSEC article of DNSBLServer).

@@ -46,4 +46,22 @@ public protocol SignedZoneView: Sendable {
     /// The proof for `qname` (uncompressed lower-case wire name ending in the root label, at or
     /// below `apex`).
     func prove(_ qname: [UInt8]) -> ViewProof
+    /// Whether `qname` (as for ``prove(_:)``) is an empty non-terminal given the HINFO RRset
+    /// ``SignedViewRecords/emptyNonTerminalHINFO`` (`--dnssec-ent-rrset`): a name that would
+    /// own nothing and owns that HINFO and its NSEC. False in a view without those RRsets.
+    func ownsEmptyNonTerminalRecord(_ qname: [UInt8]) -> Bool
+}
+
+extension SignedZoneView {
+    public func ownsEmptyNonTerminalRecord(_ qname: [UInt8]) -> Bool { false }
+}
+
+/// Records only the signed view of a zone holds.
+public enum SignedViewRecords {
+    /// RR type HINFO (RFC 1035 §3.3.2).
+    public static let typeHINFO: UInt16 = 13
+    /// The HINFO RDATA at every empty non-terminal of a zone signed with
+    /// `--dnssec-ent-rrset`: CPU `empty-non-terminal`, OS `prefixbl`, in the manner of RFC 8482
+    /// §4.2's HINFO. The same bytes as `ZoneExport`'s `ExportType.emptyNonTerminalHINFO`.
+    public static let emptyNonTerminalHINFO: [UInt8] = [18] + Array("empty-non-terminal".utf8) + [8] + Array("prefixbl".utf8)
 }

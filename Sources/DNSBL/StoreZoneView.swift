@@ -26,14 +26,19 @@ public struct StoreZoneView: SignedZoneView {
     /// - Returns: the view; building it unites the zone's ranges once, streamed from the
     ///   store's tables in one sweep (O(n·k) for n ranges over k placed datasets), into an
     ///   interval table of 36 bytes per range.
-    public static func make(zone: StoreZone, imagesWithoutIPv6Data: Bool = false) -> StoreZoneView? {
-        make(parts: [zone], imagesWithoutIPv6Data: imagesWithoutIPv6Data)
+    ///   - emptyNonTerminalRecords: every empty non-terminal below the apex owns an HINFO
+    ///     RRset (``SignedViewRecords/emptyNonTerminalHINFO``) and its NSEC, as the export with
+    ///     that option writes it (`--dnssec-ent-rrset`).
+    public static func make(zone: StoreZone, imagesWithoutIPv6Data: Bool = false,
+                            emptyNonTerminalRecords: Bool = false) -> StoreZoneView? {
+        make(parts: [zone], imagesWithoutIPv6Data: imagesWithoutIPv6Data, emptyNonTerminalRecords: emptyNonTerminalRecords)
     }
 
     /// The view of one zone spread over several stores (the same apex; SOA and NS from the
     /// first part), as the export unites them; nil when `parts` is empty or the shape is not
     /// covered.
-    public static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool = false) -> StoreZoneView? {
+    public static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool = false,
+                            emptyNonTerminalRecords: Bool = false) -> StoreZoneView? {
         guard let zone = parts.first, !zone.isGlobalACL else { return nil }
         var v4: [StoreDataset] = [], v6: [StoreDataset] = []
         for p in parts {
@@ -66,6 +71,7 @@ public struct StoreZoneView: SignedZoneView {
             if hasV6Tree && top.count == 1 && isHexDigit(top[0]) { return nil }
             if !v4.isEmpty && isOctetLabel(top) { return nil }
         }
+        for i in trees.indices { trees[i].emptyNonTerminalRecords = emptyNonTerminalRecords }
         return StoreZoneView(apex: zone.name, trees: trees.filter { !$0.isEmpty },
                              apexTypeBits: (zone.ns.isEmpty ? 0 : 1 << 2) | 1 << 6 | 1 << 46 | 1 << 47 | 1 << 48)
     }
@@ -112,7 +118,7 @@ public struct StoreZoneView: SignedZoneView {
             encloser = max(encloser, j)
             if j == q.count {
                 exists = true
-                if (t == 0 ? l0.nodes[j] : l1.nodes[j]).isOwner { owner = true }
+                if trees[t].isOwner(t == 0 ? l0.nodes[j] : l1.nodes[j]) { owner = true }
             }
         }
         var o = owner ? q : floorOwner(&q, &l0, &l1, &k)
@@ -160,16 +166,48 @@ public struct StoreZoneView: SignedZoneView {
         var types: UInt64 = owner.count == 0 ? apexTypeBits : 0
         var next = LabelPath()
         var haveNext = false
+        var emptyNode = false
         for t in trees.indices {
             let tree = trees[t]
             var l = tree.locate(&owner, &k)
-            if owner.count > 0 && l.count - 1 == owner.count { types |= tree.typeBits(l.nodes[l.count - 1]) }
+            if owner.count > 0 && l.count - 1 == owner.count {
+                let n = l.nodes[l.count - 1]
+                types |= tree.typeBits(n)
+                if tree.isEmptyNonTerminal(n) { emptyNode = true }
+            }
             if let n = tree.higherOwner(&owner, &l, &k) {
                 var nl = tree.labels(of: n)
                 if !haveNext || LabelPath.compare(&nl, &next) < 0 { next = nl; haveNext = true }
             }
         }
+        // An empty non-terminal of every tree holding the name: its HINFO (--dnssec-ent-rrset).
+        if types == 0 && emptyNode && trees.first?.emptyNonTerminalRecords == true {
+            types = 1 << UInt64(SignedViewRecords.typeHINFO) | 1 << 46 | 1 << 47
+        }
         return WireNSEC(owner: owner.name(apex: apex), next: next.name(apex: apex), types: types)
+    }
+
+    /// Whether the view gives empty non-terminals an HINFO RRset.
+    public var emptyNonTerminalRecords: Bool { trees.first?.emptyNonTerminalRecords ?? false }
+
+    public func ownsEmptyNonTerminalRecord(_ qname: [UInt8]) -> Bool {
+        ownsEmptyNonTerminalRecord(NameBuffer(qname))
+    }
+
+    /// ``ownsEmptyNonTerminalRecord(_:)`` in fixed buffers: allocates nothing. O(L·(F + m log n))
+    /// as a proof's descent.
+    func ownsEmptyNonTerminalRecord(_ qname: NameBuffer) -> Bool {
+        guard emptyNonTerminalRecords, var q = LabelPath(qname, apex: apex), q.count > 0 else { return false }
+        var k = ViewTree.Kids()
+        var empty = false
+        for t in trees.indices {
+            let p = trees[t].locate(&q, &k)
+            guard p.count - 1 == q.count else { continue }
+            let n = p.nodes[q.count]
+            if n.isOwner { return false }
+            empty = true
+        }
+        return empty
     }
 
     // MARK: Names

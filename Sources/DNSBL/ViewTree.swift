@@ -21,6 +21,9 @@ let viewSixToFourFirst: UInt128 = 0x2002 << 112
 ///   an exclusion marker (HINFO) when not listed, the exact name at full length, else an empty
 ///   non-terminal holding its own wildcard;
 /// - a uniform child with the parent's wildcard value is not a name (the wildcard answers it).
+///
+/// With ``emptyNonTerminalRecords`` (`--dnssec-ent-rrset`) every empty non-terminal below the
+/// apex owns an HINFO RRset, so it is an owner of the chain (``isOwner(_:)``).
 struct ViewTree: Sendable {
     /// What a node of the tree is.
     enum State: Sendable, Equatable {
@@ -52,6 +55,8 @@ struct ViewTree: Sendable {
     }
 
     let family: AddressFamily
+    /// Empty non-terminals below the apex own an HINFO RRset (and so an NSEC).
+    var emptyNonTerminalRecords = false
     /// Address width, bits per label, labels of a full name, children per node.
     let width: Int, step: Int, labels: Int, fan: Int
     /// The united intervals: sorted, disjoint, neighbours with equal values merged.
@@ -246,6 +251,16 @@ struct ViewTree: Sendable {
     }
 
     var isEmpty: Bool { firsts.isEmpty }
+
+    /// Whether `node` owns RRsets (and an NSEC) in this tree: a name with data or a marker, a
+    /// wildcard, and with ``emptyNonTerminalRecords`` an empty non-terminal below the apex.
+    @inline(__always)
+    func isOwner(_ node: Node) -> Bool { node.isOwner || (emptyNonTerminalRecords && node.depth > 0) }
+
+    /// Whether `node` is an empty non-terminal below the apex (it owns the HINFO RRset with
+    /// ``emptyNonTerminalRecords``).
+    @inline(__always)
+    func isEmptyNonTerminal(_ node: Node) -> Bool { !node.isOwner && node.depth > 0 }
 
     /// The apex as a node of this tree.
     var root: Node { Node(depth: 0, base: 0, label: -2, state: .walked(lo: 0, hi: firsts.count)) }
@@ -576,7 +591,7 @@ struct ViewTree: Sendable {
     /// The first owner in canonical order within the subtree of `node`.
     func firstOwner(_ node: Node, _ k: inout Kids) -> Node {
         var n = node
-        while !n.isOwner {
+        while !isOwner(n) {
             classify(n, &k)
             guard let f = firstChild(n, &k) else { return n }
             n = f
@@ -589,14 +604,14 @@ struct ViewTree: Sendable {
     func floorOwner(_ q: inout LabelPath, _ path: inout Path, _ k: inout Kids) -> Node? {
         let j = path.count - 1, kq = q.count
         let end = path.nodes[j]
-        if j == kq && end.isOwner { return end }
+        if j == kq && isOwner(end) { return end }
         var i = j
         while i >= 0 {
             if i < kq {
                 let n = path.nodes[i]
                 classify(n, &k)
                 if let c = lastChild(n, &k, before: &q, i) { return lastOwner(c, &k) }
-                if i > 0 && n.isOwner { return n }
+                if i > 0 && isOwner(n) { return n }
             }
             i -= 1
         }
@@ -622,7 +637,10 @@ struct ViewTree: Sendable {
         return nil
     }
 
-    /// RR types at an owner of this tree with RRSIG and NSEC, as a bit set (bit t: type t).
+    /// RR types at an owner of this tree with RRSIG and NSEC, as a bit set (bit t: type t); 0
+    /// at an empty non-terminal (with ``emptyNonTerminalRecords`` the zone's view gives it
+    /// HINFO, RRSIG and NSEC unless the other family's tree has records there:
+    /// ``StoreZoneView``).
     func typeBits(_ node: Node) -> UInt64 {
         let nsecRRSIG: UInt64 = 1 << 46 | 1 << 47
         switch node.state {

@@ -51,6 +51,11 @@ public final class ZoneSigner: Sendable {
     public let validity: SignatureValidity
     /// Largest number of RRsets whose signatures are kept.
     public let cacheCapacity: Int
+    /// Whether the signed zone gives every empty non-terminal an HINFO RRset
+    /// (``SignedViewRecords/emptyNonTerminalHINFO``) and so an NSEC of its own
+    /// (`--dnssec-ent-rrset`): the views, the answers, the transfers and the signed export of
+    /// this zone all follow it.
+    public let emptyNonTerminalRecords: Bool
     /// Unix seconds now, as this signer reads it (signatures and their refresh use it).
     public let clock: @Sendable () -> UInt32
     let jitter: @Sendable (UInt32) -> UInt32
@@ -138,11 +143,14 @@ public final class ZoneSigner: Sendable {
     ///   - cacheCapacity: RRsets whose signatures are kept (at least 1); when full an
     ///     arbitrary entry is dropped for a new one.
     ///   - clock: Unix seconds now (tests move it); default the system's real-time clock.
+    ///   - emptyNonTerminalRecords: ``emptyNonTerminalRecords``.
     ///   - jitter: a number in `0...bound` (default uniformly random), subtracted from each
     ///     background re-signing time so RRsets signed together do not fall due together.
     public init(keys: [SigningKey], validity: SignatureValidity = SignatureValidity(), cacheCapacity: Int = 100_000,
                 clock: @escaping @Sendable () -> UInt32 = { UInt32(truncatingIfNeeded: time(nil)) },
-                jitter: @escaping @Sendable (UInt32) -> UInt32 = { $0 == 0 ? 0 : UInt32.random(in: 0...$0) }) {
+                jitter: @escaping @Sendable (UInt32) -> UInt32 = { $0 == 0 ? 0 : UInt32.random(in: 0...$0) },
+                emptyNonTerminalRecords: Bool = false) {
+        self.emptyNonTerminalRecords = emptyNonTerminalRecords
         precondition(!keys.isEmpty, "a signed zone needs a key")
         var owner = keys[0].dnskey.owner
         CanonicalName.canonicalize(&owner)

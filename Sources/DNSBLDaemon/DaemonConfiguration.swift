@@ -105,6 +105,9 @@ public struct DaemonOptions: Sendable {
     public var dnssecInceptionOffset = 3600
     public var dnssecValidity = 14 * 86_400
     public var dnssecRefresh: Int? = nil
+    /// `--dnssec-ent-rrset`: every empty non-terminal of a signed zone gets an HINFO RRset and
+    /// so an NSEC of its own (`DNSBL/ZoneSigner/emptyNonTerminalRecords`); needs `--dnssec-key`.
+    public var dnssecENTRRset = false
 
     public init() {}
 }
@@ -248,7 +251,8 @@ public struct DaemonConfiguration: Sendable {
         }
         if !signers.isEmpty {
             answer.dnssec = DNSSECServing(signers: signers) { stores, signer in
-                Self.signedView(stores: stores, apex: signer.apex, logger: Logger(label: "prefixbl"))
+                Self.signedView(stores: stores, apex: signer.apex, emptyNonTerminalRecords: signer.emptyNonTerminalRecords,
+                                logger: Logger(label: "prefixbl"))
             }
         }
         answer.udpPayloadSize = o.udpPayload
@@ -293,17 +297,20 @@ extension DaemonConfiguration {
     /// it covers the zone's shape, else the reference ``ExportedZoneView`` (the export
     /// enumerated and sorted once: `generic` records, `combined` subzones, NS names inside
     /// the address tree). Logs which view the zone got.
-    public static func signedView(stores: [Store], apex: [UInt8], logger: Logger? = nil) -> any SignedZoneView {
+    /// With `emptyNonTerminalRecords` (`--dnssec-ent-rrset`) each empty non-terminal owns an
+    /// HINFO RRset and its NSEC in either view.
+    public static func signedView(stores: [Store], apex: [UInt8], emptyNonTerminalRecords: Bool = false,
+                                  logger: Logger? = nil) -> any SignedZoneView {
         let parts = stores.flatMap { $0.zones.filter { $0.name == apex } }
         let started = ContinuousClock.now
-        if let view = StoreZoneView.make(parts: parts, imagesWithoutIPv6Data: true) {
+        if let view = StoreZoneView.make(parts: parts, imagesWithoutIPv6Data: true, emptyNonTerminalRecords: emptyNonTerminalRecords) {
             let took = ContinuousClock.now - started
             let ms = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
             logger?.info("DNSSEC view from the store", metadata: [
                 "zone": "\(CanonicalName.text(apex))", "view": "store", "build-ms": "\(ms)"])
             return view
         }
-        let view = ExportedZoneView(stores: stores, apex: apex)
+        let view = ExportedZoneView(stores: stores, apex: apex, emptyNonTerminalRecords: emptyNonTerminalRecords)
         logger?.info("DNSSEC view from the export (zone shape not covered by the store view)",
                     metadata: ["zone": "\(CanonicalName.text(apex))", "view": "export", "owners": "\(view.count)"])
         return view
@@ -315,7 +322,12 @@ extension DaemonConfiguration {
     /// `prefixbl export --dnssec-key` signs with the same rules.
     public static func loadSigners(_ o: DaemonOptions) throws(InvalidConfiguration)
         -> ([ZoneSigner], [(zone: [UInt8], file: String)], [String], [[UInt8]: String]) {
-        guard !o.dnssecKeys.isEmpty else { return ([], [], [], [:]) }
+        guard !o.dnssecKeys.isEmpty else {
+            // Unsigned answers come from the store's rules: an RRset at empty non-terminals
+            // would only change the answer to HINFO queries there, for no resolver's gain.
+            if o.dnssecENTRRset { throw InvalidConfiguration("--dnssec-ent-rrset needs --dnssec-key: it shapes the NSEC chain of a signed zone") }
+            return ([], [], [], [:])
+        }
         guard o.dnssecSignatureCache >= 1 else { throw InvalidConfiguration("--dnssec-signature-cache must be >= 1") }
         guard (0...86_400).contains(o.dnssecInceptionOffset) else { throw InvalidConfiguration("--dnssec-inception-offset must be 0...86400 seconds") }
         guard (60...(365 * 86_400)).contains(o.dnssecValidity) else { throw InvalidConfiguration("--dnssec-validity must be 60...31536000 seconds") }
@@ -339,7 +351,8 @@ extension DaemonConfiguration {
         }
         let validity = SignatureValidity(inceptionOffset: UInt32(o.dnssecInceptionOffset), lifetime: UInt32(o.dnssecValidity),
                                          refreshMargin: o.dnssecRefresh.map(UInt32.init))
-        let signers = order.map { ZoneSigner(keys: byZone[$0]!, validity: validity, cacheCapacity: o.dnssecSignatureCache) }
+        let signers = order.map { ZoneSigner(keys: byZone[$0]!, validity: validity, cacheCapacity: o.dnssecSignatureCache,
+                                              emptyNonTerminalRecords: o.dnssecENTRRset) }
         return (signers, files, notes, deferred)
     }
 

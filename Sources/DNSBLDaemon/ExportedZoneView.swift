@@ -21,15 +21,21 @@ public struct ExportedZoneView: SignedZoneView {
     let position: [[UInt8]: Int]
     /// The empty non-terminals: names between an owner and the apex that own nothing.
     let emptyNonTerminals: Set<[UInt8]>
+    /// With `emptyNonTerminalRecords`: the names that would be empty non-terminals and own
+    /// the HINFO `DNSBL/SignedViewRecords/emptyNonTerminalHINFO` instead.
+    let entOwners: Set<[UInt8]>
 
     /// - Parameters:
     ///   - parts: the stores holding the zone (a zone in several stores unites their data).
     ///   - apex: the zone apex, uncompressed lower-case wire form.
-    public init(stores parts: [Store], apex: [UInt8]) {
+    ///   - emptyNonTerminalRecords: every empty non-terminal owns an HINFO RRset and its NSEC
+    ///     (`--dnssec-ent-rrset`, ``CanonicalZone``'s option of that name).
+    public init(stores parts: [Store], apex: [UInt8], emptyNonTerminalRecords: Bool = false) {
         self.apex = apex
         let zones = parts.flatMap { $0.zones.filter { $0.name == apex } }
         // The owners and types of the signed zone, defined once for views and transfers.
-        let zone = CanonicalZone(parts: zones, apex: apex, keepRRsets: false)
+        let zone = CanonicalZone(parts: zones, apex: apex, keepRRsets: false, emptyNonTerminalRecords: emptyNonTerminalRecords)
+        entOwners = zone.emptyNonTerminalOwners
         // Empty non-terminals: every name between an owner and the apex exists (RFC 4592 §2.2.2).
         let owners = Set(zone.names)
         var ents = Set<[UInt8]>()
@@ -79,6 +85,8 @@ public struct ExportedZoneView: SignedZoneView {
         let (w, wildcardExists) = nsec(for: [1, UInt8(ascii: "*")] + ce)
         return ViewProof(exists: false, nsec: n, closestEncloser: ce, wildcard: w, wildcardExists: wildcardExists)
     }
+
+    public func ownsEmptyNonTerminalRecord(_ qname: [UInt8]) -> Bool { entOwners.contains(qname) }
 
     /// `name` without its first label (the root stays the root).
     static func parent(_ name: [UInt8]) -> [UInt8] {

@@ -20,7 +20,7 @@ public enum MasterFile {
             ; A standard server answers this zone like `prefixbl serve` for A (and TXT without '$')
             ; at every full-length address name. Excluded names carry HINFO (NODATA, not NXDOMAIN).
             ; \(dollar)
-
+            \(options.emptyNonTerminalRecords ? "; Every empty non-terminal carries HINFO \"empty-non-terminal\" \"prefixbl\" (its own NSEC once signed).\n" : "")
             """
     }
 

@@ -14,12 +14,21 @@ import ZoneExport
 /// The zone is the export with the options DO=1 answers use (``exportOptions``), its apex
 /// owning SOA, NS (when the zone has NS names) and DNSKEY. The NSEC chain links the owners in
 /// canonical order and closes on the apex; an empty non-terminal owns no NSEC (as
-/// `ldns-signzone` signs the export). Every owner's types include NSEC and RRSIG.
+/// `ldns-signzone` signs the export), unless the zone gives each one an HINFO RRset
+/// (`emptyNonTerminalRecords`). Every owner's types include NSEC and RRSIG.
 /// Memory: O(records); built in O(n log n).
 public struct CanonicalZone: Sendable {
     /// The export options a signed zone is exported with, whatever the transfer options say:
     /// `$` as the block, the IPv4 images in every zone (as `serve` answers DO=1 queries).
     public static let exportOptions = ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)
+
+    /// ``exportOptions`` with ``ExportOptions/emptyNonTerminalRecords`` as a zone's signer says
+    /// (`DNSBL/ZoneSigner/emptyNonTerminalRecords`, `--dnssec-ent-rrset`).
+    public static func exportOptions(emptyNonTerminalRecords: Bool) -> ExportOptions {
+        var o = exportOptions
+        o.emptyNonTerminalRecords = emptyNonTerminalRecords
+        return o
+    }
 
     /// One RRset: type, TTL (seconds) and each RR's RDATA in canonical form (RFC 4034 §6.2:
     /// names lower-cased) and canonical order (§6.3).
@@ -42,6 +51,9 @@ public struct CanonicalZone: Sendable {
     public let soa: ExportRecord?
     /// The figures of the export the zone was built from (nil for a zone with no parts).
     public let stats: ExportStats?
+    /// The owners of the HINFO `emptyNonTerminalRecords` adds (names that would otherwise be
+    /// empty non-terminals); empty without the option.
+    public let emptyNonTerminalOwners: Set<[UInt8]>
 
     /// - Parameters:
     ///   - parts: the zone in every store that holds it (store order); may be empty (the apex
@@ -49,17 +61,25 @@ public struct CanonicalZone: Sendable {
     ///   - apex: the zone apex, uncompressed lower-case wire form.
     ///   - dnskeys: the DNSKEY RDATA of the apex's DNSKEY RRset (only kept with `keepRRsets`).
     ///   - keepRRsets: keep the RRsets (for signing) or only names and types (for proofs).
-    public init(parts: [StoreZone], apex: [UInt8], dnskeys: [[UInt8]] = [], keepRRsets: Bool) {
+    ///   - emptyNonTerminalRecords: an HINFO RRset at every empty non-terminal
+    ///     (``ZoneExport/ExportOptions/emptyNonTerminalRecords``), so each owns an NSEC; the
+    ///     zone then has no empty non-terminal left.
+    public init(parts: [StoreZone], apex: [UInt8], dnskeys: [[UInt8]] = [], keepRRsets: Bool,
+                emptyNonTerminalRecords: Bool = false) {
         self.apex = apex
         var byOwner: [[UInt8]: [UInt16: RRset]] = [:]
         var typesOnly: [[UInt8]: Set<UInt16>] = [apex: [ExportType.soa, DNSSECRecords.typeDNSKEY]]
         var soaRecord: ExportRecord? = nil
         var stats: ExportStats? = nil
+        var ents = Set<[UInt8]>()
         if !parts.isEmpty {
-            stats = Exporter.export(parts, options: Self.exportOptions) { r in
+            stats = Exporter.export(parts, options: Self.exportOptions(emptyNonTerminalRecords: emptyNonTerminalRecords)) { r in
                 var owner = r.owner
                 CanonicalName.canonicalize(&owner)
                 if r.type == ExportType.soa { soaRecord = r }
+                if emptyNonTerminalRecords && r.type == ExportType.marker && r.rdata == ExportType.emptyNonTerminalHINFO {
+                    ents.insert(owner)
+                }
                 typesOnly[owner, default: []].insert(r.type)
                 guard keepRRsets else { return }
                 let rdata = Self.canonicalRData(type: r.type, r.rdata)
@@ -77,6 +97,7 @@ public struct CanonicalZone: Sendable {
         }
         soa = soaRecord
         self.stats = stats
+        emptyNonTerminalOwners = ents
         let sorted = typesOnly.keys.sorted { CanonicalName.compare($0, $1) < 0 }
         names = sorted
         types = sorted.map { typesOnly[$0]!.union([DNSSECRecords.typeRRSIG, DNSSECRecords.typeNSEC]).sorted() }

@@ -256,7 +256,8 @@ extension TransferResponder {
         firstSigned.withLock { f in if f[zone.name] == nil { f[zone.name] = (zone.soa.serial, []) } }
         return { [logger] emit in
             let started = ContinuousClock.now
-            let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+            let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true,
+                                       emptyNonTerminalRecords: signer.emptyNonTerminalRecords)
             let f = signed.signedRecords(signer: signer, reuse: carry, emit: emit)
             let left = f.soonestExpiration.map { Int(Int32(bitPattern: $0 &- signer.clock())) }
             logger.info("signed zone built for transfer", metadata: [

@@ -49,6 +49,9 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds after now the RRSIGs expire (with --dnssec-key; default 14 days).", valueName: "seconds"))
     var dnssecValidity: Int = 14 * 86_400
 
+    @Flag(name: .customLong("dnssec-ent-rrset"), help: "Give every empty non-terminal an HINFO record (\"empty-non-terminal\" \"prefixbl\"), TTL min(SOA TTL, MINIMUM), so each owns an NSEC once signed: what serve --dnssec-ent-rrset signs. With --dnssec-key the signed zone has them; without, the master file is ready for another signer (ldns-signzone, dnssec-signzone).")
+    var dnssecENTRRset = false
+
     func run() throws {
         let s: Store
         do throws(StoreError) { s = try Store(path: store) } catch {
@@ -70,7 +73,7 @@ struct Export: ParsableCommand {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         }
         let options = ExportOptions(dollar: expandText.map { .fixed(Array($0.utf8)) } ?? .block,
-                                    imagesWithoutIPv6Data: ipv4Images)
+                                    imagesWithoutIPv6Data: ipv4Images, emptyNonTerminalRecords: dnssecENTRRset)
         let signers = try loadSigners(zones: zones)
         for z in zones {
             var name = DomainName.text(wire: z.name); if name.count > 1 { name.removeLast() }
@@ -88,9 +91,10 @@ struct Export: ParsableCommand {
             do throws(LDNSError) {
                 let apex = z.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
                 if let signer = signers.first(where: { $0.apex == apex }) {
-                    let signed = CanonicalZone(parts: [z], apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true)
+                    let signed = CanonicalZone(parts: [z], apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true,
+                                               emptyNonTerminalRecords: dnssecENTRRset)
                     let tags = signer.keys.map { "\($0.dnskey.keyTag)" }.joined(separator: " ")
-                    let header = MasterFile.header(z, options: CanonicalZone.exportOptions)
+                    let header = MasterFile.header(z, options: CanonicalZone.exportOptions(emptyNonTerminalRecords: dnssecENTRRset))
                         + "; signed (NSEC) with DNSKEY tags \(tags); the IPv4 images are written in every zone.\n\n"
                     var figures = SigningFigures()
                     try MasterFile.write(header: header, records: { emit in
@@ -116,6 +120,7 @@ struct Export: ParsableCommand {
             line += "\(String(format: "%.2f", secs)) s"
             if stats.generic > 0 { line += "; \(stats.generic) generic records" }
             if stats.imageRanges > 0 { line += "; \(stats.imageRanges) IPv4 ranges written under ::ffff:0:0/96 and 2002::/16" }
+            if stats.emptyNonTerminals > 0 { line += "; \(stats.emptyNonTerminals) HINFO at empty non-terminals" }
             if stats.dollarTexts > 0 { line += "; \(stats.dollarTexts) TXT with '$' written statically" }
             if let path { line += " → \(path)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -29,6 +29,9 @@ struct Rbldnsd: ParsableCommand {
     @Option(name: .customLong("dnssec-key"), help: ArgumentHelp("Answer DO=1 queries signed with this key pair (`prefixbl serve --dnssec-key`); repeatable; must come before the rbldnsd options.", valueName: "path"))
     var dnssecKeys: [String] = []
 
+    @Flag(name: .customLong("dnssec-ent-rrset"), help: "An HINFO RRset at every empty non-terminal of the signed zone (`prefixbl serve --dnssec-ent-rrset`); needs --dnssec-key; must come before the rbldnsd options.")
+    var dnssecENTRRset = false
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("rbldnsd options and zone:type:file specs.", valueName: "rbldnsd-argv"))
     var argv: [String] = []
 
@@ -45,6 +48,7 @@ struct Rbldnsd: ParsableCommand {
         // Before the `--` that ends the options of the translation, if any.
         if strict { args.insert("--strict", at: args.firstIndex(of: "--") ?? args.endIndex) }
         for key in dnssecKeys { args.insert(contentsOf: ["--dnssec-key", key], at: args.firstIndex(of: "--") ?? args.endIndex) }
+        if dnssecENTRRset { args.insert("--dnssec-ent-rrset", at: args.firstIndex(of: "--") ?? args.endIndex) }
         for note in parsed.notes {
             let text = "prefixbl rbldnsd: \(note)\n"
             _ = text.utf8CString.withUnsafeBytes { write(2, $0.baseAddress, $0.count - 1) }

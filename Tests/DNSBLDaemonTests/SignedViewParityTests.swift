@@ -60,16 +60,17 @@ func sampleNames(_ view: ExportedZoneView, rng: inout SplitMix64, random: Int) -
 }
 
 /// The two views of `apex` in `stores`; records every name whose proofs differ.
-func checkParity(_ stores: [Store], apex: [UInt8], seed: UInt64, random: Int = 200, what: String) throws {
-    let reference = ExportedZoneView(stores: stores, apex: apex)
-    let store = try #require(DaemonConfiguration.signedView(stores: stores, apex: apex) as? StoreZoneView,
+/// `ents`: both with an HINFO RRset at every empty non-terminal (`--dnssec-ent-rrset`).
+func checkParity(_ stores: [Store], apex: [UInt8], seed: UInt64, random: Int = 200, what: String, ents: Bool = false) throws {
+    let reference = ExportedZoneView(stores: stores, apex: apex, emptyNonTerminalRecords: ents)
+    let store = try #require(DaemonConfiguration.signedView(stores: stores, apex: apex, emptyNonTerminalRecords: ents) as? StoreZoneView,
                              "\(what): the store view covers the zone")
     var rng = SplitMix64(seed: seed)
     let names = sampleNames(reference, rng: &rng, random: random)
     var bad = 0
     for q in names {
         let a = store.prove(q), b = reference.prove(q)
-        if a != b {
+        if a != b || store.ownsEmptyNonTerminalRecord(q) != reference.ownsEmptyNonTerminalRecord(q) {
             bad += 1
             if bad <= 5 {
                 Issue.record("\(what) seed \(seed): \(CanonicalName.text(q))\nstore  \(a)\nexport \(b)")
@@ -77,7 +78,11 @@ func checkParity(_ stores: [Store], apex: [UInt8], seed: UInt64, random: Int = 2
         }
     }
     #expect(bad == 0, "\(what): \(bad) of \(names.count) names differ")
-    #expect(!reference.emptyNonTerminals.isEmpty, "\(what): the sample holds empty non-terminals")
+    if ents {
+        #expect(reference.emptyNonTerminals.isEmpty && !reference.entOwners.isEmpty, "\(what): every empty non-terminal owns HINFO")
+    } else {
+        #expect(!reference.emptyNonTerminals.isEmpty, "\(what): the sample holds empty non-terminals")
+    }
 }
 
 /// A random list in rbldnsd's format: prefixes under `base` (IPv6: 2001:db8::/32; IPv4:
@@ -125,6 +130,7 @@ struct SignedViewParityTests {
         for (what, specs) in [("IPv4", [v4]), ("IPv6", [v6]), ("both", [v4, v6])] {
             let stores = try DataSources(stores: [], specs: specs).load(now: 0) { _ in }
             try checkParity(stores, apex: Self.apex, seed: 1, what: "bundled \(what)")
+            try checkParity(stores, apex: Self.apex, seed: 1, what: "bundled \(what), --dnssec-ent-rrset", ents: true)
         }
     }
 
@@ -144,8 +150,11 @@ struct SignedViewParityTests {
                 let files = families.map { f in
                     (type: f == .ipv6 ? "ip6trie" : "ip4set", text: randomList(f, rng: &rng, count: 5 + Int(rng.next() % 40)))
                 }
-                try checkParity(try Self.load(files), apex: Self.apex, seed: seed &+ UInt64(round), random: 100,
+                let stores = try Self.load(files)
+                try checkParity(stores, apex: Self.apex, seed: seed &+ UInt64(round), random: 100,
                                 what: "random \(what) round \(round)")
+                try checkParity(stores, apex: Self.apex, seed: seed &+ UInt64(round), random: 100,
+                                what: "random \(what) round \(round), --dnssec-ent-rrset", ents: true)
             }
         }
     }

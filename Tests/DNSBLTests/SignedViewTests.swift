@@ -17,11 +17,29 @@ struct ReferenceView {
     let types: [[UInt8]: [UInt16]]
     /// Owners and every name between an owner and the apex (empty non-terminals).
     let nodes: Set<[UInt8]>
+    /// With `emptyNonTerminalRecords`: the names that would be empty non-terminals, each
+    /// given an HINFO RRset here (not by the exporter's option).
+    let entOwners: Set<[UInt8]>
 
-    init(zone: StoreZone, options: ExportOptions = ExportOptions()) {
+    init(zone: StoreZone, options: ExportOptions = ExportOptions(), emptyNonTerminalRecords: Bool = false) {
         apex = zone.name
         var t: [[UInt8]: Set<UInt16>] = [:]
-        for r in Exporter.records(zone, options: options).records { t[r.owner, default: []].insert(r.type) }
+        var plain = options
+        plain.emptyNonTerminalRecords = false
+        for r in Exporter.records(zone, options: plain).records { t[r.owner, default: []].insert(r.type) }
+        var ents = Set<[UInt8]>()
+        if emptyNonTerminalRecords {
+            // Every proper ancestor of an owner below the apex that owns nothing gets HINFO.
+            for o in Array(t.keys) {
+                var s = o
+                while s.count > apex.count {
+                    s = Array(s.dropFirst(1 + Int(s[0])))
+                    if s.count > apex.count && t[s] == nil { ents.insert(s) }
+                }
+            }
+            for e in ents { t[e] = [13] }
+        }
+        entOwners = ents
         t[apex, default: []].insert(48)
         for k in t.keys { t[k]!.formUnion([46, 47]) }
         types = t.mapValues { $0.sorted() }
@@ -194,13 +212,18 @@ func checkView(_ view: StoreZoneView, _ ref: ReferenceView, _ names: [[UInt8]], 
                 Issue.record("seed \(seed) qname \(text(q))\n got \(describe(got))\nwant \(describe(want))")
             }
         }
+        let ent = view.ownsEmptyNonTerminalRecord(q)
+        if ent != ref.entOwners.contains(q) {
+            bad += 1
+            if bad <= limit { Issue.record("seed \(seed) qname \(text(q)): empty non-terminal HINFO \(ent), want \(!ent)") }
+        }
     }
     return bad
 }
 
 @Suite("Signed view from the store (NSEC neighbours, RFC 4034 §6.1) against the canonically sorted export")
 struct SignedViewTests {
-    func run(_ families: [AddressFamily], stores: Int, names: Int, images: Bool = false) throws {
+    func run(_ families: [AddressFamily], stores: Int, names: Int, images: Bool = false, ents: Bool = false) throws {
         let seed = testSeed()
         var f = ViewFuzz(rng: SplitMix64(seed: seed))
         for s in 0..<stores {
@@ -211,10 +234,19 @@ struct SignedViewTests {
             }
             let store = try Store(zones: [zone(sets)])
             let z = store.zones[0]
-            let view = try #require(StoreZoneView.make(zone: z, imagesWithoutIPv6Data: images), "seed \(seed) store \(s)")
-            let ref = ReferenceView(zone: z, options: ExportOptions(imagesWithoutIPv6Data: images))
+            let view = try #require(StoreZoneView.make(zone: z, imagesWithoutIPv6Data: images, emptyNonTerminalRecords: ents),
+                                    "seed \(seed) store \(s)")
+            let ref = ReferenceView(zone: z, options: ExportOptions(imagesWithoutIPv6Data: images), emptyNonTerminalRecords: ents)
             let qs = f.qnames(ref, count: names)
             if checkView(view, ref, qs, seed: seed) > 0 { return }
+            if ents {
+                // The exporter's option writes exactly the reference's HINFO at empty non-terminals.
+                let out = Exporter.records(z, options: ExportOptions(imagesWithoutIPv6Data: images, emptyNonTerminalRecords: true))
+                let written = out.records.filter { $0.type == 13 && $0.rdata == ExportType.emptyNonTerminalHINFO }
+                #expect(Set(written.map(\.owner)) == ref.entOwners && written.count == ref.entOwners.count, "seed \(seed) store \(s)")
+                #expect(out.stats.emptyNonTerminals == ref.entOwners.count)
+                #expect(written.allSatisfy { $0.ttl == min(z.soa.ttl, z.soa.minimum) })
+            }
         }
     }
 
@@ -229,6 +261,19 @@ struct SignedViewTests {
 
     @Test("both families in one zone: shared first labels, the IPv4 images")
     func bothFamilies() throws { try run([.ipv6, .ipv4], stores: 15, names: 200) }
+
+    @Test("--dnssec-ent-rrset: an HINFO at every empty non-terminal, IPv6, IPv4 and both families",
+          arguments: [[AddressFamily.ipv6], [.ipv4], [.ipv6, .ipv4]])
+    func emptyNonTerminalRecords(_ families: [AddressFamily]) throws {
+        try run(families, stores: families.count == 1 ? 15 : 12, names: 200, ents: true)
+        try run(families, stores: 4, names: 200, images: true, ents: true)
+    }
+
+    @Test("the HINFO of an empty non-terminal: the same RDATA in the export and the answers")
+    func emptyNonTerminalRData() {
+        #expect(ExportType.emptyNonTerminalHINFO == SignedViewRecords.emptyNonTerminalHINFO)
+        #expect(SignedViewRecords.typeHINFO == ExportType.marker)
+    }
 
     @Test("an empty zone and a zone listing everything")
     func edges() throws {
@@ -298,12 +343,14 @@ struct SignedViewRealDataTests {
         #expect(!r.hasErrors)
         let store = try Store(zones: r.zones)
         let z = store.zones[0]
-        let view = try #require(StoreZoneView.make(zone: z))
-        let ref = ReferenceView(zone: z)
         let seed = testSeed()
-        var f = ViewFuzz(rng: SplitMix64(seed: seed))
-        let names = f.qnames(ref, count: 2000)
-        #expect(ref.owners.count > 50_000)
-        #expect(checkView(view, ref, names, seed: seed) == 0)
+        for ents in [false, true] {
+            let view = try #require(StoreZoneView.make(zone: z, emptyNonTerminalRecords: ents))
+            let ref = ReferenceView(zone: z, emptyNonTerminalRecords: ents)
+            var f = ViewFuzz(rng: SplitMix64(seed: seed))
+            let names = f.qnames(ref, count: 2000)
+            #expect(ref.owners.count > 50_000)
+            #expect(checkView(view, ref, names, seed: seed) == 0, "--dnssec-ent-rrset \(ents)")
+        }
     }
 }

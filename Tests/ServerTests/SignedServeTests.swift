@@ -157,6 +157,79 @@ struct SignedServeTests {
         }
     }
 
+    /// `--dnssec-ent-rrset`: names of every kind, and the empty non-terminals, which now own an
+    /// HINFO RRset and an NSEC: name, type, RCODE text, what.
+    static let entNames: [(String, String, String, String)] = names + [
+        ("1.0.0.2.bl.example", "HINFO", "NOERROR", "empty non-terminal HINFO"),
+        ("1.0.0.2.bl.example", "TXT", "NOERROR", "empty non-terminal TXT (NODATA)"),
+        ("1.0.0.2.bl.example", "NSEC", "NOERROR", "empty non-terminal NSEC"),
+        ("1.0.0.2.bl.example", "ANY", "NOERROR", "empty non-terminal ANY"),
+        ("2.0.192.bl.example", "A", "NOERROR", "IPv4 empty non-terminal (a wildcard's parent)"),
+        ("2.0.192.bl.example", "HINFO", "NOERROR", "IPv4 empty non-terminal HINFO"),
+        ("0.192.bl.example", "HINFO", "NOERROR", "IPv4 empty non-terminal HINFO, higher"),
+        ("8.b.d.0.1.0.0.2.bl.example", "A", "NOERROR", "IPv6 empty non-terminal, a wildcard's parent"),
+        ("8.b.d.0.1.0.0.2.bl.example", "HINFO", "NOERROR", "IPv6 empty non-terminal, a wildcard's parent, HINFO"),
+        ("5.3.0.192.bl.example", "HINFO", "NXDOMAIN", "HINFO at a name that does not exist"),
+    ]
+
+    @Test("--dnssec-ent-rrset: Unbound validates (AD) every kind of name and the HINFO at empty non-terminals; without DO the HINFO is answered, A stays NODATA",
+          .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
+          .enabled(if: unbound != nil, "unbound is not installed"),
+          .enabled(if: dig != nil, "dig (dnsutils) is not installed"))
+    func unboundValidatesEmptyNonTerminalRecords() throws {
+        let s = try Self.start(extra: ["--dnssec-ent-rrset"])
+        defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
+        let port = try freeUDPAndTCPPort()
+        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
+                                        stubPort: s.server.v4.port,
+                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        defer { resolver.stop() }
+        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
+        for (name, type, rcode, what) in Self.entNames {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
+            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
+                    "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
+            if type == "HINFO" && rcode == "NOERROR" {
+                #expect(Self.hasRecord(r.output, "HINFO") && r.output.contains("\"empty-non-terminal\" \"prefixbl\""), "\(what): \(r.output)")
+            }
+            if type == "NSEC" { #expect(!r.output.contains("ANSWER: 0,"), "\(what): \(r.output)") }
+        }
+        // QTYPE RRSIG (a resolver passes it on without validating it): the HINFO's and the NSEC's.
+        let rr = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3",
+                                                       "1.0.0.2.bl.example", "RRSIG"])
+        #expect(rr.output.contains("status: NOERROR") && rr.output.contains("RRSIG\tHINFO ") && rr.output.contains("RRSIG\tNSEC "),
+                "RRSIG at an empty non-terminal: \(rr.output)")
+        // The ENT's own NSEC at DO=1, straight from the server: owner the ENT, bitmap HINFO RRSIG NSEC.
+        let d = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(s.server.v4.port)", "+norec", "+dnssec",
+                                                      "1.0.0.2.bl.example", "A"])
+        #expect(d.output.contains("status: NOERROR") && d.output.contains("ANSWER: 0,"), "\(d.output)")
+        #expect(d.output.split(separator: "\n").contains { $0.hasPrefix("1.0.0.2.bl.example.") && $0.contains("NSEC") && $0.hasSuffix("HINFO RRSIG NSEC") },
+                "\(d.output)")
+        // Without DO: the HINFO answered, A and TXT NODATA, an unlisted name NXDOMAIN as before.
+        for (type, answered) in [("HINFO", true), ("ANY", true), ("A", false), ("TXT", false)] {
+            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(s.server.v4.port)", "+norec", "1.0.0.2.bl.example", type])
+            #expect(r.output.contains("status: NOERROR") && Self.hasRecord(r.output, "HINFO") == answered
+                    && r.output.contains("ANSWER: 0,") == !answered, "\(type) without DO: \(r.output)")
+        }
+    }
+
+    @Test("--dnssec-ent-rrset without --dnssec-key stops the start, naming the option")
+    func emptyNonTerminalRecordsNeedKeys() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.v4.write(toFile: dir + "/v4.txt", atomically: true, encoding: .utf8)
+        let child = try ChildProcess(prefixblBinary()!, ["serve", "--listen", "127.0.0.1:0", "bl.example:ip4set:v4.txt",
+                                                         "--dnssec-ent-rrset"], directory: dir)
+        #expect(child.waitExit(timeout: 20) == 64)
+        #expect(child.text.contains("--dnssec-ent-rrset needs --dnssec-key"), "\(child.text)")
+        let r = try ServerTestSupport.run(prefixblBinary()!, ["rbldnsd", "--dnssec-key", "/keys/K", "--dnssec-ent-rrset", "--print-serve",
+                                                             "-b", "127.0.0.1/5353", "bl.example:ip4set:v4.txt"])
+        let line = r.output.split(separator: "\n").first { $0.hasPrefix("prefixbl serve") } ?? ""
+        let flag = line.range(of: "--dnssec-ent-rrset"), end = line.range(of: " -- ")
+        #expect(r.status == 0 && flag != nil && end != nil && flag!.lowerBound < end!.lowerBound, "\(r.output)")
+    }
+
     /// Whether dig's output has a record of `type` (owner, TTL, class, type: tabs or spaces).
     static func hasRecord(_ output: String, _ type: String) -> Bool {
         output.split(separator: "\n").contains { line in

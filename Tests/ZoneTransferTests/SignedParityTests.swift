@@ -97,9 +97,13 @@ struct SignedParityTests {
     static func sample(zone: String, signedFile: String, gapLimit: Int, rng: inout SplitMix64) throws -> [(String, UInt16, String)] {
         let rrs = try ZoneFile.load(path: signedFile)
         var owners = Set<String>(), nsec: [(String, String)] = []
+        // `--dnssec-ent-rrset`: the names given the HINFO "empty-non-terminal" "prefixbl".
+        var entOwners = Set<String>()
+        let entHINFO: [UInt8] = [18] + Array("empty-non-terminal".utf8) + [8] + Array("prefixbl".utf8)
         for r in rrs where r.type != 46 {
             let owner = plain(r.owner)
             owners.insert(owner)
+            if r.type == 13 && r.rdata == entHINFO { entOwners.insert(owner) }
             if r.type == 47 {
                 // NSEC RDATA: the next owner (uncompressed wire), then the bitmap.
                 var n = 0
@@ -120,6 +124,12 @@ struct SignedParityTests {
                 out.append(("x7." + o.dropFirst(2), 16, "wildcard expansion TXT"))
                 out.append(("0.f." + o.dropFirst(2), 28, "wildcard NODATA"))
                 out.append((o, 1, "wildcard owner"))
+            } else if entOwners.contains(o) {
+                // An empty non-terminal with its own HINFO and NSEC.
+                out.append((o, 1, "empty non-terminal"))
+                out.append((o, 16, "empty non-terminal TXT"))
+                out.append((o, 13, "empty non-terminal HINFO"))
+                out.append((o, 47, "empty non-terminal NSEC"))
             } else {
                 out.append((o, 1, "owner"))
                 out.append((o, 16, "owner TXT"))
@@ -161,10 +171,13 @@ struct SignedParityTests {
         return out
     }
 
+    /// `ents`: both sides with an HINFO at every empty non-terminal (`serve --dnssec-ent-rrset`,
+    /// `export --dnssec-ent-rrset` signed by ldns-signzone).
     @Test("Same RRsets, NSEC chain, RCODE and flags as NSD serving ldns-signzone of the export: bundled zones and real lists",
           .enabled(if: keygen != nil && signzone != nil, "ldns-keygen or ldns-signzone (ldnsutils) is not installed"),
-          .enabled(if: nsd != nil, "nsd is not installed (tools/install-test-deps.sh installs it)"))
-    func parity() throws {
+          .enabled(if: nsd != nil, "nsd is not installed (tools/install-test-deps.sh installs it)"),
+          arguments: [false, true])
+    func parity(ents: Bool) throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let real = try #require(realdataDirectory())
@@ -185,10 +198,12 @@ struct SignedParityTests {
             keyArgs += ["--dnssec-key", dir + "/" + ksk, "--dnssec-key", dir + "/" + zsk]
             // The signed zone as a secondary would hold it: export (with the IPv4 images serve
             // answers), then ldns-signzone with NSEC and the same keys.
-            _ = try Self.tool(bin, ["export", "zones.pfxbl", "--zone", zone, "--ipv4-images", "-o", zone + ".zone"], in: dir)
+            _ = try Self.tool(bin, ["export", "zones.pfxbl", "--zone", zone, "--ipv4-images", "-o", zone + ".zone"]
+                              + (ents ? ["--dnssec-ent-rrset"] : []), in: dir)
             _ = try Self.tool(Self.signzone!, ["-o", zone, zone + ".zone", ksk, zsk], in: dir)
         }
-        let server = try ServeProcess(["--store", "zones.pfxbl"] + keyArgs, directory: dir, ipv6: false)
+        let server = try ServeProcess(["--store", "zones.pfxbl"] + keyArgs + (ents ? ["--dnssec-ent-rrset"] : []),
+                                      directory: dir, ipv6: false)
         defer { server.child.signal(SIGTERM); _ = server.child.waitExit() }
         let nsdPort = freeTCPPort()
         var conf = nsdServerClauses(dir: dir, port: nsdPort)
@@ -230,6 +245,7 @@ struct SignedParityTests {
         #expect(compared > 2_000, "only \(compared) names compared: \(kinds)")
         #expect(kinds["wildcard owner", default: 0] > 20 && kinds["in a gap", default: 0] > 500 && kinds["empty non-terminal", default: 0] > 20,
                 "\(kinds)")
+        if ents { #expect(kinds["empty non-terminal HINFO", default: 0] > 20, "\(kinds)") }
         #expect(differences.isEmpty, "\(differences.count) differences of \(compared) answers (first 20):\n\(differences.prefix(20).joined(separator: "\n"))")
     }
 }
