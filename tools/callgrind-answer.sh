@@ -13,6 +13,14 @@
 #                 made them)
 #         dnssec-nocache  DO=1 with --dnssec-signature-cache 1: nearly every RRset signed
 #                 anew; prints the signatures made while counting (from /metrics)
+#         dnssec-new  DO=1, every counted name asked once and never before: random addresses
+#                 under a fixed set of gaps — listed IPv6 wildcard ranges (/36, /40, /47, /48,
+#                 /64), an excluded /64, unlisted IPv6 ranges, and in an extra IPv4 dataset
+#                 (ip4trie: 10.0.0.0/8 and 172.16.0.0/16 listed, 10.9.0.0/16 excluded) listed,
+#                 excluded and unlisted IPv4 addresses — A and TXT, seeded; the warm-up asks
+#                 1,000 other names of the same gaps (the gaps are warm, the names are not):
+#                 what a DNSBL behind caching resolvers sees from bots rotating addresses
+#         edns-new  the same names and data with DO=0 (the baseline for dnssec-new)
 #         dnset   a domain list (DNSET_FILE, default the real phishing list
 #                 ../shared/realdata/blocklistproject-phishing-nl.txt, read in place) compiled
 #                 into a store and served as dnset zone dn.example with a $SOA; the names are
@@ -75,10 +83,47 @@ for i in range(count):
 open(out, "w").writelines(qs)
 PY
 fi
+case "$mode" in
+  dnssec-new|edns-new)
+    printf '%s\n' '$SOA 3600 ns1.bl.example hostmaster.example.org 1 3600 600 604800 300' \
+      ':127.0.0.2:Listed, see https://bl.example/lookup?ip=$' 10.0.0.0/8 '!10.9.0.0/16' 172.16.0.0/16 >"$work/new.ip4trie"
+    zones+=("bl.example:ip4trie:$work/new.ip4trie")
+    # The first $n names are counted, the last 1,000 are the warm-up; all distinct.
+    python3 - "$work/names" "$((n + 1000))" <<'PY'
+import ipaddress, random, sys
+out, count = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(1207)
+gaps = [  # (network, what)
+    ("2001:db8:c000::/36", "listed"), ("3fff:0:a00::/40", "listed"), ("2001:db8:abcc::/47", "listed"),
+    ("2001:db8:1::/52", "listed"), ("2001:db8:0:1::/64", "listed"), ("2001:db8:1:5::/64", "excluded"),
+    ("2001:db9::/32", "unlisted"), ("2001:db8:3::/48", "unlisted"), ("3fff:1::/32", "unlisted"),
+    ("2001:db8:9000::/36", "unlisted"),
+    ("10.0.0.0/8", "listed"), ("172.16.0.0/16", "listed"), ("10.9.0.0/16", "excluded"),
+    ("11.0.0.0/8", "unlisted"), ("172.17.0.0/16", "unlisted"), ("203.0.114.0/24", "unlisted"),
+]
+def name(net, a):
+    if net.version == 6:
+        return ".".join(reversed(ipaddress.IPv6Address(a).exploded.replace(":", ""))) + ".bl.example"
+    return ".".join(reversed(str(ipaddress.IPv4Address(a)).split("."))) + ".bl.example"
+seen, lines = set(), []
+while len(lines) < count:
+    net = ipaddress.ip_network(rnd.choice(gaps)[0])
+    a = int(net.network_address) + rnd.randrange(net.num_addresses)
+    if net.prefixlen < 16 and (a >> 24) == 10 and ((a >> 16) & 0xFF) == 9:
+        continue  # 10.9/16 is its own gap
+    q = name(net, a)
+    if q in seen:
+        continue
+    seen.add(q)
+    lines.append("%s %d\n" % (q, 16 if rnd.random() < 0.25 else 1))
+open(out, "w").writelines(lines)
+PY
+    ;;
+esac
 signing=()
 mport=$((port + 1))
 case "$mode" in
-  edns|dnssec|dnssec-nocache)
+  edns|dnssec|dnssec-nocache|dnssec-new|edns-new)
     # A KSK and a ZSK for bl.example (ldns-keygen, ldnsutils).
     ksk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 -k bl.example)
     zsk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 bl.example)
@@ -104,15 +149,21 @@ if mode == "dnset":
     names = [l.strip() for l in open(namefile)]
     names = names[n:] + names[:n] if step == "warm" else names[:n]
     types = [1]
+warm = 200
+if mode in ("dnssec-new", "edns-new"):
+    # warm-up: the last 1,000 names; counted: the first n, each once
+    pairs = [l.split() for l in open(namefile)]
+    pairs = pairs[n:] if step == "warm" else pairs[:n]
+    names, types, warm = [p[0] for p in pairs], [int(p[1]) for p in pairs], 1000
 def wire(name):
     return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 def query(i, cookie):
     name, qtype = names[i % len(names)], types[i % len(types)]
-    edns = mode in ("cookie", "edns", "dnssec", "dnssec-nocache")
+    edns = mode in ("cookie", "edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new")
     m = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 1 if edns else 0)
     m += wire(name) + struct.pack(">HH", qtype, 1)
-    if mode in ("edns", "dnssec", "dnssec-nocache"):
-        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000 if mode != "edns" else 0, 0)
+    if mode in ("edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new"):
+        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000 if mode not in ("edns", "edns-new") else 0, 0)
     elif mode == "cookie":
         opt = struct.pack(">HH", 10, len(cookie)) + cookie
         m += b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(opt)) + opt
@@ -148,7 +199,7 @@ if step == "warm":
     cookie = r[i + 4:i + 28] if mode == "cookie" and i >= 0 else client
     open(state, "wb").write(cookie)
     s.settimeout(2)
-    send(s, addr, 200, cookie)
+    send(s, addr, warm, cookie)
 else:
     s.settimeout(2)
     print(send(s, addr, n, open(state, "rb").read()))

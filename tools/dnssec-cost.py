@@ -19,6 +19,13 @@
         (their RRsets mostly unsigned yet), then the same N names again (signatures cached);
         prints "first_us=MEDIAN cached_us=MEDIAN".
   dnssec-cost.py metric URL NAME-PREFIX    sum of the samples whose line starts with NAME-PREFIX
+  dnssec-cost.py rotating DATA OUT [COUNT]
+        a dnsperf query list of COUNT (default 200,000) distinct names, bots rotating
+        addresses: 1,200 "gaps" drawn (seed 1207) from the generated set in DATA — 300 listed
+        IPv6 prefixes (/40 to /64) of v6.ip6trie, 300 random /48s of 2000::/3 (unlisted as
+        good as always), 300 listed IPv4 CIDRs of /24 or shorter of v4.ip4set, 300 random IPv4
+        /24s (most unlisted, some holding listed /32s) — then for each name a random gap and a
+        random address inside it; 85% A, 15% TXT.
 """
 import socket
 import statistics
@@ -220,7 +227,40 @@ def metric(url, prefix):
     print(int(total) if total.is_integer() else total)
 
 
+def rotating(data, out, count):
+    import ipaddress
+    import random
+    rnd = random.Random(1207)
+    v6, v4 = [], []
+    for line in open(data + "/v6.ip6trie"):
+        w = line.split()
+        if w and "/" in w[0] and w[0][0] not in "!#:$" and 40 <= int(w[0].split("/")[1]) <= 64:
+            v6.append(w[0])
+    for line in open(data + "/v4.ip4set"):
+        w = line.split()
+        if w and "/" in w[0] and w[0][0] not in "!#:$" and int(w[0].split("/")[1]) <= 24:
+            v4.append(w[0])
+    gaps = [ipaddress.ip_network(p, strict=False) for p in rnd.sample(v6, 300) + rnd.sample(v4, 300)]
+    gaps += [ipaddress.IPv6Network(((0x2000 << 112) | (rnd.getrandbits(45) << 80), 48)) for _ in range(300)]
+    gaps += [ipaddress.IPv4Network((rnd.getrandbits(24) << 8, 24)) for _ in range(300)]
+    seen, lines = set(), []
+    while len(lines) < count:
+        net = rnd.choice(gaps)
+        a = int(net.network_address) + rnd.randrange(net.num_addresses)
+        if net.version == 6:
+            q = ".".join(reversed(ipaddress.IPv6Address(a).exploded.replace(":", ""))) + ".bl.example"
+        else:
+            q = ".".join(reversed(str(ipaddress.IPv4Address(a)).split("."))) + ".bl.example"
+        if q not in seen:
+            seen.add(q)
+            lines.append("%s %s\n" % (q, "TXT" if rnd.random() < 0.15 else "A"))
+    open(out, "w").writelines(lines)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "rotating":
+        rotating(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 200000)
+        sys.exit(0)
     if sys.argv[1] == "ttfa":
         cut = sys.argv.index("--")
         opts = sys.argv[4:cut]

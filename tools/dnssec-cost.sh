@@ -4,7 +4,7 @@
 # core, memory for signatures, and start → first signed answer with the 1M IPv6 + 1M IPv4 set.
 #
 # usage: tools/dnssec-cost.sh [--prefixbl BIN] [--runs N] [--rate QPS] [--seconds S]
-#                             [--work DIR] [--no-rate-tool] [--no-start]
+#                             [--work DIR] [--no-rate-tool] [--no-start] [--queries mix|rotating]
 #
 #   --prefixbl BIN  the binary to measure (default .build/release/prefixbl; nothing is built
 #                   for it, so a merged build can be measured with the same script)
@@ -15,6 +15,11 @@
 #                   generated data is kept there and reused)
 #   --no-rate-tool  skip tools/dnssec-rate.sh (it builds the DNSSEC module in release mode)
 #   --no-start      skip the start → first signed answer runs
+#   --queries Q     the query list: mix (default, the generator's queries-mix.txt: random
+#                   addresses, almost every one in an NSEC gap of its own) or rotating (bots
+#                   rotating addresses: 200,000 distinct names, random addresses inside 1,200
+#                   listed and unlisted IPv6 and IPv4 prefixes of the set, tools/dnssec-cost.py
+#                   rotating; written to the data directory once)
 #
 # Data: tools/gen-data.py (1M IPv6 + 1M IPv4 lines, zone bl.example, seeded, as
 # compare-rbldnsd.sh uses), compiled once into a store; a KSK and a ZSK (ECDSAP256SHA256) made
@@ -41,7 +46,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PBL="$ROOT/.build/release/prefixbl" RUNS=3 RATE=50000 SECS=5 WORK=/tmp/prefixbl-dnssec-cost RATE_TOOL=1 START=1
+PBL="$ROOT/.build/release/prefixbl" RUNS=3 RATE=50000 SECS=5 WORK=/tmp/prefixbl-dnssec-cost RATE_TOOL=1 START=1 QUERIES=mix
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefixbl) PBL=$(realpath "$2"); shift ;;
@@ -51,7 +56,8 @@ while [ $# -gt 0 ]; do
         --work) WORK=$2; shift ;;
         --no-rate-tool) RATE_TOOL=0 ;;
         --no-start) START=0 ;;
-        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+        --queries) QUERIES=$2; shift ;;
+        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -88,6 +94,12 @@ fi
 read -r KSK ZSK < keys.txt
 KEYS=(--dnssec-key "$WORK/$KSK" --dnssec-key "$WORK/$ZSK")
 Q=$DATA/queries-mix.txt
+if [ "$QUERIES" = rotating ]; then
+    Q=$DATA/queries-rotating.txt
+    [ -s "$Q" ] || run python3 "$HELP" rotating "$DATA" "$Q" || exit 1
+elif [ "$QUERIES" != mix ]; then
+    echo "--queries: mix or rotating" >&2; exit 2
+fi
 PROBE=$(awk '$2=="A"{print $1; exit}' "$DATA/queries-v6.txt")
 
 SRV_PID="" PORT="" MPORT=""

@@ -83,6 +83,30 @@ struct SigningContext {
     var proof: WireProof
 }
 
+/// One thread's scratch for `signAnswer`: the copy of
+/// the answer section (4 KiB), the signature key being built (2 KiB) and the table of the
+/// answer's RRs (128), allocated at the thread's first signed answer and freed when the
+/// thread ends — so a signed answer neither zeroes ~9 KiB of stack buffers nor allocates.
+private enum SignScratch {
+    static let copyBytes = 4096, keyBytes = 2048, rrCount = 128
+    static let keyAt = copyBytes, rrsAt = copyBytes + keyBytes
+    static let bytes = rrsAt + rrCount * MemoryLayout<WrittenRR>.stride
+
+    static func thread() -> UnsafeMutableRawPointer {
+        if let p = pthread_getspecific(key) { return p }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+        (raw + rrsAt).initializeMemory(as: WrittenRR.self, repeating: WrittenRR(), count: rrCount)
+        pthread_setspecific(key, raw)
+        return raw
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { p in p?.deallocate() }
+        return key
+    }()
+}
+
 /// Where one RR of the answer being signed lies in the copy of the answer section.
 private struct WrittenRR {
     var start: Int32 = 0
@@ -177,20 +201,19 @@ extension Responder {
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
         let len = w.count - afterQuestion.count
-        // Stack buffers passed as pointers (inout-to-pointer: no closure, which allocates in
-        // debug builds).
-        // State the nested writers of the rewrite share lives here too: a variable captured by
-        // nested functions is boxed on the heap in debug builds.
-        var key = InlineArray<2048, UInt8>(repeating: 0)
-        var rrs = InlineArray<128, WrittenRR>(repeating: WrittenRR())
+        // This thread's scratch (never zeroed: every byte read is written first), passed as
+        // pointers. State the nested writers of the rewrite share lives here too: a variable
+        // captured by nested functions is boxed on the heap in debug builds.
+        let scratch = SignScratch.thread()
+        let key = scratch + SignScratch.keyAt, rrs = scratch + SignScratch.rrsAt
         var ok = true
-        if len <= 4096 {
-            var copy = InlineArray<4096, UInt8>(repeating: 0)
-            signAnswer(s, q, afterQuestion: afterQuestion, copy: &copy, copyCount: 4096, key: &key, rrs: &rrs, ok: &ok, &w, &r)
+        if len <= SignScratch.copyBytes {
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: scratch, copyCount: SignScratch.copyBytes, key: key, rrs: rrs,
+                       ok: &ok, &w, &r)
         } else {
             let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: len, alignment: 8)
             defer { heap.deallocate() }
-            signAnswer(s, q, afterQuestion: afterQuestion, copy: heap.baseAddress!, copyCount: len, key: &key, rrs: &rrs,
+            signAnswer(s, q, afterQuestion: afterQuestion, copy: heap.baseAddress!, copyCount: len, key: key, rrs: rrs,
                        ok: &ok, &w, &r)
         }
     }

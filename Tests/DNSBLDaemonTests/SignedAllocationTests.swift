@@ -90,6 +90,126 @@ struct SignedAllocationTests {
         }
     }
 
+    /// NEW names in gaps the warm-up opened, each asked once, with the RCODE and counts their
+    /// gap's answers have: a bot rotating through a listed /64, an unlisted range, an excluded
+    /// /64, a listed or unlisted IPv4 /24. Their proofs come from the proof cache's entry for
+    /// their gap (or, for the IPv4 wildcard names, whose cut is the name itself, are computed
+    /// afresh, allocation-free), their NSECs' and answers' signatures from the signature cache.
+    static func newNames(_ count: Int, seed: UInt64) -> [(name: String, type: UInt16, rcode: UInt8, an: Int, ns: Int, what: String)] {
+        var rng = SplitMix64(seed: seed)
+        var out: [(name: String, type: UInt16, rcode: UInt8, an: Int, ns: Int, what: String)] = []
+        var seen = Set<String>()
+        func hex(_ bits: Int) -> String { String(rng.next() & ((1 << UInt64(bits)) - 1), radix: 16) }
+        while out.count < count {
+            let c: (name: String, type: UInt16, rcode: UInt8, an: Int, ns: Int, what: String)
+            switch out.count % 7 {
+            case 0: c = (nibble("2001:db8::\(hex(16))"), 1, 0, 2, 2, "new listed IPv6 name (wildcard)")
+            case 1: c = (nibble("2001:db8::\(hex(16))"), 16, 0, 2, 2, "new listed IPv6 name, TXT")
+            case 2: c = (nibble("2001:db8::\(hex(16))"), 28, 0, 0, 4, "new listed IPv6 name, other type")
+            case 3: c = (nibble("2001:db9:\(hex(16)):\(hex(16))::\(hex(16))"), 1, 3, 0, 6, "new unlisted IPv6 name")
+            case 4: c = (nibble("2001:db8:0:1:\(hex(12)):\(hex(16))::\(hex(16))"), 1, 3, 0, 4, "new excluded IPv6 name")
+            case 5:
+                // Octet labels sorting before the exclusion marker `9` (the wildcard answers
+                // them, and the NSEC of `*` is the no-closer-match proof of each).
+                let x = [Int(rng.next() % 9), 10 + Int(rng.next() % 80), 100 + Int(rng.next() % 156)][Int(rng.next() % 3)]
+                c = ("\(x).2.0.192.bl.example", 1, 0, 2, 2, "new listed IPv4 name (wildcard)")
+            default: c = ("\(rng.next() % 256).3.0.192.bl.example", 1, 3, 0, 6, "new unlisted IPv4 name")
+            }
+            if seen.insert(c.name + "/\(c.type)").inserted && !cases.contains(where: { $0.name == c.name && $0.type == c.type }) {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    @Test
+    func newNamesInWarmedGapsAllocateNothing() throws {
+        let count = try #require(signedMallocCount,
+            "no malloc interposer: run under tools/test.sh, or LD_PRELOAD=.build/libmalloc-count.so (tools/malloc-count.c)")
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let stores = try SignedFixture.stores(dir)
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: .store))
+        let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 16)
+        defer { response.deallocate() }
+        let edns = EDNS(size: 4096, dnssecOK: true)
+        let names = Self.newNames(700, seed: testSeed())
+        let queries = names.map { query($0.name, $0.type, edns: edns) }
+        for transport in [Transport.udp, .tcp] {
+            // Warm-up: the fixed cases (one name per gap) sign every RRset the new names need.
+            for c in Self.cases {
+                _ = query(c.name, c.type, edns: edns).withUnsafeBytes { r.respond(to: $0, transport: transport, into: response) }
+            }
+            let made = signer.signaturesMade, misses = signer.cacheMisses
+            // Each new name once (per transport); the header bytes that hold the RCODE, TC and
+            // the counts kept in a buffer allocated before counting, checked after.
+            let headers = UnsafeMutableRawBufferPointer.allocate(byteCount: 12 * queries.count, alignment: 8)
+            defer { headers.deallocate() }
+            let before = count()
+            var i = 0
+            while i < queries.count {
+                _ = queries[i].withUnsafeBytes { r.respond(to: $0, transport: transport, into: response).length }
+                memcpy(headers.baseAddress! + 12 * i, response.baseAddress!, 12)
+                i += 1
+            }
+            let after = count()
+            var bad = 0
+            for (i, c) in names.enumerated() {
+                let h = Array(headers[(12 * i)..<(12 * i + 12)])
+                let rcode = Int(h[3] & 0xF), tc = h[2] & 0x02 != 0
+                let an = Int(h[6]) << 8 | Int(h[7]), ns = Int(h[8]) << 8 | Int(h[9])
+                if rcode != Int(c.rcode) || an != c.an || ns != c.ns || tc {
+                    bad += 1
+                    if bad <= 5 { Issue.record("\(transport) \(c.what) \(c.name): RCODE \(rcode) TC \(tc) ANSWER \(an) AUTHORITY \(ns)") }
+                }
+            }
+            #expect(bad == 0)
+        }
+    }
+
+    /// A flood of random names under one unlisted gap and under one listed wildcard range:
+    /// after each gap's first answer, no new signature and no signature-cache miss (issue 12,
+    /// point 5: "random names under one unlisted gap reuse the same two NSEC RRsets"), and one
+    /// proof computed per gap.
+    @Test
+    func floodInOneGapSignsNothingNew() throws {
+        let dir = TempDir()
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let stores = try SignedFixture.stores(dir)
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: .store))
+        let response = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 16)
+        defer { response.deallocate() }
+        let edns = EDNS(size: 4096, dnssecOK: true)
+        var rng = SplitMix64(seed: testSeed())
+        func hex() -> String { String(rng.next() & 0xFFFF, radix: 16) }
+        let floods: [(what: String, name: () -> String, rcode: Int)] = [
+            ("unlisted 2001:db9::/32", { nibble("2001:db9:\(hex()):\(hex()):\(hex())::\(hex())") }, 3),
+            ("listed 2001:db8:5::/48 (wildcard)", { nibble("2001:db8:5:\(hex()):\(hex())::\(hex())") }, 0),
+        ]
+        for f in floods {
+            // The answer without its ID and question: every name of the gap (all of one length)
+            // gets the same bytes — the same RRsets, NSECs and RRSIGs.
+            func ask(_ name: String) -> [UInt8] {
+                let q = query(name, 1, edns: edns)
+                let n = q.withUnsafeBytes { r.respond(to: $0, transport: .udp, into: response).length }
+                let qlen = nibble("::").utf8.count + 2 + 4
+                return Array(response[2..<12]) + Array(response[(12 + qlen)..<n])
+            }
+            let first = ask(f.name())
+            #expect(Int(first[1] & 0xF) == f.rcode, "\(f.what)")
+            let made = signer.signaturesMade, misses = signer.cacheMisses, cached = signer.cachedRRsets
+            let before = ProofCache.threadCounts
+            var wrong = 0
+            for _ in 0..<2000 where ask(f.name()) != first { wrong += 1 }
+            let after = ProofCache.threadCounts
+            #expect(wrong == 0, "\(f.what): \(wrong) answers unlike the first")
+            #expect(signer.signaturesMade == made, "\(f.what): \(signer.signaturesMade - made) signatures made by 2,000 random names")
+            #expect(signer.cacheMisses == misses && signer.cachedRRsets == cached, "\(f.what)")
+            #expect(after.computed == before.computed, "\(f.what): \(after.computed - before.computed) proofs computed")
+            #expect(after.hits - before.hits == 2000, "\(f.what)")
+        }
+    }
+
     /// The store view's proof (``StoreZoneView/wireProof``) allocates nothing, for names of
     /// every kind.
     @Test
