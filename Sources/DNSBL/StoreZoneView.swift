@@ -23,12 +23,12 @@ public struct StoreZoneView: SignedZoneView {
     ///   - zone: the serving zone, from a store that outlives the view.
     ///   - imagesWithoutIPv6Data: as the export option of that name: whether a zone with IPv4
     ///     data and no IPv6 data also holds the IPv4 images in an IPv6 tree.
-    /// - Returns: the view; building it unites the zone's ranges once, streamed from the
-    ///   store's tables in one sweep (O(n·k) for n ranges over k placed datasets), into an
-    ///   interval table of 36 bytes per range.
     ///   - emptyNonTerminalRecords: every empty non-terminal below the apex owns an HINFO
     ///     RRset (``SignedViewRecords/emptyNonTerminalHINFO``) and its NSEC, as the export with
     ///     that option writes it (`--dnssec-ent-rrset`).
+    /// - Returns: the view; building it unites the zone's ranges once, streamed from the
+    ///   store's tables in one sweep (O(n·k) for n ranges over k placed datasets), into an
+    ///   interval table of 36 bytes per range.
     public static func make(zone: StoreZone, imagesWithoutIPv6Data: Bool = false,
                             emptyNonTerminalRecords: Bool = false) -> StoreZoneView? {
         make(parts: [zone], imagesWithoutIPv6Data: imagesWithoutIPv6Data, emptyNonTerminalRecords: emptyNonTerminalRecords)

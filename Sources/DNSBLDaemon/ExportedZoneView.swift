@@ -29,7 +29,7 @@ public struct ExportedZoneView: SignedZoneView {
     ///   - parts: the stores holding the zone (a zone in several stores unites their data).
     ///   - apex: the zone apex, uncompressed lower-case wire form.
     ///   - emptyNonTerminalRecords: every empty non-terminal owns an HINFO RRset and its NSEC
-    ///     (`--dnssec-ent-rrset`, ``CanonicalZone``'s option of that name).
+    ///     (`--dnssec-ent-rrset`, `ZoneTransfer/CanonicalZone`'s option of that name).
     public init(stores parts: [Store], apex: [UInt8], emptyNonTerminalRecords: Bool = false) {
         self.apex = apex
         let zones = parts.flatMap { $0.zones.filter { $0.name == apex } }

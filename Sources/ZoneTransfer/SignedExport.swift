@@ -22,7 +22,7 @@ public struct CanonicalZone: Sendable {
     /// `$` as the block, the IPv4 images in every zone (as `serve` answers DO=1 queries).
     public static let exportOptions = ExportOptions(dollar: .block, imagesWithoutIPv6Data: true)
 
-    /// ``exportOptions`` with ``ExportOptions/emptyNonTerminalRecords`` as a zone's signer says
+    /// ``exportOptions`` with `ZoneExport/ExportOptions/emptyNonTerminalRecords` as a zone's signer says
     /// (`DNSBL/ZoneSigner/emptyNonTerminalRecords`, `--dnssec-ent-rrset`).
     public static func exportOptions(emptyNonTerminalRecords: Bool) -> ExportOptions {
         var o = exportOptions
@@ -62,7 +62,7 @@ public struct CanonicalZone: Sendable {
     ///   - dnskeys: the DNSKEY RDATA of the apex's DNSKEY RRset (only kept with `keepRRsets`).
     ///   - keepRRsets: keep the RRsets (for signing) or only names and types (for proofs).
     ///   - emptyNonTerminalRecords: an HINFO RRset at every empty non-terminal
-    ///     (``ZoneExport/ExportOptions/emptyNonTerminalRecords``), so each owns an NSEC; the
+    ///     (`ZoneExport/ExportOptions/emptyNonTerminalRecords`), so each owns an NSEC; the
     ///     zone then has no empty non-terminal left.
     public init(parts: [StoreZone], apex: [UInt8], dnskeys: [[UInt8]] = [], keepRRsets: Bool,
                 emptyNonTerminalRecords: Bool = false) {
