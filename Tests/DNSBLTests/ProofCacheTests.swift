@@ -50,9 +50,9 @@ struct ProofCacheTests {
             let z = try Store(zones: [zone(sets)]).zones[0]
             let view = try #require(StoreZoneView.make(zone: z), "seed \(seed) store \(s)")
             let ref = ReferenceView(zone: z)
-            // More names than the table has slots, so entries are replaced too; the same names
-            // again in another order hit whatever is left.
-            var qs = f.qnames(ref, count: ProofCache.capacity + 300)
+            // Many names (entries of a full set are replaced); the same names again in another
+            // order hit whatever is left.
+            var qs = f.qnames(ref, count: 1500)
             qs += qs.reversed()
             if check(view, ref, qs, generation: ProofCache.nextGeneration(), rounds: 2, seed: seed) > 0 { return }
         }
