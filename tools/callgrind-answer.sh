@@ -35,6 +35,10 @@
 # from one socket, 16 in flight (names cycle over a listed A, a listed TXT, an unlisted name
 # and an IPv6 name). Prints the collected instructions divided by the answers received.
 # Needs valgrind, objcopy and python3. Loopback only.
+#
+# KEEP=PATH keeps the callgrind output for `callgrind_annotate` (e.g. `callgrind_annotate
+# --inclusive=yes PATH`): written to PATH, or to PATH/callgrind.out.MODE when PATH is a
+# directory. Without it the work directory, output included, is deleted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec, dnssec-nocache or dnset}; n=${3:-4000}
@@ -220,6 +224,8 @@ after=$(signed)
 kill -INT "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 pid=""
-[ -n "${KEEP:-}" ] && cp "$work/cg.out" "$KEEP"
+if [ -n "${KEEP:-}" ]; then
+  if [ -d "$KEEP" ]; then cp "$work/cg.out" "$KEEP/callgrind.out.$mode"; else cp "$work/cg.out" "$KEEP"; fi
+fi
 ir=$(grep -E '^(summary|totals):' "$work/cg.out" | head -1 | awk '{print $2}')
 echo "mode=$mode answered=$answered instructions=$ir per_answer=$(python3 -c "print(round($ir / max($answered, 1), 1))") signatures_made=$(python3 -c "print(int($after - $before))")"

@@ -366,8 +366,6 @@ public final class Responder: Sendable {
         }
 
         var r = Reply()
-        var signing: SigningContext? = nil
-        var explicit: ExplicitContext? = nil  // DNSSEC QTYPEs and `*` QNAMEs in a signed zone (SignedExplicit.swift)
         if let e = read.parsed.edns, e.version > 0 {
             r.rcode = DNSRCode.badVers  // RFC 6891 §6.1.3
         } else if acl.kind == .refuse || request.verdict == .refuse {
@@ -377,19 +375,22 @@ public final class Responder: Sendable {
         } else if read.parsed.qtype == DNSType.axfr || read.parsed.qtype == DNSType.ixfr {
             r.rcode = DNSRCode.notImp
         } else if read.parsed.qclass == DNSClass.in || read.parsed.qclass == DNSClass.any {
-            r.dnssecOK = read.parsed.qclass == DNSClass.in && read.parsed.edns?.dnssecOK == true && anySigned
-            answerIN(query, read.parsed, read.scan, client, acl, &w, &r, &signing, &explicit)
+            // Decided once: only a class IN query with DO=1, or one naming a DNSSEC QTYPE or a
+            // `*` QNAME, in a responder with a signed zone takes the signed path; every other
+            // query (DO=0 in a signed zone included) pays this test and nothing more.
+            if anySigned && read.parsed.qclass == DNSClass.in
+                && (read.parsed.edns?.dnssecOK == true || Self.mayNeedExplicit(query, read.parsed, dnssecOK: false)) {
+                r.dnssecOK = read.parsed.edns?.dnssecOK == true
+                answerSignedIN(query, read.parsed, read.scan, client, acl, afterQuestion: afterQuestion, &w, &r)
+            } else {
+                answerIN(query, read.parsed, read.scan, client, acl, &w, &r, nil)
+            }
             if r.drop {
                 // Nothing is sent; the query log and the key counters still see the key (aclkey).
                 var dropped = AnswerOutcome()
                 dropped.qtype = out.qtype; dropped.qnameLength = out.qnameLength; dropped.zone = r.zone
                 dropped.keyState = r.keyState; dropped.keyOffset = r.keyAt; dropped.keyOrdinal = r.keyOrdinal
                 return dropped
-            }
-            if !r.tc, let e = explicit, e.answers(read.parsed.qtype) {
-                writeExplicit(e, read.parsed, afterQuestion: afterQuestion, &w, &r)
-            } else if !r.tc, let s = signing {
-                signAnswer(s, read.parsed, afterQuestion: afterQuestion, &w, &r)
             }
             if read.parsed.qclass == DNSClass.any { r.aa = false }  // as rbldnsd: not authoritative for ANY class
         } else if read.parsed.qclass == DNSClass.ch {
@@ -457,24 +458,58 @@ struct Reply {
     var dnssecOK = false
 }
 
+/// What the answer rules learn of the signed zone for one query on the signed path
+/// (``Responder/answerSignedIN(_:_:_:_:_:afterQuestion:_:_:)``): the DO=1 signing context
+/// and the context of an explicit DNSSEC QTYPE or `*` QNAME (SignedExplicit.swift), each nil
+/// until the zone is known and signed. Kilobytes of fixed buffers: only the signed path holds
+/// one, lending it to ``Responder/answerIN(_:_:_:_:_:_:_:_:)`` by pointer, so a DO=0 answer
+/// neither builds nor copies it.
+struct SignedQueryState {
+    var signing: SigningContext? = nil
+    var explicit: ExplicitContext? = nil
+}
+
 extension Responder {
+    /// The signed path of class IN (a responder with a signed zone; the query has DO=1, or
+    /// names a DNSSEC QTYPE or a `*` QNAME): the answer rules of ``answerIN(_:_:_:_:_:_:_:_:)``
+    /// with the signed zone's state, then the answer rewritten as the signed zone's
+    /// (``signAnswer(_:_:afterQuestion:_:_:)``, RFC 4035 §3.1) or as the explicit DNSSEC
+    /// QTYPE's (``writeExplicit(_:_:afterQuestion:_:_:)``). Kept out of line, so the state
+    /// stays off the stack frame of the DO=0 path.
+    @inline(never)
+    func answerSignedIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
+                        _ globalACL: ACLDecision, afterQuestion: MessageWriter.Mark,
+                        _ w: inout MessageWriter, _ r: inout Reply) {
+        var state = SignedQueryState()
+        answerIN(query, q, scan, client, globalACL, &w, &r, &state)
+        guard !r.drop, !r.tc else { return }
+        if let e = state.explicit, e.answers(q.qtype) {
+            writeExplicit(e, q, afterQuestion: afterQuestion, &w, &r)
+        } else if let s = state.signing {
+            signAnswer(s, q, afterQuestion: afterQuestion, &w, &r)
+        }
+    }
+
     /// Class IN (and ANY): the answer rules of <doc:AnswerRules>, the zone's ACL
     /// (<doc:ZoneDataAnswers#ACLs>) and its
-    /// `generic` names.
-    func answerIN(_ query: UnsafeRawBufferPointer, _ parsed: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
+    /// `generic` names. `signed` is the signed path's state (nil on every other path: then
+    /// nothing here looks at DNSSEC).
+    func answerIN(_ query: UnsafeRawBufferPointer, _ q: ParsedQuery, _ scan: QNameScan, _ client: ClientAddress,
                   _ globalACL: ACLDecision, _ w: inout MessageWriter, _ r: inout Reply,
-                  _ signing: inout SigningContext?, _ explicit: inout ExplicitContext?) {
-        var q = parsed
+                  _ signed: UnsafeMutablePointer<SignedQueryState>?) {
+        var qtype = q.qtype
         guard let m = index.match(query, qnameOffset: q.qnameOffset, qnameLength: q.qnameLength, scan: scan) else {
             r.rcode = DNSRCode.refused
             return
         }
         var zone = m.zone
         r.zone = zone.zoneIndex
-        if r.dnssecOK { signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
-        if anySigned && Self.mayNeedExplicit(query, q, dnssecOK: r.dnssecOK) {
-            explicit = explicitContext(zoneIndex: zone.zoneIndex, query, q, dnssecOK: r.dnssecOK)
-            if let e = explicit { q.qtype = e.ruleQType(q.qtype) }
+        if let d = signed {
+            if r.dnssecOK { d.pointee.signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
+            if Self.mayNeedExplicit(query, q, dnssecOK: r.dnssecOK) {
+                d.pointee.explicit = explicitContext(zoneIndex: zone.zoneIndex, query, q, dnssecOK: r.dnssecOK)
+                qtype = d.pointee.explicit?.ruleQType(qtype) ?? qtype
+            }
         }
         var apexAt = m.apexOffset
         var labels = m.labels
@@ -513,23 +548,25 @@ extension Responder {
         // says, never from the store by its own spelling (`02`, a label below a full address):
         // NXDOMAIN, or the RRset of the wildcard that covers it (DNSSEC article of DNSBLServer).
         var wildcardAddresses: WildcardCandidates? = nil
-        if r.dnssecOK, let s = signing, !s.proof.exists, labels > 0, zone.subLabels == 0 {
-            guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
-            wildcardAddresses = Self.wildcardAddresses(s)
-        } else if let e = explicit, labels > 0, zone.subLabels == 0 {
-            // A literal wildcard owner (any DO), a name a wildcard synthesises (DO=0).
-            wildcardAddresses = explicitWildcardAddresses(e, signing, zoneIndex: zone.zoneIndex, query, q)
+        if let d = signed, labels > 0, zone.subLabels == 0 {
+            if r.dnssecOK, let s = d.pointee.signing, !s.proof.exists {
+                guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
+                wildcardAddresses = Self.wildcardAddresses(s)
+            } else if let e = d.pointee.explicit {
+                // A literal wildcard owner (any DO), a name a wildcard synthesises (DO=0).
+                wildcardAddresses = explicitWildcardAddresses(e, d.pointee.signing, zoneIndex: zone.zoneIndex, query, q)
+            }
         }
         if (labels > 0 && zone.hasGenericName(query, start: q.qnameOffset, end: apexAt)) || (labels == 0 && zone.subLabels > 0) {
             // A name generic data defines (or a subzone's apex): its records; other types NODATA.
-            guard let n = writeGeneric(zone, q.qtype, query, start: q.qnameOffset, end: apexAt, &w) else { r.tc = true; return }
+            guard let n = writeGeneric(zone, qtype, query, start: q.qnameOffset, end: apexAt, &w) else { r.tc = true; return }
             if n == 0 { negative(zone, baseAt, nx: false, &w, &r) } else { r.an = n }
             return
         }
         if labels == 0 {
             // Apex: SOA and NS exist, generic data adds its types, everything else is NODATA;
             // never NXDOMAIN.
-            switch q.qtype {
+            switch qtype {
             case DNSType.soa:
                 guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w) else { r.tc = true; return }
                 r.an = 1
@@ -538,11 +575,11 @@ extension Responder {
                 r.an = n
             case DNSType.any:
                 guard writeSOA(zone, ttl: zone.soa.ttl, apexAt, &w), let n = writeNS(zone, apexAt, &w),
-                      let g = writeGeneric(zone, q.qtype, query, start: apexAt, end: apexAt, &w)
+                      let g = writeGeneric(zone, qtype, query, start: apexAt, end: apexAt, &w)
                 else { r.tc = true; return }
                 r.an = 1 + n + g
             default:
-                guard let g = writeGeneric(zone, q.qtype, query, start: apexAt, end: apexAt, &w) else { r.tc = true; return }
+                guard let g = writeGeneric(zone, qtype, query, start: apexAt, end: apexAt, &w) else { r.tc = true; return }
                 if g == 0 { negative(zone, apexAt, nx: false, &w, &r) } else { r.an = g }
             }
             return
@@ -559,7 +596,7 @@ extension Responder {
                 hits[0] = Hit(a: acl.a, txt: acl.txt, ttl: acl.ttl, fromV4: client.family == .ipv4)
                 render.v4 = UInt32(truncatingIfNeeded: client.address)
                 render.v6 = client.address
-                positive(zone, q.qtype, UnsafeMutableBufferPointer(rebasing: hits[0..<1]), render, baseAt, &w, &r)
+                positive(zone, qtype, UnsafeMutableBufferPointer(rebasing: hits[0..<1]), render, baseAt, &w, &r)
                 return
             }
             var n = 0
@@ -579,17 +616,19 @@ extension Responder {
                 n = hide ? 0 : zone.lookup(qa, hits, &render)
                 if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n, listedBelow: &namesBelow) }  // dnset
             }
-            if n > 0, let e = explicit {
-                render.block(labels: e.dollarLabels(labels: labels), v4Tree: qa.v4 && qa.labels == 4)
-            } else if n > 0, r.dnssecOK, let s = signing {
-                // A signed answer is shared by every name below its wildcard: `$` renders the
-                // block the answer stands for, as the export writes it.
-                render.block(labels: Self.dollarLabels(s, labels: labels), v4Tree: qa.v4 && qa.labels == 4)
+            if n > 0, let d = signed {
+                if let e = d.pointee.explicit {
+                    render.block(labels: e.dollarLabels(labels: labels), v4Tree: qa.v4 && qa.labels == 4)
+                } else if r.dnssecOK, let s = d.pointee.signing {
+                    // A signed answer is shared by every name below its wildcard: `$` renders the
+                    // block the answer stands for, as the export writes it.
+                    render.block(labels: Self.dollarLabels(s, labels: labels), v4Tree: qa.v4 && qa.labels == 4)
+                }
             }
             if n > 0 {
                 r.listed = true
                 let listed = UnsafeMutableBufferPointer(rebasing: hits[0..<n])
-                positive(zone, q.qtype, listed, render, baseAt, &w, &r)
+                positive(zone, qtype, listed, render, baseAt, &w, &r)
                 return
             }
             if (!hide && zone.hasDataBelow(qa)) || zone.isNSNameOrAncestor(query, start: q.qnameOffset, end: apexAt)

@@ -4,9 +4,9 @@ import DNSWire
 // Explicit queries for DNSSEC types (RFC 4035 §3.1: DNSKEY, NSEC and RRSIG asked for are
 // answered whatever DO says) and the literal wildcard QNAME (`*.<closest encloser>` asked for
 // by name, RFC 4592 §2.1.2) in a signed zone. Kept off the allocation-free DO=1 path: a
-// 2-byte check in `answerIN` (``Responder/mayNeedExplicit(_:_:dnssecOK:)``) decides whether the query
-// builds an `ExplicitContext`, with the view's allocating proof; every other query never
-// reaches this file.
+// 2-byte check (``Responder/mayNeedExplicit(_:_:dnssecOK:)``, in `answer` and `answerIN`)
+// decides whether the query takes the signed path and builds an `ExplicitContext`, with the
+// view's allocating proof; every other query never reaches this file.
 
 /// The view's answer to a query ``Responder/explicitContext(zoneIndex:_:_:dnssecOK:)`` keeps:
 /// QTYPE DNSKEY, NSEC or RRSIG, or a QNAME whose first label is `*`, in a signed zone.
