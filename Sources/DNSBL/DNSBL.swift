@@ -585,6 +585,14 @@ extension Responder {
             return
         }
 
+        // Signed (DO=1), QTYPE HINFO/ANY at an exclusion marker: the signed zone holds the
+        // marker's HINFO there, so that RRset is the answer (NODATA would contradict the NSEC).
+        if let d = signed, r.dnssecOK, qtype == SignedViewRecords.typeHINFO || qtype == DNSType.any,
+           let s = d.pointee.signing, Self.ownsExclusionMarker(s) {
+            guard writeExclusionMarker(s.zone, &w) else { r.tc = true; return }
+            r.an = 1
+            return
+        }
         var qa = QueryAddress(scan, labels: labels)
         let capacity = max(index.maxDatasets, 1)
         let hide = acl.kind == .empty || acl.kind == .answer

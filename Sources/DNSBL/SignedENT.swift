@@ -25,10 +25,29 @@ extension Responder {
     /// zone's NSEC TTL, min(SOA TTL, SOA MINIMUM), as the export writes it); false when it does
     /// not fit (nothing written).
     func writeEmptyNonTerminalRecord(_ z: SignedZone, _ w: inout MessageWriter) -> Bool {
+        writeHINFO(SignedViewRecords.emptyNonTerminalHINFO, ttl: z.nsecTTL, &w)
+    }
+
+    /// Whether the DO=1 proof `s` says its QNAME owns an exclusion marker: a name of the
+    /// signed view owning an NSEC whose bitmap holds HINFO (the export's marker that stops a
+    /// wildcard above an excluded block, `ZoneExport`'s `ExportType.marker`). Called only for
+    /// names that are neither an empty non-terminal's HINFO owner nor a `generic` name.
+    static func ownsExclusionMarker(_ s: SigningContext) -> Bool {
+        s.proof.exists && s.proof.nsec.types & (1 << UInt64(SignedViewRecords.typeHINFO)) != 0
+            && s.proof.nsec.owner == s.qname
+    }
+
+    /// Writes an exclusion marker's HINFO RRset (CPU `excluded`, OS `prefixbl`, as the export
+    /// writes it; owner the question name, TTL the zone's NSEC TTL, which is the export's
+    /// marker TTL, min(SOA TTL, SOA MINIMUM)); false when it does not fit.
+    func writeExclusionMarker(_ z: SignedZone, _ w: inout MessageWriter) -> Bool {
+        writeHINFO(SignedViewRecords.exclusionMarkerHINFO, ttl: z.nsecTTL, &w)
+    }
+
+    private func writeHINFO(_ rdata: [UInt8], ttl: UInt32, _ w: inout MessageWriter) -> Bool {
         let mark = w.mark
-        let rdata = SignedViewRecords.emptyNonTerminalHINFO
         guard w.u16(0xC000 | UInt16(DNSWire.headerSize)),
-              let rdl = w.rrFixed(type: SignedViewRecords.typeHINFO, rrClass: DNSClass.in, ttl: z.nsecTTL) else {
+              let rdl = w.rrFixed(type: SignedViewRecords.typeHINFO, rrClass: DNSClass.in, ttl: ttl) else {
             w.rollback(to: mark)
             return false
         }

@@ -64,4 +64,7 @@ public enum SignedViewRecords {
     /// `--dnssec-ent-rrset`: CPU `empty-non-terminal`, OS `prefixbl`, in the manner of RFC 8482
     /// §4.2's HINFO. The same bytes as `ZoneExport`'s `ExportType.emptyNonTerminalHINFO`.
     public static let emptyNonTerminalHINFO: [UInt8] = [18] + Array("empty-non-terminal".utf8) + [8] + Array("prefixbl".utf8)
+    /// The HINFO RDATA of an exclusion marker (an excluded block under a listed wildcard):
+    /// CPU `excluded`, OS `prefixbl`. The same bytes the export writes for the marker.
+    public static let exclusionMarkerHINFO: [UInt8] = [8] + Array("excluded".utf8) + [8] + Array("prefixbl".utf8)
 }

@@ -143,6 +143,16 @@ struct SignedServeTests {
             #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
                     "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
         }
+        // QTYPE HINFO at an exclusion marker (the signed zone's HINFO stopping the wildcard): the
+        // marker's RRset, validated; a NODATA there contradicted its own NSEC (bogus).
+        for name in ["9.2.0.192.bl.example", "1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"] {
+            for type in ["HINFO", "ANY"] {
+                let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
+                let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+                #expect(r.output.contains("status: NOERROR") && flags.contains(" ad") && r.output.contains("\"excluded\" \"prefixbl\""),
+                        "\(type) at the exclusion marker \(name): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
+            }
+        }
         // QTYPE RRSIG: the breaker's query got a self-contradicting NODATA that Unbound called bogus.
         for name in [nibbleName("2001:db8:ab::1"), "bl.example", "5.2.0.192.bl.example"] {
             let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, "RRSIG"])
