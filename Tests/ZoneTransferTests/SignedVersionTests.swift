@@ -105,8 +105,9 @@ struct SignedVersionTests {
 
         // Past the validity of every signature made at start, by a third of it.
         var failures: [String] = []
-        var rounds = 0
+        var rounds = 0, pastValidity = 0
         while Date().timeIntervalSince(started) < 80 {
+            if Date().timeIntervalSince(started) > 62 { pastValidity += 1 }
             for (name, type, want) in [(nibbleName("2001:db8::5"), "A", "127.0.0.2"), ("5.2.0.192.bl.example", "A", "127.0.0.2"),
                                        (nibbleName("2001:db9::77"), "A", "NXDOMAIN"), ("bl.example", "DNSKEY", "DNSKEY")] {
                 let v = try await Self.validated(resolver, name, type)
@@ -117,7 +118,9 @@ struct SignedVersionTests {
             rounds += 1
             try await Task.sleep(for: .seconds(2))
         }
-        #expect(rounds > 10)
+        // Rounds of checks ran, some after every signature made at start had expired (a busy
+        // machine makes each round slower: the count is not the point).
+        #expect(rounds >= 3 && pastValidity >= 1, "\(rounds) rounds, \(pastValidity) after the validity")
         #expect(failures.isEmpty, "\(failures.count) answers not validated:\n\(failures.prefix(3).joined(separator: "\n"))\nunbound:\n\(resolver.child.text.suffix(2000))\nserve:\n\(server.child.text.suffix(3000))")
 
         let versions = server.child.text.split(separator: "\n").filter { $0.contains("new zone version for secondaries") }
