@@ -68,12 +68,10 @@ public enum Daemon {
         let keys = c.signers.isEmpty ? nil : KeyRereader(paths: c.options.dnssecKeys, signers: c.signers)
         let serials = c.signers.isEmpty ? nil : SignedSerials()
         let loader = ServingLoader(data: c.data, answer: c.answer, logger: logger, keys: keys, serials: serials)
-        let started = ContinuousClock.now
-        let (first, prints) = try await StartFailure.on("cannot load the data to serve") {
-            try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
-        }
-        logLoaded(first, answer: c, since: started, logger: logger)
-        let signers = try checkSigned(first, c, logger: logger)
+        // The first snapshot goes straight into the holder and no local of this function keeps
+        // it: `serve` runs until shutdown, so a reference held here would keep the first
+        // generation (its stores mapped, its signed views) alive beside every later one.
+        let (holder, prints, signers, firstEntries) = try await loadFirst(c, loader: loader, logger: logger)
         keys?.arm(signers: signers)
         // Compiling source specs at start frees most of what it allocated; hand those pages
         // back (about 6 MB of RSS with the real files) instead of keeping them in malloc's pools.
@@ -95,7 +93,6 @@ public enum Daemon {
         metrics?.statsInterval = o.stats
         metrics?.maxAge = o.maxAge.map(UInt64.init)
         metrics?.refuseStale = o.maxAgeAction == "refuse"
-        let holder = SnapshotHolder(first)
         let notifier = try StartFailure.on("bad --notify") {
             o.notify.isEmpty ? nil : try NotifyService(holder: holder, targets: o.notify, keyring: c.keyring, logger: logger)
         }
@@ -167,8 +164,21 @@ public enum Daemon {
         }
         cleanup.add { signalTask.cancel() }
         // Readiness for Type=notify units: the sockets answer and privileges are dropped.
-        Systemd.notify("READY=1\nSTATUS=serving \(first.entryCount) entries\nMAINPID=\(getpid())")
+        Systemd.notify("READY=1\nSTATUS=serving \(firstEntries) entries\nMAINPID=\(getpid())")
         try await group.run()
+    }
+
+    /// Loads the first snapshot into a new holder; what start needs of it besides is returned
+    /// as values (the watched files' fingerprints, the signers, the entry count).
+    static func loadFirst(_ c: DaemonConfiguration, loader: ServingLoader, logger: Logger) async throws
+        -> (SnapshotHolder, [FileFingerprint], [ZoneSigner], Int) {
+        let started = ContinuousClock.now
+        let (first, prints) = try await StartFailure.on("cannot load the data to serve") {
+            try await Reloader.initialSnapshot(loader: loader.snapshotLoader, settleDelay: 0)
+        }
+        logLoaded(first, answer: c, since: started, logger: logger)
+        let signers = try checkSigned(first, c, logger: logger)
+        return (SnapshotHolder(first), prints, signers, first.entryCount)
     }
 
     /// Before binding: every `--dnssec-key` names a zone served, no signed zone holds what a

@@ -80,6 +80,9 @@ public enum ReloadResult: Sendable, Equatable {
 ///   in any dataset both have, is refused unless ``force`` is set.
 /// - Swap: the new snapshot replaces the old one atomically; queries in flight finish on the
 ///   old one, which is released (and its stores unmapped) when the last of them ends.
+/// - Memory: once the replaced snapshot is released (waited for up to ``releaseWait`` seconds)
+///   the pages malloc freed with it are handed back to the system (``releaseAfterSwap``), so
+///   resident memory after a reload is that of one snapshot, not of the peak of the build.
 /// Every refused candidate is logged with its reason at error level; the old data keeps serving.
 public final class Reloader: Service, @unchecked Sendable {
     public let holder: SnapshotHolder
@@ -113,7 +116,17 @@ public final class Reloader: Service, @unchecked Sendable {
     /// manager `READY=1` again).
     public var afterHangupReload: (@Sendable () -> Void)? = nil
 
+    /// After a swap, wait (off the query path, up to ``releaseWait`` seconds) until the
+    /// replaced snapshot is gone, then hand the pages malloc freed with it back to the system
+    /// (`malloc_trim(0)`): without this glibc keeps most of a replaced signed view in its pools.
+    public var releaseAfterSwap: Bool = true
+    /// Seconds a swap waits for the queries still holding the replaced snapshot before trimming
+    /// anyway.
+    public var releaseWait: Double = 5
+
     private let state = Mutex<[FileFingerprint]>([])
+    /// The snapshot the last swap replaced, until it is released.
+    private let retired = Mutex<WeakSnapshot>(WeakSnapshot(nil))
     private let reloadLock = Mutex<Bool>(false)
     private let hupRequested = Atomic<Bool>(false)
     private let refusedCount = Atomic<Int>(0)
@@ -177,16 +190,19 @@ public final class Reloader: Service, @unchecked Sendable {
                     if refresh != nil && sinceRefresh >= refreshInterval {
                         sinceRefresh = 0
                         await refreshNow()
+                        await releaseRetired()
                     }
                     if hupRequested.exchange(false, ordering: .acquiringAndReleasing) {
                         _ = await reload(trigger: "SIGHUP")
                         afterHangupReload?()
                         sinceCheck = 0
+                        await releaseRetired()
                     } else if sinceCheck >= checkInterval {
                         sinceCheck = 0
                         let now = loader.files.map(FileFingerprint.of)
                         if now != seenFingerprints {
                             _ = await reload(trigger: "file change")
+                            await releaseRetired()
                         }
                     }
                 }
@@ -194,6 +210,24 @@ public final class Reloader: Service, @unchecked Sendable {
             try await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Whether the snapshot the last swap replaced is still referenced (by a query in flight,
+    /// a transfer being built, or a leak); false when there was no swap.
+    public var retiredSnapshotAlive: Bool { retired.withLock { $0.snapshot != nil } }
+
+    /// When ``releaseAfterSwap`` is set and a swap retired a snapshot: waits until that
+    /// snapshot is released (at most ``releaseWait`` seconds), then calls `malloc_trim(0)` on
+    /// a thread of its own. Called by ``run()`` after each swap; never on the query path
+    /// (queries allocate nothing, so the arena locks malloc_trim takes do not stall them).
+    public func releaseRetired() async {
+        guard releaseAfterSwap, retired.withLock({ $0.swapped }) else { return }
+        retired.withLock { $0.swapped = false }
+        let deadline = ContinuousClock.now + .milliseconds(Int(releaseWait * 1000))
+        while retiredSnapshotAlive && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        _ = try? await Reloader.offThread { releaseFreedMemory() }
     }
 
     /// Applies ``refresh`` once (serialised with reloads).
@@ -223,6 +257,7 @@ public final class Reloader: Service, @unchecked Sendable {
         guard let fresh = built.flatMap({ $0 }) else { return nil }
         let next = fresh.renumbered(current.generation + 1)
         holder.swap(next)
+        retired.withLock { $0 = WeakSnapshot(current) }
         return next
     }
 
@@ -271,6 +306,7 @@ public final class Reloader: Service, @unchecked Sendable {
             }
             let next = candidate.renumbered(previous.generation + 1)
             holder.swap(next)
+            retired.withLock { $0 = WeakSnapshot(previous) }
             state.withLock { $0 = after }
             func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
             logger.info("reloaded", metadata: [
@@ -335,6 +371,14 @@ public final class Reloader: Service, @unchecked Sendable {
             job.start()
         }
     }
+}
+
+/// A weak reference to a replaced snapshot, and whether it was set by a swap not yet followed
+/// by ``Reloader/releaseRetired()``.
+struct WeakSnapshot: @unchecked Sendable {
+    weak var snapshot: Snapshot?
+    var swapped: Bool
+    init(_ snapshot: Snapshot?) { self.snapshot = snapshot; swapped = snapshot != nil }
 }
 
 /// A detached pthread running one closure.
