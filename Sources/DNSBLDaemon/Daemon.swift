@@ -151,7 +151,7 @@ public enum Daemon {
         if let transfer { services.append(TransferPrebuildService(holder: holder, transfer: transfer)) }
         if !signers.isEmpty {
             // Secondaries hold what they transferred: new versions when signatures fall due.
-            let versions = transfer.flatMap { t in serials.map { SignedZoneVersions(transfer: t, serials: $0, reloader: reloader, answer: c.answer, logger: logger) } }
+            let versions = transfer.flatMap { t in serials.map { SignedZoneVersions(transfer: t, serials: $0, reloader: reloader, answer: c.answer, logger: logger, secondaries: notifier) } }
             services.append(ResigningService(signers: signers, logger: logger, versions: versions))
         }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))

@@ -65,8 +65,19 @@ public final class SignedSerials: Sendable {
 ///   or a re-read key file);
 /// - holds a signature that falls due: it expires within the refresh margin plus its RRset's
 ///   slack (`ZoneTransfer/SignatureCarry`: RRsets come due in four batches);
-/// - is this process's first and half the refresh margin has passed since start: secondaries
-///   may hold the previous process's signatures, which this process cannot see.
+/// - is this process's first: secondaries may hold the previous process's signatures, which
+///   this process cannot see, under the serials this process serves again (a restart loads the
+///   data's serial; a date-style serial, `YYYYMMDDnn`, is ahead of the Unix time, so versions
+///   count up from it by one and would reuse serials the previous process gave other content).
+///   With `--notify` targets (``secondaries``) this version comes as soon as the start version
+///   is built for transfer: each target is asked for the serial it holds
+///   (`ZoneTransfer/NotifyService/heldSerials(zone:)`, off the query path, bounded waits), the
+///   holdings are logged (a warning names a target that could not be asked) and the version's
+///   serial is past the highest one held and past the data's, so no serial is ever reused with
+///   other content (RFC 1982, RFC 1995 §1), and its NOTIFY reaches the targets at once. A
+///   secondary that is not a `--notify` target is not asked: without targets the version
+///   comes half the refresh margin after start, and a secondary that holds a serial past it
+///   keeps the previous process's signatures until the serials pass it.
 /// The transfer prebuild then signs the new version (re-signing only what is due), its IXFR
 /// carries the changed RRSIGs, DNSKEYs and the SOA, and `ZoneTransfer/NotifyService` tells
 /// the `--notify` targets. Logged at info level and counted
@@ -78,13 +89,18 @@ public final class SignedZoneVersions: Sendable {
     let answer: AnswerOptions
     let logger: Logger
     let started: UInt32
+    /// The `--notify` targets, asked what they hold before this process's first version.
+    let secondaries: NotifyService?
     private let made = Mutex<Set<[UInt8]>>([])
 
     public init(transfer: TransferResponder, serials: SignedSerials, reloader: Reloader, answer: AnswerOptions,
-                logger: Logger, started: UInt32? = nil) {
+                logger: Logger, started: UInt32? = nil, secondaries: NotifyService? = nil) {
         self.transfer = transfer; self.serials = serials; self.reloader = reloader; self.answer = answer
+        self.secondaries = secondaries.flatMap { $0.targetCount == 0 ? nil : $0 }
         self.logger = logger; self.started = started ?? UInt32(truncatingIfNeeded: wallClock())
     }
+
+    static let firstWhy = "first version since start: secondaries may hold the previous process's signatures"
 
     /// Why zone `signer.apex` needs a new version now, or nil.
     func reason(_ signer: ZoneSigner, serving serial: UInt32) -> String? {
@@ -95,9 +111,9 @@ public final class SignedZoneVersions: Sendable {
         if signer.keyGeneration != v.generation { return "signing keys changed" }
         if Set(signer.dnskeyRData) != Set(v.dnskeys) { return "published DNSKEYs changed" }
         if let due = v.nextDue, Int32(bitPattern: now &- due) >= 0 { return "signatures due" }
-        if !made.withLock({ $0.contains(signer.apex) }),
-           Int32(bitPattern: now &- (started &+ signer.validity.refreshMargin / 2)) >= 0 {
-            return "first version since start: secondaries may hold the previous process's signatures"
+        if !made.withLock({ $0.contains(signer.apex) }) {
+            if secondaries != nil { return Self.firstWhy }
+            if Int32(bitPattern: now &- (started &+ signer.validity.refreshMargin / 2)) >= 0 { return Self.firstWhy }
         }
         return nil
     }
@@ -107,7 +123,23 @@ public final class SignedZoneVersions: Sendable {
         let apex = signer.apex
         @Sendable func serial(_ s: Snapshot) -> UInt32? { s.responder.stores.lazy.flatMap(\.zones).first { $0.name == apex }?.soa.serial }
         guard let current = serial(reloader.holder.load()), let why = reason(signer, serving: current) else { return }
-        let next = SignedSerials.next(after: current, now: signer.clock())
+        var floor = current
+        if !made.withLock({ $0.contains(apex) }), let secondaries {
+            let zone = CanonicalName.text(apex)
+            let held = (try? await Reloader.offThread { secondaries.heldSerials(zone: zone) }) ?? []
+            for (target, answered, serial) in held {
+                if let serial {
+                    logger.info("DNSSEC: secondary holds", metadata: ["zone": "\(zone)", "target": "\(target)", "serial": "\(serial)"])
+                    if SerialNumber.isGreater(serial, than: floor) { floor = serial }
+                } else if answered {
+                    logger.info("DNSSEC: secondary holds no version of the zone", metadata: ["zone": "\(zone)", "target": "\(target)"])
+                } else {
+                    logger.warning("DNSSEC: cannot ask a secondary which serial it holds; if it holds a serial past this process's, it keeps the previous process's signatures until the serials pass it",
+                                   metadata: ["zone": "\(zone)", "target": "\(target)"])
+                }
+            }
+        }
+        let next = SignedSerials.next(after: floor, now: signer.clock())
         let answer = self.answer, serials = self.serials
         let installed = await reloader.rebuild { snapshot in
             // A reload in between made its own version.
@@ -122,5 +154,8 @@ public final class SignedZoneVersions: Sendable {
         signer.noteResignVersion()
         logger.info("DNSSEC: new zone version for secondaries (no data change)", metadata: [
             "zone": "\(CanonicalName.text(apex))", "serial": "\(next)", "previous-serial": "\(current)", "why": "\(why)"])
+        if floor != current {
+            logger.info("DNSSEC: serial past what a secondary holds", metadata: ["zone": "\(CanonicalName.text(apex))", "held": "\(floor)"])
+        }
     }
 }

@@ -7,7 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Sends DNS NOTIFY (RFC 1996) to secondaries when a reload changes a zone's SOA serial.
+/// Sends DNS NOTIFY (RFC 1996) to secondaries at start and when a reload changes a zone's
+/// SOA serial.
 ///
 /// It subscribes to the `DNSBLServer/SnapshotHolder`'s swaps: for each zone whose serial
 /// differs from the snapshot replaced, every target gets a NOTIFY (opcode 4, QUESTION = the
@@ -24,6 +25,8 @@ public final class NotifyService: Service, Sendable {
     let keys: [TSIGKey?]
     let logger: Logger
     public let attempts: Int
+    /// How many targets get NOTIFY.
+    public var targetCount: Int { targets.count }
     /// Seconds to wait for each acknowledgement.
     public let timeout: Double
 
@@ -64,6 +67,17 @@ public final class NotifyService: Service, Sendable {
     }
 
     public func run() async throws {
+        // At start every target hears of every zone (RFC 1996 §3: a primary may notify at any
+        // time), so a secondary holding older data transfers at once instead of at its SOA
+        // refresh. Signed zones excepted: the daemon's first version of each comes right after
+        // the start build (`DNSBLDaemon/SignedZoneVersions`) and its swap notifies.
+        let first = holder.load()
+        let signed = Set(first.responder.signers.map { zoneText($0.apex).lowercased() })
+        for zone in first.zones where !signed.contains(zone.name.lowercased()) && zone.name != "(global acl)" {
+            for (target, key) in zip(targets, keys) {
+                notify(zone: zone.name, serial: zone.serial, to: target, key: key)
+            }
+        }
         await holder.watch { seen, now in
             let before = Dictionary(seen.zones.map { ($0.name, $0.serial) }, uniquingKeysWith: { a, _ in a })
             let reloaded = now.generation != seen.generation
@@ -109,6 +123,66 @@ public final class NotifyService: Service, Sendable {
         }.start()
     }
 
+    /// The SOA serial each target holds for `zone` (text, trailing dot optional): an SOA query
+    /// (RFC 1035 §4.1, RD clear) over UDP, signed with the target's key as its NOTIFY is
+    /// (RFC 8945 §5.1), ``timeout`` seconds per attempt, two attempts. `answered` is false for
+    /// a target that did not answer (or whose answers fail TSIG); `serial` is nil for one that
+    /// answered with an error RCODE or no SOA (it holds no version of the zone).
+    /// An answer truncated over UDP (TC) is asked again over TCP. Blocking: call it off the
+    /// query path (at most targets × 2 × 2 × ``timeout`` seconds).
+    public func heldSerials(zone: String) -> [(target: String, answered: Bool, serial: UInt32?)] {
+        zip(targets, keys).map { (target, key) -> (target: String, answered: Bool, serial: UInt32?) in
+            for _ in 1...2 {
+                let id = UInt16.random(in: 0...UInt16.max)
+                var message = NotifyService.message(zone: zone, id: id)
+                message[2] = 0  // QUERY, not NOTIFY
+                let session = key.map { $0.signRequest(&message, now: UInt64(time(nil))) }
+                guard var answer = NotifyService.exchange(message, id: id, target: target, timeout: timeout) else { continue }
+                if answer[2] & 0x02 != 0 {  // TC: ask again over TCP (RFC 1035 §4.2.1)
+                    guard let whole = NotifyService.exchangeTCP(message, id: id, target: target, timeout: timeout) else { continue }
+                    answer = whole
+                }
+                if var s = session, s.verify(answer, now: UInt64(time(nil))) != .valid { continue }
+                return ("\(target)", true, NotifyService.soaSerial(answer))
+            }
+            return ("\(target)", false, nil)
+        }
+    }
+
+    /// The SERIAL of the first SOA record in the answer section of `m`, when RCODE is 0.
+    static func soaSerial(_ m: [UInt8]) -> UInt32? {
+        guard m.count >= 12, m[3] & 0x0F == 0 else { return nil }
+        let qd = Int(m[4]) << 8 | Int(m[5]), an = Int(m[6]) << 8 | Int(m[7])
+        func skipName(_ start: Int) -> Int? {
+            var p = start
+            while p < m.count {
+                let n = Int(m[p])
+                if n == 0 { return p + 1 }
+                if n & 0xC0 == 0xC0 { return p + 2 <= m.count ? p + 2 : nil }
+                guard n < 64 else { return nil }
+                p += 1 + n
+            }
+            return nil
+        }
+        var p = 12
+        for _ in 0..<qd {
+            guard let q = skipName(p) else { return nil }
+            p = q + 4
+        }
+        for _ in 0..<an {
+            guard let o = skipName(p), o + 10 <= m.count else { return nil }
+            let type = Int(m[o]) << 8 | Int(m[o + 1])
+            let rdlength = Int(m[o + 8]) << 8 | Int(m[o + 9])
+            let rdata = o + 10
+            guard rdata + rdlength <= m.count else { return nil }
+            if type == 6, let mname = skipName(rdata), let r = skipName(mname), r + 4 <= rdata + rdlength {
+                return UInt32(m[r]) << 24 | UInt32(m[r + 1]) << 16 | UInt32(m[r + 2]) << 8 | UInt32(m[r + 3])
+            }
+            p = rdata + rdlength
+        }
+        return nil
+    }
+
     /// A NOTIFY query: opcode 4, AA, one question `zone IN SOA` (RFC 1996 §3.7).
     static func message(zone: String, id: UInt16) -> [UInt8] {
         var m: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x24, 0, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -116,6 +190,35 @@ public final class NotifyService: Service, Sendable {
             m.append(UInt8(label.utf8.count)); m += Array(label.utf8)
         }
         m += [0, 0, 6, 0, 1]
+        return m
+    }
+
+    /// One exchange over TCP (two-byte length prefix, RFC 1035 §4.2.2); the response with our
+    /// ID and QR=1 when it arrived within `timeout` seconds per socket operation.
+    static func exchangeTCP(_ message: [UInt8], id: UInt16, target: ListenAddress, timeout: Double) -> [UInt8]? {
+        let fd = socket(target.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let framed = [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
+        let sent = target.withSockaddr { sa, len in
+            framed.withUnsafeBytes { connect(fd, sa, len) == 0 ? send(fd, $0.baseAddress, $0.count, 0) : -1 }
+        }
+        guard sent == framed.count else { return nil }
+        func read(_ count: Int) -> [UInt8]? {
+            var out: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: count)
+            while out.count < count {
+                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - out.count, 0) }
+                if n <= 0 { return nil }
+                out += buf[0..<n]
+            }
+            return out
+        }
+        guard let length = read(2), let m = read(Int(length[0]) << 8 | Int(length[1])), m.count >= 12,
+              UInt16(m[0]) << 8 | UInt16(m[1]) == id, m[2] & 0x80 != 0 else { return nil }
         return m
     }
 

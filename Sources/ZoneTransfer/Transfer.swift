@@ -140,10 +140,14 @@ public final class TransferResponder: TransferHandler {
 
     /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
     let carries = Mutex<[[UInt8]: SignatureCarry]>([:])
-    /// Per signed zone (by its name as stored): the serial of the first version this process
-    /// signed and the peers this process sent that version to. A restart re-signs under the
-    /// serial secondaries hold, so that version is an IXFR base only for those peers.
-    let firstSigned = Mutex<[[UInt8]: (serial: UInt32, peers: Set<String>)]>([:])
+    /// Per signed zone (by its name as stored), per peer address: the serials of the versions
+    /// this process sent that peer in a transfer that carried records (an AXFR, a full or
+    /// incremental IXFR; not an "up to date" answer), pruned to the versions still kept. A
+    /// restarted process signs anew under serials a secondary may hold with the previous
+    /// process's signatures (one serial, two contents, RFC 1995 §1), so for a signed zone only
+    /// these serials are IXFR bases for that peer; from any other client serial it gets the
+    /// whole zone (RFC 1995 §4). By address: secondaries sharing one address share the set.
+    let sent = Mutex<[[UInt8]: [String: Set<UInt32>]]>([:])
 
     struct Chunk: Sendable { var count: Int; var bytes: [UInt8] }
 

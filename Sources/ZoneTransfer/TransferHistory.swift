@@ -188,12 +188,14 @@ extension TransferResponder {
     func records(for request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> [Chunk] {
         let zone = parts[0]
         var chunks: [Chunk]
+        var carried = true
         var metadata: Logger.Metadata = ["qtype": "AXFR"]
         if request.qtype == 251 {
             metadata["qtype"] = "IXFR"
             metadata["client_serial"] = "\(request.clientSerial.map { "\($0)" } ?? "none")"
             if let serial = request.clientSerial, let ixfr = ixfrChunks(parts, clientSerial: serial, peer: peer, snapshot: snapshot) {
                 chunks = ixfr.chunks
+                carried = ixfr.kind != .current
                 metadata["ixfr"] = "\(ixfr.kind.rawValue)"
             } else {
                 chunks = body(parts, snapshot: snapshot)
@@ -202,9 +204,14 @@ extension TransferResponder {
         } else {
             chunks = body(parts, snapshot: snapshot)
         }
-        if let peer {
-            // The peer now holds this version: the first signed one is an IXFR base for it.
-            firstSigned.withLock { f in if f[zone.name]?.serial == zone.soa.serial { f[zone.name]!.peers.insert(peer) } }
+        if let peer, carried, isSigned(zone, snapshot: snapshot) {
+            // The peer now holds this version (as this process signed it): an IXFR base for it.
+            let kept = Set(history.serials(zone: zone.name))
+            sent.withLock { s in
+                var serials = s[zone.name]?[peer] ?? []
+                serials.insert(zone.soa.serial)
+                s[zone.name, default: [:]][peer] = serials.filter { $0 == zone.soa.serial || kept.contains($0) }
+            }
         }
         metadata["peer"] = "\(peer ?? "?")"
         metadata["zone"] = "\(zoneText(request.zone))"
@@ -213,6 +220,12 @@ extension TransferResponder {
         metadata["bytes"] = "\(chunks.reduce(0) { $0 + $1.bytes.count })"
         logger.info("zone transfer", metadata: metadata)
         return chunks
+    }
+
+    /// Whether `snapshot` signs `zone` (a signer for its apex).
+    func isSigned(_ zone: StoreZone, snapshot: Snapshot) -> Bool {
+        let apex = zone.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        return snapshot.responder.signers.contains { $0.apex == apex }
     }
 
     /// The zone's transfer records in chunks, from the cache when built for this snapshot.
@@ -253,7 +266,6 @@ extension TransferResponder {
             if let k = c[apex] { return k }
             let k = SignatureCarry(); c[apex] = k; return k
         }
-        firstSigned.withLock { f in if f[zone.name] == nil { f[zone.name] = (zone.soa.serial, []) } }
         return { [logger] emit in
             let started = ContinuousClock.now
             let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true,
@@ -306,22 +318,28 @@ extension TransferResponder {
     /// The records answering an IXFR from a client at `clientSerial` (RFC 1995 §4), in chunks:
     /// the current SOA alone when the client is current or ahead (RFC 1982 comparison); the
     /// condensed difference (SOA new; SOA old, deleted RRs; SOA new, added RRs; SOA new) when
-    /// the history holds the client's version and the difference is smaller than the zone;
+    /// the history holds the client's version (for a signed zone, one this process sent `peer`)
+    /// and the difference is smaller than the zone;
     /// otherwise nil (the caller sends a full, AXFR-style transfer).
     func ixfrChunks(_ parts: [StoreZone], clientSerial: UInt32, peer: String? = nil, snapshot: Snapshot) -> (chunks: [Chunk], kind: IXFRKind)? {
         let zone = parts[0]
         let current = zone.soa.serial
         let soa = Exporter.soaRecord(zone)
+        // A signed zone's versions hold this process's signatures under serials a secondary may
+        // hold with a previous process's: one serial, two contents (RFC 1995 §1). Only a
+        // version this process sent that peer is a base for a difference or "up to date"; from
+        // any other the peer gets the whole zone (``sent``).
+        let signed = isSigned(zone, snapshot: snapshot)
+        let sentToPeer = peer.map { p in sent.withLock { $0[zone.name]?[p]?.contains(clientSerial) ?? false } } ?? false
+        // Current or ahead: the SOA alone, for any peer — a client compares the first SOA's
+        // serial with its own and stops there, whole zone or not (a serial it holds with other
+        // content can only be passed by a new serial: `DNSBLDaemon/SignedZoneVersions`). Such
+        // an answer carries no version: the peer is not recorded as holding this one.
         if clientSerial == current || SerialNumber.isGreater(clientSerial, than: current) {
             return (packChunks([soa.wire]), .current)
         }
         guard let old = history.version(zone: zone.name, serial: clientSerial) else { return nil }
-        // A signed zone's first version after a start holds this process's signatures under a
-        // serial a secondary may hold with the previous process's: one serial, two contents
-        // (RFC 1995 §1). Only a peer this process sent that version gets a difference from it;
-        // any other gets the whole zone.
-        if let first = firstSigned.withLock({ $0[zone.name] }), first.serial == clientSerial,
-           !(peer.map { first.peers.contains($0) } ?? false) { return nil }
+        if signed && !sentToPeer { return nil }
         if let hit = history.cachedAnswer(zone: zone.name, from: clientSerial, snapshot: snapshot) {
             return (hit, .incremental)
         }

@@ -50,7 +50,7 @@ struct SignedTransferTests {
     static func v6(_ serial: Int, extra: String = "") -> String {
         soa(serial) + ":127.0.0.2:listed $\n2001:db8::/32\n!2001:db8:0:1::/64\n2001:db8:ab::1 :127.0.0.3:exact\n" + extra
     }
-    static func v4(_ serial: Int) -> String { soa(serial) + ":127.0.0.2:v4 $\n192.0.2.0/24\n!192.0.2.9\n" }
+    static func v4(_ serial: Int, extra: String = "") -> String { soa(serial) + ":127.0.0.2:v4 $\n192.0.2.0/24\n!192.0.2.9\n" + extra }
     /// The one-line change of the reload tests: a new listed /48.
     static let addedLine = "2001:db8:cd::/48 :127.0.0.9:added\n"
 
@@ -192,6 +192,24 @@ struct SignedTransferTests {
         try newText.write(toFile: k.dir + "/axfr9.zone", atomically: true, encoding: .utf8)
         let v8 = try await Self.verifyZone(k.dir + "/axfr9.zone", k)
         #expect(v8.status == 0, "ldns-verify-zone after the reload: \(v8.output)")
+
+        // Only versions this process sent a peer are its IXFR bases: 8 is kept (not the first
+        // signed version), but 127.0.0.4 was never sent it, so it gets the whole zone of 9.
+        let fromEight = try await ixfrFrom(8, source: "127.0.0.4")
+        #expect(fromEight.indices.filter { Self.type(fromEight[$0]) == "soa" } == [0, fromEight.count - 1],
+                "an IXFR from a serial this process never sent that peer is not the whole zone:\n\(fromEight.prefix(12).joined(separator: "\n"))")
+        // An "up to date" answer (the SOA alone) carries no version: 127.0.0.3 asking from 9 at
+        // 9, then from 9 after a reload to 10, gets the whole zone of 10; 127.0.0.1, which took
+        // the AXFR of 9, the difference.
+        let upToDate = Self.records(try await runOffPool(Self.dig!, ["+tcp", "-b", "127.0.0.3", "-p", port, "@127.0.0.1", "bl.example", "IXFR=9"]).output)
+        #expect(upToDate.count == 1 && Self.type(upToDate[0]) == "soa", "\(upToDate.prefix(5))")
+        try Self.v6(10, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try Self.v4(10, extra: "192.0.2.77\n").write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
+        let fromNine = try await ixfrFrom(9, source: "127.0.0.3")
+        #expect(fromNine.first?.contains(" 10 3600 ") == true && fromNine.indices.filter { Self.type(fromNine[$0]) == "soa" } == [0, fromNine.count - 1],
+                "an IXFR from a serial the peer was answered \"up to date\" at is not the whole zone:\n\(fromNine.prefix(12).joined(separator: "\n"))")
+        let ownNine = try await ixfrFrom(9)
+        #expect(ownNine.indices.filter { Self.type(ownNine[$0]) == "soa" }.count == 4, "\(ownNine.prefix(12).joined(separator: "\n"))")
     }
 
     @Test("A signed zone is built for transfer at start, before any secondary asks; the first AXFR is served from that build (the serial is signed once)",
@@ -250,7 +268,7 @@ struct SignedTransferTests {
         #expect(text.status != 0 && text.output.contains("--expand-text"), "\(text.output)")
     }
 
-    @Test("NSD as an IXFR secondary of a signed zone keeps validating through Unbound (our DS as trust anchor) across a restart of serve (same keys and data: the serial NSD holds is re-signed, so the next serial goes whole) and a reload that changes data (incremental)",
+    @Test("NSD as an IXFR secondary of a signed zone with a date-style serial (YYYYMMDDnn, ahead of the Unix time) keeps validating through Unbound (our DS as trust anchor) across a restart of serve (same keys and data: within seconds the new process asks NSD its serial and makes a version past it, sent whole; no serial reused) and a reload that changes data (incremental)",
           .enabled(if: keygen != nil, "ldns-keygen (ldnsutils) is not installed"),
           .enabled(if: nsd != nil, "nsd not installed (tools/install-test-deps.sh installs it)"),
           .enabled(if: unbound != nil, "unbound is not installed"),
@@ -259,6 +277,10 @@ struct SignedTransferTests {
         let k = try await Self.keys()
         defer { try? FileManager.default.removeItem(atPath: k.dir) }
         let nsdPort = freeTCPPort(), primaryPort = freeTCPPort()
+        // A date-style serial: versions without a data change count up from it by one.
+        let d = 2026120701
+        try Self.v6(d).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try Self.v4(d).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
         // A fixed port too, which the restarted process listens on again.
         let serveArgs = ["--notify", "127.0.0.1:\(nsdPort)", "--listen", "127.0.0.1:\(primaryPort)"]
         var server = try await Self.serve(k, serveArgs)
@@ -280,8 +302,19 @@ struct SignedTransferTests {
             return line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst(6).first.map(String.init)
         }
 
-        _ = try await poll(60) { serial() == "7" }
-        try #require(serial() == "7", "NSD did not load the zone:\n\(nsd.text)")
+        let primary = try Resolver(server: "127.0.0.1", port: primaryPort, timeout: 2, retries: 2, recursionDesired: false)
+        func served() -> String? {
+            guard let r = try? primary.query(name: "bl.example", type: 6), r.rcode == 0 else { return nil }
+            let line = r.text.split(separator: "\n").first { $0.contains("\tSOA\t") }
+            return line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst(6).first.map(String.init)
+        }
+        // The first version comes at once: data serial + 1 (NSD, starting, holds nothing yet
+        // or the data's serial; the log names what it was asked). NSD transfers it.
+        _ = try await poll(60) { serial() == "\(d + 1)" }
+        try #require(serial() == "\(d + 1)", "NSD did not load the zone:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
+        #expect(server.child.text.split(separator: "\n").contains {
+            ($0.contains("cannot ask a secondary") || $0.contains("secondary holds")) && $0.contains("127.0.0.1:\(nsdPort)")
+        }, "\(server.child.text.suffix(3000))")
 
         let unboundPort = freeTCPPort()
         let resolver = try StubResolver(unbound: Self.unbound!, directory: k.dir, port: unboundPort, zone: "bl.example",
@@ -299,34 +332,39 @@ struct SignedTransferTests {
             #expect(v.ad, "\(name) \(type) through NSD: \(v.output)\nunbound:\n\(resolver.child.text.suffix(2000))")
         }
 
-        // A restart with the same keys and data: serial 7 again, signed anew (NSD holds the
-        // previous process's signatures). The next serial: NSD's IXFR from 7 gets the whole zone.
+        // A restart with the same keys and data: the data's serial again, signed anew (NSD
+        // holds the previous process's signatures under d + 1). The new process asks NSD, which
+        // holds d + 1, and makes d + 2 at once (not d + 1 again: one serial, one content),
+        // NOTIFY; NSD's IXFR from d + 1, a serial this process never sent it, gets the whole zone.
         server.child.signal(SIGTERM)
         _ = server.child.waitExit()
+        let restarted = Date()
         server = try await Self.serve(k, serveArgs)
-        #expect(try await poll(30) { server.child.text.contains("why=signed zone at start") }, "\(server.child.text.suffix(3000))")
-        try Self.v6(8).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
-        try Self.v4(8).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
-        _ = try await poll(30) { serial() == "8" }
-        try #require(serial() == "8", "NSD did not follow:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
-        let wholeLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=8") }
-        #expect(wholeLine?.contains("client_serial=7") == true && wholeLine?.contains("ixfr=full") == true,
-                "NSD's IXFR from the re-signed serial was not answered with the whole zone:\n\(server.child.text.suffix(3000))")
+        _ = try await poll(20) { serial() == "\(d + 2)" }
+        try #require(serial() == "\(d + 2)", "NSD did not get a serial past the one it held:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
+        #expect(Date().timeIntervalSince(restarted) < 20)
+        #expect(served() == "\(d + 2)")
+        #expect(server.child.text.contains("secondary holds") && server.child.text.contains("serial=\(d + 1)"), "\(server.child.text.suffix(3000))")
+        let wholeLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=\(d + 2)") }
+        #expect(wholeLine?.contains("client_serial=\(d + 1)") == true && wholeLine?.contains("ixfr=full") == true,
+                "NSD's IXFR from the previous process's serial was not answered with the whole zone:\n\(server.child.text.suffix(3000))")
         for (name, type) in Self.names {
             let v = try await validated(name, type)
             #expect(v.ad, "\(name) \(type) after the restart: \(v.output)")
         }
 
         // A reload that changes data: NOTIFY, NSD follows by IXFR, Unbound validates the new data.
-        try Self.v6(9, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
-        try Self.v4(9).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
+        try Self.v6(d + 10, extra: Self.addedLine).write(toFile: k.dir + "/v6.txt", atomically: true, encoding: .utf8)
+        try Self.v4(d + 10).write(toFile: k.dir + "/v4.txt", atomically: true, encoding: .utf8)
 
-        _ = try await poll(30) { serial() == "9" }
-        try #require(serial() == "9", "NSD did not follow:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
-        let ixfrLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=9") }
-        #expect(ixfrLine?.contains("client_serial=8") == true && ixfrLine?.contains("ixfr=incremental") == true,
+        _ = try await poll(30) { serial() == "\(d + 10)" }
+        try #require(serial() == "\(d + 10)", "NSD did not follow:\n\(nsd.text)\n\(server.child.text.suffix(3000))")
+        let ixfrLine = server.child.text.split(separator: "\n").first { $0.contains("qtype=IXFR") && $0.contains("serial=\(d + 10)") }
+        #expect(ixfrLine?.contains("client_serial=\(d + 2)") == true && ixfrLine?.contains("ixfr=incremental") == true,
                 "NSD's IXFR was not answered incrementally:\n\(server.child.text.suffix(3000))")
-        #expect(!nsd.text.contains("Failed to apply IXFR") && !nsd.text.lowercased().contains("ixfr failed"), "\(nsd.text)")
+        // No difference from a serial NSD held with other content (it would reject it and fall back).
+        #expect(!nsd.text.contains("Failed to apply IXFR") && !nsd.text.lowercased().contains("ixfr failed")
+                && !nsd.text.contains("starting AXFR"), "\(nsd.text)")
         // The resolver that cached the old chain keeps validating (the new /48 stays hidden by
         // its cached NSEC and wildcard until their TTL ends, as documented); a resolver with a
         // fresh cache validates the new data through NSD.
