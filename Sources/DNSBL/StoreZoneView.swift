@@ -5,7 +5,7 @@ import PrefixStore
 /// enumerating the zone, and agrees name for name and type for type with `prefixbl export`
 /// plus DNSKEY at the apex (DNSBL.docc/SignedView.md).
 ///
-/// Zone shapes covered (``make(zone:imagesWithoutIPv6Data:)`` returns nil for the others):
+/// Zone shapes covered (``make(zone:imagesWithoutIPv6Data:emptyNonTerminalRecords:)`` returns nil for the others):
 /// IPv6 data only, IPv4 data only, and both families in one zone (the IPv6 tree then holds the
 /// IPv4 images under ::ffff:0:0/96 and 2002::/16), from any number of datasets; `acl` datasets
 /// are left out as the export leaves them out. Not covered: `generic` records, `combined`

@@ -310,7 +310,7 @@ public final class ZoneSigner: Sendable {
     /// Seconds until the soonest expiration of a cached signature that has not expired yet;
     /// nil when none is cached. A signature that expired in the cache (its RRset asked for by
     /// nobody, the background round late or absent) is left out: it is never served (a query
-    /// signs its RRset anew, see ``signatures(owner:type:ttl:rdatas:)``), so it would only make
+    /// signs its RRset anew, see ``signatures(owner:type:ttl:rdatas:expiringAfter:)``), so it would only make
     /// the figure negative.
     public var secondsUntilSoonestExpiry: Int? {
         let now = clock()
@@ -364,7 +364,7 @@ public final class ZoneSigner: Sendable {
         return entry.rrsigs
     }
 
-    /// ``signatures(owner:type:ttl:rdatas:)`` for a responder that keeps a copy: also when the
+    /// ``signatures(owner:type:ttl:rdatas:expiringAfter:)`` for a responder that keeps a copy: also when the
     /// copy must be given up and the mark its hits set.
     func signaturesForCopy(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> SignaturesForCopy {
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
