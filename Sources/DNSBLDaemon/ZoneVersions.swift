@@ -69,7 +69,7 @@ public final class SignedSerials: Sendable {
 ///   this process cannot see, under the serials this process serves again (a restart loads the
 ///   data's serial; a date-style serial, `YYYYMMDDnn`, is ahead of the Unix time, so versions
 ///   count up from it by one and would reuse serials the previous process gave other content).
-///   With `--notify` targets (``secondaries``) this version comes as soon as the start version
+///   With `--notify` targets (`secondaries`) this version comes as soon as the start version
 ///   is built for transfer: each target is asked for the serial it holds
 ///   (`ZoneTransfer/NotifyService/heldSerials(zone:)`, off the query path, bounded waits), the
 ///   holdings are logged (a warning names a target that could not be asked) and the version's

@@ -5,7 +5,7 @@ import Synchronization
 import ZoneExport
 
 /// A zone's export grouped by owner in canonical DNS order (RFC 4034 §6.1): the names and RR
-/// types a signed zone holds, and with ``init(parts:apex:dnskeys:keepRRsets:)``'s
+/// types a signed zone holds, and with ``init(parts:apex:dnskeys:keepRRsets:emptyNonTerminalRecords:)``'s
 /// `keepRRsets` the RRsets themselves. One definition of the signed zone's owners and NSEC
 /// chain, shared by `DNSBLDaemon.ExportedZoneView` (the reference view DO=1 answers are proved
 /// from) and ``signedRecords(signer:reuse:emit:)`` (AXFR/IXFR of a signed zone and
@@ -148,7 +148,7 @@ public struct CanonicalZone: Sendable {
 /// Memory: about the signed zone's RRset content. Not thread-safe: one build at a time.
 ///
 /// A carried signature is made anew when it expires within the refresh margin plus its
-/// RRset's share of the spread (``spreadSlack(owner:type:spread:)``: one of four steps of a
+/// RRset's share of the spread (`spreadSlack(owner:type:spread:)`: one of four steps of a
 /// quarter of the time a signature is served, by a hash of owner and type), so the RRsets
 /// signed together at start come due in four batches and each new version's IXFR carries
 /// about a quarter of the RRSIGs, not all of them.
@@ -166,7 +166,7 @@ public final class SignatureCarry: @unchecked Sendable {
     public struct Version: Sendable, Equatable {
         /// The SOA serial of the version built.
         public var serial: UInt32
-        /// The signing keys' ``ZoneSigner/keyGeneration`` it was signed with.
+        /// The signing keys' `DNSBL.ZoneSigner.keyGeneration` it was signed with.
         public var generation: Int
         /// The DNSKEY RDATA it publishes.
         public var dnskeys: [[UInt8]]
