@@ -72,6 +72,23 @@ struct SignedServeTests {
         return Signed(dir: dir, server: server, ds: ds, kskBase: kskBase, secrets: secrets)
     }
 
+    /// An Unbound with the zone's DS as trust anchor and a stub zone to the signed server,
+    /// started and waited for; its port.
+    static func validatingUnbound(_ s: Signed) throws -> (StubResolver, UInt16) {
+        let port = try freeUDPAndTCPPort()
+        let resolver = try StubResolver(unbound: unbound!, directory: s.dir, port: port, zone: "bl.example",
+                                        stubPort: s.server.v4.port,
+                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
+        return (resolver, port)
+    }
+
+    /// `dig +dnssec NAME TYPE` through the resolver on `port`: the output and its flags line.
+    static func askDO(port: UInt16, _ name: String, _ type: String) throws -> ((status: Int32, output: String), Substring) {
+        let r = try ServerTestSupport.run(dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
+        return (r, r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? "")
+    }
+
     static func run(_ tool: String, _ args: [String], in dir: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
@@ -94,15 +111,10 @@ struct SignedServeTests {
     func unboundValidates() throws {
         let s = try Self.start()
         defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
-        let port = try freeUDPAndTCPPort()
-        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
-                                        stubPort: s.server.v4.port,
-                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        let (resolver, port) = try Self.validatingUnbound(s)
         defer { resolver.stop() }
-        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
         for (name, type, rcode, what) in Self.names {
-            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
-            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            let (r, flags) = try Self.askDO(port: port, name, type)
             #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
                     "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
         }
@@ -131,15 +143,10 @@ struct SignedServeTests {
     func unboundExplicitTypes() throws {
         let s = try Self.start()
         defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
-        let port = try freeUDPAndTCPPort()
-        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
-                                        stubPort: s.server.v4.port,
-                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        let (resolver, port) = try Self.validatingUnbound(s)
         defer { resolver.stop() }
-        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
         for (name, type, rcode, what) in Self.explicitNames {
-            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
-            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            let (r, flags) = try Self.askDO(port: port, name, type)
             #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
                     "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
         }
@@ -189,15 +196,10 @@ struct SignedServeTests {
     func unboundValidatesEmptyNonTerminalRecords() throws {
         let s = try Self.start(extra: ["--dnssec-ent-rrset"])
         defer { s.server.child.signal(SIGTERM); _ = s.server.child.waitExit(); try? FileManager.default.removeItem(atPath: s.dir) }
-        let port = try freeUDPAndTCPPort()
-        let resolver = try StubResolver(unbound: Self.unbound!, directory: s.dir, port: port, zone: "bl.example",
-                                        stubPort: s.server.v4.port,
-                                        server: ["val-log-level: 2", #"module-config: "validator iterator""#, #"trust-anchor: "\#(s.ds)""#])
+        let (resolver, port) = try Self.validatingUnbound(s)
         defer { resolver.stop() }
-        #expect(try resolver.waitUp(zone: "bl.example"), "unbound did not start: \(resolver.child.text)")
         for (name, type, rcode, what) in Self.entNames {
-            let r = try ServerTestSupport.run(Self.dig!, ["@127.0.0.1", "-p", "\(port)", "+dnssec", "+tries=2", "+time=3", name, type])
-            let flags = r.output.split(separator: "\n").first { $0.contains(";; flags:") } ?? ""
+            let (r, flags) = try Self.askDO(port: port, name, type)
             #expect(r.output.contains("status: \(rcode)") && flags.contains(" ad"),
                     "\(what): \(r.output)\nunbound:\n\(resolver.child.text.suffix(3000))")
             if type == "HINFO" && rcode == "NOERROR" {
