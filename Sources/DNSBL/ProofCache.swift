@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DNSWire
 import Synchronization
 
 /// The proofs (``WireProof``) one thread has computed for DO=1 queries, keyed by what a proof
@@ -72,7 +73,18 @@ enum ProofCache {
         /// between these two (RFC 4034 §6.1 order): the labels of the children of X that hold
         /// the covering NSEC's owner and next name (unbounded when that name is not below X).
         var low = Bound(), high = Bound()
+        /// This thread's number for the entry (never 0, never reused): the finished answers
+        /// made from its proof are keyed by it, so they die with it.
+        var stamp: UInt64 = 0
         var proof = WireProof()
+    }
+
+    /// Which entry a proof came from (``proof(_:view:generation:key:)``): `stamp` 0 when the
+    /// proof was not kept (no finished answer may be kept for it either); `exact` for an entry
+    /// of a name of the view (one QNAME), false for a gap entry (every name of the gap).
+    struct ProofKey {
+        var stamp: UInt64 = 0
+        var exact = false
     }
 
     /// A generation no ``SignedZone`` has had (never 0).
@@ -129,6 +141,14 @@ enum ProofCache {
     /// or computed and stored there. Allocation-free after the thread's first call.
     /// - Parameter qname: uncompressed lower-case wire name at or below the view's apex.
     static func proof(_ qname: NameBuffer, view: StoreZoneView, generation: UInt64) -> WireProof {
+        var key = ProofKey()
+        return proof(qname, view: view, generation: generation, key: &key)
+    }
+
+    /// ``proof(_:view:generation:)``, also telling which entry answered or now holds the
+    /// proof (`key`), which the thread's finished answers are keyed by.
+    static func proof(_ qname: NameBuffer, view: StoreZoneView, generation: UInt64, key: inout ProofKey) -> WireProof {
+        key = ProofKey()
         var q = qname
         // Label starts, left to right (the deepest label first).
         var starts = InlineArray<128, UInt8>(repeating: 0)
@@ -175,6 +195,7 @@ enum ProofCache {
                     }
                     if same {
                         t.pointee.hits += 1
+                        key = ProofKey(stamp: e.pointee.stamp, exact: false)
                         return e.pointee.proof
                     }
                 }
@@ -192,6 +213,7 @@ enum ProofCache {
                     }
                     if same {
                         t.pointee.hits += 1
+                        key = ProofKey(stamp: e.pointee.stamp, exact: true)
                         return e.pointee.proof
                     }
                 }
@@ -239,6 +261,9 @@ enum ProofCache {
         let first = set(keyHash)
         var way = first + t.pointee.computed & (ways - 1)
         for w in first..<(first + ways) where tags[w] == 0 || entries[w].generation != generation { way = w; break }
+        t.pointee.stamps += 1
+        e.stamp = t.pointee.stamps
+        key = ProofKey(stamp: e.stamp, exact: e.exact)
         entries[way] = e
         tags[way] = keyHash | 1
         return p
@@ -246,33 +271,381 @@ enum ProofCache {
 
     private static let generations = Atomic<UInt64>(0)
 
-    /// One thread's table: tags (0: empty slot) and entries side by side, and its counters.
+    /// One thread's table: tags (0: empty slot) and entries side by side, the finished
+    /// answers' tags and slots (``FinishedHeader``), and its counters.
     struct Table {
         var tags: UnsafeMutablePointer<UInt64>
         var entries: UnsafeMutablePointer<Entry>
+        var answerTags: UnsafeMutablePointer<UInt64>
+        var answers: UnsafeMutableRawPointer
         var computed = 0
         var hits = 0
+        /// The last entry stamp handed out.
+        var stamps: UInt64 = 0
+        var answersStored = 0
+        var answersServed = 0
+        var answerTurn = 0
+        /// Tests: neither serve nor keep finished answers on this thread.
+        var answersOff = false
     }
 
     /// This thread's table (allocated zeroed on first use: an all-zero entry is empty).
-    private static func threadTable() -> UnsafeMutablePointer<Table> {
+    static func threadTable() -> UnsafeMutablePointer<Table> {
         if let p = pthread_getspecific(tableKey) { return p.assumingMemoryBound(to: Table.self) }
         let header = (MemoryLayout<Table>.stride + 63) & ~63
         let tagBytes = MemoryLayout<UInt64>.stride * capacity
-        let bytes = header + tagBytes + MemoryLayout<Entry>.stride * capacity
+        let entryBytes = (MemoryLayout<Entry>.stride * capacity + 63) & ~63
+        let answerTagBytes = MemoryLayout<UInt64>.stride * answerCapacity
+        let bytes = header + tagBytes + entryBytes + answerTagBytes + answerSlot * answerCapacity
         // calloc: zeroed pages from the system, touched only as entries are used.
         let raw = calloc(1, bytes)!
         let tags = (raw + header).bindMemory(to: UInt64.self, capacity: capacity)
         let entries = (raw + header + tagBytes).bindMemory(to: Entry.self, capacity: capacity)
+        let answerTags = (raw + header + tagBytes + entryBytes).bindMemory(to: UInt64.self, capacity: answerCapacity)
+        let answers = raw + header + tagBytes + entryBytes + answerTagBytes
         let table = raw.bindMemory(to: Table.self, capacity: 1)
-        table.initialize(to: Table(tags: tags, entries: entries))
+        table.initialize(to: Table(tags: tags, entries: entries, answerTags: answerTags, answers: answers))
         pthread_setspecific(tableKey, raw)
         return table
     }
 
     private static let tableKey: pthread_key_t = {
         var key = pthread_key_t()
-        pthread_key_create(&key) { p in free(p) }
+        pthread_key_create(&key) { p in
+            guard let p else { return }
+            ProofCache.releaseAnswers(p.assumingMemoryBound(to: Table.self))
+            free(p)
+        }
         return key
     }()
+}
+
+// MARK: - Finished answers
+
+/// The finished DO=1 answers of one thread: what `signAnswer` wrote after the question (the
+/// answer and authority sections, RRSIGs and NSECs included), kept per proof-cache entry and
+/// QTYPE, so a repeated answer — the same name, or a new name of a gap seen before — is the
+/// proof-cache probe, a compare of the DO=0 sections, a copy and a few patches.
+///
+/// **What a finished answer depends on, and its key.** `signAnswer` rewrites the DO=0 answer
+/// (its sections as the answer rules wrote them, and the RCODE and counts) with the proof, the
+/// QTYPE (the NSEC and DNSKEY cases), the names the RRsets are signed at (the QNAME, `*.X`, the
+/// apex, the NSEC owners) and the RRSIGs the signer has for them. A slot is found by (the
+/// proof-cache entry's stamp, QTYPE) — the stamp names one proof of one view generation, for
+/// one QNAME (an exact entry) or every name of one gap — and then serves only a DO=0 answer
+/// equal to the one it was made from (its bytes compared, the RCODE and counts). An answer
+/// with an RRset signed at the QNAME itself is kept for exact entries only, and the apex
+/// DNSKEY answer (whose RRset follows the key timing, not the DO=0 answer) is never kept.
+///
+/// **Compression pointers.** Both sections point into the question: at the QNAME (offset 12)
+/// and at the apex inside it, whose offset depends on the QNAME's length (IPv4 names of a gap
+/// differ in length). For a gap entry the pointers to the apex part are recorded
+/// (`relocAt`, `relocDelta`: the target's offset from the apex) and patched on each copy; a
+/// pointer anywhere else (into the QNAME below the apex, into the answer), or an RR type whose
+/// RDATA might hold a name this does not parse, means the answer is not kept.
+///
+/// **Freshness.** A slot holds the earliest re-signing time (`until`) of the RRSIG copies it
+/// was made from and the signer's key generation; past that time, or after a key change, it
+/// is not served and the slow path (which takes the re-made signatures) replaces it. Every
+/// hit sets the use marks of the RRsets' signatures, so the background round keeps re-signing
+/// them, and counts the signer's cache hits as the slow path would.
+///
+/// **Size and truncation.** A finished answer is served only when it fits the message's
+/// limit (the UDP payload size), else the slow path writes (and truncates) as it always did;
+/// answers larger than a slot are not kept.
+extension ProofCache {
+    /// Slots per thread: 1,024 sets of 4, ``answerSlot`` bytes each (6 MiB a thread, pages
+    /// touched as used).
+    static let answerCapacity = 4096
+    static let answerSlot = 1536
+    /// Bytes of a slot before its answer bytes (the header, rounded up).
+    static let answerHeader = (MemoryLayout<FinishedHeader>.stride + 63) & ~63
+    /// Room for the DO=0 section and the finished bytes together.
+    static let answerBytes = answerSlot - answerHeader
+    static let maxRelocations = 24
+    static let maxMarks = 8
+
+    /// One slot's description; its bytes (the DO=0 section, then the finished ones) follow it.
+    struct FinishedHeader {
+        /// The proof-cache entry (0: empty) and QTYPE it answers for.
+        var stamp: UInt64 = 0
+        var qtype: UInt16 = 0
+        /// The DO=0 answer it was made from: RCODE and counts (bytes: the slot's first
+        /// `templateCount`).
+        var rcodeIn: UInt16 = 0, anIn: UInt16 = 0, nsIn: UInt16 = 0
+        /// The signed answer's RCODE and counts.
+        var rcode: UInt16 = 0, an: UInt16 = 0, ns: UInt16 = 0
+        var templateCount: UInt16 = 0, finishedCount: UInt16 = 0
+        /// Served before then (Unix seconds, serial arithmetic).
+        var until: UInt32 = 0
+        var keyGeneration = 0
+        /// Pointers to the apex part of the QNAME: the first `templateRelocs` in the DO=0
+        /// section, then `finishedRelocs` in the finished bytes (offsets from each's start).
+        var templateRelocs: UInt8 = 0, finishedRelocs: UInt8 = 0
+        var relocAt = InlineArray<24, UInt16>(repeating: 0)
+        var relocDelta = InlineArray<24, UInt8>(repeating: 0)
+        /// Retained ``ZoneSigner/UseMark``s (opaque pointers) of the RRsets' signatures.
+        var marks: UInt8 = 0
+        var use = InlineArray<8, UInt>(repeating: 0)
+    }
+
+    /// What `signAnswer`'s slow path learns of the signatures it writes: the earliest
+    /// `until`, the key generation, the use marks (retained until stored or released).
+    struct SignatureUse {
+        var keepable = true
+        /// An RRset was signed at the QNAME (not at `*.X`, the apex or an NSEC owner).
+        var qnameOwner = false
+        var until: UInt32 = 0
+        var generation = 0
+        var count = 0
+        var marks = InlineArray<8, UInt>(repeating: 0)
+
+        /// Drops what an earlier answer left (releasing its marks) and starts afresh.
+        mutating func reset() {
+            release()
+            keepable = true
+            qnameOwner = false
+        }
+
+        mutating func release() {
+            var i = 0
+            while i < count {
+                Unmanaged<ZoneSigner.UseMark>.fromOpaque(UnsafeRawPointer(bitPattern: marks[i])!).release()
+                i += 1
+            }
+            count = 0
+        }
+
+        /// One RRset's signatures: valid until `until` (its copy's re-signing time), made by
+        /// keys of `generation`.
+        mutating func note(until: UInt32, generation: Int, use: ZoneSigner.UseMark) {
+            guard keepable else { return }
+            guard count < ProofCache.maxMarks, count == 0 || generation == self.generation else { keepable = false; return }
+            if count == 0 || Int32(bitPattern: until &- self.until) < 0 { self.until = until }
+            self.generation = generation
+            marks[count] = UInt(bitPattern: Unmanaged.passRetained(use).toOpaque())
+            count += 1
+        }
+    }
+
+    /// Tests: turns this thread's finished answers off (neither served nor kept) or on.
+    static func setFinishedAnswers(_ on: Bool) { threadTable().pointee.answersOff = !on }
+
+    /// Finished answers this thread has kept and served, for tests and measurements.
+    static var finishedCounts: (stored: Int, served: Int) {
+        let t = threadTable()
+        return (t.pointee.answersStored, t.pointee.answersServed)
+    }
+
+    @inline(__always)
+    private static func answerHash(_ stamp: UInt64, _ qtype: UInt16) -> UInt64 {
+        var h = stamp &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(qtype) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= h >> 31
+        return h
+    }
+
+    @inline(__always)
+    private static func answerSet(_ h: UInt64) -> Int { Int(truncatingIfNeeded: h & UInt64(answerCapacity / ways - 1)) * ways }
+
+    /// Serves the finished answer kept for (`key`, `qtype`) when the DO=0 answer just written
+    /// after `afterQuestion` (RCODE and counts in `r`) is the one it was made from, its
+    /// signatures are still served and it fits `w`'s limit: writes it in place of the DO=0
+    /// sections and sets `r`'s RCODE and counts. False (nothing changed) otherwise.
+    /// - Parameter apexAt: offset of the apex inside the question's QNAME.
+    static func serveFinished(_ key: ProofKey, qtype: UInt16, signer: ZoneSigner, apexAt: Int,
+                              afterQuestion: MessageWriter.Mark, _ w: inout MessageWriter, _ r: inout Reply) -> Bool {
+        let t = threadTable()
+        guard !t.pointee.answersOff else { return false }
+        let h = answerHash(key.stamp, qtype), tag = h | 1
+        let first = answerSet(h)
+        let base = afterQuestion.count, len = w.count - base
+        guard let out = w.buffer.baseAddress else { return false }
+        for way in first..<(first + ways) where t.pointee.answerTags[way] == tag {
+            let slot = t.pointee.answers + way * answerSlot
+            let e = slot.assumingMemoryBound(to: FinishedHeader.self)
+            guard e.pointee.stamp == key.stamp, e.pointee.qtype == qtype, Int(e.pointee.templateCount) == len,
+                  e.pointee.rcodeIn == r.rcode, e.pointee.anIn == r.an, e.pointee.nsIn == r.ns else { continue }
+            // The DO=0 sections, equal but for the pointers to the apex (patched values).
+            let bytes = slot + answerHeader, current = out + base
+            let tr = Int(e.pointee.templateRelocs)
+            var from = 0, k = 0, same = true
+            while k < tr {
+                let at = Int(e.pointee.relocAt[k])
+                let v = 0xC000 | (apexAt + Int(e.pointee.relocDelta[k]))
+                if (at > from && memcmp(current + from, bytes + from, at - from) != 0)
+                    || current.load(fromByteOffset: at, as: UInt8.self) != UInt8(truncatingIfNeeded: v >> 8)
+                    || current.load(fromByteOffset: at + 1, as: UInt8.self) != UInt8(truncatingIfNeeded: v) {
+                    same = false
+                    break
+                }
+                from = at + 2
+                k += 1
+            }
+            guard same, len == from || memcmp(current + from, bytes + from, len - from) == 0 else { return false }
+            // Signatures still served: before the earliest re-signing time, by the keys that sign now.
+            let now = signer.clock()
+            guard Int32(bitPattern: e.pointee.until &- now) > 0, e.pointee.keyGeneration == signer.generationNow(now) else {
+                return false
+            }
+            let n = Int(e.pointee.finishedCount)
+            guard base + n <= w.limit else { return false }
+            w.rollback(to: afterQuestion)
+            guard w.bytes(UnsafeRawBufferPointer(start: bytes + len, count: n)) else { return false }
+            k = tr
+            let end = tr + Int(e.pointee.finishedRelocs)
+            while k < end {
+                let at = base + Int(e.pointee.relocAt[k])
+                let v = 0xC000 | (apexAt + Int(e.pointee.relocDelta[k]))
+                out.storeBytes(of: UInt8(truncatingIfNeeded: v >> 8), toByteOffset: at, as: UInt8.self)
+                out.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: at + 1, as: UInt8.self)
+                k += 1
+            }
+            k = 0
+            while k < Int(e.pointee.marks) {
+                Unmanaged<ZoneSigner.UseMark>.fromOpaque(UnsafeRawPointer(bitPattern: e.pointee.use[k])!)
+                    ._withUnsafeGuaranteedRef { $0.note() }
+                signer.noteCacheHit()
+                k += 1
+            }
+            r.rcode = e.pointee.rcode
+            r.an = e.pointee.an
+            r.ns = e.pointee.ns
+            t.pointee.answersServed += 1
+            return true
+        }
+        return false
+    }
+
+    /// Keeps the answer `signAnswer` just finished: `template` the DO=0 sections it rewrote
+    /// (RCODE and counts `rcodeIn`, `anIn`, `nsIn`), `finished` what it wrote after the
+    /// question (`rcode`, `an`, `ns`), `use` its signatures (whose marks the slot takes over;
+    /// released when the answer is not kept). `apexAt`, `qnameEnd`: the apex's offset in the
+    /// question and the end of the QNAME.
+    static func keepFinished(_ key: ProofKey, qtype: UInt16, template: UnsafeRawBufferPointer, rcodeIn: UInt16, anIn: UInt16,
+                             nsIn: UInt16, finished: UnsafeRawBufferPointer, rcode: UInt16, an: UInt16, ns: UInt16,
+                             apexAt: Int, qnameEnd: Int, use: inout SignatureUse) {
+        let t = threadTable()
+        guard !t.pointee.answersOff, key.stamp != 0, use.keepable, use.count > 0, !(use.qnameOwner && !key.exact),
+              template.count + finished.count <= answerBytes else { use.release(); return }
+        var e = FinishedHeader()
+        e.stamp = key.stamp; e.qtype = qtype
+        e.rcodeIn = rcodeIn; e.anIn = anIn; e.nsIn = nsIn
+        e.rcode = rcode; e.an = an; e.ns = ns
+        e.templateCount = UInt16(template.count); e.finishedCount = UInt16(finished.count)
+        e.until = use.until; e.keyGeneration = use.generation
+        if !key.exact {
+            // An exact entry's QNAME is fixed (so are its offsets); a gap's names differ.
+            var n = 0
+            guard relocations(template, rrs: Int(anIn) + Int(nsIn), apexAt: apexAt, qnameEnd: qnameEnd, &e, &n) else {
+                use.release(); return
+            }
+            e.templateRelocs = UInt8(n)
+            guard relocations(finished, rrs: Int(an) + Int(ns), apexAt: apexAt, qnameEnd: qnameEnd, &e, &n) else {
+                use.release(); return
+            }
+            e.finishedRelocs = UInt8(n - Int(e.templateRelocs))
+        }
+        e.marks = UInt8(use.count)
+        for i in 0..<use.count { e.use[i] = use.marks[i] }
+        use.count = 0  // the slot holds them now
+
+        // The slot already holding this key, else an empty one, else the ways in turn.
+        let h = answerHash(key.stamp, qtype), tag = h | 1
+        let first = answerSet(h)
+        var way = -1
+        for w in first..<(first + ways) where t.pointee.answerTags[w] == tag {
+            let old = (t.pointee.answers + w * answerSlot).assumingMemoryBound(to: FinishedHeader.self)
+            if old.pointee.stamp == key.stamp && old.pointee.qtype == qtype { way = w; break }
+        }
+        if way < 0 { for w in first..<(first + ways) where t.pointee.answerTags[w] == 0 { way = w; break } }
+        if way < 0 {
+            t.pointee.answerTurn &+= 1
+            way = first + t.pointee.answerTurn & (ways - 1)
+        }
+        let slot = t.pointee.answers + way * answerSlot
+        let header = slot.assumingMemoryBound(to: FinishedHeader.self)
+        if t.pointee.answerTags[way] != 0 { releaseMarks(header) }
+        header.pointee = e
+        let bytes = slot + answerHeader
+        if template.count > 0 { bytes.copyMemory(from: template.baseAddress!, byteCount: template.count) }
+        if finished.count > 0 { (bytes + template.count).copyMemory(from: finished.baseAddress!, byteCount: finished.count) }
+        t.pointee.answerTags[way] = tag
+        t.pointee.answersStored += 1
+    }
+
+    private static func releaseMarks(_ e: UnsafeMutablePointer<FinishedHeader>) {
+        var k = 0
+        while k < Int(e.pointee.marks) {
+            Unmanaged<ZoneSigner.UseMark>.fromOpaque(UnsafeRawPointer(bitPattern: e.pointee.use[k])!).release()
+            k += 1
+        }
+        e.pointee.marks = 0
+    }
+
+    /// At the thread's end: the marks its slots hold.
+    static func releaseAnswers(_ t: UnsafeMutablePointer<Table>) {
+        for way in 0..<answerCapacity where t.pointee.answerTags[way] != 0 {
+            releaseMarks((t.pointee.answers + way * answerSlot).assumingMemoryBound(to: FinishedHeader.self))
+        }
+    }
+
+    /// Records in `e` (from index `n` on, advancing it) the compression pointers of the first
+    /// `rrs` RRs of `b` (written at the message offset after the question) whose target is the
+    /// apex part of the QNAME (`apexAt..<qnameEnd`). False when a pointer has another target
+    /// but the QNAME itself (offset 12: the same for every name), an RR's RDATA may hold a name
+    /// this does not parse, or there are too many pointers.
+    private static func relocations(_ b: UnsafeRawBufferPointer, rrs: Int, apexAt: Int, qnameEnd: Int,
+                                    _ e: inout FinishedHeader, _ n: inout Int) -> Bool {
+        var p = 0
+        for _ in 0..<rrs {
+            guard name(b, &p, apexAt, qnameEnd, &e, &n), p + 10 <= b.count else { return false }
+            let type = UInt16(b[p]) << 8 | UInt16(b[p + 1])
+            let rdlen = Int(b[p + 8]) << 8 | Int(b[p + 9])
+            var rd = p + 10
+            let end = rd + rdlen
+            guard end <= b.count else { return false }
+            switch type {
+            case DNSType.ns, 5, 12:  // NS, CNAME, PTR
+                guard name(b, &rd, apexAt, qnameEnd, &e, &n) else { return false }
+            case 15:  // MX
+                rd += 2
+                guard name(b, &rd, apexAt, qnameEnd, &e, &n) else { return false }
+            case DNSType.soa:
+                guard name(b, &rd, apexAt, qnameEnd, &e, &n), name(b, &rd, apexAt, qnameEnd, &e, &n) else { return false }
+            case 1, 13, 16, 28, 46, 47, 48:  // A, HINFO, TXT, AAAA, RRSIG, NSEC, DNSKEY: no compressed name
+                break
+            default:
+                return false
+            }
+            guard rd <= end else { return false }
+            p = end
+        }
+        return p == b.count
+    }
+
+    /// Skips the name at `p` in `b`, recording a final pointer to the apex part of the QNAME
+    /// (see ``relocations(_:rrs:apexAt:qnameEnd:_:_:)``). A function of its own, not a nested
+    /// one: nested functions capturing variables box them on the heap in debug builds.
+    private static func name(_ b: UnsafeRawBufferPointer, _ p: inout Int, _ apexAt: Int, _ qnameEnd: Int,
+                             _ e: inout FinishedHeader, _ n: inout Int) -> Bool {
+        while p < b.count {
+            let l = Int(b[p])
+            if l & 0xC0 == 0xC0 {
+                guard p + 1 < b.count else { return false }
+                let target = (l & 0x3F) << 8 | Int(b[p + 1])
+                if target != DNSWire.headerSize {
+                    guard target >= apexAt, target < qnameEnd, n < maxRelocations else { return false }
+                    e.relocAt[n] = UInt16(p)
+                    e.relocDelta[n] = UInt8(target - apexAt)
+                    n += 1
+                }
+                p += 2
+                return true
+            }
+            guard l & 0xC0 == 0 else { return false }
+            p += 1 + l
+            if l == 0 { return true }
+        }
+        return false
+    }
 }

@@ -23,12 +23,15 @@ struct SignedZone: Sendable {
     /// This zone's tag in the threads' proof caches (`ProofCache`): new for every responder,
     /// so a reload never serves a proof of the old view.
     let proofGeneration: UInt64
+    /// Bytes of the apex name (`view.apex.count`, read once).
+    let apexCount: Int
 
     init(signer: ZoneSigner, view: any SignedZoneView, nsecTTL: UInt32, dnskeyTTL: UInt32) {
         self.signer = signer; self.view = view; self.nsecTTL = nsecTTL; self.dnskeyTTL = dnskeyTTL
         storeView = view as? StoreZoneView
         rrsigs = RRSIGWireCache(capacity: signer.cacheCapacity)
         proofGeneration = ProofCache.nextGeneration()
+        apexCount = view.apex.count
     }
 }
 
@@ -81,28 +84,38 @@ struct SigningContext {
     /// Labels of the QNAME below the apex.
     var below: Int
     var proof: WireProof
+    /// The thread's proof-cache entry `proof` came from (stamp 0: none, e.g. another view):
+    /// the key of the finished answers `signAnswer` keeps (`ProofCache`).
+    var proofKey = ProofCache.ProofKey()
 }
 
 /// One thread's scratch for `signAnswer`: the copy of
-/// the answer section (4 KiB), the signature key being built (2 KiB) and the table of the
-/// answer's RRs (128), allocated at the thread's first signed answer and freed when the
-/// thread ends — so a signed answer neither zeroes ~9 KiB of stack buffers nor allocates.
+/// the answer section (4 KiB), the signature key being built (2 KiB), the table of the
+/// answer's RRs (128) and what the answer's signatures are (`ProofCache.SignatureUse`),
+/// allocated at the thread's first signed answer and freed when the thread ends — so a
+/// signed answer neither zeroes ~9 KiB of stack buffers nor allocates.
 private enum SignScratch {
     static let copyBytes = 4096, keyBytes = 2048, rrCount = 128
     static let keyAt = copyBytes, rrsAt = copyBytes + keyBytes
-    static let bytes = rrsAt + rrCount * MemoryLayout<WrittenRR>.stride
+    static let useAt = (rrsAt + rrCount * MemoryLayout<WrittenRR>.stride + 15) & ~15
+    static let bytes = useAt + MemoryLayout<ProofCache.SignatureUse>.stride
 
     static func thread() -> UnsafeMutableRawPointer {
         if let p = pthread_getspecific(key) { return p }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
         (raw + rrsAt).initializeMemory(as: WrittenRR.self, repeating: WrittenRR(), count: rrCount)
+        (raw + useAt).initializeMemory(as: ProofCache.SignatureUse.self, repeating: ProofCache.SignatureUse(), count: 1)
         pthread_setspecific(key, raw)
         return raw
     }
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
-        pthread_key_create(&key) { p in p?.deallocate() }
+        pthread_key_create(&key) { p in
+            guard let p else { return }
+            (p + SignScratch.useAt).assumingMemoryBound(to: ProofCache.SignatureUse.self).pointee.release()
+            p.deallocate()
+        }
         return key
     }()
 }
@@ -166,13 +179,14 @@ extension Responder {
         var qname = NameBuffer()
         for i in q.qnameOffset..<(q.qnameOffset + q.qnameLength) { qname.append(lowerASCII(query[i])) }
         let proof: WireProof
+        var key = ProofCache.ProofKey()
         if let v = z.storeView {
-            proof = ProofCache.proof(qname, view: v, generation: z.proofGeneration)
+            proof = ProofCache.proof(qname, view: v, generation: z.proofGeneration, key: &key)
         } else {
             proof = WireProof(z.view.prove(qname.array), apex: z.view.apex)
         }
         return SigningContext(zone: z, qname: qname, below: max(0, qname.labelCount - labelCount(z.view.apex)),
-                              proof: proof)
+                              proof: proof, proofKey: key)
     }
 
     /// Labels below the serving zone's apex of the block a signed answer's `$` names (RFC 4592
@@ -195,34 +209,50 @@ extension Responder {
     /// empty non-terminal is NODATA). Sets `r.tc` when the signed answer does not fit (or holds
     /// more than 128 RRs before signing).
     ///
+    /// The finished answer the thread's proof cache keeps for the proof's entry and QTYPE is
+    /// served when the DO=0 answer is the one it was made from and its signatures are still
+    /// served (`ProofCache.serveFinished`): a compare, a copy and a few patched pointers.
+    /// Otherwise the answer is rewritten here and kept for the next time
+    /// (`ProofCache.keepFinished`).
+    ///
     /// Allocates nothing when every RRSIG comes from ``SignedZone/rrsigs``: the answer section
     /// is copied to a 4 KiB stack buffer (a larger one, TCP only, to the heap) and rewritten.
     func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
+        if s.proofKey.stamp != 0,
+           ProofCache.serveFinished(s.proofKey, qtype: q.qtype, signer: s.zone.signer,
+                                    apexAt: DNSWire.headerSize + q.qnameLength - s.zone.apexCount,
+                                    afterQuestion: afterQuestion, &w, &r) {
+            return
+        }
         let len = w.count - afterQuestion.count
         // This thread's scratch (never zeroed: every byte read is written first), passed as
         // pointers. State the nested writers of the rewrite share lives here too: a variable
         // captured by nested functions is boxed on the heap in debug builds.
         let scratch = SignScratch.thread()
         let key = scratch + SignScratch.keyAt, rrs = scratch + SignScratch.rrsAt
+        let use = (scratch + SignScratch.useAt).assumingMemoryBound(to: ProofCache.SignatureUse.self)
         var ok = true
         if len <= SignScratch.copyBytes {
             signAnswer(s, q, afterQuestion: afterQuestion, copy: scratch, copyCount: SignScratch.copyBytes, key: key, rrs: rrs,
-                       ok: &ok, &w, &r)
+                       use: use, ok: &ok, &w, &r)
         } else {
             let heap = UnsafeMutableRawBufferPointer.allocate(byteCount: len, alignment: 8)
             defer { heap.deallocate() }
             signAnswer(s, q, afterQuestion: afterQuestion, copy: heap.baseAddress!, copyCount: len, key: key, rrs: rrs,
-                       ok: &ok, &w, &r)
+                       use: use, ok: &ok, &w, &r)
         }
     }
 
     private func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                             copy copyStart: UnsafeMutableRawPointer, copyCount: Int, key keyStart: UnsafeMutableRawPointer,
-                            rrs rrsStart: UnsafeMutableRawPointer, ok okp: UnsafeMutablePointer<Bool>,
-                            _ w: inout MessageWriter, _ r: inout Reply) {
+                            rrs rrsStart: UnsafeMutableRawPointer, use: UnsafeMutablePointer<ProofCache.SignatureUse>,
+                            ok okp: UnsafeMutablePointer<Bool>, _ w: inout MessageWriter, _ r: inout Reply) {
         let rrs = rrsStart.assumingMemoryBound(to: WrittenRR.self)
+        // What the finished answer depends on beyond the proof and QTYPE (ProofCache.keepFinished).
+        use.pointee.reset()
+        let rcodeIn = r.rcode, anIn = r.an, nsIn = r.ns
         var ok: Bool {
             get { okp.pointee }
             set { okp.pointee = newValue }
@@ -322,6 +352,7 @@ extension Responder {
                Int32(bitPattern: e.until &- now) > 0 {
                 signer.noteCacheHit()
                 e.use.note()
+                use.pointee.note(until: e.until, generation: e.generation, use: e.use)
                 // Index loops: a for-in over an array of arrays allocates in debug builds.
                 var i = 0
                 while i < e.rrsigs.count && ok {
@@ -347,7 +378,10 @@ extension Responder {
             }
             let copy = signer.signaturesForCopy(owner: signedAs, type: type, ttl: originalTTL ?? ttl, rdatas: rdatas)
             let sigs = copy.rrsigs
-            if !sigs.isEmpty {
+            if sigs.isEmpty {
+                use.pointee.keepable = false
+            } else {
+                use.pointee.note(until: copy.refreshAt, generation: copy.generation, use: copy.use)
                 z.rrsigs.store(hash, RRSIGWireCache.Entry(key: Array(bytes), rrsigs: sigs, until: copy.refreshAt,
                                                           generation: copy.generation, use: copy.use))
             }
@@ -357,6 +391,7 @@ extension Responder {
             }
         }
         func putRRsets(_ from: Int, _ to: Int, signedAs: SignedOwner, pointer: Int, count: inout UInt16) {
+            if case .qname = signedAs, from < to { use.pointee.qnameOwner = true }
             var i = from
             while i < to && ok {
                 var j = i
@@ -410,7 +445,9 @@ extension Responder {
             if synthesised { putNSEC(second: false, count: &nsOut) }
             r.rcode = DNSRCode.noError
         } else if atApex && (q.qtype == DNSSECRecords.typeDNSKEY) {
-            // DNSKEY at the apex (RFC 4035 §2.1).
+            // DNSKEY at the apex (RFC 4035 §2.1). Never kept finished: the RRset follows the
+            // key timing, which the DO=0 answer (NODATA) does not show.
+            use.pointee.keepable = false
             var k = KeyWriter(keyBuf)
             begin(&k, .apex, type: DNSSECRecords.typeDNSKEY, ttl: z.dnskeyTTL)
             let keys = signer.dnskeyRData
@@ -444,10 +481,20 @@ extension Responder {
         }
         if !ok {
             r.tc = true
+            use.pointee.release()
             return
         }
         r.an = anOut
         r.ns = nsOut
+        if s.proofKey.stamp != 0 {
+            ProofCache.keepFinished(s.proofKey, qtype: q.qtype, template: UnsafeRawBufferPointer(rebasing: copy[0..<len]),
+                                    rcodeIn: rcodeIn, anIn: anIn, nsIn: nsIn,
+                                    finished: UnsafeRawBufferPointer(rebasing: w.buffer[base..<w.count]),
+                                    rcode: r.rcode, an: anOut, ns: nsOut,
+                                    apexAt: apexAt, qnameEnd: DNSWire.headerSize + q.qnameLength, use: &use.pointee)
+        } else {
+            use.pointee.release()
+        }
     }
 
     /// Writes one RR: owner a pointer when `pointer` is given, else `owner` uncompressed.
