@@ -29,7 +29,8 @@ import Synchronization
 /// not be: a gap entry answers only for names below X whose next label lies inside its bounds,
 /// and those names' closest encloser is X, so at most one gap entry of a view matches a QNAME.
 /// A lookup hashes the QNAME's label prefixes from the apex down (FNV-1a, the generation mixed
-/// in), one label at a time, and at each prefix probes the 4 ways of the set the hash picks
+/// in), one label at a time, and at each prefix at a depth where the thread ever stored a gap
+/// entry (a 64-bit mask of depths below the apex) probes the 4 ways of the set the hash picks
 /// (a tag compare each); on a tag match it compares the generation, the encloser's bytes and
 /// the next label with the bounds. The whole QNAME is probed once more as an exact entry. A
 /// miss computes the proof and stores it: a gap entry under X (the bounds from the NSEC's owner
@@ -85,6 +86,8 @@ enum ProofCache {
     struct ProofKey {
         var stamp: UInt64 = 0
         var exact = false
+        /// Labels of the QNAME below the apex, when the lookup counted them (else -1).
+        var below = -1
     }
 
     /// A generation no ``SignedZone`` has had (never 0).
@@ -142,33 +145,37 @@ enum ProofCache {
     /// - Parameter qname: uncompressed lower-case wire name at or below the view's apex.
     static func proof(_ qname: NameBuffer, view: StoreZoneView, generation: UInt64) -> WireProof {
         var key = ProofKey()
-        return proof(qname, view: view, generation: generation, key: &key)
+        var q = qname
+        return proof(&q, view: view, generation: generation, key: &key)
     }
 
     /// ``proof(_:view:generation:)``, also telling which entry answered or now holds the
-    /// proof (`key`), which the thread's finished answers are keyed by.
-    static func proof(_ qname: NameBuffer, view: StoreZoneView, generation: UInt64, key: inout ProofKey) -> WireProof {
+    /// proof (`key`), which the thread's finished answers are keyed by. `q` is not changed
+    /// (inout only so it is not copied).
+    static func proof(_ q: inout NameBuffer, view: StoreZoneView, generation: UInt64, key: inout ProofKey) -> WireProof {
         key = ProofKey()
-        var q = qname
         // Label starts, left to right (the deepest label first).
         var starts = InlineArray<128, UInt8>(repeating: 0)
         var n = 0, end = 0
         while end < q.count && q.bytes[end] != 0 {
-            guard n < 128 else { return view.wireProof(qname) }
+            guard n < 128 else { return view.wireProof(q) }
             starts[n] = UInt8(truncatingIfNeeded: end)
             n += 1
             end += 1 + Int(q.bytes[end])
         }
         let apex = view.apex
         let below = n - labelCount(apex)
-        guard end < q.count, below >= 0 else { return view.wireProof(qname) }
+        guard end < q.count, below >= 0 else { return view.wireProof(q) }
+        key.below = below
         // The apex must be the QNAME's suffix.
         let apexAt = below < n ? Int(starts[below]) : end
-        guard q.count - apexAt == apex.count else { return view.wireProof(qname) }
-        for i in 0..<apex.count where q.bytes[apexAt + i] != apex[i] { return view.wireProof(qname) }
+        guard q.count - apexAt == apex.count else { return view.wireProof(q) }
+        for i in 0..<apex.count where q.bytes[apexAt + i] != apex[i] { return view.wireProof(q) }
 
         let t = threadTable()
         let tags = t.pointee.tags, entries = t.pointee.entries
+        // The depths below the apex at which gap entries were ever stored: no other is probed.
+        let depths = t.pointee.gapDepths
         // FNV-1a over the generation, then label by label (length byte and bytes) from the apex
         // down: `h` is the hash of the prefix of `d` labels below the apex, at byte `at`. Each
         // prefix is probed as a closest encloser (its set's ways), the whole QNAME also as an
@@ -177,8 +184,29 @@ enum ProofCache {
         var h = seed
         var d = 0, at = apexAt
         while true {
-            let exactHash = mix(h, 1)
-            if d < below {
+            if d >= below {
+                let exactHash = mix(h, 1)
+                let tag = exactHash | 1
+                let first = set(exactHash)
+                for w in first..<(first + ways) where tags[w] == tag {
+                    let e = entries + w
+                    guard e.pointee.generation == generation, e.pointee.exact, e.pointee.key.count == q.count else { continue }
+                    var same = true
+                    var i = 0
+                    while i < q.count {
+                        if e.pointee.key.bytes[i] != q.bytes[i] { same = false; break }
+                        i += 1
+                    }
+                    if same {
+                        t.pointee.hits += 1
+                        key.stamp = e.pointee.stamp
+                        key.exact = true
+                        return e.pointee.proof
+                    }
+                }
+                break
+            }
+            if (depths >> UInt64(min(d, 63))) & 1 != 0 {
                 let tag = h | 1
                 let first = set(h)
                 let child = Int(starts[below - d - 1])
@@ -195,29 +223,11 @@ enum ProofCache {
                     }
                     if same {
                         t.pointee.hits += 1
-                        key = ProofKey(stamp: e.pointee.stamp, exact: false)
+                        key.stamp = e.pointee.stamp
+                        key.exact = false
                         return e.pointee.proof
                     }
                 }
-            } else {
-                let tag = exactHash | 1
-                let first = set(exactHash)
-                for w in first..<(first + ways) where tags[w] == tag {
-                    let e = entries + w
-                    guard e.pointee.generation == generation, e.pointee.exact, e.pointee.key.count == q.count else { continue }
-                    var same = true
-                    var i = 0
-                    while i < q.count {
-                        if e.pointee.key.bytes[i] != q.bytes[i] { same = false; break }
-                        i += 1
-                    }
-                    if same {
-                        t.pointee.hits += 1
-                        key = ProofKey(stamp: e.pointee.stamp, exact: true)
-                        return e.pointee.proof
-                    }
-                }
-                break
             }
             d += 1
             at = Int(starts[below - d])
@@ -225,7 +235,7 @@ enum ProofCache {
             for i in at..<stop { h = mix(h, q.bytes[i]) }
         }
 
-        let p = view.wireProof(qname)
+        let p = view.wireProof(q)
         t.pointee.computed += 1
         var e = Entry()
         e.generation = generation
@@ -234,7 +244,7 @@ enum ProofCache {
         if p.exists {
             // `h` is the whole QNAME's hash here.
             e.exact = true
-            e.key = qname
+            e.key = q
             keyHash = mix(h, 1)
         } else {
             // The closest encloser X and the labels of its children that bound the gap.
@@ -256,6 +266,7 @@ enum ProofCache {
             e.low = low
             e.high = high
             keyHash = h
+            t.pointee.gapDepths |= 1 << UInt64(min(c, 63))
         }
         // A free way (or one of an old generation), else the ways in turn.
         let first = set(keyHash)
@@ -263,7 +274,8 @@ enum ProofCache {
         for w in first..<(first + ways) where tags[w] == 0 || entries[w].generation != generation { way = w; break }
         t.pointee.stamps += 1
         e.stamp = t.pointee.stamps
-        key = ProofKey(stamp: e.stamp, exact: e.exact)
+        key.stamp = e.stamp
+        key.exact = e.exact
         entries[way] = e
         tags[way] = keyHash | 1
         return p
@@ -282,6 +294,9 @@ enum ProofCache {
         var hits = 0
         /// The last entry stamp handed out.
         var stamps: UInt64 = 0
+        /// Bit d (63: any depth from 63 on): a gap entry whose closest encloser lies d labels
+        /// below its apex was stored (in any view); lookups probe only those depths.
+        var gapDepths: UInt64 = 0
         var answersStored = 0
         var answersServed = 0
         var answerTurn = 0

@@ -8,8 +8,10 @@ import DNSWire
 import Synchronization
 
 /// One signed zone as a Responder serves it: its signer, its signed view and the TTLs of the
-/// records only the signed zone has.
-struct SignedZone: Sendable {
+/// records only the signed zone has. A class: the signing context of every DO=1 query holds
+/// it, and copying a struct of this size (the store view's arrays) retained each of its
+/// references on every copy.
+final class SignedZone: Sendable {
     let signer: ZoneSigner
     let view: any SignedZoneView
     /// NSEC TTL: min(SOA TTL, SOA MINIMUM) (RFC 9077 §3.2, RFC 4034 §4).
@@ -23,8 +25,8 @@ struct SignedZone: Sendable {
     /// This zone's tag in the threads' proof caches (`ProofCache`): new for every responder,
     /// so a reload never serves a proof of the old view.
     let proofGeneration: UInt64
-    /// Bytes of the apex name (`view.apex.count`, read once).
-    let apexCount: Int
+    /// Bytes and labels of the apex name (read once).
+    let apexCount: Int, apexLabels: Int
 
     init(signer: ZoneSigner, view: any SignedZoneView, nsecTTL: UInt32, dnskeyTTL: UInt32) {
         self.signer = signer; self.view = view; self.nsecTTL = nsecTTL; self.dnskeyTTL = dnskeyTTL
@@ -32,6 +34,7 @@ struct SignedZone: Sendable {
         rrsigs = RRSIGWireCache(capacity: signer.cacheCapacity)
         proofGeneration = ProofCache.nextGeneration()
         apexCount = view.apex.count
+        apexLabels = labelCount(view.apex)
     }
 }
 
@@ -177,15 +180,19 @@ extension Responder {
     func signingContext(zoneIndex: Int32, _ query: UnsafeRawBufferPointer, _ q: ParsedQuery) -> SigningContext? {
         guard zoneIndex >= 0, Int(zoneIndex) < signedZones.count, let z = signedZones[Int(zoneIndex)] else { return nil }
         var qname = NameBuffer()
-        for i in q.qnameOffset..<(q.qnameOffset + q.qnameLength) { qname.append(lowerASCII(query[i])) }
+        let n = min(q.qnameLength, 256)
+        withUnsafeMutableBytes(of: &qname.bytes) { b in
+            for i in 0..<n { b[i] = lowerASCII(query[q.qnameOffset + i]) }
+        }
+        qname.count = n
         let proof: WireProof
         var key = ProofCache.ProofKey()
         if let v = z.storeView {
-            proof = ProofCache.proof(qname, view: v, generation: z.proofGeneration, key: &key)
+            proof = ProofCache.proof(&qname, view: v, generation: z.proofGeneration, key: &key)
         } else {
             proof = WireProof(z.view.prove(qname.array), apex: z.view.apex)
         }
-        return SigningContext(zone: z, qname: qname, below: max(0, qname.labelCount - labelCount(z.view.apex)),
+        return SigningContext(zone: z, qname: qname, below: key.below >= 0 ? key.below : max(0, qname.labelCount - z.apexLabels),
                               proof: proof, proofKey: key)
     }
 
