@@ -485,8 +485,9 @@ extension Responder {
         guard !r.drop, !r.tc else { return }
         if let e = state.explicit, e.answers(q.qtype) {
             writeExplicit(e, q, afterQuestion: afterQuestion, &w, &r)
-        } else if let s = state.signing {
-            signAnswer(s, q, afterQuestion: afterQuestion, &w, &r)
+        } else if state.signing != nil {
+            // In place (kilobytes: a copy costs more than the finished answer it may serve).
+            signAnswer(&state.signing!, q, afterQuestion: afterQuestion, &w, &r)
         }
     }
 
@@ -549,9 +550,10 @@ extension Responder {
         // NXDOMAIN, or the RRset of the wildcard that covers it (DNSSEC article of DNSBLServer).
         var wildcardAddresses: WildcardCandidates? = nil
         if let d = signed, labels > 0, zone.subLabels == 0 {
-            if r.dnssecOK, let s = d.pointee.signing, !s.proof.exists {
-                guard s.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
-                wildcardAddresses = Self.wildcardAddresses(s)
+            if r.dnssecOK, d.pointee.signing != nil, !d.pointee.signing!.proof.exists {
+                // Read in place, not copied out (kilobytes).
+                guard d.pointee.signing!.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
+                wildcardAddresses = Self.wildcardAddresses(&d.pointee.signing!)
             } else if let e = d.pointee.explicit {
                 // A literal wildcard owner (any DO), a name a wildcard synthesises (DO=0).
                 wildcardAddresses = explicitWildcardAddresses(e, d.pointee.signing, zoneIndex: zone.zoneIndex, query, q)

@@ -224,7 +224,8 @@ extension Responder {
     ///
     /// Allocates nothing when every RRSIG comes from ``SignedZone/rrsigs``: the answer section
     /// is copied to a 4 KiB stack buffer (a larger one, TCP only, to the heap) and rewritten.
-    func signAnswer(_ s: SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
+    /// - Parameter s: inout only so the caller's context is not copied; not changed.
+    func signAnswer(_ s: inout SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
         if s.proofKey.stamp != 0,

@@ -103,7 +103,7 @@ extension Responder {
             c.proof.wildcardExists = true
             c.proof.closestEncloserLabels = max(0, c.below - 1)
         }
-        return Self.wildcardAddresses(c)
+        return Self.wildcardAddresses(&c)
     }
 
     /// Writes the answer to an explicit DNSSEC QTYPE (RFC 4035 §3.1) in place of the one

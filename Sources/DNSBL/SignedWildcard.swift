@@ -31,7 +31,7 @@ extension Responder {
     ///   SERVFAIL). Allocates nothing for a canonical own label; otherwise at most
     ///   1 + ``wildcardChildSearch`` view proofs per family, so a flood of odd spellings
     ///   cannot make one query walk all 256 children.
-    static func wildcardAddresses(_ s: SigningContext) -> WildcardCandidates {
+    static func wildcardAddresses(_ s: inout SigningContext) -> WildcardCandidates {
         var out = WildcardCandidates()
         let ceDepth = s.proof.closestEncloserLabels
         guard ceDepth >= 0, s.below > ceDepth else { return out }
