@@ -104,6 +104,16 @@ enum ProofCache {
     @inline(__always)
     private static func mix(_ h: UInt64, _ b: UInt8) -> UInt64 { (h ^ UInt64(b)) &* 0x100_0000_01b3 }
 
+    /// Whether `key` (of `q.count - from` bytes, checked by the caller) equals `q`'s bytes from
+    /// `from` on (one memcmp, in place).
+    @inline(__always)
+    private static func same(_ key: inout NameBuffer, _ q: inout NameBuffer, from: Int) -> Bool {
+        let n = q.count - from
+        return withUnsafeBytes(of: &key.bytes) { k in
+            withUnsafeBytes(of: &q.bytes) { b in memcmp(k.baseAddress!, b.baseAddress! + from, n) == 0 }
+        }
+    }
+
     /// The first way of the set a key hash picks.
     @inline(__always)
     private static func set(_ h: UInt64) -> Int { Int(truncatingIfNeeded: (h ^ (h >> 29)) & UInt64(capacity / ways - 1)) * ways }
@@ -191,13 +201,7 @@ enum ProofCache {
                 for w in first..<(first + ways) where tags[w] == tag {
                     let e = entries + w
                     guard e.pointee.generation == generation, e.pointee.exact, e.pointee.key.count == q.count else { continue }
-                    var same = true
-                    var i = 0
-                    while i < q.count {
-                        if e.pointee.key.bytes[i] != q.bytes[i] { same = false; break }
-                        i += 1
-                    }
-                    if same {
+                    if same(&e.pointee.key, &q, from: 0) {
                         t.pointee.hits += 1
                         key.stamp = e.pointee.stamp
                         key.exact = true
@@ -215,13 +219,7 @@ enum ProofCache {
                     guard e.pointee.generation == generation, !e.pointee.exact, e.pointee.key.count == q.count - at,
                           e.pointee.low.count == 0 || compare(e.pointee.low, &q, child) < 0,
                           e.pointee.high.count == 0 || compare(e.pointee.high, &q, child) > 0 else { continue }
-                    var same = true
-                    var i = 0
-                    while i < q.count - at {
-                        if e.pointee.key.bytes[i] != q.bytes[at + i] { same = false; break }
-                        i += 1
-                    }
-                    if same {
+                    if same(&e.pointee.key, &q, from: at) {
                         t.pointee.hits += 1
                         key.stamp = e.pointee.stamp
                         key.exact = false

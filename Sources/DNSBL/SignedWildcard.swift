@@ -26,6 +26,7 @@ extension Responder {
     /// full address.
     ///
     /// - Parameter s: the signing context; `s.proof.exists` is false and `wildcardExists` true.
+    ///   Inout only so the caller's context (kilobytes) is not copied; not changed.
     /// - Returns: the IPv4 candidate (4 octet labels) then the IPv6 one (32 nibble labels),
     ///   those the closest encloser's labels can be; none when neither (the caller answers
     ///   SERVFAIL). Allocates nothing for a canonical own label; otherwise at most
