@@ -45,7 +45,9 @@ import Synchronization
 /// **Memory.** One table of ``capacity`` entries (1,024 sets of 4 ways) per thread
 /// (thread-local: no lock on the query path), ~1.3 KiB an entry plus an 8-byte tag (~5.3 MiB
 /// a thread, its pages touched as entries are used), allocated zeroed at the thread's first
-/// DO=1 query in a store-view zone and freed when the thread ends; a full set replaces its ways in turn. Each ``SignedZone`` draws a new ``generation``
+/// DO=1 query in a store-view zone and freed when the thread ends; a full set replaces its
+/// ways in turn. The same allocation holds the thread's finished answers (6 MiB more, see
+/// "Finished answers" below), each keyed by an entry's ``Entry/stamp``. Each ``SignedZone`` draws a new ``generation``
 /// when a responder is built, and an entry only answers for the generation it was computed in,
 /// so a reload (a new responder, a new view) starts from an empty cache in effect: no entry of
 /// an old view is ever served. ProofCacheTests check every cached answer against the reference
