@@ -130,7 +130,8 @@ zone:
     provide-xfr: 127.0.0.1 NOKEY
 EOF
     t0=$(date +%s.%N)
-    run nsd -d -c "$nd/nsd.conf" >"$nd/out" 2>&1 &
+    echo "nsd -d -c $nd/nsd.conf" >>"$LOG"
+    nsd -d -c "$nd/nsd.conf" >"$nd/out" 2>&1 &
     npid=$!
     until dig -p $nport @127.0.0.1 +short +time=1 +tries=1 bl.example SOA 2>/dev/null | grep -q .; do
         sleep 0.2; kill -0 $npid 2>/dev/null || { echo "nsd exited" >&2; cat "$nd/out" "$nd/nsd.log" >&2; break; }
