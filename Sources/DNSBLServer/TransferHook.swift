@@ -4,9 +4,31 @@ import NIOCore
 public enum TransferStart: Sendable {
     /// Answer with this one message (REFUSED, NOTAUTH, a TSIG error, an up-to-date IXFR).
     case reply([UInt8])
-    /// Build these messages off the event loop (seconds for a large zone), then write them
-    /// in order on the connection; the connection's later queries wait until they are written.
-    case transfer(@Sendable () -> [[UInt8]])
+    /// Build the transfer off the event loop (seconds for a large zone), then write its
+    /// messages in order on the connection, each made when the connection can take it
+    /// (``TransferMessages``); the connection's later queries wait until they are written.
+    case transfer(@Sendable () -> TransferMessages)
+}
+
+/// The messages of one zone transfer, made one at a time as the connection takes them, so a
+/// transfer never holds a second copy of the zone: the handler keeps the records once (its
+/// cache or IXFR history) and each message (header, question, ≤ 16 KB of records, TSIG) is
+/// assembled only when it is written. `message` is called once per index, in ascending
+/// order, from one thread at a time (the connection's event loop).
+public struct TransferMessages: Sendable {
+    /// Messages in the transfer.
+    public let count: Int
+    /// The `index`-th message (0-based), without the TCP length prefix.
+    public let message: @Sendable (Int) -> [UInt8]
+
+    public init(count: Int, message: @escaping @Sendable (Int) -> [UInt8]) {
+        self.count = count; self.message = message
+    }
+
+    /// Messages already made.
+    public init(_ messages: [[UInt8]]) {
+        self.init(count: messages.count) { messages[$0] }
+    }
 }
 
 /// The zone-transfer hook of the TCP transport (``ServerConfiguration/transfer``): the
@@ -64,7 +86,7 @@ extension DNSTCPHandler {
     func pumpTransfer(context: ChannelHandlerContext) {
         guard transferState.busy, let pending = transferState.pending else { return }
         while transferState.next < pending.count && context.channel.isWritable {
-            let m = pending[transferState.next]
+            let m = pending.message(transferState.next)
             var out = context.channel.allocator.buffer(capacity: m.count + 2)
             out.writeInteger(UInt16(m.count))
             out.writeBytes(m)
@@ -82,6 +104,6 @@ extension DNSTCPHandler {
 /// A TCP connection's transfer in progress.
 struct TransferState {
     var busy = false
-    var pending: [[UInt8]]? = nil
+    var pending: TransferMessages? = nil
     var next = 0
 }

@@ -62,12 +62,17 @@ public struct ZoneVersion: Sendable {
                                offset: UInt16(start), length: UInt16(size)))
         }
 
-        /// The version; nil when no SOA was added.
-        public func finish() -> ZoneVersion? {
+        /// The version; nil when no SOA was added. The builder is left empty (its records
+        /// move into the version: the index is sorted in place, not copied).
+        public mutating func finish() -> ZoneVersion? {
             guard let soa else { return nil }
             var all = segments
+            segments = []
             if current.count > 0 { all.append(current) }
-            let sorted = index.sorted { $0.hash < $1.hash }
+            current = (0, [])
+            var sorted = index
+            index = []
+            sorted.sort { $0.hash < $1.hash }
             return ZoneVersion(serial: soaSerial(soa), soa: soa, segments: all, index: sorted)
         }
     }

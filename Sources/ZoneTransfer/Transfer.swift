@@ -132,8 +132,16 @@ public final class TransferResponder: TransferHandler {
     /// Versions sent before, for IXFR differences.
     public let history: TransferHistory
     /// Per zone: the snapshot the body belongs to, the body's record chunks and the version
-    /// (for IXFR; nil without history).
-    let cache = Mutex<[[UInt8]: (snapshot: Snapshot, chunks: [Chunk], version: ZoneVersion?)]>([:])
+    /// (for IXFR; nil without history). The snapshot is held weakly: a transfer body never
+    /// keeps a replaced snapshot (its stores, views and signer state) alive, and a swap drops
+    /// the bodies of other snapshots (``forget(except:)``).
+    let cache = Mutex<[[UInt8]: CachedBody]>([:])
+
+    struct CachedBody: @unchecked Sendable {
+        weak var snapshot: Snapshot?
+        var chunks: [Chunk]
+        var version: ZoneVersion?
+    }
 
     /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
     let building = Mutex(())
@@ -183,19 +191,20 @@ public final class TransferResponder: TransferHandler {
         let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
         guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in
+            // The chunks are the cached body (or the IXFR answer) itself: each message is
+            // assembled when the connection takes it, so a transfer adds no copy of the zone.
             let chunks = records(for: request, parts: parts, peer: peer, snapshot: snapshot)
-            var out: [[UInt8]] = []
-            out.reserveCapacity(chunks.count)
-            for (k, c) in chunks.enumerated() {
-                let q = k == 0 ? request.question : []
-                var m: [UInt8] = [UInt8(request.id >> 8), UInt8(request.id & 0xFF), 0x84, 0,
+            let id = request.id, question = request.question
+            return TransferMessages(count: chunks.count) { k in
+                let c = chunks[k]
+                let q = k == 0 ? question : []
+                var m: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x84, 0,
                                   0, k == 0 ? 1 : 0, UInt8(c.count >> 8), UInt8(c.count & 0xFF), 0, 0, 0, 0]
                 m.reserveCapacity(12 + q.count + c.bytes.count)
                 m += q
                 m += c.bytes
-                out.append(m)
+                return m
             }
-            return out
         }
     }
 }

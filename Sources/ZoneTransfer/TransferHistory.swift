@@ -35,9 +35,11 @@ public final class TransferHistory: Sendable {
         /// Order versions were added in, for eviction across zones: (zone, serial).
         var order: [([UInt8], UInt32)] = []
         var bytes = 0
-        /// Built IXFR answers of the current snapshots: (zone, client serial) → chunks.
-        var answers: [Key: (snapshot: ObjectIdentifier, chunks: [TransferResponder.Chunk])] = [:]
+        /// Built IXFR answers of the current snapshots: (zone, client serial) → chunks. The
+        /// snapshot is held weakly (a freed snapshot's address may be reused by a new one).
+        var answers: [Key: Answer] = [:]
     }
+    struct Answer: @unchecked Sendable { weak var snapshot: Snapshot?; var chunks: [TransferResponder.Chunk] }
     struct Key: Hashable { var zone: [UInt8]; var from: UInt32 }
     private let state = Mutex(State())
 
@@ -83,16 +85,20 @@ public final class TransferHistory: Sendable {
 
     func cachedAnswer(zone: [UInt8], from: UInt32, snapshot: Snapshot) -> [TransferResponder.Chunk]? {
         state.withLock { s in
-            guard let hit = s.answers[Key(zone: zone, from: from)], hit.snapshot == ObjectIdentifier(snapshot) else { return nil }
+            guard let hit = s.answers[Key(zone: zone, from: from)], hit.snapshot === snapshot else { return nil }
             return hit.chunks
         }
     }
 
+    /// Drops the IXFR answers built for snapshots other than `current`.
+    func forgetAnswers(except current: Snapshot) {
+        state.withLock { s in s.answers = s.answers.filter { $0.value.snapshot === current } }
+    }
+
     func cache(_ chunks: [TransferResponder.Chunk], zone: [UInt8], from: UInt32, snapshot: Snapshot) {
         state.withLock { s in
-            let id = ObjectIdentifier(snapshot)
-            s.answers = s.answers.filter { $0.value.snapshot == id }
-            s.answers[Key(zone: zone, from: from)] = (id, chunks)
+            s.answers = s.answers.filter { $0.value.snapshot === snapshot }
+            s.answers[Key(zone: zone, from: from)] = Answer(snapshot: snapshot, chunks: chunks)
         }
     }
 }
@@ -126,11 +132,25 @@ public final class TransferPrebuildService: Service, Sendable {
     /// secondary's first AXFR to time out), then after every swap until graceful shutdown.
     public func run() async throws {
         transfer.prebuildSigned(holder.load())
-        await holder.watch { _, now in transfer.prebuild(now) }
+        await holder.watch { _, now in
+            transfer.forget(except: now)
+            transfer.prebuild(now)
+        }
     }
 }
 
 extension TransferResponder {
+    /// Drops the transfer bodies built for snapshots other than `current` (a swap made them
+    /// unreachable: the cache only answers for the snapshot a body was built from). The
+    /// versions kept for IXFR stay in ``history``.
+    public func forget(except current: Snapshot) {
+        cache.withLock { c in c = c.filter { $0.value.snapshot === current } }
+        history.forgetAnswers(except: current)
+    }
+
+    /// Transfer bodies cached now (tests).
+    var cachedBodies: Int { cache.withLock { $0.count } }
+
     /// Builds, on a background thread, the transfer of every zone `snapshot` signs, so the first
     /// AXFR after a start finds it ready.
     func prebuildSigned(_ snapshot: Snapshot) {
@@ -311,7 +331,7 @@ extension TransferResponder {
             add(Exporter.soaRecord(zone))
             chunks.append(current)
         }
-        cache.withLock { $0[zone.name] = (snapshot, chunks, built) }
+        cache.withLock { $0[zone.name] = CachedBody(snapshot: snapshot, chunks: chunks, version: built) }
         return (chunks, built)
     }
 

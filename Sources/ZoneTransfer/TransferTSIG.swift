@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DNSBLServer
+import Synchronization
 
 // TSIG (RFC 8945) around zone transfers: the request's signature is checked before the ACL,
 // the ACL sees the verified key, and every message of the answer is signed (RFC 8945 §5.3.1
@@ -38,13 +39,18 @@ extension TransferResponder {
                 return .reply(bytes)
             case .transfer(let build):
                 return .transfer {
-                    var s = session
-                    var messages = build()
+                    let messages = build()
                     // One clock reading per transfer: messages built together are signed
                     // together, and the fudge window covers the time they take to go out.
+                    // Each message is signed as it is made (in order: each MAC covers the
+                    // previous one, RFC 8945 §5.3.1).
                     let signedAt = UInt64(time(nil))
-                    for i in messages.indices { s.sign(&messages[i], now: signedAt) }
-                    return messages
+                    let state = Mutex(session)
+                    return TransferMessages(count: messages.count) { i in
+                        var m = messages.message(i)
+                        state.withLock { $0.sign(&m, now: signedAt) }
+                        return m
+                    }
                 }
             }
         }
