@@ -21,6 +21,19 @@
 #                 1,000 other names of the same gaps (the gaps are warm, the names are not):
 #                 what a DNSBL behind caching resolvers sees from bots rotating addresses
 #         edns-new  the same names and data with DO=0 (the baseline for dnssec-new)
+#         dnssec-gaps-proof  DO=1, every counted name in an NSEC gap whose proof is not in the
+#                 proof cache: the MISS path (StoreZoneView.wireProof) with warm signatures,
+#                 as tools/dnssec-cost.sh --queries mix sees it. Extra datasets of GAPS
+#                 (default 50,000) random IPv6 prefixes (/29-/64, lengths not multiple of 4
+#                 included) and GAPS random IPv4 prefixes (/20-/32), seeded; each name is a
+#                 random address strictly between two neighbouring listed ranges, one name per
+#                 gap, half IPv6 half IPv4, A. The warm-up asks every counted name once (their
+#                 NSECs signed and cached) and then EVICT (default 12,000) names of other
+#                 gaps, which evict the counted names' proofs from the 4,096-entry per-thread
+#                 proof cache
+#         dnssec-gaps  as dnssec-gaps-proof with a warm-up of 1,000 names of other gaps only:
+#                 each counted name's proof AND its NSEC signatures are new (proof plus signing)
+#         edns-gaps  the names, data and warm-up of dnssec-gaps-proof with DO=0 (the baseline)
 #         dnset   a domain list (DNSET_FILE, default the real phishing list
 #                 ../shared/realdata/blocklistproject-phishing-nl.txt, read in place) compiled
 #                 into a store and served as dnset zone dn.example with a $SOA; the names are
@@ -41,7 +54,7 @@
 # directory. Without it the work directory, output included, is deleted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec, dnssec-nocache or dnset}; n=${3:-4000}
+bin=${1:?binary}; mode=${2:?mode: plain, cookie, aclkey, edns, dnssec, dnssec-nocache, dnssec-new, edns-new, dnssec-gaps, dnssec-gaps-proof, edns-gaps or dnset}; n=${3:-4000}
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -123,11 +136,60 @@ while len(lines) < count:
 open(out, "w").writelines(lines)
 PY
     ;;
+  dnssec-gaps|dnssec-gaps-proof|edns-gaps)
+    # Random listed prefixes; names: one random address inside each of n + EVICT distinct gaps.
+    python3 - "$work/names" "$n" "${GAPS:-50000}" "$work/gaps.ip6trie" "$work/gaps.ip4trie" "${EVICT:-12000}" <<'PY'
+import ipaddress, random, sys
+out, n, g, f6, f4, evict = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+rnd = random.Random(1213)
+def ranges(bits, lo, hi, lens, count):
+    rs = []
+    for _ in range(count):
+        l = rnd.choice(lens)
+        a = rnd.randrange(lo, hi) >> (bits - l) << (bits - l)
+        rs.append((a, a | ((1 << (bits - l)) - 1), l))
+    return rs
+def merged(rs):
+    m = []
+    for a, b, _ in sorted(rs):
+        if m and a <= m[-1][1] + 1:
+            m[-1][1] = max(m[-1][1], b)
+        else:
+            m.append([a, b])
+    return m
+r6 = ranges(128, 0x2000 << 112, 0x3fff << 112, [29, 32, 36, 40, 47, 48, 52, 56, 61, 63, 64], g)
+r4 = ranges(32, 1 << 24, 224 << 24, [20, 22, 24, 27, 29, 30, 31, 32], g)
+with open(f6, "w") as f:
+    f.write(":127.0.0.2:v6\n")
+    f.writelines("%s/%d\n" % (ipaddress.IPv6Address(a), l) for a, _, l in r6)
+with open(f4, "w") as f:
+    f.write(":127.0.0.3:v4\n")
+    f.writelines("%s/%d\n" % (ipaddress.IPv4Address(a), l) for a, _, l in r4)
+def gaps(m):
+    return [(m[i][1] + 1, m[i + 1][0] - 1) for i in range(len(m) - 1) if m[i + 1][0] - m[i][1] > 1]
+g6, g4 = gaps(merged(r6)), gaps(merged(r4))
+rnd.shuffle(g6); rnd.shuffle(g4)
+def name(a, v6):
+    if v6:
+        return ".".join(reversed(ipaddress.IPv6Address(a).exploded.replace(":", ""))) + ".bl.example"
+    return ".".join(reversed(str(ipaddress.IPv4Address(a)).split("."))) + ".bl.example"
+need = n + max(1000, evict)
+if need > 2 * min(len(g6), len(g4)):
+    sys.exit("GAPS too small for %d names" % need)
+lines = []
+for i in range(need):
+    v6 = i % 2 == 0
+    a, b = (g6 if v6 else g4)[i // 2]
+    lines.append("%s 1\n" % name(rnd.randint(a, b), v6))
+open(out, "w").writelines(lines)
+PY
+    zones+=("bl.example:ip6trie:$work/gaps.ip6trie" "bl.example:ip4trie:$work/gaps.ip4trie")
+    ;;
 esac
 signing=()
 mport=$((port + 1))
 case "$mode" in
-  edns|dnssec|dnssec-nocache|dnssec-new|edns-new)
+  edns|dnssec|dnssec-nocache|dnssec-new|edns-new|dnssec-gaps|dnssec-gaps-proof|edns-gaps)
     # A KSK and a ZSK for bl.example (ldns-keygen, ldnsutils).
     ksk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 -k bl.example)
     zsk=$(cd "$work" && ldns-keygen -a ECDSAP256SHA256 bl.example)
@@ -154,20 +216,32 @@ if mode == "dnset":
     names = names[n:] + names[:n] if step == "warm" else names[:n]
     types = [1]
 warm = 200
+# Seconds to wait for an answer (valgrind signing a batch of new NSECs on a loaded machine
+# can take longer than 2 s; a timed-out name is not counted and, in the warm-up, not warmed).
+timeout = 20 if mode in ("dnssec-gaps", "dnssec-gaps-proof", "edns-gaps") else 2
 if mode in ("dnssec-new", "edns-new"):
     # warm-up: the last 1,000 names; counted: the first n, each once
     pairs = [l.split() for l in open(namefile)]
     pairs = pairs[n:] if step == "warm" else pairs[:n]
     names, types, warm = [p[0] for p in pairs], [int(p[1]) for p in pairs], 1000
+if mode in ("dnssec-gaps", "dnssec-gaps-proof", "edns-gaps"):
+    pairs = [l.split() for l in open(namefile)]
+    if step == "warm":
+        pairs = pairs[n:n + 1000] if mode == "dnssec-gaps" else pairs[:n] + pairs[n:]
+    else:
+        pairs = pairs[:n]
+    names, types, warm = [p[0] for p in pairs], [int(p[1]) for p in pairs], len(pairs)
 def wire(name):
     return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 def query(i, cookie):
     name, qtype = names[i % len(names)], types[i % len(types)]
-    edns = mode in ("cookie", "edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new")
+    edns = mode in ("cookie", "edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new", "dnssec-gaps",
+                    "dnssec-gaps-proof", "edns-gaps")
     m = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 1 if edns else 0)
     m += wire(name) + struct.pack(">HH", qtype, 1)
-    if mode in ("edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new"):
-        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000 if mode not in ("edns", "edns-new") else 0, 0)
+    if mode in ("edns", "dnssec", "dnssec-nocache", "dnssec-new", "edns-new", "dnssec-gaps", "dnssec-gaps-proof",
+                "edns-gaps"):
+        m += b"\0" + struct.pack(">HHIH", 41, 1232, 0x8000 if mode not in ("edns", "edns-new", "edns-gaps") else 0, 0)
     elif mode == "cookie":
         opt = struct.pack(">HH", 10, len(cookie)) + cookie
         m += b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(opt)) + opt
@@ -187,7 +261,7 @@ def send(s, addr, count, cookie):
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 addr = ("127.0.0.1", port)
 if step == "warm":
-    s.settimeout(2)
+    s.settimeout(timeout)
     client = os.urandom(8)
     deadline = time.time() + 300
     while True:
@@ -202,10 +276,10 @@ if step == "warm":
     i = r.rfind(b"\x00\x0a\x00\x18")
     cookie = r[i + 4:i + 28] if mode == "cookie" and i >= 0 else client
     open(state, "wb").write(cookie)
-    s.settimeout(2)
+    s.settimeout(timeout)
     send(s, addr, warm, cookie)
 else:
-    s.settimeout(2)
+    s.settimeout(timeout)
     print(send(s, addr, n, open(state, "rb").read()))
 PY
 python3 "$work/client.py" warm "$port" "$mode" "$n" "$work/cookie" "$work/names"

@@ -44,7 +44,16 @@ final class SignedZone: Sendable {
 /// A miss, a copy past the signer's re-signing time for it, or one made by keys that no longer
 /// sign goes to the ``ZoneSigner`` (its cache, else a new signature) and stores the result here;
 /// every hit marks the signer's entry as in use, so its background round re-signs it. Bounded by the
-/// signer's cache capacity (an arbitrary entry is dropped when full); thread-safe (a mutex).
+/// signer's cache capacity (an arbitrary entry is dropped when full); thread-safe.
+///
+/// Layout: the key hash picks one of up to 16 shards (its low bits), each a mutex around an
+/// open-addressing table (hash and entry inline in one slot array, linear probing over at most
+/// ``probeLimit`` slots, the slot from the hash's high bits). Entries are replaced, never
+/// removed, so a probe stops at the first empty slot. A lookup is a lock of one shard, at most
+/// ``probeLimit`` 64-bit compares and a copy of the entry (reference counts only): no hashing
+/// of its own, no allocation. A shard's table starts small and doubles (under its lock, on a
+/// store) up to twice its share of the capacity; at its share, or with a full probe window at
+/// the largest size, a store replaces an entry of the window.
 final class RRSIGWireCache: Sendable {
     struct Entry: Sendable {
         var key: [UInt8]
@@ -59,24 +68,143 @@ final class RRSIGWireCache: Sendable {
         var use: ZoneSigner.UseMark
     }
 
-    let capacity: Int
-    private let table: Mutex<[UInt64: Entry]>
+    /// One shard's table: `hashes[i]` 0 for an empty slot, else the key hash (0 stored as 1);
+    /// `entries[i]` the entry of a used slot.
+    struct Table {
+        var hashes: [UInt64]
+        var entries: [Entry?]
+        var count = 0
+        /// Entries this shard keeps at most.
+        let limit: Int
+        /// The largest table: a power of two, at least twice `limit`.
+        let maxSlots: Int
+        /// Where the next forced replacement in a full window lands (round robin).
+        var victim = 0
 
-    init(capacity: Int) {
-        self.capacity = max(1, capacity)
-        table = Mutex([:])
-    }
+        init(limit: Int) {
+            self.limit = limit
+            var m = 16
+            while m < 2 * limit { m <<= 1 }
+            maxSlots = m
+            let start = min(m, 1024)
+            hashes = [UInt64](repeating: 0, count: start)
+            entries = [Entry?](repeating: nil, count: start)
+        }
 
-    func lookup(_ hash: UInt64) -> Entry? { table.withLock { $0[hash] } }
+        @inline(__always)
+        func find(_ h: UInt64) -> Int? {
+            let mask = hashes.count - 1
+            var i = Int(truncatingIfNeeded: h >> 32) & mask
+            for _ in 0..<RRSIGWireCache.probeLimit {
+                let x = hashes[i]
+                if x == h { return i }
+                if x == 0 { return nil }
+                i = (i + 1) & mask
+            }
+            return nil
+        }
 
-    func store(_ hash: UInt64, _ e: Entry) {
-        table.withLock { c in
-            if c[hash] == nil, c.count >= capacity, let victim = c.keys.first { c[victim] = nil }
-            c[hash] = e
+        mutating func store(_ h: UInt64, _ e: Entry) {
+            if let i = find(h) { entries[i] = e; return }
+            if count >= limit { evict(near: Int(truncatingIfNeeded: h >> 32) & (hashes.count - 1)) }
+            while true {
+                let mask = hashes.count - 1
+                let start = Int(truncatingIfNeeded: h >> 32) & mask
+                var i = start
+                for _ in 0..<RRSIGWireCache.probeLimit {
+                    if hashes[i] == 0 {
+                        hashes[i] = h; entries[i] = e; count += 1
+                        if count * 2 > hashes.count && hashes.count < maxSlots { grow() }
+                        return
+                    }
+                    i = (i + 1) & mask
+                }
+                if hashes.count < maxSlots { grow(); continue }
+                // A full window at the largest size: replace one of its entries.
+                let at = (start + victim % RRSIGWireCache.probeLimit) & mask
+                victim &+= 1
+                hashes[at] = h; entries[at] = e
+                return
+            }
+        }
+
+        /// Drops the first entry at or after slot `s` (an arbitrary one): backward-shift
+        /// deletion, so every other entry stays within its probe window.
+        mutating func evict(near s: Int) {
+            let mask = hashes.count - 1
+            var i = s
+            while hashes[i] == 0 { i = (i + 1) & mask }
+            var j = i
+            while true {
+                j = (j + 1) & mask
+                if hashes[j] == 0 { break }
+                let home = Int(truncatingIfNeeded: hashes[j] >> 32) & mask
+                // The entry at j stays when its home lies cyclically in (i, j].
+                let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
+                if !stays { hashes[i] = hashes[j]; entries[i] = entries[j]; i = j }
+            }
+            hashes[i] = 0; entries[i] = nil
+            count -= 1
+        }
+
+        /// Doubles the table, re-placing every entry (a store's path: allocates).
+        mutating func grow() {
+            let oldH = hashes, oldE = entries
+            let n = hashes.count * 2
+            hashes = [UInt64](repeating: 0, count: n)
+            entries = [Entry?](repeating: nil, count: n)
+            count = 0
+            for j in oldH.indices where oldH[j] != 0 {
+                var i = Int(truncatingIfNeeded: oldH[j] >> 32) & (n - 1)
+                // A window still full after doubling: that entry is dropped (the cache is a cache).
+                for _ in 0..<RRSIGWireCache.probeLimit {
+                    if hashes[i] == 0 { hashes[i] = oldH[j]; entries[i] = oldE[j]; count += 1; break }
+                    i = (i + 1) & (n - 1)
+                }
+            }
         }
     }
 
-    var count: Int { table.withLock { $0.count } }
+    /// A shard: its own lock.
+    final class Shard: Sendable {
+        let table: Mutex<Table>
+        init(limit: Int) { table = Mutex(Table(limit: limit)) }
+    }
+
+    /// Slots probed per lookup at most.
+    static let probeLimit = 8
+
+    let capacity: Int
+    private let shards: [Shard]
+    private let shardMask: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        // Up to 16 shards, none with a share below 1: the shares sum to at most `capacity`.
+        var n = 1
+        while n < 16 && n * 2 <= self.capacity { n <<= 1 }
+        shardMask = n - 1
+        let share = self.capacity / n
+        shards = (0..<n).map { _ in Shard(limit: share) }
+    }
+
+    @inline(__always)
+    private static func slotHash(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
+
+    func lookup(_ hash: UInt64) -> Entry? {
+        let h = Self.slotHash(hash)
+        return shards[Int(truncatingIfNeeded: h) & shardMask].table.withLock { t in
+            guard let i = t.find(h) else { return nil }
+            return t.entries[i]
+        }
+    }
+
+    func store(_ hash: UInt64, _ e: Entry) {
+        let h = Self.slotHash(hash)
+        shards[Int(truncatingIfNeeded: h) & shardMask].table.withLock { $0.store(h, e) }
+    }
+
+    var count: Int { shards.reduce(0) { n, s in n + s.table.withLock { $0.count } } }
 }
 
 /// The signing context of one DO=1 query in a signed zone (``Reply/signing``); fixed-size.

@@ -65,6 +65,15 @@ struct ViewTree: Sendable {
     let hasTXT: [Bool]
     /// Child values in canonical label order (0…15, or the 256 octets as decimal strings).
     let order: [Int16]
+    /// The classifications of the mixed nodes of the top ``memoDepth`` levels (the apex and
+    /// the nodes every proof passes through), made once when the tree is built: node `i` of
+    /// the level-order numbering (``memoIndex(_:)``) at `memoKinds[i * fan ..< (i + 1) * fan]`,
+    /// its wildcard value at `memoWilds[i]` (-3: not a mixed node, not kept).
+    private(set) var memoKinds: [Int32] = []
+    private(set) var memoWilds: [Int32] = []
+    /// Levels kept: IPv4 the apex and the /8 nodes (257 nodes of 256 children), IPv6 the apex
+    /// down to the /12 nodes (4,369 nodes of 16 children); about 270 KiB per family.
+    var memoDepth: Int { family == .ipv4 ? 2 : 4 }
 
     /// One dataset's ranges as placed in this tree (its own, or IPv4 images in the IPv6 tree),
     /// streamed from the store's table by a ``Cursor`` (never copied into an array).
@@ -248,6 +257,41 @@ struct ViewTree: Sendable {
             for d in holding where heads[d]!.last == end { heads[d] = cursors[d].next() }
         }
         firsts = f; lasts = l; values = v; hasTXT = txtFlags
+        buildMemo()
+    }
+
+    /// The level-order number of a node of depth < ``memoDepth``: the nodes above its level,
+    /// then its block's index within the level.
+    @inline(__always)
+    func memoIndex(depth: Int, base: UInt128) -> Int {
+        var above = 0, per = 1
+        for _ in 0..<depth { above += per; per *= fan }
+        return above + (depth == 0 ? 0 : Int(truncatingIfNeeded: base >> UInt128(width - depth * step)))
+    }
+
+    /// Classifies the mixed nodes of the top ``memoDepth`` levels once (O(N·(F + m log n)) for
+    /// those N nodes), keeping what ``classify(_:_:)`` finds for them.
+    private mutating func buildMemo() {
+        var nodes = 0, per = 1
+        for _ in 0..<memoDepth { nodes += per; per *= fan }
+        var kinds = [Int32](repeating: -1, count: nodes * fan)
+        var wilds = [Int32](repeating: -3, count: nodes)
+        var k = Kids()
+        var level = [root]
+        for _ in 0..<memoDepth {
+            var next: [Node] = []
+            for n in level {
+                classify(n, &k)
+                let i = memoIndex(depth: n.depth, base: n.base)
+                for c in 0..<fan {
+                    kinds[i * fan + c] = k.kinds[k.offset + c]
+                    if k.kinds[k.offset + c] == -2, let ch = child(n, &k, c) { next.append(ch) }
+                }
+                wilds[i] = k.wildcard
+            }
+            level = next
+        }
+        memoKinds = kinds; memoWilds = wilds
     }
 
     var isEmpty: Bool { firsts.isEmpty }
@@ -328,6 +372,18 @@ struct ViewTree: Sendable {
             if k.filled[slot] && k.bases[slot] == node.base {
                 k.wildcard = k.wilds[slot]
                 return
+            }
+            if node.depth < memoDepth && !memoWilds.isEmpty {
+                let i = memoIndex(depth: node.depth, base: node.base)
+                let w = memoWilds[i]
+                if w != -3 {
+                    memoKinds.withUnsafeBufferPointer { m in
+                        for c in 0..<fan { k.kinds[off + c] = m[i * fan + c] }
+                    }
+                    k.wildcard = w
+                    k.filled[slot] = true; k.bases[slot] = node.base; k.wilds[slot] = w
+                    return
+                }
             }
             for c in 0..<fan { k.kinds[off + c] = -1 }
             k.filled[slot] = false
