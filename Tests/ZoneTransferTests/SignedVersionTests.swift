@@ -307,15 +307,7 @@ struct SignedVersionTests {
           .enabled(if: T.dig != nil, "dig (dnsutils) is not installed"))
     func bindSecondary() async throws {
         try await signedSecondary("BIND", fallbackWords: ["falling back to axfr", "nonincremental", "non-incremental"]) { dir, primary, port in
-            let conf = """
-                options {
-                    directory "\(dir)";
-                    listen-on port \(port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    pid-file "\(dir)/named.pid";
-                    recursion no;
-                    dnssec-validation no;
-                };
+            try namedSecondary(dir: dir, port: port, clauses: """
                 zone "bl.example" {
                     type secondary;
                     primaries port \(primary) { 127.0.0.1; };
@@ -324,10 +316,7 @@ struct SignedVersionTests {
                     file "bl.example.db";
                 };
 
-                """
-            try conf.write(toFile: dir + "/named.conf", atomically: true, encoding: .utf8)
-            return try ChildProcess(Self.named!, ["-g", "-c", dir + "/named.conf"] + (getuid() == 0 ? ["-u", "root"] : []),
-                                    directory: dir)
+                """)
         }
     }
 }

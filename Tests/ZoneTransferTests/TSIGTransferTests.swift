@@ -298,15 +298,7 @@ struct TSIGOtherSecondaryTests {
           .enabled(if: which("named") != nil, "named not installed (apt bind9)"))
     func bind() throws {
         try run("BIND", secondaryKey: "xfr.bl.example", algorithm: "hmac-sha256") { dir, primary, port in
-            let conf = """
-                options {
-                    directory "\(dir)";
-                    listen-on port \(port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    pid-file "\(dir)/named.pid";
-                    recursion no;
-                    dnssec-validation no;
-                };
+            try namedSecondary(dir: dir, port: port, clauses: """
                 key "xfr.bl.example" {
                     algorithm hmac-sha256;
                     secret "\(tsigSecret)";
@@ -321,10 +313,7 @@ struct TSIGOtherSecondaryTests {
                     file "bl.example.db";
                 };
 
-                """
-            try conf.write(toFile: dir + "/named.conf", atomically: true, encoding: .utf8)
-            return try ChildProcess(which("named")!, ["-g", "-c", dir + "/named.conf"] + (getuid() == 0 ? ["-u", "root"] : []),
-                                    directory: dir)
+                """)
         }
     }
 }

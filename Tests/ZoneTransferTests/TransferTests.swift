@@ -241,6 +241,26 @@ func nsdServerClauses(dir: String, port: UInt16) -> String {
     """
 }
 
+/// BIND (`named -g`, in the foreground) as a secondary listening on 127.0.0.1:`port` with
+/// every file in `dir`, no recursion and no validation; `clauses` (its `key`, `server` and
+/// `zone` statements) follow the options in `dir`/named.conf.
+func namedSecondary(dir: String, port: UInt16, clauses: String) throws -> ChildProcess {
+    let conf = """
+        options {
+            directory "\(dir)";
+            listen-on port \(port) { 127.0.0.1; };
+            listen-on-v6 { none; };
+            pid-file "\(dir)/named.pid";
+            recursion no;
+            dnssec-validation no;
+        };
+
+        """ + clauses
+    try conf.write(toFile: dir + "/named.conf", atomically: true, encoding: .utf8)
+    return try ChildProcess(which("named")!, ["-g", "-c", dir + "/named.conf"] + (getuid() == 0 ? ["-u", "root"] : []),
+                            directory: dir)
+}
+
 func stopTree(_ pid: Int32) {
     func children(_ parent: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
