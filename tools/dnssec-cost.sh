@@ -66,33 +66,14 @@ for tool in dnsperf ldns-keygen taskset python3; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 [ -x "$PBL" ] || { echo "no prefixbl binary at $PBL (swift build -c release, or --prefixbl)" >&2; exit 1; }
-HELP="$ROOT/tools/dnssec-cost.py"
-mkdir -p "$WORK"
-CMDLOG=$WORK/commands.log RES=$WORK/results.tsv
-: > "$RES"
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-run() { printf '%s\n' "$*" >> "$CMDLOG"; "$@"; }
-rec() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; log "$1 = $2"; }
+RES=$WORK/results.tsv
+. "$ROOT/tools/lib/cost-setup.sh"
 CLK=$(getconf CLK_TCK)
 ticks() { local s; s=$(cat "/proc/$1/stat") || { echo 0; return; }; s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-median() { python3 -c "import statistics,sys; print(statistics.median([float(x) for x in sys.argv[1:]]))" "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 log "binary: $PBL ($("$PBL" --version 2>/dev/null | head -1)); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-DATA=$WORK/data
-mkdir -p "$DATA"
-[ -s "$DATA/v6.ip6trie" ] && [ -s "$DATA/queries-mix.txt" ] || run python3 "$ROOT/tools/gen-data.py" --out "$DATA" || exit 1
-if [ ! -s "$WORK/zone.pfxbl" ]; then
-    run "$PBL" compile "bl.example:ip6trie:$DATA/v6.ip6trie" "bl.example:ip4set:$DATA/v4.ip4set" -o "$WORK/zone.pfxbl" \
-        2> "$WORK/compile.log" || { cat "$WORK/compile.log"; exit 1; }
-fi
-cd "$WORK"
-if [ ! -s keys.txt ]; then
-    echo "$(ldns-keygen -a ECDSAP256SHA256 -k bl.example) $(ldns-keygen -a ECDSAP256SHA256 bl.example)" > keys.txt
-fi
-read -r KSK ZSK < keys.txt
-KEYS=(--dnssec-key "$WORK/$KSK" --dnssec-key "$WORK/$ZSK")
+cost_setup "$PBL"
 Q=$DATA/queries-mix.txt
 if [ "$QUERIES" = rotating ]; then
     Q=$DATA/queries-rotating.txt
@@ -100,7 +81,6 @@ if [ "$QUERIES" = rotating ]; then
 elif [ "$QUERIES" != mix ]; then
     echo "--queries: mix or rotating" >&2; exit 2
 fi
-PROBE=$(awk '$2=="A"{print $1; exit}' "$DATA/queries-v6.txt")
 
 SRV_PID="" PORT="" MPORT=""
 start_serve() { # extra args...: a signed server on core 0 with metrics

@@ -47,32 +47,12 @@ done
 for b in "${BINS[@]}"; do
     [ -x "$b" ] || { echo "no prefixbl binary at $b (swift build -c release --product prefixbl)" >&2; exit 1; }
 done
-HELP="$ROOT/tools/dnssec-cost.py"
-mkdir -p "$WORK"
-CMDLOG=$WORK/commands.log RES=$WORK/start-results.tsv
-: > "$RES"
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-run() { printf '%s\n' "$*" >> "$CMDLOG"; "$@"; }
-rec() { printf '%s\t%s\n' "$1" "$2" >> "$RES"; log "$1 = $2"; }
-median() { python3 -c "import statistics,sys; print(statistics.median([float(x) for x in sys.argv[1:]]))" "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RES=$WORK/start-results.tsv
+. "$ROOT/tools/lib/cost-setup.sh"
 field() { echo "$2" | sed -n "s/.*$1=\([0-9.,n/a]*\).*/\1/p"; }
 
 log "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-DATA=$WORK/data
-mkdir -p "$DATA"
-[ -s "$DATA/v6.ip6trie" ] && [ -s "$DATA/queries-v6.txt" ] || run python3 "$ROOT/tools/gen-data.py" --out "$DATA" || exit 1
-if [ ! -s "$WORK/zone.pfxbl" ]; then
-    run "${BINS[0]}" compile "bl.example:ip6trie:$DATA/v6.ip6trie" "bl.example:ip4set:$DATA/v4.ip4set" -o "$WORK/zone.pfxbl" \
-        2> "$WORK/compile.log" || { cat "$WORK/compile.log"; exit 1; }
-fi
-cd "$WORK"
-if [ ! -s keys.txt ]; then
-    echo "$(ldns-keygen -a ECDSAP256SHA256 -k bl.example) $(ldns-keygen -a ECDSAP256SHA256 bl.example)" > keys.txt
-fi
-read -r KSK ZSK < keys.txt
-KEYS=(--dnssec-key "$WORK/$KSK" --dnssec-key "$WORK/$ZSK")
-PROBE=$(awk '$2=="A"{print $1; exit}' "$DATA/queries-v6.txt")
+cost_setup "${BINS[0]}"
 
 declare -A MS RSS
 for r in $(seq "$RUNS"); do

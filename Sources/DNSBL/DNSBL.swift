@@ -51,9 +51,6 @@ public struct AnswerOutcome: Sendable {
     /// `combined` subzones share one index); -1 when no zone did (out of zone, class CH,
     /// FORMERR, NOTIMP, BADVERS).
     public var zone: Int32 = -1
-    /// The query carried a TSIG record (RFC 8945): the transport verifies it and signs the
-    /// answer (DNSBLServer; nothing here computes MACs).
-    public var signed: Bool = false
     /// Encoded length in bytes (root label included) of the QNAME at offset 12 of the query;
     /// 0 when the query had no readable question. With ``qtype`` what a query log prints,
     /// without reading the query again.
@@ -330,7 +327,6 @@ public final class Responder: Sendable {
             out.length = w.count
             return out
         }
-        out.signed = read.parsed.hasTSIG
         let limit = min(request.limit, response.count)
         w.limit = limit
         if read.parsed.header.qdCount == 0, let e = read.parsed.edns {

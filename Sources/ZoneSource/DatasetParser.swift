@@ -129,12 +129,14 @@ struct DatasetParser {
     /// A line rbldnsd skips (malformed, wrong family or form, a value out of range, host bits
     /// set, a bad special…): it is left out, counted in ``skipped``, and the first
     /// ``shownSkipsPerFile`` of each file get a warning naming file:line (the rest are counted
-    /// in one warning at the end of the file). With `--strict` the warnings are errors.
+    /// in one warning at the end of the file). With `--strict` the warnings are errors and say
+    /// so: nothing is skipped, the compile fails.
     mutating func skip(_ code: Diagnostic.Code, _ message: String) {
         skipped &+= 1
         skippedInFile &+= 1
         if skippedInFile <= Self.shownSkipsPerFile {
-            sink.warning(code, message + "; line skipped", file: fileName, line: lineNumber)
+            let outcome = sink.refuses(code) ? "; refused by --strict (the compile fails)" : "; line skipped"
+            sink.warning(code, message + outcome, file: fileName, line: lineNumber)
         }
     }
 
@@ -150,7 +152,8 @@ struct DatasetParser {
     mutating func endFile() {
         if skippedInFile > Self.shownSkipsPerFile {
             let more = skippedInFile - Self.shownSkipsPerFile
-            sink.warning(.skippedLines, "\(more) more line\(more == 1 ? "" : "s") skipped in this file (\(skippedInFile) in all; only the first \(Self.shownSkipsPerFile) are shown)", file: fileName)
+            let what = sink.refuses(.skippedLines) ? "refused by --strict" : "skipped"
+            sink.warning(.skippedLines, "\(more) more line\(more == 1 ? "" : "s") \(what) in this file (\(skippedInFile) in all; only the first \(Self.shownSkipsPerFile) are shown)", file: fileName)
         }
         skippedInFile = 0
     }

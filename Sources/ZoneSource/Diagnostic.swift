@@ -114,6 +114,10 @@ struct DiagnosticSink {
         }
     }
 
+    /// Whether a warning with `code` is made an error (`strict`, the code not exempt): the
+    /// compile then fails.
+    func refuses(_ code: Diagnostic.Code) -> Bool { strict && !notStrict.contains(code) }
+
     mutating func warning(_ code: Diagnostic.Code, _ message: String, file: String? = nil, line: Int? = nil) {
         add(Diagnostic(.warning, code, message, file: file, line: line))
     }

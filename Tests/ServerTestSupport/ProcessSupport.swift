@@ -83,7 +83,9 @@ package final class ServeProcess {
         if ipv6 { listen += ["--listen", "[::1]:0"] }
         child = try ChildProcess(bin, ["serve"] + listen + ["--threads", "2", "--log-level", "debug"] + args,
                                  directory: directory, environment: environment)
-        guard child.waitFor(" serving") else {
+        // Two minutes: a debug build loading real lists on a loaded machine (a full run at load
+        // 15–20) took longer than the 20 s this was; a server that never starts still fails.
+        guard child.waitFor(" serving", timeout: 120) else {
             throw TestError.failed("server did not start:\n\(child.text)")
         }
         // "udp=127.0.0.1:PORT [::1]:PORT" from the serving line.

@@ -97,7 +97,7 @@ struct AllocationTests {
         let maps = (try? String(contentsOfFile: "/proc/\(server.child.process.processIdentifier)/maps", encoding: .utf8)) ?? ""
         func count(_ n: Int) throws -> Int {
             server.child.signal(SIGUSR2)
-            try #require(server.child.waitFor("MALLOCS", count: n, timeout: 5))
+            try #require(server.child.waitFor("MALLOCS", count: n, timeout: 60))
             let lines = server.child.text.split(separator: "\n").filter { $0.hasPrefix("MALLOCS ") }
             return Int(lines[n - 1].dropFirst(8))!
         }
@@ -121,7 +121,7 @@ struct AllocationTests {
         let idleStart = Date()
         usleep(1_000_000)
         let c2 = try count(2)
-        let idleRate = Double(c2 - c1) / Date().timeIntervalSince(idleStart)
+        let idleBefore = Date().timeIntervalSince(idleStart)
         let busyStart = Date()
         var answered = 0
         for round in 0..<400 {
@@ -134,6 +134,16 @@ struct AllocationTests {
         }
         let c3 = try count(3)
         let busy = Date().timeIntervalSince(busyStart)
+        // The background (with --stats 1, a line a second; metrics) allocates in bursts: a 1 s
+        // window sees zero, one or two of them, and extrapolated over a busy phase of 30 s on a
+        // loaded machine that error alone passed the limit. So the background is also measured
+        // right after the busy phase, for as long as it lasted (at most a minute): the rate's
+        // error is then a burst or two over the whole busy phase.
+        let idleAfterStart = Date()
+        usleep(UInt32(min(max(busy, 1), 60) * 1_000_000))
+        let c4 = try count(4)
+        let idleAfter = Date().timeIntervalSince(idleAfterStart)
+        let idleRate = Double(c2 - c1 + c4 - c3) / (idleBefore + idleAfter)
         let perQuery = (Double(c3 - c2) - idleRate * busy) / Double(max(answered, 1))
         #expect(answered > 20_000, "answered \(answered) of 24000")
         #expect(perQuery < 0.02, "allocations per query: \(perQuery) (idle \(idleRate)/s, busy \(c3 - c2) in \(busy) s)")

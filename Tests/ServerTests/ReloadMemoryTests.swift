@@ -70,20 +70,10 @@ struct ReloadMemoryTests {
 
     @Test("Reloader: each swap's replaced snapshot is released and trimmed after; 10 reloads keep 1 alive")
     func reloaderReleasesRetired() async throws {
-        let dir = try makeTempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/data"
-        try writeAtomically("1 1000", to: path)
         let logs = LogCollector()
-        let loader = stubLoader(path)
-        let holder: SnapshotHolder
-        let prints: [FileFingerprint]
-        do {
-            let (first, p) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0.01)
-            holder = SnapshotHolder(first)
-            prints = p
-        }
-        let reloader = Reloader(holder: holder, loader: loader, logger: logs.logger)
+        let stub = try await StubReload(settleDelay: 0.01, logger: logs.logger)
+        let (dir, path, holder, prints, reloader) = (stub.dir, stub.path, stub.holder, stub.prints, stub.reloader)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         reloader.settleDelay = 0.01
         reloader.setBaseline(prints)
         #expect(!reloader.retiredSnapshotAlive)

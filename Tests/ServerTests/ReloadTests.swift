@@ -60,6 +60,29 @@ final class QueryLoop: @unchecked Sendable {
     }
 }
 
+/// The set-up the reloader tests share: a new temporary directory (the caller removes `dir`)
+/// with a stub data file "1 1000" at `path`, its loader, the first snapshot in a holder, and a
+/// reloader over it (`prints`: the files' fingerprints at the first load, for `setBaseline`).
+struct StubReload {
+    let dir: String
+    let path: String
+    let loader: SnapshotLoader
+    let holder: SnapshotHolder
+    let prints: [FileFingerprint]
+    let reloader: Reloader
+
+    init(settleDelay: Double, logger: Logger = Logger(label: "test")) async throws {
+        dir = try makeTempDirectory()
+        path = dir + "/data"
+        try writeAtomically("1 1000", to: path)
+        loader = stubLoader(path)
+        let (first, p) = try await Reloader.initialSnapshot(loader: loader, settleDelay: settleDelay)
+        holder = SnapshotHolder(first)
+        prints = p
+        reloader = Reloader(holder: holder, loader: loader, logger: logger)
+    }
+}
+
 @Suite("Reload: snapshot swap under load (stub data)", .serialized)
 struct ReloadTests {
     @Test("file fingerprint sees rewrite in place, rename and touch")
@@ -80,19 +103,14 @@ struct ReloadTests {
 
     @Test("20 replacements under a query loop: zero wrong, zero unanswered, bad candidates refused and logged")
     func reloadUnderLoad() async throws {
-        let dir = try makeTempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/data"
-        try writeAtomically("1 1000", to: path)
         let logs = LogCollector()
-        let loader = stubLoader(path)
-        let (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0.05)
-        let holder = SnapshotHolder(first)
+        let stub = try await StubReload(settleDelay: 0.05, logger: logs.logger)
+        let (dir, path, holder, prints, reloader) = (stub.dir, stub.path, stub.holder, stub.prints, stub.reloader)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         var config = ServerConfiguration(listen: [try ListenAddress(parsing: "127.0.0.1:0")], threads: 2)
         config.udpThreads = 2
         let server = DNSServer(configuration: config, holder: holder, logger: logs.logger)
         try await server.start()
-        let reloader = Reloader(holder: holder, loader: loader, logger: logs.logger)
         reloader.checkInterval = 0.1
         reloader.settleDelay = 0.2
         reloader.handleSIGHUP = false
@@ -157,14 +175,9 @@ struct ReloadTests {
 
     @Test("shrink guard: --force-reload accepts; a failed build keeps the old snapshot")
     func shrinkGuardAndForce() async throws {
-        let dir = try makeTempDirectory()
+        let stub = try await StubReload(settleDelay: 0)
+        let (dir, path, holder, reloader) = (stub.dir, stub.path, stub.holder, stub.reloader)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/data"
-        try writeAtomically("1 1000", to: path)
-        let loader = stubLoader(path)
-        let (first, _) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
-        let holder = SnapshotHolder(first)
-        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
         reloader.settleDelay = 0.01
         try writeAtomically("2 500", to: path)   // exactly 50% fewer: allowed
         #expect(await reloader.reload(trigger: "test") == .swapped(generation: 2, entries: 500))
@@ -218,14 +231,9 @@ struct ReloadTests {
 
     @Test("refresh rebuilds the snapshot periodically without reading files (for $TIMESTAMP expiry)")
     func periodicRefresh() async throws {
-        let dir = try makeTempDirectory()
+        let stub = try await StubReload(settleDelay: 0)
+        let (dir, holder, prints, reloader) = (stub.dir, stub.holder, stub.prints, stub.reloader)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/data"
-        try writeAtomically("1 1000", to: path)
-        let loader = stubLoader(path)
-        let (first, prints) = try await Reloader.initialSnapshot(loader: loader, settleDelay: 0)
-        let holder = SnapshotHolder(first)
-        let reloader = Reloader(holder: holder, loader: loader, logger: Logger(label: "test"))
         reloader.handleSIGHUP = false
         reloader.setBaseline(prints)
         reloader.refreshInterval = 0.2

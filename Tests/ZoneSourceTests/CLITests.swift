@@ -67,7 +67,8 @@ struct CLITests {
         // A line rbldnsd skips is skipped (a warning) unless --strict, which refuses it.
         let c = try Self.run(["compile", "--strict", "bl.example:ip4set:" + bad, "-o", store])
         #expect(c.status == 1)
-        #expect(c.stderr.contains("\(bad):2: error: invalid IPv4 address: '192.0.2.256'; line skipped"))
+        // It says what happens: nothing is skipped, the compile fails.
+        #expect(c.stderr.contains("\(bad):2: error: invalid IPv4 address: '192.0.2.256'; refused by --strict (the compile fails)"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == before)
         let k = try Self.run(["check", "bl.example:ip4set:" + bad])
         #expect(k.status == 1)

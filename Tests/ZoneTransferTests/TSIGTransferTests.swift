@@ -191,12 +191,12 @@ struct TSIGTransferTests {
         let probe = nibbleName("2001:db8:2::1")
         let started = Date()
         var first: Set<String> = []
-        while first.isEmpty && Date().timeIntervalSince(started) < 30 {
+        while first.isEmpty && Date().timeIntervalSince(started) < 120 {
             first = secondaryA(probe)
             if first.isEmpty { usleep(100_000) }
         }
         #expect(first == ["127.0.0.4"], "NSD did not transfer with TSIG:\n\(nsd.text.suffix(3000))\n\(server.child.text.suffix(2000))")
-        #expect(server.child.text.contains("zone transfer"), "the transfer came from serve")
+        #expect(server.child.waitFor("zone transfer", timeout: 60), "the transfer came from serve")
 
         // A change: serve sends a signed NOTIFY, NSD (which requires the key) accepts it and
         // transfers; serve checks the TSIG of NSD's answer before logging the acknowledgement.
@@ -205,12 +205,12 @@ struct TSIGTransferTests {
         let changedAt = Date()
         try changed.write(toFile: src, atomically: true, encoding: .utf8)
         var followed = false
-        while !followed && Date().timeIntervalSince(changedAt) < 20 {
+        while !followed && Date().timeIntervalSince(changedAt) < 120 {
             followed = secondaryA(probe2) == ["127.0.0.9"]
             if !followed { usleep(50_000) }
         }
         #expect(followed, "NSD did not follow the change:\n\(nsd.text.suffix(3000))\n\(server.child.text.suffix(3000))")
-        #expect(server.child.waitFor("NOTIFY acknowledged", timeout: 5) && server.child.text.contains("tsig=\(tsigKeyName)"),
+        #expect(server.child.waitFor("NOTIFY acknowledged", timeout: 60) && server.child.text.contains("tsig=\(tsigKeyName)"),
                 "\(server.child.text.suffix(2000))")
         #expect(!server.child.text.contains("NOTIFY answer fails TSIG"))
         #expect(!server.child.text.contains(tsigSecret), "the secret never reaches the log")
@@ -245,15 +245,15 @@ struct TSIGOtherSecondaryTests {
         // is a wildcard as existing (RFC 4592 §2.2.2 does), so under 2001:db8:2::/47 it
         // answers the /32's value; NSD and BIND answer like serve. An exact name and a
         // wildcard whose parent has other children are unaffected.
-        var deadline = Date().addingTimeInterval(30)
+        var deadline = Date().addingTimeInterval(120)
         while a("2001:db8:1::1").isEmpty && Date() < deadline { usleep(100_000) }
         #expect(a("2001:db8:1::1") == ["127.0.0.3"], "\(name) did not transfer:\n\(secondary.text.suffix(3000))\n\(server.child.text.suffix(2000))")
         let changed = transferZone.replacingOccurrences(of: " 1 600 300", with: " 2 600 300") + "\n2001:db8:abcd::1 :127.0.0.9:\n"
         try changed.write(toFile: src, atomically: true, encoding: .utf8)
-        deadline = Date().addingTimeInterval(20)
+        deadline = Date().addingTimeInterval(120)
         while a("2001:db8:abcd::1") != ["127.0.0.9"] && Date() < deadline { usleep(50_000) }
         #expect(a("2001:db8:abcd::1") == ["127.0.0.9"], "\(name) did not follow:\n\(secondary.text.suffix(3000))\n\(server.child.text.suffix(2000))")
-        #expect(server.child.waitFor("NOTIFY acknowledged", timeout: 5) && server.child.text.contains("tsig=\(secondaryKey)"))
+        #expect(server.child.waitFor("NOTIFY acknowledged", timeout: 60) && server.child.text.contains("tsig=\(secondaryKey)"))
         #expect(!server.child.text.contains("NOTIFY answer fails TSIG"))
     }
 
@@ -298,15 +298,7 @@ struct TSIGOtherSecondaryTests {
           .enabled(if: which("named") != nil, "named not installed (apt bind9)"))
     func bind() throws {
         try run("BIND", secondaryKey: "xfr.bl.example", algorithm: "hmac-sha256") { dir, primary, port in
-            let conf = """
-                options {
-                    directory "\(dir)";
-                    listen-on port \(port) { 127.0.0.1; };
-                    listen-on-v6 { none; };
-                    pid-file "\(dir)/named.pid";
-                    recursion no;
-                    dnssec-validation no;
-                };
+            try namedSecondary(dir: dir, port: port, clauses: """
                 key "xfr.bl.example" {
                     algorithm hmac-sha256;
                     secret "\(tsigSecret)";
@@ -321,10 +313,7 @@ struct TSIGOtherSecondaryTests {
                     file "bl.example.db";
                 };
 
-                """
-            try conf.write(toFile: dir + "/named.conf", atomically: true, encoding: .utf8)
-            return try ChildProcess(which("named")!, ["-g", "-c", dir + "/named.conf"] + (getuid() == 0 ? ["-u", "root"] : []),
-                                    directory: dir)
+                """)
         }
     }
 }
