@@ -178,3 +178,41 @@ package final class StubResolver {
         return false
     }
 }
+
+/// GET `path` over HTTP/1.1 from a loopback listener: the status and body, or nil when the
+/// reply is not HTTP.
+package func httpGet(_ address: ListenAddress, _ path: String) throws -> (status: Int, body: String)? {
+    let s = try TestSocket(tcp: address, timeout: 3)
+    try s.send(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+    var data: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        data += buf[0..<n]
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let split = text.range(of: "\r\n\r\n"), let sp = text.firstIndex(of: " ") else { return nil }
+    let status = Int(text[text.index(after: sp)...].prefix(3)) ?? 0
+    return (status, String(text[split.upperBound...]))
+}
+
+/// The value of the sample whose name-and-labels text is exactly `series`, or 0 when absent.
+package func sample(_ exposition: String, _ series: String) -> Double {
+    for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1)) ?? -1
+    }
+    return 0
+}
+
+/// `serve` logged no metrics listener, or its `/metrics` page did not come back as HTTP.
+package struct MetricsPageUnavailable: Error {}
+
+/// The value of `series` on `server`'s `/metrics` page (the listener its log names), 0 when absent.
+package func metric(_ server: ServeProcess, _ series: String) throws -> Double {
+    guard let line = server.child.text.split(separator: "\n").first(where: { $0.contains("http://") }),
+          let at = line.range(of: "http://") else { throw MetricsPageUnavailable() }
+    let addr = String(line[at.upperBound...].prefix { $0 != "/" })
+    guard let page = try httpGet(try ListenAddress(parsing: addr), "/metrics") else { throw MetricsPageUnavailable() }
+    return sample(page.body, series)
+}

@@ -10,31 +10,6 @@ import PrefixStore
 import Testing
 import ServerTestSupport
 
-/// GET `path` over HTTP/1.1 from a loopback listener; the body, or nil.
-func httpGet(_ address: ListenAddress, _ path: String) throws -> (status: Int, body: String)? {
-    let s = try TestSocket(tcp: address, timeout: 3)
-    try s.send(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
-    var data: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
-        if n <= 0 { break }
-        data += buf[0..<n]
-    }
-    let text = String(decoding: data, as: UTF8.self)
-    guard let split = text.range(of: "\r\n\r\n"), let sp = text.firstIndex(of: " ") else { return nil }
-    let status = Int(text[text.index(after: sp)...].prefix(3)) ?? 0
-    return (status, String(text[split.upperBound...]))
-}
-
-/// The value of the sample whose name-and-labels text is exactly `series`, or 0 when absent.
-func sample(_ exposition: String, _ series: String) -> Double {
-    for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
-        return Double(line.dropFirst(series.count + 1)) ?? -1
-    }
-    return 0
-}
-
 @Suite("Metrics over HTTP", .serialized)
 struct MetricsTests {
     @Test("counters move as expected for a scripted set of queries, scraped from /metrics")

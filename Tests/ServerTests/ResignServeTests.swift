@@ -78,10 +78,7 @@ struct ResignServeTests {
     }
 
     static func metric(_ server: ServeProcess, _ series: String) throws -> Double {
-        let line = try #require(server.child.text.split(separator: "\n").first { $0.contains("http://") })
-        let addr = String(line[line.range(of: "http://")!.upperBound...].prefix { $0 != "/" })
-        let page = try #require(try httpGet(try ListenAddress(parsing: addr), "/metrics")).body
-        return sample(page, series)
+        try ServerTestSupport.metric(server, series)
     }
 
     @Test("Expiry: with a one-minute validity signatures are renewed in the background and Unbound keeps getting AD across the expiry of the first ones",

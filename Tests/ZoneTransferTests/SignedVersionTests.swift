@@ -57,21 +57,7 @@ struct SignedVersionTests {
 
     /// The value of `series` on `serve`'s `/metrics` page (0 when absent).
     static func metric(_ server: ServeProcess, _ series: String) throws -> Double {
-        let line = try #require(server.child.text.split(separator: "\n").first { $0.contains("http://") })
-        let addr = String(line[line.range(of: "http://")!.upperBound...].prefix { $0 != "/" })
-        let s = try TestSocket(tcp: try ListenAddress(parsing: addr), timeout: 3)
-        try s.send(Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            data += buf[0..<n]
-        }
-        for l in String(decoding: data, as: UTF8.self).split(separator: "\n") where l.hasPrefix(series + " ") {
-            return Double(l.dropFirst(series.count + 1)) ?? -1
-        }
-        return 0
+        try ServerTestSupport.metric(server, series)
     }
 
     /// `serve`'s log lines of zone transfers.
