@@ -457,12 +457,16 @@ struct Reply {
 /// What the answer rules learn of the signed zone for one query on the signed path
 /// (``Responder/answerSignedIN(_:_:_:_:_:afterQuestion:_:_:)``): the DO=1 signing context
 /// and the context of an explicit DNSSEC QTYPE or `*` QNAME (SignedExplicit.swift), each nil
-/// until the zone is known and signed. Kilobytes of fixed buffers: only the signed path holds
-/// one, lending it to ``Responder/answerIN(_:_:_:_:_:_:_:_:)`` by pointer, so a DO=0 answer
-/// neither builds nor copies it.
+/// until the zone is known and signed (the signing context's QNAME and proof live in the
+/// thread's storage, ``SigningContext``). Only the signed path holds one, lending it to
+/// ``Responder/answerIN(_:_:_:_:_:_:_:_:)`` by pointer, so a DO=0 answer neither builds nor
+/// copies it.
 struct SignedQueryState {
     var signing: SigningContext? = nil
     var explicit: ExplicitContext? = nil
+    /// The answer rules served a finished answer before running (``Responder/servesFinishedDirectly``):
+    /// the answer is complete.
+    var servedFinished = false
 }
 
 extension Responder {
@@ -478,11 +482,10 @@ extension Responder {
                         _ w: inout MessageWriter, _ r: inout Reply) {
         var state = SignedQueryState()
         answerIN(query, q, scan, client, globalACL, &w, &r, &state)
-        guard !r.drop, !r.tc else { return }
-        if let e = state.explicit, e.answers(q.qtype) {
+        guard !r.drop, !r.tc, !state.servedFinished else { return }
+        if state.explicit != nil, let e = state.explicit, e.answers(q.qtype) {
             writeExplicit(e, q, afterQuestion: afterQuestion, &w, &r)
         } else if state.signing != nil {
-            // In place (kilobytes: a copy costs more than the finished answer it may serve).
             signAnswer(&state.signing!, q, afterQuestion: afterQuestion, &w, &r)
         }
     }
@@ -501,9 +504,11 @@ extension Responder {
         }
         var zone = m.zone
         r.zone = zone.zoneIndex
+        var explicitQuery = false
         if let d = signed {
             if r.dnssecOK { d.pointee.signing = signingContext(zoneIndex: zone.zoneIndex, query, q) }
             if Self.mayNeedExplicit(query, q, dnssecOK: r.dnssecOK) {
+                explicitQuery = true
                 d.pointee.explicit = explicitContext(zoneIndex: zone.zoneIndex, query, q, dnssecOK: r.dnssecOK)
                 qtype = d.pointee.explicit?.ruleQType(qtype) ?? qtype
             }
@@ -534,6 +539,19 @@ extension Responder {
             negative(zone, baseAt, nx: false, &w, &r)
             return
         }
+        // Signed (DO=1): a finished answer, when this query's DO=0 answer would depend on the
+        // proof and the QTYPE alone, is served without the rules (ProofCache "Finished answers").
+        if let d = signed, d.pointee.signing != nil,
+           Self.servesFinishedDirectly(zone, q.qtype, labels: labels, acl: acl, dnssecOK: r.dnssecOK, explicitQuery: explicitQuery) {
+            d.pointee.signing!.direct = true
+            let s = d.pointee.signing!
+            if s.proofKey.stamp != 0, s.zone.finishedAnswers,
+               ProofCache.serveFinishedDirect(s.proofKey, qtype: q.qtype, signer: s.zone.signer,
+                                              apexAt: DNSWire.headerSize + q.qnameLength - s.zone.apexCount, &w, &r) {
+                d.pointee.servedFinished = true
+                return
+            }
+        }
         // An empty non-terminal's HINFO (--dnssec-ent-rrset, SignedENT.swift): QTYPE HINFO/ANY only.
         if anySigned && (q.qtype == SignedViewRecords.typeHINFO || q.qtype == DNSType.any),
            let z = emptyNonTerminalRecordZone(zoneIndex: zone.zoneIndex, query, q) {
@@ -547,11 +565,12 @@ extension Responder {
         var wildcardAddresses: WildcardCandidates? = nil
         if let d = signed, labels > 0, zone.subLabels == 0 {
             if r.dnssecOK, d.pointee.signing != nil, !d.pointee.signing!.proof.exists {
-                // Read in place, not copied out (kilobytes).
                 guard d.pointee.signing!.proof.wildcardExists else { negative(zone, baseAt, nx: true, &w, &r); return }
-                wildcardAddresses = Self.wildcardAddresses(&d.pointee.signing!)
-            } else if let e = d.pointee.explicit {
+                wildcardAddresses = Self.wildcardAddresses(d.pointee.signing!)
+            } else if d.pointee.explicit != nil, let e = d.pointee.explicit {
                 // A literal wildcard owner (any DO), a name a wildcard synthesises (DO=0).
+                // (Tested for nil first: binding copies the Optional, even a nil one, through
+                // generic value witnesses.)
                 wildcardAddresses = explicitWildcardAddresses(e, d.pointee.signing, zoneIndex: zone.zoneIndex, query, q)
             }
         }
@@ -623,7 +642,7 @@ extension Responder {
                 if !hide && !zone.names.isEmpty { zone.lookupNames(query, start: q.qnameOffset, end: apexAt, hits, &n, listedBelow: &namesBelow) }  // dnset
             }
             if n > 0, let d = signed {
-                if let e = d.pointee.explicit {
+                if d.pointee.explicit != nil, let e = d.pointee.explicit {
                     render.block(labels: e.dollarLabels(labels: labels), v4Tree: qa.v4 && qa.labels == 4)
                 } else if r.dnssecOK, let s = d.pointee.signing {
                     // A signed answer is shared by every name below its wildcard: `$` renders the
@@ -644,6 +663,25 @@ extension Responder {
                 negative(zone, baseAt, nx: true, &w, &r)
             }
         }
+    }
+
+    /// Whether a DO=1 query's DO=0 answer (what the rules below write) is a function of the
+    /// QNAME's proof in the signed view and the QTYPE alone, so a finished answer made from an
+    /// equal one may be served before the rules run (``ProofCache/serveFinishedDirect(_:qtype:signer:apexAt:_:_:)``):
+    /// DO=1; no ACL decision but pass for this client (so no policy answer, no hidden data)
+    /// and no `aclkey` keys; a name below the apex of a base zone without `generic`
+    /// records, dnset names or transition mappings; not QTYPE HINFO or ANY (the exclusion
+    /// markers' and empty non-terminals' records), nor a query for the explicit DNSSEC
+    /// answers (QTYPE DNSKEY, NSEC, RRSIG or a `*` first label). What is left reads the
+    /// zone's address data only: the QNAME's own address (fixed for an exact proof-cache
+    /// entry), or for a name that is not one of the view the NXDOMAIN or the wildcard's
+    /// RRset of its gap.
+    @inline(__always)
+    static func servesFinishedDirectly(_ zone: ServingZone, _ qtype: UInt16, labels: Int, acl: ACLDecision,
+                                       dnssecOK: Bool, explicitQuery: Bool) -> Bool {
+        dnssecOK && !explicitQuery && acl.kind == .none && labels > 0 && zone.subLabels == 0 && zone.keys.isEmpty
+            && qtype != SignedViewRecords.typeHINFO && qtype != DNSType.any
+            && zone.records.isEmpty && zone.names.isEmpty && zone.transitions.isEmpty
     }
 
     /// IXFR over UDP: the SOA alone (RFC 1995 §2), see ``AnswerOptions/udpIXFR``.

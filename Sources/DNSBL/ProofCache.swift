@@ -106,6 +106,51 @@ enum ProofCache {
     @inline(__always)
     private static func mix(_ h: UInt64, _ b: UInt8) -> UInt64 { (h ^ UInt64(b)) &* 0x100_0000_01b3 }
 
+    /// The hash step of one label (its length byte at `at` in `q`, then its bytes): a label of
+    /// at most 3 bytes — a nibble, a decimal octet, `*` — as one word (one step where FNV-1a
+    /// takes two to four), a longer one byte by byte.
+    @inline(__always)
+    private static func mixLabel(_ h: UInt64, _ q: inout NameBuffer, _ at: Int) -> UInt64 {
+        withUnsafeBytes(of: &q.bytes) { b in
+            let p = b.baseAddress!
+            let n = Int(p.load(fromByteOffset: at, as: UInt8.self))
+            if n <= 3 && at + 4 <= b.count {
+                let word = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                return (h ^ (word & ((1 << UInt64(8 * (n + 1))) &- 1))) &* 0x100_0000_01b3
+            }
+            var h = h, i = at
+            let stop = min(at + 1 + n, b.count)
+            while i < stop { h = mix(h, p.load(fromByteOffset: i, as: UInt8.self)); i += 1 }
+            return h
+        }
+    }
+
+    /// The offsets of `q`'s label length bytes, left to right, into `starts`; how many, and
+    /// the offset of the root label. `n` -1 when there are more than 128 labels.
+    @inline(__always)
+    private static func labelStarts(_ q: inout NameBuffer, _ starts: inout InlineArray<128, UInt8>) -> (n: Int, end: Int) {
+        let count = q.count
+        return withUnsafeBytes(of: &q.bytes) { b in
+            let p = b.baseAddress!
+            var n = 0, end = 0
+            while end < count, case let l = p.load(fromByteOffset: end, as: UInt8.self), l != 0 {
+                guard n < 128 else { return (-1, end) }
+                starts[n] = UInt8(truncatingIfNeeded: end)
+                n += 1
+                end += 1 + Int(l)
+            }
+            return (n, end)
+        }
+    }
+
+    /// Whether `q`'s bytes from `at` on begin with `apex` (the caller checked the lengths).
+    @inline(__always)
+    private static func endsWith(_ q: inout NameBuffer, _ apex: [UInt8], at: Int) -> Bool {
+        withUnsafeBytes(of: &q.bytes) { b in
+            apex.withUnsafeBytes { a in a.count == 0 || memcmp(b.baseAddress! + at, a.baseAddress!, a.count) == 0 }
+        }
+    }
+
     /// Whether `key` (of `q.count - from` bytes, checked by the caller) equals `q`'s bytes from
     /// `from` on (one memcmp, in place).
     @inline(__always)
@@ -158,31 +203,34 @@ enum ProofCache {
     static func proof(_ qname: NameBuffer, view: StoreZoneView, generation: UInt64) -> WireProof {
         var key = ProofKey()
         var q = qname
-        return proof(&q, view: view, generation: generation, key: &key)
+        var p = WireProof()
+        return withUnsafeMutablePointer(to: &p) { out in
+            proof(&q, view: view, generation: generation, key: &key, into: out).pointee
+        }
     }
 
-    /// ``proof(_:view:generation:)``, also telling which entry answered or now holds the
-    /// proof (`key`), which the thread's finished answers are keyed by. `q` is not changed
-    /// (inout only so it is not copied).
-    static func proof(_ q: inout NameBuffer, view: StoreZoneView, generation: UInt64, key: inout ProofKey) -> WireProof {
+    /// ``proof(_:view:generation:)`` in place, also telling which entry answered or now holds
+    /// the proof (`key`), which the thread's finished answers are keyed by: where the proof
+    /// is — a hit's entry in the thread's table (not copied: it is more than a kilobyte), else
+    /// `out`, where it is written. An entry's proof stays as it is until this thread's next
+    /// call stores a new entry (a miss), so the pointer is good until this thread's next call
+    /// (the signing context of one query, ``SigningContext``). `q` is not changed (inout only
+    /// so it is not copied).
+    static func proof(_ q: inout NameBuffer, view: StoreZoneView, generation: UInt64, key: inout ProofKey,
+                      into out: UnsafeMutablePointer<WireProof>) -> UnsafePointer<WireProof> {
         key = ProofKey()
         // Label starts, left to right (the deepest label first).
         var starts = InlineArray<128, UInt8>(repeating: 0)
-        var n = 0, end = 0
-        while end < q.count && q.bytes[end] != 0 {
-            guard n < 128 else { return view.wireProof(q) }
-            starts[n] = UInt8(truncatingIfNeeded: end)
-            n += 1
-            end += 1 + Int(q.bytes[end])
-        }
-        let apex = view.apex
-        let below = n - labelCount(apex)
-        guard end < q.count, below >= 0 else { return view.wireProof(q) }
+        let (n, end) = labelStarts(&q, &starts)
+        guard n >= 0 else { out.pointee = view.wireProof(q); return UnsafePointer(out) }
+        let below = n - labelCount(view.apex)
+        guard end < q.count, below >= 0 else { out.pointee = view.wireProof(q); return UnsafePointer(out) }
         key.below = below
         // The apex must be the QNAME's suffix.
         let apexAt = below < n ? Int(starts[below]) : end
-        guard q.count - apexAt == apex.count else { return view.wireProof(q) }
-        for i in 0..<apex.count where q.bytes[apexAt + i] != apex[i] { return view.wireProof(q) }
+        guard q.count - apexAt == view.apex.count, endsWith(&q, view.apex, at: apexAt) else {
+            out.pointee = view.wireProof(q); return UnsafePointer(out)
+        }
 
         let t = threadTable()
         let tags = t.pointee.tags, entries = t.pointee.entries
@@ -207,7 +255,7 @@ enum ProofCache {
                         t.pointee.hits += 1
                         key.stamp = e.pointee.stamp
                         key.exact = true
-                        return e.pointee.proof
+                        return UnsafePointer(e.pointer(to: \.proof)!)
                     }
                 }
                 break
@@ -225,14 +273,13 @@ enum ProofCache {
                         t.pointee.hits += 1
                         key.stamp = e.pointee.stamp
                         key.exact = false
-                        return e.pointee.proof
+                        return UnsafePointer(e.pointer(to: \.proof)!)
                     }
                 }
             }
             d += 1
             at = Int(starts[below - d])
-            let stop = at + 1 + Int(q.bytes[at])
-            for i in at..<stop { h = mix(h, q.bytes[i]) }
+            h = mixLabel(h, &q, at)
         }
 
         let p = view.wireProof(q)
@@ -255,11 +302,10 @@ enum ProofCache {
             while k < c {
                 k += 1
                 at = Int(starts[below - k])
-                let stop = at + 1 + Int(q.bytes[at])
-                for i in at..<stop { h = mix(h, q.bytes[i]) }
+                h = mixLabel(h, &q, at)
             }
             guard let low = branch(p.nsec.owner, below: &q, at: at), let high = branch(p.nsec.next, below: &q, at: at)
-            else { return p }
+            else { out.pointee = p; return UnsafePointer(out) }
             var key = NameBuffer()
             for i in at..<q.count { key.append(q.bytes[i]) }
             e.key = key
@@ -278,7 +324,8 @@ enum ProofCache {
         key.exact = e.exact
         entries[way] = e
         tags[way] = keyHash | 1
-        return p
+        out.pointee = p
+        return UnsafePointer(out)
     }
 
     private static let generations = Atomic<UInt64>(0)
@@ -299,6 +346,8 @@ enum ProofCache {
         var gapDepths: UInt64 = 0
         var answersStored = 0
         var answersServed = 0
+        /// Of `answersServed`, those served before the answer rules (``serveFinishedDirect(_:qtype:signer:apexAt:_:_:)``).
+        var answersServedDirect = 0
         var answerTurn = 0
         /// Tests: neither serve nor keep finished answers on this thread.
         var answersOff = false
@@ -399,6 +448,12 @@ extension ProofCache {
         var templateRelocs: UInt8 = 0, finishedRelocs: UInt8 = 0
         var relocAt = InlineArray<24, UInt16>(repeating: 0)
         var relocDelta = InlineArray<24, UInt8>(repeating: 0)
+        /// The DO=0 answer it was made from did not depend on the client or on anything but the
+        /// QNAME's proof and the QTYPE (``Responder/servesFinishedDirectly``): the slot may be
+        /// served before the answer rules run (``serveFinishedDirect(_:qtype:signer:apexAt:_:_:)``).
+        var direct = false
+        /// The answer names a listed address (``Reply/listed``, for the outcome).
+        var listed = false
         /// Retained ``ZoneSigner/UseMark``s (opaque pointers) of the RRsets' signatures.
         var marks: UInt8 = 0
         var use = InlineArray<8, UInt>(repeating: 0)
@@ -447,9 +502,9 @@ extension ProofCache {
     static func setFinishedAnswers(_ on: Bool) { threadTable().pointee.answersOff = !on }
 
     /// Finished answers this thread has kept and served, for tests and measurements.
-    static var finishedCounts: (stored: Int, served: Int) {
+    static var finishedCounts: (stored: Int, served: Int, direct: Int) {
         let t = threadTable()
-        return (t.pointee.answersStored, t.pointee.answersServed)
+        return (t.pointee.answersStored, t.pointee.answersServed, t.pointee.answersServedDirect)
     }
 
     @inline(__always)
@@ -502,43 +557,98 @@ extension ProofCache {
             guard Int32(bitPattern: e.pointee.until &- now) > 0, e.pointee.keyGeneration == signer.generationNow(now) else {
                 return false
             }
-            let n = Int(e.pointee.finishedCount)
-            guard base + n <= w.limit else { return false }
+            guard base + Int(e.pointee.finishedCount) <= w.limit else { return false }
             w.rollback(to: afterQuestion)
-            guard w.bytes(UnsafeRawBufferPointer(start: bytes + len, count: n)) else { return false }
-            k = tr
-            let end = tr + Int(e.pointee.finishedRelocs)
-            while k < end {
-                let at = base + Int(e.pointee.relocAt[k])
-                let v = 0xC000 | (apexAt + Int(e.pointee.relocDelta[k]))
-                out.storeBytes(of: UInt8(truncatingIfNeeded: v >> 8), toByteOffset: at, as: UInt8.self)
-                out.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: at + 1, as: UInt8.self)
-                k += 1
+            return write(slot, apexAt: apexAt, t, signer, &w, &r)
+        }
+        return false
+    }
+
+    /// Serves the finished answer kept for (`key`, `qtype`) before the answer rules run, in
+    /// place of the DO=0 answer and the compare of ``serveFinished(_:qtype:signer:apexAt:afterQuestion:_:_:)``:
+    /// only a slot made from a DO=0 answer that depended on nothing but the proof and the
+    /// QTYPE (``FinishedHeader/direct``; the caller checked the same holds for this query,
+    /// ``Responder/servesFinishedDirectly``), whose signatures are still served and which fits
+    /// `w`'s limit. Writes it after the question (nothing else written yet) and sets `r`'s
+    /// RCODE, counts and `listed`. False (nothing changed) otherwise.
+    ///
+    /// Why no compare is needed: the key's stamp names one proof of one view generation (one
+    /// responder: one store, one configuration), for one QNAME (an exact entry) or for every
+    /// name of one NSEC gap (a gap entry); with the client out of the answer (no ACL decision
+    /// but pass, no key) and no generic, dnset or transition data at the apex, the DO=0 answer
+    /// is a function of the QNAME's proof and the QTYPE — the same NXDOMAIN, or, under a
+    /// wildcard, the store answer of an address inside the wildcard's block, which the
+    /// signed view is built from (StoreZoneView: every name of the gap below the closest
+    /// encloser has the wildcard's value; `$` renders the block). FinishedAnswerTests
+    /// check each such answer against the slow path's byte for byte.
+    static func serveFinishedDirect(_ key: ProofKey, qtype: UInt16, signer: ZoneSigner, apexAt: Int,
+                                    _ w: inout MessageWriter, _ r: inout Reply) -> Bool {
+        let t = threadTable()
+        guard !t.pointee.answersOff else { return false }
+        let h = answerHash(key.stamp, qtype), tag = h | 1
+        let first = answerSet(h)
+        for way in first..<(first + ways) where t.pointee.answerTags[way] == tag {
+            let slot = t.pointee.answers + way * answerSlot
+            let e = slot.assumingMemoryBound(to: FinishedHeader.self)
+            guard e.pointee.stamp == key.stamp, e.pointee.qtype == qtype else { continue }
+            guard e.pointee.direct, w.count + Int(e.pointee.finishedCount) <= w.limit else { return false }
+            let now = signer.clock()
+            guard Int32(bitPattern: e.pointee.until &- now) > 0, e.pointee.keyGeneration == signer.generationNow(now) else {
+                return false
             }
-            k = 0
-            while k < Int(e.pointee.marks) {
-                Unmanaged<ZoneSigner.UseMark>.fromOpaque(UnsafeRawPointer(bitPattern: e.pointee.use[k])!)
-                    ._withUnsafeGuaranteedRef { $0.note() }
-                signer.noteCacheHit()
-                k += 1
-            }
-            r.rcode = e.pointee.rcode
-            r.an = e.pointee.an
-            r.ns = e.pointee.ns
-            t.pointee.answersServed += 1
+            guard write(slot, apexAt: apexAt, t, signer, &w, &r) else { return false }
+            r.listed = e.pointee.listed
+            t.pointee.answersServedDirect += 1
             return true
         }
         return false
     }
 
+    /// Writes slot `slot`'s finished bytes at `w`'s end (the caller checked they fit and the
+    /// slot is fresh), patches its pointers to the apex, marks its signatures used and sets
+    /// `r`'s RCODE and counts.
+    @inline(__always)
+    private static func write(_ slot: UnsafeMutableRawPointer, apexAt: Int, _ t: UnsafeMutablePointer<Table>,
+                              _ signer: ZoneSigner, _ w: inout MessageWriter, _ r: inout Reply) -> Bool {
+        let e = slot.assumingMemoryBound(to: FinishedHeader.self)
+        let bytes = slot + answerHeader
+        let base = w.count, n = Int(e.pointee.finishedCount)
+        guard let out = w.buffer.baseAddress,
+              w.bytes(UnsafeRawBufferPointer(start: bytes + Int(e.pointee.templateCount), count: n)) else { return false }
+        let tr = Int(e.pointee.templateRelocs)
+        var k = tr
+        let end = tr + Int(e.pointee.finishedRelocs)
+        while k < end {
+            let at = base + Int(e.pointee.relocAt[k])
+            let v = 0xC000 | (apexAt + Int(e.pointee.relocDelta[k]))
+            out.storeBytes(of: UInt8(truncatingIfNeeded: v >> 8), toByteOffset: at, as: UInt8.self)
+            out.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: at + 1, as: UInt8.self)
+            k += 1
+        }
+        k = 0
+        while k < Int(e.pointee.marks) {
+            Unmanaged<ZoneSigner.UseMark>.fromOpaque(UnsafeRawPointer(bitPattern: e.pointee.use[k])!)
+                ._withUnsafeGuaranteedRef { $0.note() }
+            signer.noteCacheHit()
+            k += 1
+        }
+        r.rcode = e.pointee.rcode
+        r.an = e.pointee.an
+        r.ns = e.pointee.ns
+        t.pointee.answersServed += 1
+        return true
+    }
+
     /// Keeps the answer `signAnswer` just finished: `template` the DO=0 sections it rewrote
     /// (RCODE and counts `rcodeIn`, `anIn`, `nsIn`), `finished` what it wrote after the
-    /// question (`rcode`, `an`, `ns`), `use` its signatures (whose marks the slot takes over;
+    /// question (`rcode`, `an`, `ns`; `listed` the DO=0 answer's ``Reply/listed``; `direct`:
+    /// it may be served before the answer rules, ``FinishedHeader/direct``), `use` its
+    /// signatures (whose marks the slot takes over;
     /// released when the answer is not kept). `apexAt`, `qnameEnd`: the apex's offset in the
     /// question and the end of the QNAME.
     static func keepFinished(_ key: ProofKey, qtype: UInt16, template: UnsafeRawBufferPointer, rcodeIn: UInt16, anIn: UInt16,
                              nsIn: UInt16, finished: UnsafeRawBufferPointer, rcode: UInt16, an: UInt16, ns: UInt16,
-                             apexAt: Int, qnameEnd: Int, use: inout SignatureUse) {
+                             listed: Bool, direct: Bool, apexAt: Int, qnameEnd: Int, use: inout SignatureUse) {
         let t = threadTable()
         guard !t.pointee.answersOff, key.stamp != 0, use.keepable, use.count > 0, !(use.qnameOwner && !key.exact),
               template.count + finished.count <= answerBytes else { use.release(); return }
@@ -548,6 +658,7 @@ extension ProofCache {
         e.rcode = rcode; e.an = an; e.ns = ns
         e.templateCount = UInt16(template.count); e.finishedCount = UInt16(finished.count)
         e.until = use.until; e.keyGeneration = use.generation
+        e.listed = listed; e.direct = direct
         if !key.exact {
             // An exact entry's QNAME is fixed (so are its offsets); a gap's names differ.
             var n = 0

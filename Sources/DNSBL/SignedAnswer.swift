@@ -20,6 +20,9 @@ final class SignedZone: Sendable {
     let dnskeyTTL: UInt32
     /// `view` when it is the store's: its proofs allocate nothing (``StoreZoneView/wireProof(_:)``).
     let storeView: StoreZoneView?
+    /// `storeView` in a box: the query path reaches the view through one reference, where
+    /// unwrapping the Optional copied the struct (its arrays retained and released) per query.
+    let storeViewBox: StoreViewBox?
     /// The RRSIGs this responder has written, by the bytes they cover.
     let rrsigs: RRSIGWireCache
     /// This zone's tag in the threads' proof caches (`ProofCache`): new for every responder,
@@ -27,15 +30,29 @@ final class SignedZone: Sendable {
     let proofGeneration: UInt64
     /// Bytes and labels of the apex name (read once).
     let apexCount: Int, apexLabels: Int
+    /// Whether DO=1 answers are kept and served finished (`ProofCache`, "Finished answers"):
+    /// not with a signature cache of one RRset (`--dnssec-signature-cache 1`), which keeps no
+    /// signature past the answer that made it — a finished answer would keep its signatures
+    /// and serve them without the signer, so every RRset is signed anew, as that setting is
+    /// used to measure signing.
+    let finishedAnswers: Bool
 
     init(signer: ZoneSigner, view: any SignedZoneView, nsecTTL: UInt32, dnskeyTTL: UInt32) {
         self.signer = signer; self.view = view; self.nsecTTL = nsecTTL; self.dnskeyTTL = dnskeyTTL
         storeView = view as? StoreZoneView
+        storeViewBox = storeView.map(StoreViewBox.init)
         rrsigs = RRSIGWireCache(capacity: signer.cacheCapacity)
         proofGeneration = ProofCache.nextGeneration()
         apexCount = view.apex.count
         apexLabels = labelCount(view.apex)
+        finishedAnswers = signer.cacheCapacity > 1
     }
+}
+
+/// A store view behind a reference (``SignedZone/storeViewBox``).
+final class StoreViewBox: Sendable {
+    let view: StoreZoneView
+    init(_ view: StoreZoneView) { self.view = view }
 }
 
 /// The RRSIG RDATA of the RRsets one responder has signed, keyed by exactly what a signature
@@ -207,17 +224,69 @@ final class RRSIGWireCache: Sendable {
     var count: Int { shards.reduce(0) { n, s in n + s.table.withLock { $0.count } } }
 }
 
-/// The signing context of one DO=1 query in a signed zone (``Reply/signing``); fixed-size.
+/// The signing context of one DO=1 query in a signed zone (``SignedQueryState/signing``): the
+/// zone, the QNAME's depth and proof-cache key, and pointers into the thread's
+/// ``SigningStorage``, which holds the QNAME and its proof (more than a kilobyte). A copy of
+/// the context copies the pointers, never the storage: the context is built, kept in an
+/// Optional and read several times on every DO=1 answer, and copying the proof each time cost
+/// more than finding it in the proof cache.
+///
+/// One storage per thread: an answer is synchronous and builds at most one signing context
+/// (``Responder/signingContext(zoneIndex:_:_:)``, the only writer of the storage and the only
+/// caller of the proof cache on the query path), so a context is valid until the thread's
+/// next query builds the next one. The proof of a proof-cache hit is read in the cache's
+/// entry itself, which only the thread's next proof-cache miss can replace.
 struct SigningContext {
-    let zone: SignedZone
-    /// The QNAME, lower case, uncompressed.
-    var qname: NameBuffer
+    /// Not counted: the responder holding the zone outlives every query it answers (and so
+    /// every context, which lives for one answer). A context without a counted reference is
+    /// plain bytes, which the Optional holding it assigns and drops without value witnesses.
+    unowned(unsafe) let zone: SignedZone
+    let qnamePointer: UnsafeMutablePointer<NameBuffer>
+    /// The proof: in the thread's storage, or a hit's entry in the thread's proof cache, which
+    /// stays as it is until the thread's next ``ProofCache/proof(_:view:generation:key:into:)``
+    /// (the next query's signing context).
+    let proofPointer: UnsafePointer<WireProof>
     /// Labels of the QNAME below the apex.
     var below: Int
-    var proof: WireProof
     /// The thread's proof-cache entry `proof` came from (stamp 0: none, e.g. another view):
     /// the key of the finished answers `signAnswer` keeps (`ProofCache`).
     var proofKey = ProofCache.ProofKey()
+    /// The answer rules found this query's DO=0 answer a function of the proof and the QTYPE
+    /// alone (``Responder/servesFinishedDirectly``): the finished answer kept from it may be
+    /// served before the rules run.
+    var direct = false
+
+    /// The QNAME, lower case, uncompressed (read in place).
+    var qname: NameBuffer { unsafeAddress { UnsafePointer(qnamePointer) } }
+    /// The proof of the QNAME in the zone's signed view (read in place).
+    var proof: WireProof { unsafeAddress { proofPointer } }
+}
+
+/// One thread's QNAME and proof for its DO=1 query (``SigningContext``), allocated at the
+/// thread's first signed answer and freed when the thread ends. The QNAME's bytes past its
+/// count are kept zero, as a fresh ``NameBuffer``'s are.
+enum SigningStorage {
+    static let proofAt = (MemoryLayout<NameBuffer>.stride + 63) & ~63
+    static let bytes = proofAt + MemoryLayout<WireProof>.stride
+
+    static func thread() -> (UnsafeMutablePointer<NameBuffer>, UnsafeMutablePointer<WireProof>) {
+        let raw: UnsafeMutableRawPointer
+        if let p = pthread_getspecific(key) {
+            raw = p
+        } else {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            raw.initializeMemory(as: NameBuffer.self, repeating: NameBuffer(), count: 1)
+            (raw + proofAt).initializeMemory(as: WireProof.self, repeating: WireProof(), count: 1)
+            pthread_setspecific(key, raw)
+        }
+        return (raw.assumingMemoryBound(to: NameBuffer.self), (raw + proofAt).assumingMemoryBound(to: WireProof.self))
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { p in p?.deallocate() }
+        return key
+    }()
 }
 
 /// One thread's scratch for `signAnswer`: the copy of
@@ -307,21 +376,46 @@ extension Responder {
     /// signed. Reads the view once (allocation-free for the store's view).
     func signingContext(zoneIndex: Int32, _ query: UnsafeRawBufferPointer, _ q: ParsedQuery) -> SigningContext? {
         guard zoneIndex >= 0, Int(zoneIndex) < signedZones.count, let z = signedZones[Int(zoneIndex)] else { return nil }
-        var qname = NameBuffer()
-        let n = min(q.qnameLength, 256)
-        withUnsafeMutableBytes(of: &qname.bytes) { b in
-            for i in 0..<n { b[i] = lowerASCII(query[q.qnameOffset + i]) }
+        let (qname, proof) = SigningStorage.thread()
+        let n = min(q.qnameLength, 256), old = qname.pointee.count
+        withUnsafeMutableBytes(of: &qname.pointee.bytes) { b in
+            Self.lowercased(UnsafeRawBufferPointer(rebasing: query[q.qnameOffset..<(q.qnameOffset + n)]), into: b.baseAddress!)
+            // Past the count: zero, as in a fresh buffer.
+            if old > n { (b.baseAddress! + n).initializeMemory(as: UInt8.self, repeating: 0, count: old - n) }
         }
-        qname.count = n
-        let proof: WireProof
+        qname.pointee.count = n
         var key = ProofCache.ProofKey()
-        if let v = z.storeView {
-            proof = ProofCache.proof(&qname, view: v, generation: z.proofGeneration, key: &key)
+        let at: UnsafePointer<WireProof>
+        if let box = z.storeViewBox {
+            at = ProofCache.proof(&qname.pointee, view: box.view, generation: z.proofGeneration, key: &key, into: proof)
         } else {
-            proof = WireProof(z.view.prove(qname.array), apex: z.view.apex)
+            proof.pointee = WireProof(z.view.prove(qname.pointee.array), apex: z.view.apex)
+            at = UnsafePointer(proof)
         }
-        return SigningContext(zone: z, qname: qname, below: key.below >= 0 ? key.below : max(0, qname.labelCount - z.apexLabels),
-                              proof: proof, proofKey: key)
+        return SigningContext(zone: z, qnamePointer: qname, proofPointer: at,
+                              below: key.below >= 0 ? key.below : max(0, qname.pointee.labelCount - z.apexLabels), proofKey: key)
+    }
+
+    /// Copies `name` lower-cased (ASCII `A`–`Z` only, as ``lowerASCII(_:)``) to `out`, eight
+    /// bytes at a time. A wire name's length bytes (at most 63) are below `A`: unchanged.
+    @inline(__always)
+    static func lowercased(_ name: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
+        let n = name.count
+        guard n > 0, let from = name.baseAddress else { return }
+        var i = 0
+        while i + 8 <= n {
+            let x = from.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // Per byte: bit 7 set in `upper` when the byte is in 0x41...0x5A.
+            let low7 = x & 0x7F7F_7F7F_7F7F_7F7F
+            let geA = low7 &+ 0x3F3F_3F3F_3F3F_3F3F, gtZ = low7 &+ 0x2525_2525_2525_2525
+            let upper = (geA ^ gtZ) & ~x & 0x8080_8080_8080_8080
+            out.storeBytes(of: x | (upper >> 2), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < n {
+            out.storeBytes(of: lowerASCII(from.load(fromByteOffset: i, as: UInt8.self)), toByteOffset: i, as: UInt8.self)
+            i += 1
+        }
     }
 
     /// Labels below the serving zone's apex of the block a signed answer's `$` names (RFC 4592
@@ -356,7 +450,7 @@ extension Responder {
     func signAnswer(_ s: inout SigningContext, _ q: ParsedQuery, afterQuestion: MessageWriter.Mark,
                     _ w: inout MessageWriter, _ r: inout Reply) {
         guard r.rcode == DNSRCode.noError || r.rcode == DNSRCode.nxDomain else { return }
-        if s.proofKey.stamp != 0,
+        if s.proofKey.stamp != 0, s.zone.finishedAnswers,
            ProofCache.serveFinished(s.proofKey, qtype: q.qtype, signer: s.zone.signer,
                                     apexAt: DNSWire.headerSize + q.qnameLength - s.zone.apexCount,
                                     afterQuestion: afterQuestion, &w, &r) {
@@ -622,11 +716,11 @@ extension Responder {
         }
         r.an = anOut
         r.ns = nsOut
-        if s.proofKey.stamp != 0 {
+        if s.proofKey.stamp != 0 && z.finishedAnswers {
             ProofCache.keepFinished(s.proofKey, qtype: q.qtype, template: UnsafeRawBufferPointer(rebasing: copy[0..<len]),
                                     rcodeIn: rcodeIn, anIn: anIn, nsIn: nsIn,
                                     finished: UnsafeRawBufferPointer(rebasing: w.buffer[base..<w.count]),
-                                    rcode: r.rcode, an: anOut, ns: nsOut,
+                                    rcode: r.rcode, an: anOut, ns: nsOut, listed: r.listed, direct: s.direct,
                                     apexAt: apexAt, qnameEnd: DNSWire.headerSize + q.qnameLength, use: &use.pointee)
         } else {
             use.pointee.release()

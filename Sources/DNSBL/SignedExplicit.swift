@@ -97,13 +97,9 @@ extension Responder {
     func explicitWildcardAddresses(_ e: ExplicitContext, _ signing: SigningContext?, zoneIndex: Int32,
                                    _ query: UnsafeRawBufferPointer, _ q: ParsedQuery) -> WildcardCandidates? {
         guard e.isLiteralWildcard || (e.synthesised && signing == nil),
-              var c = signing ?? signingContext(zoneIndex: zoneIndex, query, q) else { return nil }
-        if e.isLiteralWildcard {
-            c.proof.exists = false
-            c.proof.wildcardExists = true
-            c.proof.closestEncloserLabels = max(0, c.below - 1)
-        }
-        return Self.wildcardAddresses(&c)
+              let c = signing ?? signingContext(zoneIndex: zoneIndex, query, q) else { return nil }
+        // A literal wildcard owner stands for the names it synthesises: its closest encloser is its parent.
+        return Self.wildcardAddresses(c, closestEncloserLabels: e.isLiteralWildcard ? max(0, c.below - 1) : c.proof.closestEncloserLabels)
     }
 
     /// Writes the answer to an explicit DNSSEC QTYPE (RFC 4035 §3.1) in place of the one

@@ -25,60 +25,81 @@ extension Responder {
     /// not a name. The address is the closest encloser, the child, and `0` labels down to a
     /// full address.
     ///
-    /// - Parameter s: the signing context; `s.proof.exists` is false and `wildcardExists` true.
-    ///   Inout only so the caller's context (kilobytes) is not copied; not changed.
+    /// - Parameters:
+    ///   - s: the signing context (its QNAME read in place); `s.proof.exists` is false and
+    ///     `wildcardExists` true.
+    ///   - ceDepth: labels of the closest encloser below the apex (`s.proof`'s, unless the
+    ///     caller answers a literal wildcard owner, see ``explicitWildcardAddresses(_:_:zoneIndex:_:_:)``).
     /// - Returns: the IPv4 candidate (4 octet labels) then the IPv6 one (32 nibble labels),
     ///   those the closest encloser's labels can be; none when neither (the caller answers
     ///   SERVFAIL). Allocates nothing for a canonical own label; otherwise at most
     ///   1 + ``wildcardChildSearch`` view proofs per family, so a flood of odd spellings
     ///   cannot make one query walk all 256 children.
-    static func wildcardAddresses(_ s: inout SigningContext) -> WildcardCandidates {
+    static func wildcardAddresses(_ s: SigningContext, closestEncloserLabels ceDepth: Int) -> WildcardCandidates {
         var out = WildcardCandidates()
-        let ceDepth = s.proof.closestEncloserLabels
         guard ceDepth >= 0, s.below > ceDepth else { return out }
-        var q = s.qname
-        let ownAt = q.offset(droppingLabels: s.below - ceDepth - 1)
-        let ownLength = Int(q.bytes[ownAt])
+        // The QNAME in place (a copy of the buffer cost more than the rest).
+        let q = UnsafeRawBufferPointer(start: UnsafeRawPointer(s.qnamePointer), count: 256)
+        let count = s.qnamePointer.pointee.count
+        let ownAt = offset(q, count, droppingLabels: s.below - ceDepth - 1)
+        let ownLength = Int(q[ownAt])
         let ceAt = ownAt + 1 + ownLength
-        let apexAt = q.offset(droppingLabels: s.below)
+        let apexAt = offset(q, count, droppingLabels: s.below)
         for pass in 0..<2 {
             let v4 = pass == 0
             let full = v4 ? 4 : 32
-            guard ceDepth < full, labels(&q, from: ceAt, to: apexAt, areOctets: v4) else { continue }
-            if labels(&q, from: ownAt, to: ceAt, areOctets: v4) {
-                // The own label is a canonical address label: it is the child.
-                var name = InlineArray<330, UInt8>(repeating: 0)
-                var n = 0
-                for _ in 0..<(full - ceDepth - 1) { name[n] = 1; name[n + 1] = 48; n += 2 }
-                for i in ownAt..<apexAt { name[n] = q.bytes[i]; n += 1 }
-                out.append(name.span.withUnsafeBytes { QueryAddress($0, start: 0, end: n) })
+            guard ceDepth < full, labels(q, from: ceAt, to: apexAt, areOctets: v4) else { continue }
+            if labels(q, from: ownAt, to: ceAt, areOctets: v4) {
+                // The own label is a canonical address label: it is the child. The name (at
+                // most 64 + 255 bytes) on the stack, not zeroed: every byte read is written.
+                let a = withUnsafeTemporaryAllocation(byteCount: 330, alignment: 8) { name -> QueryAddress in
+                    var n = 0
+                    for _ in 0..<(full - ceDepth - 1) { name[n] = 1; name[n + 1] = 48; n += 2 }
+                    name.baseAddress!.advanced(by: n).copyMemory(from: q.baseAddress! + ownAt, byteCount: apexAt - ownAt)
+                    n += apexAt - ownAt
+                    return QueryAddress(UnsafeRawBufferPointer(name), start: 0, end: n)
+                }
+                out.append(a)
                 continue
             }
-            if let a = slowWildcardAddress(s, v4: v4, own: (ownAt + 1..<ceAt).map { q.bytes[$0] },
-                                           ce: (ceAt..<apexAt).map { q.bytes[$0] }, ceDepth: ceDepth) {
+            if let a = slowWildcardAddress(s, v4: v4, own: (ownAt + 1..<ceAt).map { q[$0] },
+                                           ce: (ceAt..<apexAt).map { q[$0] }, ceDepth: ceDepth) {
                 out.append(a)
             }
         }
         return out
     }
 
+    /// ``wildcardAddresses(_:closestEncloserLabels:)`` at the proof's closest encloser.
+    static func wildcardAddresses(_ s: SigningContext) -> WildcardCandidates {
+        wildcardAddresses(s, closestEncloserLabels: s.proof.closestEncloserLabels)
+    }
+
+    /// Byte offset in `q` (a name of `count` bytes) of the suffix that drops its first `labels`
+    /// labels (``NameBuffer/offset(droppingLabels:)`` read in place).
+    private static func offset(_ q: UnsafeRawBufferPointer, _ count: Int, droppingLabels labels: Int) -> Int {
+        var p = 0, k = 0
+        while k < labels && p < count && q[p] != 0 { p += 1 + Int(q[p]); k += 1 }
+        return p
+    }
+
     /// Whether the labels of `q` in `from..<to` are all canonical octet (`areOctets`) or
     /// nibble labels.
-    private static func labels(_ q: inout NameBuffer, from: Int, to: Int, areOctets: Bool) -> Bool {
+    private static func labels(_ q: UnsafeRawBufferPointer, from: Int, to: Int, areOctets: Bool) -> Bool {
         var p = from
         while p < to {
-            let n = Int(q.bytes[p])
+            let n = Int(q[p])
             if areOctets {
-                guard n >= 1, n <= 3, n == 1 || q.bytes[p + 1] != 48 else { return false }
+                guard n >= 1, n <= 3, n == 1 || q[p + 1] != 48 else { return false }
                 var v = 0
                 for i in (p + 1)...(p + n) {
-                    let b = q.bytes[i]
+                    let b = q[i]
                     guard b >= 48 && b <= 57 else { return false }
                     v = v * 10 + Int(b) - 48
                 }
                 guard v <= 255 else { return false }
             } else {
-                guard n == 1, StoreZoneView.isHexDigit(q.bytes[p + 1]) else { return false }
+                guard n == 1, StoreZoneView.isHexDigit(q[p + 1]) else { return false }
             }
             p += 1 + n
         }

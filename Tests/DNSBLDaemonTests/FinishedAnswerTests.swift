@@ -7,6 +7,7 @@ import PrefixStore
 import Synchronization
 import Testing
 import TestSupport
+import ZoneSource
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -179,5 +180,82 @@ struct FinishedAnswerTests {
         let after = try signed(gaps[0]())
         #expect(!after.served && after.tags == [ksk.dnskey.keyTag], "after the key change: \(after.tags)")
         #expect(try signed(gaps[0]()).served)
+    }
+    @Test("a signature cache of one RRset (--dnssec-signature-cache 1): no finished answer kept or served, every answer signs anew")
+    func signatureCacheOfOne() throws {
+        let edns = EDNS(size: 4096, dnssecOK: true)
+        // A name under a listed wildcard range (A and the NSEC proving no closer match: two RRsets).
+        let name = nibble("2001:db8:5::1")
+        func run(_ signer: ZoneSigner) throws -> (made: [Int], stored: Int, served: Int, answers: [[UInt8]]) {
+            let r = Responder(stores: try SignedFixture.stores(TempDir()), options: SignedFixture.signedOptions(signer, view: .store))
+            let before = ProofCache.finishedCounts
+            var made: [Int] = [], answers: [[UInt8]] = []
+            for _ in 0..<4 {
+                let m = signer.signaturesMade
+                answers.append(ask(r, name, 1, edns: edns))
+                made.append(signer.signaturesMade - m)
+            }
+            let after = ProofCache.finishedCounts
+            return (made, after.stored - before.stored, after.served - before.served, answers)
+        }
+        let one = try run(ZoneSigner(keys: try SignedFixture.keys(), cacheCapacity: 1))
+        #expect(one.stored == 0 && one.served == 0, "cache of one: \(one.stored) kept, \(one.served) served finished")
+        #expect(one.made.allSatisfy { $0 > 0 }, "cache of one: signatures made per answer \(one.made)")
+        for a in one.answers {
+            let p = try Packet(wire: a)
+            #expect(p.answer.contains { $0.type == 46 } && p.authority.contains { $0.type == 46 }, "signed answer")
+        }
+        // The default cache: the repeated answers are served finished, nothing signed after the first.
+        let cached = try run(ZoneSigner(keys: try SignedFixture.keys()))
+        #expect(cached.stored >= 1 && cached.served == 3, "default cache: \(cached.stored) kept, \(cached.served) served finished")
+        #expect(cached.made.dropFirst().allSatisfy { $0 == 0 }, "default cache: signatures made per answer \(cached.made)")
+    }
+    @Test("finished answers served before the answer rules go only to clients the ACL passes; every client gets the slow path's answer")
+    func directOnlyForPassedClients() throws {
+        let dir = TempDir()
+        let acl = dir.write("acl.txt", "198.51.100.0/24 :empty\n203.0.113.0/24 :127.255.255.3:policy $\n")
+        let specs = [ZoneSpec(zone: "bl.example", type: "ip6trie", files: [dir.write("v6.txt", SignedFixture.v6)]),
+                     ZoneSpec(zone: "bl.example", type: "ip4set", files: [dir.write("v4.txt", SignedFixture.v4)]),
+                     ZoneSpec(zone: "bl.example", type: "acl", files: [acl])]
+        let stores = try DataSources(stores: [], specs: specs).load(now: 0) { _ in }
+        let signer = ZoneSigner(keys: try SignedFixture.keys())
+        let r = Responder(stores: stores, options: SignedFixture.signedOptions(signer, view: .store))
+        defer { ProofCache.setFinishedAnswers(true) }
+        let edns = EDNS(size: 4096, dnssecOK: true)
+        func ask(_ name: String, _ type: UInt16, _ client: ClientAddress) -> [UInt8] {
+            let q = query(name, type, edns: edns)
+            var out = [UInt8](repeating: 0, count: 65535)
+            let n = q.withUnsafeBytes { qb in
+                out.withUnsafeMutableBytes { r.respond(to: qb, transport: Transport.udp, client: client, into: $0).length }
+            }
+            return Array(out[0..<n])
+        }
+        let pass = ClientAddress(ipv4: 0xC000_02C8), empty = ClientAddress(ipv4: 0xC633_6401),
+            policy = ClientAddress(ipv4: 0xCB00_7101)
+        var rng = SplitMix64(seed: testSeed())
+        var names = [nibble("2001:db8:ab::1"), "7.100.51.198.bl.example", nibble("2001:db9::1"), "1.0.0.10.bl.example"]
+        for _ in 0..<4 {
+            names.append(nibble("2001:db8:\(String(rng.next() % 0x10000, radix: 16))::\(String(rng.next() % 0x10000, radix: 16))"))
+            names.append("\(rng.next() % 256).2.0.192.bl.example")
+        }
+        let before = ProofCache.finishedCounts
+        var bad = 0
+        for name in names {
+            for type: UInt16 in [1, 16] {
+                for client in [pass, pass, empty, pass, policy, pass, .unknown, pass] {
+                    ProofCache.setFinishedAnswers(false)
+                    let slow = ask(name, type, client)
+                    ProofCache.setFinishedAnswers(true)
+                    let got = ask(name, type, client)
+                    if got != slow {
+                        bad += 1
+                        if bad <= 3 { Issue.record("\(name) type \(type) client \(client.address): differs from the slow path's") }
+                    }
+                }
+            }
+        }
+        #expect(bad == 0)
+        let after = ProofCache.finishedCounts
+        #expect(after.direct - before.direct >= names.count * 2, "served before the rules: \(after.direct - before.direct)")
     }
 }
