@@ -33,8 +33,10 @@
 #                  the cold figure. Ratio of the medians.
 #   first-signature latency  DO=1 round trip (one query at a time) for 300 names never asked
 #                  (new RRsets) against the same names again; and tools/dnssec-rate.sh.
-#   signatures/s   a server with --dnssec-signature-cache 1 (every RRset signed anew) loaded
-#                  with DO=1 queries: signatures made (its metric) ÷ server CPU seconds; and
+#   signatures/s   a server with --dnssec-signature-cache 1 (every RRset signed anew: that
+#                  setting also turns the finished DO=1 answers off, which would otherwise
+#                  serve repeated answers without signing) loaded with DO=1 queries:
+#                  signatures made (its metric) ÷ server CPU seconds; and
 #                  tools/dnssec-rate.sh (the signing primitive alone, one core).
 #   memory         VmRSS after a DO=0 pass (store pages touched) and after the DO=1 passes
 #                  (signature cache full); the difference ÷ cached RRsets (its metric).
@@ -145,6 +147,7 @@ rec "do1_latency_first_vs_cached" "$(cat latency.txt) (median µs, 300 names, $(
 stop_serve
 
 # ---------------------------------------------------------------- signatures per second per core
+# A cache of 1: no signature kept, no finished answer kept or served (DNSSEC.md, the options).
 start_serve "${KEYS[@]}" --dnssec-signature-cache 1
 s0=$(metric prefixbl_dnssec_signatures_made_total)
 dnsperf_pass -D
