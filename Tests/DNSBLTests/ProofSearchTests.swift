@@ -161,4 +161,27 @@ struct ProofSearchTests {
             }
         }
     }
+
+    @Test("a proof computed afresh (a proof-cache miss) allocates nothing, light and heavy nodes, both families")
+    func missAllocatesNothing() throws {
+        let count = try #require(threadMallocCount, mallocCounterMissing)
+        let seed = testSeed()
+        var f = ViewFuzz(rng: SplitMix64(seed: seed))
+        let z = try stores(&f, [.ipv6, .ipv4], wide: true, count: 2000)
+        for threshold in [0, 32] {
+            let view = try #require(StoreZoneView.make(parts: [z], imagesWithoutIPv6Data: false, emptyNonTerminalRecords: false,
+                                                       heavyThreshold: threshold))
+            var names: [NameBuffer] = []
+            for t in view.trees { names += f.addressNames(t, apex: view.apex, count: 300).map { NameBuffer($0) } }
+            var sink = 0, made = 0
+            for i in names.indices {
+                let q = names[i]
+                _ = view.wireProof(q)  // warm-up: the thread's first use of anything lazy
+                let before = count()
+                sink &+= view.wireProof(q).closestEncloserLabels
+                made += count() - before
+            }
+            #expect(made == 0, "seed \(seed) threshold \(threshold): \(made) allocations for \(names.count) proofs (\(sink))")
+        }
+    }
 }
