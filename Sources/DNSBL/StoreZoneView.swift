@@ -40,14 +40,14 @@ public struct StoreZoneView: SignedZoneView {
     public static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool = false,
                             emptyNonTerminalRecords: Bool = false) -> StoreZoneView? {
         make(parts: parts, imagesWithoutIPv6Data: imagesWithoutIPv6Data, emptyNonTerminalRecords: emptyNonTerminalRecords,
-             heavyThreshold: 32)
+             heavyThreshold: nil)
     }
 
     /// ``make(parts:imagesWithoutIPv6Data:emptyNonTerminalRecords:)`` with the trees' heavy
-    /// threshold (``ViewTree/heavyThreshold``; tests vary it so both the heavy tables and the
+    /// threshold (``ViewTree/heavyThreshold``, nil: each family's default; tests vary it so both the heavy tables and the
     /// scans answer every kind of node).
     static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool, emptyNonTerminalRecords: Bool,
-                     heavyThreshold: Int) -> StoreZoneView? {
+                     heavyThreshold: Int?) -> StoreZoneView? {
         guard let zone = parts.first, !zone.isGlobalACL else { return nil }
         var v4: [StoreDataset] = [], v6: [StoreDataset] = []
         for p in parts {

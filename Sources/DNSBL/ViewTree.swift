@@ -70,9 +70,18 @@ struct ViewTree: Sendable {
     let rank: [UInt8]
     /// Walked nodes meeting more than this many intervals are *heavy*: their wildcard value
     /// (and, IPv4, which children are names) is worked out once when the tree is built; a
-    /// lighter node is scanned (O(intervals)) when a proof reaches it. At most 32, so a light
-    /// node's uniform children carry at most 32 distinct values.
+    /// lighter node is scanned when a proof reaches it (one walk over its children: O(r + m log
+    /// k) for r runs of uniform children and m mixed ones among its k intervals). IPv4 at most
+    /// 32, so a light octet node's uniform children carry at most 32 distinct values (a nibble
+    /// node's 16 children never carry more).
     let heavyThreshold: Int
+
+    /// The default ``heavyThreshold``: 256 intervals for IPv6 (a scan walks at most 16
+    /// children, each mixed one a galloping search), 32 for IPv4 (up to 256 children and
+    /// their rank bits). Lower thresholds make more heavy nodes: a larger table and a longer
+    /// build, each heavy node's children walked once, their interval bounds read from memory
+    /// far apart.
+    static func defaultHeavyThreshold(_ family: AddressFamily) -> Int { family == .ipv4 ? 32 : 256 }
     /// The heavy nodes, per depth in address order (depth d at `heavyStart[d] ..<
     /// heavyStart[d + 1]`): their bases, wildcard values and, IPv4, their name children as 4
     /// words of bits by canonical rank.
@@ -156,9 +165,9 @@ struct ViewTree: Sendable {
 
     /// Builds the tree of `family` from `sources`, uniting their ranges into intervals of
     /// combined values exactly as the exporter does (ids in order of first appearance).
-    init(family: AddressFamily, sources: [Source], heavyThreshold: Int = 32) {
+    init(family: AddressFamily, sources: [Source], heavyThreshold: Int? = nil) {
         self.family = family
-        self.heavyThreshold = max(0, min(32, heavyThreshold))
+        self.heavyThreshold = max(0, min(family == .ipv4 ? 32 : 1024, heavyThreshold ?? ViewTree.defaultHeavyThreshold(family)))
         width = family.bits
         step = family == .ipv6 ? 4 : 8
         labels = width / step
@@ -351,6 +360,21 @@ struct ViewTree: Sendable {
         return lo
     }
 
+    /// ``firstStarting(after:_:_:)`` from `from` by probes at `from`, +1, +2, +4, … then a
+    /// binary search below the first probe past `key`: O(log d) for an answer d places on, and
+    /// the probes stay near `from` (a walk over a large node's children touches its intervals
+    /// in order instead of jumping across the whole table).
+    @inline(__always)
+    func firstStarting(after key: UInt128, galloping from: Int, _ hi: Int) -> Int {
+        var lo = from, probe = from, step = 1
+        while probe < hi && firsts[probe] <= key {
+            lo = probe + 1
+            probe = from + step
+            step <<= 1
+        }
+        return firstStarting(after: key, lo, min(probe, hi))
+    }
+
     // MARK: A node's children
 
     /// What a proof needs of a walked node beyond its intervals: its wildcard value (-1: no
@@ -396,7 +420,7 @@ struct ViewTree: Sendable {
                 i = next
             } else {
                 // Child c meets an interval boundary: mixed; its intervals are i..<e.
-                let e = firstStarting(after: cl, i, hi)
+                let e = firstStarting(after: cl, galloping: i, hi)
                 mixed(c, i, e)
                 i = lasts[e - 1] > cl ? e - 1 : e
                 c += 1

@@ -9,7 +9,8 @@ import TestSupport
 // the sorted export (ReferenceView) on small random stores, and against the proof as it was
 // computed before (SlowZoneView, classifying every child on the way) on stores too large for
 // the export. The heavy threshold is varied so the heavy table answers for every walked node
-// (0), for some (1, 2, 4) or only for the largest (32, the default).
+// (0), for some (1, 2, 4, 32, the defaults IPv6 256 and IPv4 32) or, IPv6, for none of these
+// stores' nodes (1024).
 
 extension ViewFuzz {
     /// Prefixes of every length (/1–/128, IPv4 /1–/32) anywhere in the family's space, a third
@@ -82,7 +83,9 @@ extension ViewFuzz {
 
 @Suite("Proofs by search: equal to the sorted export and to the proof by classification")
 struct ProofSearchTests {
-    static let thresholds = [0, 1, 2, 4, 32]
+    /// nil: each family's default (IPv6 256, IPv4 32); 1024 makes every IPv6 node of these
+    /// stores light (IPv4 is held to 32).
+    static let thresholds: [Int?] = [0, 1, 2, 4, 32, nil, 1024]
 
     func stores(_ f: inout ViewFuzz, _ families: [AddressFamily], wide: Bool, count: Int) throws -> StoreZone {
         var sets: [DatasetInput] = []
@@ -120,7 +123,7 @@ struct ProofSearchTests {
                     #expect(view.trees.allSatisfy { $0.heavyCount > 0 }, "seed \(seed) store \(s)")
                 }
                 if checkView(view, ref, names, seed: seed) > 0 {
-                    Issue.record("seed \(seed) store \(s) threshold \(threshold) wide \(wide) ents \(ents) images \(images)")
+                    Issue.record("seed \(seed) store \(s) threshold \(String(describing: threshold)) wide \(wide) ents \(ents) images \(images)")
                     return
                 }
             }
@@ -144,7 +147,7 @@ struct ProofSearchTests {
                 for _ in 0..<f.int(30) where n.count > base.apex.count { n = Array(n.dropFirst(1 + Int(n[0]))) }
                 names.append(n)
             }
-            for threshold in [1, 32] {
+            for threshold: Int? in [1, 32, nil] {
                 let view = try #require(StoreZoneView.make(parts: [z], imagesWithoutIPv6Data: false, emptyNonTerminalRecords: false,
                                                            heavyThreshold: threshold))
                 var bad = 0
@@ -153,7 +156,7 @@ struct ProofSearchTests {
                     if got != want {
                         bad += 1
                         if bad <= 5 {
-                            Issue.record("seed \(seed) store \(s) threshold \(threshold) qname \(text(q))\n got \(describe(got))\nwant \(describe(want))")
+                            Issue.record("seed \(seed) store \(s) threshold \(String(describing: threshold)) qname \(text(q))\n got \(describe(got))\nwant \(describe(want))")
                         }
                     }
                 }
@@ -168,7 +171,7 @@ struct ProofSearchTests {
         let seed = testSeed()
         var f = ViewFuzz(rng: SplitMix64(seed: seed))
         let z = try stores(&f, [.ipv6, .ipv4], wide: true, count: 2000)
-        for threshold in [0, 32] {
+        for threshold: Int? in [0, nil, 1024] {
             let view = try #require(StoreZoneView.make(parts: [z], imagesWithoutIPv6Data: false, emptyNonTerminalRecords: false,
                                                        heavyThreshold: threshold))
             var names: [NameBuffer] = []
@@ -181,7 +184,7 @@ struct ProofSearchTests {
                 sink &+= view.wireProof(q).closestEncloserLabels
                 made += count() - before
             }
-            #expect(made == 0, "seed \(seed) threshold \(threshold): \(made) allocations for \(names.count) proofs (\(sink))")
+            #expect(made == 0, "seed \(seed) threshold \(String(describing: threshold)): \(made) allocations for \(names.count) proofs (\(sink))")
         }
     }
 }
