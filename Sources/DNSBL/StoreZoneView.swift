@@ -39,6 +39,15 @@ public struct StoreZoneView: SignedZoneView {
     /// covered.
     public static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool = false,
                             emptyNonTerminalRecords: Bool = false) -> StoreZoneView? {
+        make(parts: parts, imagesWithoutIPv6Data: imagesWithoutIPv6Data, emptyNonTerminalRecords: emptyNonTerminalRecords,
+             heavyThreshold: nil)
+    }
+
+    /// ``make(parts:imagesWithoutIPv6Data:emptyNonTerminalRecords:)`` with the trees' heavy
+    /// threshold (``ViewTree/heavyThreshold``, nil: each family's default; tests vary it so both the heavy tables and the
+    /// scans answer every kind of node).
+    static func make(parts: [StoreZone], imagesWithoutIPv6Data: Bool, emptyNonTerminalRecords: Bool,
+                     heavyThreshold: Int?) -> StoreZoneView? {
         guard let zone = parts.first, !zone.isGlobalACL else { return nil }
         var v4: [StoreDataset] = [], v6: [StoreDataset] = []
         for p in parts {
@@ -59,10 +68,10 @@ public struct StoreZoneView: SignedZoneView {
             var sources = v6.map { ViewTree.Source($0, clippingMapped: !v4.isEmpty) }
             sources += v4.map { ViewTree.Source(mapped: $0) }
             sources += v4.map { ViewTree.Source(sixToFour: $0) }
-            trees.append(ViewTree(family: .ipv6, sources: sources))
+            trees.append(ViewTree(family: .ipv6, sources: sources, heavyThreshold: heavyThreshold))
         }
         if !v4.isEmpty {
-            trees.append(ViewTree(family: .ipv4, sources: v4.map { ViewTree.Source($0) }))
+            trees.append(ViewTree(family: .ipv4, sources: v4.map { ViewTree.Source($0) }, heavyThreshold: heavyThreshold))
         }
         // An NS name below the apex whose first label is an address label forces nodes into
         // the export's walk (it stops wildcards there): not covered.

@@ -65,15 +65,30 @@ struct ViewTree: Sendable {
     let hasTXT: [Bool]
     /// Child values in canonical label order (0…15, or the 256 octets as decimal strings).
     let order: [Int16]
-    /// The classifications of the mixed nodes of the top ``memoDepth`` levels (the apex and
-    /// the nodes every proof passes through), made once when the tree is built: node `i` of
-    /// the level-order numbering (``memoIndex(_:)``) at `memoKinds[i * fan ..< (i + 1) * fan]`,
-    /// its wildcard value at `memoWilds[i]` (-3: not a mixed node, not kept).
-    private(set) var memoKinds: [Int32] = []
-    private(set) var memoWilds: [Int32] = []
-    /// Levels kept: IPv4 the apex and the /8 nodes (257 nodes of 256 children), IPv6 the apex
-    /// down to the /12 nodes (4,369 nodes of 16 children); about 270 KiB per family.
-    var memoDepth: Int { family == .ipv4 ? 2 : 4 }
+    /// Canonical rank of each child value (the inverse of ``order``): IPv6 the nibble itself,
+    /// IPv4 the octet's place among the 256 decimal strings.
+    let rank: [UInt8]
+    /// Walked nodes meeting more than this many intervals are *heavy*: their wildcard value
+    /// (and, IPv4, which children are names) is worked out once when the tree is built; a
+    /// lighter node is scanned when a proof reaches it (one walk over its children: O(r + m log
+    /// k) for r runs of uniform children and m mixed ones among its k intervals). IPv4 at most
+    /// 32, so a light octet node's uniform children carry at most 32 distinct values (a nibble
+    /// node's 16 children never carry more).
+    let heavyThreshold: Int
+
+    /// The default ``heavyThreshold``: 256 intervals for IPv6 (a scan walks at most 16
+    /// children, each mixed one a galloping search), 32 for IPv4 (up to 256 children and
+    /// their rank bits). Lower thresholds make more heavy nodes: a larger table and a longer
+    /// build, each heavy node's children walked once, their interval bounds read from memory
+    /// far apart.
+    static func defaultHeavyThreshold(_ family: AddressFamily) -> Int { family == .ipv4 ? 32 : 256 }
+    /// The heavy nodes, per depth in address order (depth d at `heavyStart[d] ..<
+    /// heavyStart[d + 1]`): their bases, wildcard values and, IPv4, their name children as 4
+    /// words of bits by canonical rank.
+    private(set) var heavyBases: [UInt128] = []
+    private(set) var heavyWilds: [Int32] = []
+    private(set) var heavyBits: [UInt64] = []
+    private(set) var heavyStart: [Int] = []
 
     /// One dataset's ranges as placed in this tree (its own, or IPv4 images in the IPv6 tree),
     /// streamed from the store's table by a ``Cursor`` (never copied into an array).
@@ -150,13 +165,17 @@ struct ViewTree: Sendable {
 
     /// Builds the tree of `family` from `sources`, uniting their ranges into intervals of
     /// combined values exactly as the exporter does (ids in order of first appearance).
-    init(family: AddressFamily, sources: [Source]) {
+    init(family: AddressFamily, sources: [Source], heavyThreshold: Int? = nil) {
         self.family = family
+        self.heavyThreshold = max(0, min(family == .ipv4 ? 32 : 1024, heavyThreshold ?? ViewTree.defaultHeavyThreshold(family)))
         width = family.bits
         step = family == .ipv6 ? 4 : 8
         labels = width / step
         fan = 1 << step
         order = family == .ipv6 ? (0..<16).map { Int16($0) } : ViewTree.octetOrder
+        var r = [UInt8](repeating: 0, count: fan)
+        for (i, v) in order.enumerated() { r[Int(v)] = UInt8(i) }
+        rank = r
         var ids: [Combined: Int32] = [:]
         var txtFlags: [Bool] = []
         var f: [UInt128] = [], l: [UInt128] = [], v: [Int32] = []
@@ -257,41 +276,49 @@ struct ViewTree: Sendable {
             for d in holding where heads[d]!.last == end { heads[d] = cursors[d].next() }
         }
         firsts = f; lasts = l; values = v; hasTXT = txtFlags
-        buildMemo()
+        buildHeavy()
     }
 
-    /// The level-order number of a node of depth < ``memoDepth``: the nodes above its level,
-    /// then its block's index within the level.
-    @inline(__always)
-    func memoIndex(depth: Int, base: UInt128) -> Int {
-        var above = 0, per = 1
-        for _ in 0..<depth { above += per; per *= fan }
-        return above + (depth == 0 ? 0 : Int(truncatingIfNeeded: base >> UInt128(width - depth * step)))
-    }
-
-    /// Classifies the mixed nodes of the top ``memoDepth`` levels once (O(N·(F + m log n)) for
-    /// those N nodes), keeping what ``classify(_:_:)`` finds for them.
-    private mutating func buildMemo() {
-        var nodes = 0, per = 1
-        for _ in 0..<memoDepth { nodes += per; per *= fan }
-        var kinds = [Int32](repeating: -1, count: nodes * fan)
-        var wilds = [Int32](repeating: -3, count: nodes)
-        var k = Kids()
-        var level = [root]
-        for _ in 0..<memoDepth {
-            var next: [Node] = []
+    /// Finds the heavy nodes (walked nodes meeting more than ``heavyThreshold`` intervals) top
+    /// down, level by level, and keeps each one's ``Scan``: O(h·(F + m log n)) for h heavy
+    /// nodes with F children and m mixed ones, every level's heavy nodes together meeting at
+    /// most n intervals.
+    private mutating func buildHeavy() {
+        var bases: [UInt128] = [], wilds: [Int32] = [], bits: [UInt64] = []
+        var start = [Int](repeating: 0, count: labels + 1)
+        var level: [(base: UInt128, lo: Int, hi: Int)] = firsts.count > heavyThreshold ? [(0, 0, firsts.count)] : []
+        var next: [(base: UInt128, lo: Int, hi: Int)] = []
+        for d in 0..<labels {
+            start[d] = bases.count
+            next.removeAll(keepingCapacity: true)
+            let shift = UInt128(width - (d + 1) * step)
+            let deeper = d + 1 < labels
             for n in level {
-                classify(n, &k)
-                let i = memoIndex(depth: n.depth, base: n.base)
-                for c in 0..<fan {
-                    kinds[i * fan + c] = k.kinds[k.offset + c]
-                    if k.kinds[k.offset + c] == -2, let ch = child(n, &k, c) { next.append(ch) }
+                let s = scan(depth: d, base: n.base, lo: n.lo, hi: n.hi) { c, lo, hi in
+                    if deeper && hi - lo > heavyThreshold { next.append((n.base + (UInt128(c) << shift), lo, hi)) }
                 }
-                wilds[i] = k.wildcard
+                bases.append(n.base)
+                wilds.append(s.wild)
+                if family == .ipv4 { bits += [s.bits.0, s.bits.1, s.bits.2, s.bits.3] }
             }
-            level = next
+            swap(&level, &next)
         }
-        memoKinds = kinds; memoWilds = wilds
+        start[labels] = bases.count
+        heavyBases = bases; heavyWilds = wilds; heavyBits = bits; heavyStart = start
+    }
+
+    /// Heavy nodes kept (for the view's build figures and the tests).
+    var heavyCount: Int { heavyBases.count }
+
+    /// Index of the heavy node at (`depth`, `base`) in the heavy tables (binary search).
+    func heavyIndex(depth: Int, base: UInt128) -> Int? {
+        guard depth < labels, !heavyStart.isEmpty else { return nil }
+        var lo = heavyStart[depth], hi = heavyStart[depth + 1]
+        while lo < hi {
+            let m = (lo + hi) >> 1
+            if heavyBases[m] < base { lo = m + 1 } else { hi = m }
+        }
+        return lo < heavyStart[depth + 1] && heavyBases[lo] == base ? lo : nil
     }
 
     var isEmpty: Bool { firsts.isEmpty }
@@ -333,31 +360,155 @@ struct ViewTree: Sendable {
         return lo
     }
 
+    /// ``firstStarting(after:_:_:)`` from `from` by probes at `from`, +1, +2, +4, … then a
+    /// binary search below the first probe past `key`: O(log d) for an answer d places on, and
+    /// the probes stay near `from` (a walk over a large node's children touches its intervals
+    /// in order instead of jumping across the whole table).
+    @inline(__always)
+    func firstStarting(after key: UInt128, galloping from: Int, _ hi: Int) -> Int {
+        var lo = from, probe = from, step = 1
+        while probe < hi && firsts[probe] <= key {
+            lo = probe + 1
+            probe = from + step
+            step <<= 1
+        }
+        return firstStarting(after: key, lo, min(probe, hi))
+    }
+
     // MARK: A node's children
 
-    /// What the children of one node are, from one pass over the node's intervals
-    /// (``classify(_:_:)``): per child value (0…15, 0…255) not listed (-1), mixed (-2) or the
-    /// uniform combined value, and the node's wildcard value (-1: no wildcard). Fixed-size, so
-    /// classifying allocates nothing. It keeps the last classification made at each depth of
-    /// each family (a proof walks the same paths several times: the QNAME's, its NSEC owner's,
-    /// the next owner's, the wildcard's), so a node is classified once per proof.
+    /// What a proof needs of a walked node beyond its intervals: its wildcard value (-1: no
+    /// wildcard) and, IPv4, which children are names, as bits by canonical rank (bit r of word
+    /// r / 64: the child `order[r]`).
+    struct Scan {
+        var wild: Int32 = -1
+        var bits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    }
+
+    /// Walks the children of the walked node (`depth`, `base`, meeting intervals `lo..<hi`)
+    /// in address order, from the interval bounds: `run(c, e, v)` for children c…e uniform
+    /// with value v, `mixed(c, l, h)` for a mixed child c meeting intervals l..<h (one binary
+    /// search each); children meeting no interval are not reported. O(r + m log n) for r runs
+    /// and m mixed children.
+    @inline(__always)
+    func walkChildren(depth d: Int, base: UInt128, lo: Int, hi: Int,
+                      _ run: (Int, Int, Int32) -> Void, _ mixed: (Int, Int, Int) -> Void) {
+        let shift = UInt128(width - (d + 1) * step)
+        let size = UInt128(1) << shift
+        let blockBits = width - d * step
+        let blockLast = blockBits >= 128 ? UInt128.max : base | ((UInt128(1) << UInt128(blockBits)) - 1)
+        var i = lo, c = 0
+        while i < hi && c < fan {
+            let f = firsts[i]
+            if f > base {
+                let fc = (f - base) >> shift
+                if fc >= UInt128(fan) { break }
+                if Int(fc) > c { c = Int(fc) }
+            }
+            let cf = base + (UInt128(c) << shift)
+            let cl = cf + (size - 1)
+            if f <= cf && lasts[i] >= cl {
+                // Children c…endc lie inside interval i: uniform with its value.
+                var endc = fan - 1, next = i
+                if lasts[i] < blockLast {
+                    let rel = lasts[i] - base + 1
+                    endc = Int(rel >> shift) - 1
+                    if rel & (size - 1) == 0 { next = i + 1 }
+                }
+                run(c, endc, values[i])
+                c = endc + 1
+                i = next
+            } else {
+                // Child c meets an interval boundary: mixed; its intervals are i..<e.
+                let e = firstStarting(after: cl, galloping: i, hi)
+                mixed(c, i, e)
+                i = lasts[e - 1] > cl ? e - 1 : e
+                c += 1
+            }
+        }
+    }
+
+    /// The ``Scan`` of a walked node (`depth`, `base`, intervals `lo..<hi`), from one walk over
+    /// its children (two for IPv4), calling `mixed` for each mixed child as
+    /// ``walkChildren(depth:base:lo:hi:_:_:)`` does. The wildcard value is the most common
+    /// uniform value among the children, "not listed" winning a tie, then the smaller value
+    /// id; the apex has none. Allocates only when the children carry more than 32 distinct
+    /// values, which needs more than 32 intervals: a heavy node, scanned at build.
+    func scan(depth d: Int, base: UInt128, lo: Int, hi: Int, mixed: (Int, Int, Int) -> Void = { _, _, _ in }) -> Scan {
+        var tv = InlineArray<32, Int32>(repeating: 0), tn = InlineArray<32, Int>(repeating: 0)
+        var distinct = 0, overflow = false, touched = 0
+        walkChildren(depth: d, base: base, lo: lo, hi: hi, { c, e, v in
+            let n = e - c + 1
+            touched += n
+            var t = 0
+            while t < distinct && tv[t] != v { t += 1 }
+            if t < distinct {
+                tn[t] += n
+            } else if distinct < 32 {
+                tv[distinct] = v; tn[distinct] = n; distinct += 1
+            } else {
+                overflow = true
+            }
+        }, { c, l, h in
+            touched += 1
+            mixed(c, l, h)
+        })
+        var s = Scan()
+        if d > 0 {
+            var best = fan - touched
+            if !overflow {
+                for t in 0..<distinct {
+                    let v = tv[t], n = tn[t]
+                    if n > best || (n == best && s.wild >= 0 && v < s.wild) { best = n; s.wild = v }
+                }
+            } else {
+                var counts: [Int32: Int] = [:]
+                walkChildren(depth: d, base: base, lo: lo, hi: hi, { c, e, v in counts[v, default: 0] += e - c + 1 }, { _, _, _ in })
+                for (v, n) in counts where n > best || (n == best && s.wild >= 0 && v < s.wild) { best = n; s.wild = v }
+            }
+        }
+        guard family == .ipv4 else { return s }
+        // Names: mixed children, uniform ones of another value than the wildcard's, and with a
+        // wildcard the children meeting no interval.
+        var b = InlineArray<4, UInt64>(repeating: s.wild >= 0 ? .max : 0)
+        let w = s.wild
+        rank.withUnsafeBufferPointer { r in
+            walkChildren(depth: d, base: base, lo: lo, hi: hi, { c, e, v in
+                for x in c...e {
+                    let k = Int(r[x])
+                    if v != w { b[k >> 6] |= 1 << UInt64(k & 63) } else { b[k >> 6] &= ~(1 << UInt64(k & 63)) }
+                }
+            }, { c, _, _ in
+                let k = Int(r[c])
+                b[k >> 6] |= 1 << UInt64(k & 63)
+            })
+        }
+        s.bits = (b[0], b[1], b[2], b[3])
+        return s
+    }
+
+    /// The classifications a proof has made, kept per depth of each family (a proof walks the
+    /// same paths several times: the QNAME's, its NSEC owner's, the next owner's, the
+    /// wildcard's), so a node is classified once per proof. Fixed-size: classifying allocates
+    /// nothing.
     struct Kids {
-        /// Per depth: IPv4 depths 0…4 at `d * 256`, IPv6 depths 0…33 at `1280 + d * 16`.
-        var kinds = InlineArray<1824, Int32>(repeating: -1)
+        /// Per depth: IPv4 depths 0…4 at slots 0…4, IPv6 depths 0…33 at slots 5…38.
         var bases = InlineArray<39, UInt128>(repeating: 0)
         var filled = InlineArray<39, Bool>(repeating: false)
         var wilds = InlineArray<39, Int32>(repeating: -1)
-        /// Where the current node's kinds start in `kinds`.
-        var offset = 0
+        /// IPv4 name children per depth (slot 0…4), 4 words each (``Scan/bits``).
+        var bits = InlineArray<20, UInt64>(repeating: 0)
+        /// The current node's slot.
+        var slot = 0
         var wildcard: Int32 = -1
         /// 0: no children (an owner); 1: only the wildcard (a ``State/wildParent(_:)``);
-        /// 2: a walked node (its kinds at `offset`).
+        /// 2: a walked node.
         var mode: UInt8 = 0
     }
 
-    /// Classifies the children of `node` into `k` (or finds it classified there): one binary
-    /// search per mixed child, the runs of uniform and unlisted children taken from the
-    /// interval bounds (O(fan + m log n) for m mixed children).
+    /// Classifies `node` into `k` (or finds it classified there): its wildcard value and,
+    /// IPv4, its name children, from the heavy table (one binary search) or a scan of its at
+    /// most ``heavyThreshold`` intervals.
     func classify(_ node: Node, _ k: inout Kids) {
         switch node.state {
         case .leaf, .star:
@@ -367,96 +518,38 @@ struct ViewTree: Sendable {
         case .walked(let lo, let hi):
             k.mode = 2
             let slot = family == .ipv4 ? node.depth : 5 + node.depth
-            let off = family == .ipv4 ? node.depth * 256 : 1280 + node.depth * 16
-            k.offset = off
+            k.slot = slot
             if k.filled[slot] && k.bases[slot] == node.base {
                 k.wildcard = k.wilds[slot]
                 return
             }
-            if node.depth < memoDepth && !memoWilds.isEmpty {
-                let i = memoIndex(depth: node.depth, base: node.base)
-                let w = memoWilds[i]
-                if w != -3 {
-                    memoKinds.withUnsafeBufferPointer { m in
-                        for c in 0..<fan { k.kinds[off + c] = m[i * fan + c] }
-                    }
-                    k.wildcard = w
-                    k.filled[slot] = true; k.bases[slot] = node.base; k.wilds[slot] = w
-                    return
-                }
-            }
-            for c in 0..<fan { k.kinds[off + c] = -1 }
-            k.filled[slot] = false
-            let d = node.depth
-            let shift = UInt128(width - (d + 1) * step)
-            let size = UInt128(1) << shift
-            let blockBits = width - d * step
-            let blockLast = blockBits >= 128 ? UInt128.max : node.base | ((UInt128(1) << UInt128(blockBits)) - 1)
-            // Uniform values and how many children carry each (the first 16 distinct ones).
-            var tv = InlineArray<16, Int32>(repeating: 0), tn = InlineArray<16, Int>(repeating: 0)
-            var distinct = 0, overflow = false, listed = 0, mixed = 0
-            var i = lo, c = 0
-            while i < hi && c < fan {
-                let f = firsts[i]
-                if f > node.base {
-                    let fc = (f - node.base) >> shift
-                    if fc >= UInt128(fan) { break }
-                    if Int(fc) > c { c = Int(fc) }
-                }
-                let cf = node.base + (UInt128(c) << shift)
-                let cl = cf + (size - 1)
-                if f <= cf && lasts[i] >= cl {
-                    // Children c…endc lie inside interval i: uniform with its value.
-                    let v = values[i]
-                    var endc = fan - 1, next = i
-                    if lasts[i] < blockLast {
-                        let rel = lasts[i] - node.base + 1
-                        endc = Int(rel >> shift) - 1
-                        if rel & (size - 1) == 0 { next = i + 1 }
-                    }
-                    for cc in c...endc { k.kinds[off + cc] = v }
-                    let n = endc - c + 1
-                    listed += n
-                    var found = false
-                    for t in 0..<distinct where tv[t] == v { tn[t] += n; found = true; break }
-                    if !found {
-                        if distinct < 16 { tv[distinct] = v; tn[distinct] = n; distinct += 1 } else { overflow = true }
-                    }
-                    c = endc + 1
-                    i = next
-                } else {
-                    // Child c meets an interval boundary: mixed.
-                    k.kinds[off + c] = -2
-                    mixed += 1
-                    let e = firstStarting(after: cl, i, hi)
-                    i = lasts[e - 1] > cl ? e - 1 : e
-                    c += 1
-                }
-            }
-            // The wildcard: the most common uniform value; "not listed" wins ties, then the
-            // smaller id. The apex has none.
-            k.wildcard = -1
-            defer { k.filled[slot] = true; k.bases[slot] = node.base; k.wilds[slot] = k.wildcard }
-            guard d > 0 else { return }
-            var best = fan - listed - mixed
-            if !overflow {
-                for t in 0..<distinct {
-                    let v = tv[t], n = tn[t]
-                    if n > best || (n == best && k.wildcard >= 0 && v < k.wildcard) { best = n; k.wildcard = v }
-                }
+            var s = Scan()
+            if hi - lo > heavyThreshold, let h = heavyIndex(depth: node.depth, base: node.base) {
+                s.wild = heavyWilds[h]
+                if family == .ipv4 { s.bits = (heavyBits[4 * h], heavyBits[4 * h + 1], heavyBits[4 * h + 2], heavyBits[4 * h + 3]) }
             } else {
-                for c in 0..<fan {
-                    let v = k.kinds[off + c]
-                    guard v >= 0 else { continue }
-                    var seen = false
-                    for e in 0..<c where k.kinds[off + e] == v { seen = true; break }
-                    if seen { continue }
-                    var n = 0
-                    for e in c..<fan where k.kinds[off + e] == v { n += 1 }
-                    if n > best || (n == best && k.wildcard >= 0 && v < k.wildcard) { best = n; k.wildcard = v }
-                }
+                s = scan(depth: node.depth, base: node.base, lo: lo, hi: hi)
+            }
+            k.wildcard = s.wild
+            k.filled[slot] = true; k.bases[slot] = node.base; k.wilds[slot] = s.wild
+            if family == .ipv4 {
+                k.bits[4 * slot] = s.bits.0; k.bits[4 * slot + 1] = s.bits.1
+                k.bits[4 * slot + 2] = s.bits.2; k.bits[4 * slot + 3] = s.bits.3
             }
         }
+    }
+
+    /// What child `c` of the walked node `node` (intervals `lo..<hi`) is: not listed (-1),
+    /// mixed (-2, meeting intervals `l..<h`) or uniform with its value. O(log n).
+    @inline(__always)
+    func childKind(_ node: Node, _ lo: Int, _ hi: Int, _ c: Int) -> (kind: Int32, l: Int, h: Int) {
+        let shift = UInt128(width - (node.depth + 1) * step)
+        let cb = node.base + (UInt128(c) << shift)
+        let cl = cb + ((UInt128(1) << shift) - 1)
+        let l = firstEnding(atOrAfter: cb, lo, hi)
+        if l == hi || firsts[l] > cl { return (-1, l, l) }
+        if firsts[l] <= cb && lasts[l] >= cl { return (values[l], l, l + 1) }
+        return (-2, l, firstStarting(after: cl, l, hi))
     }
 
     /// The child of `node` with value `c` (-1: the wildcard) when it is a name of the view;
@@ -467,27 +560,97 @@ struct ViewTree: Sendable {
             return Node(depth: node.depth, base: node.base, label: -1, state: .star(k.wildcard))
         }
         guard k.mode == 2, case .walked(let lo, let hi) = node.state else { return nil }
-        let kind = k.kinds[k.offset + c]
+        let (kind, l, h) = childKind(node, lo, hi, c)
         let d = node.depth
-        let shift = UInt128(width - (d + 1) * step)
-        let cb = node.base + (UInt128(c) << shift)
-        if kind == -2 {
-            let l = firstEnding(atOrAfter: cb, lo, hi)
-            let h = firstStarting(after: cb + ((UInt128(1) << shift) - 1), l, hi)
-            return Node(depth: d + 1, base: cb, label: Int16(c), state: .walked(lo: l, hi: h))
-        }
+        let cb = node.base + (UInt128(c) << UInt128(width - (d + 1) * step))
+        if kind == -2 { return Node(depth: d + 1, base: cb, label: Int16(c), state: .walked(lo: l, hi: h)) }
         if kind == k.wildcard { return nil }
         let s: State = kind == -1 || d + 1 == labels ? .leaf(kind) : .wildParent(kind)
         return Node(depth: d + 1, base: cb, label: Int16(c), state: s)
     }
 
-    /// Whether the child with value `c` (-1: the wildcard) is a name of the view.
-    @inline(__always)
-    func isName(_ k: inout Kids, _ c: Int) -> Bool {
-        if c < 0 { return k.mode != 0 && k.wildcard >= 0 }
-        guard k.mode == 2 else { return false }
-        let kind = k.kinds[k.offset + c]
-        return kind == -2 || kind != k.wildcard
+    /// IPv6: the first child at or after child `c` (address order) of the walked `node` that
+    /// is a name, i.e. not uniform with the wildcard value `w`: the first address from the
+    /// child's start whose value is not `w` (one binary search; neighbouring intervals of equal
+    /// value are merged, so the address after an interval of value `w` has another value).
+    func nextNameChild(_ node: Node, _ w: Int32, from c: Int) -> Int? {
+        guard c < fan, case .walked(let lo, let hi) = node.state else { return nil }
+        let shift = UInt128(width - (node.depth + 1) * step)
+        let x = node.base + (UInt128(c) << shift)
+        let blockBits = width - node.depth * step
+        let blockLast = blockBits >= 128 ? UInt128.max : node.base | ((UInt128(1) << UInt128(blockBits)) - 1)
+        let i = firstEnding(atOrAfter: x, lo, hi)
+        var y = x
+        if w < 0 {
+            guard i < hi else { return nil }
+            y = max(x, firsts[i])
+        } else if i < hi && firsts[i] <= x && values[i] == w {
+            guard lasts[i] < blockLast else { return nil }
+            y = lasts[i] + 1
+        }
+        guard y <= blockLast else { return nil }
+        return Int((y - node.base) >> shift)
+    }
+
+    /// IPv6: the last child at or before child `c` of the walked `node` that is a name (see
+    /// ``nextNameChild(_:_:from:)``).
+    func prevNameChild(_ node: Node, _ w: Int32, atOrBefore c: Int) -> Int? {
+        guard c >= 0, case .walked(let lo, let hi) = node.state else { return nil }
+        let shift = UInt128(width - (node.depth + 1) * step)
+        let x = node.base + (UInt128(c) << shift) + ((UInt128(1) << shift) - 1)
+        let j = firstStarting(after: x, lo, hi) - 1
+        var y = x
+        if w < 0 {
+            guard j >= lo else { return nil }
+            y = min(x, lasts[j])
+        } else if j >= lo && lasts[j] >= x && values[j] == w {
+            guard firsts[j] > node.base else { return nil }
+            y = firsts[j] - 1
+        }
+        guard y >= node.base else { return nil }
+        return Int((y - node.base) >> shift)
+    }
+
+    /// The first canonical position at or after `p` (0 the wildcard, then the children in
+    /// ``order``) holding a name; `k` is `node`'s classification.
+    func nextName(_ node: Node, _ k: inout Kids, from p: Int) -> Int? {
+        if k.mode == 0 { return nil }
+        if p <= 0 && k.wildcard >= 0 { return 0 }
+        guard k.mode == 2 else { return nil }
+        let r = max(p, 1) - 1
+        guard r < fan else { return nil }
+        if family == .ipv6 { return nextNameChild(node, k.wildcard, from: r).map { $0 + 1 } }
+        // The lowest set bit at rank r or above.
+        var word = r >> 6
+        var m = k.bits[4 * k.slot + word] & (UInt64.max << UInt64(r & 63))
+        while true {
+            if m != 0 { return word * 64 + m.trailingZeroBitCount + 1 }
+            word += 1
+            if word == 4 { return nil }
+            m = k.bits[4 * k.slot + word]
+        }
+    }
+
+    /// The last canonical position at or before `p` holding a name.
+    func prevName(_ node: Node, _ k: inout Kids, atOrBefore p: Int) -> Int? {
+        if k.mode == 0 || p < 0 { return nil }
+        if k.mode == 2 && p >= 1 {
+            let r = min(p, fan) - 1
+            if family == .ipv6 {
+                if let c = prevNameChild(node, k.wildcard, atOrBefore: r) { return c + 1 }
+            } else {
+                // The highest set bit at rank r or below.
+                var word = r >> 6
+                var m = k.bits[4 * k.slot + word] & (UInt64.max >> UInt64(63 - (r & 63)))
+                while true {
+                    if m != 0 { return word * 64 + 63 - m.leadingZeroBitCount + 1 }
+                    word -= 1
+                    if word < 0 { break }
+                    m = k.bits[4 * k.slot + word]
+                }
+            }
+        }
+        return k.wildcard >= 0 ? 0 : nil
     }
 
     /// The child value at canonical position `p` (0 the wildcard, then ``order``).
@@ -495,19 +658,13 @@ struct ViewTree: Sendable {
     func value(at p: Int) -> Int { p == 0 ? -1 : Int(order[p - 1]) }
 
     func firstChild(_ node: Node, _ k: inout Kids) -> Node? {
-        if k.mode == 0 { return nil }
-        for p in 0...fan where isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
-        return nil
+        guard let p = nextName(node, &k, from: 0) else { return nil }
+        return child(node, &k, value(at: p))
     }
 
     func lastChild(_ node: Node, _ k: inout Kids) -> Node? {
-        if k.mode == 0 { return nil }
-        var p = fan
-        while p >= 0 {
-            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
-            p -= 1
-        }
-        return nil
+        guard let p = prevName(node, &k, atOrBefore: fan) else { return nil }
+        return child(node, &k, value(at: p))
     }
 
     /// The first canonical position whose label sorts after label `i` of `q` (fan + 1 when
@@ -530,23 +687,15 @@ struct ViewTree: Sendable {
             let m = (lo + hi) >> 1
             if compareLabel(Int16(value(at: m)), &q, i) >= 0 { hi = m } else { lo = m + 1 }
         }
-        var p = lo - 1
-        while p >= 0 {
-            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
-            p -= 1
-        }
-        return nil
+        guard let p = prevName(node, &k, atOrBefore: lo - 1) else { return nil }
+        return child(node, &k, value(at: p))
     }
 
     /// The first child whose label sorts after label `i` of `q`.
     func firstChild(_ node: Node, _ k: inout Kids, after q: inout LabelPath, _ i: Int) -> Node? {
         if k.mode == 0 { return nil }
-        var p = position(after: &q, i)
-        while p <= fan {
-            if isName(&k, value(at: p)) { return child(node, &k, value(at: p)) }
-            p += 1
-        }
-        return nil
+        guard let p = nextName(node, &k, from: position(after: &q, i)) else { return nil }
+        return child(node, &k, value(at: p))
     }
 
     /// The child whose label is label `i` of `q` (only canonical spellings name children).
