@@ -145,6 +145,8 @@ public final class TransferResponder: TransferHandler {
 
     /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
     let building = Mutex(())
+    /// Builds holding ``building`` now: a streamed AXFR that would wait for one signs on its own.
+    let buildsRunning = Atomic<Int>(0)
 
     /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
     let carries = Mutex<[[UInt8]: SignatureCarry]>([:])

@@ -268,6 +268,8 @@ extension TransferResponder {
         // of building it again.
         return building.withLock { _ in
             if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
+            buildsRunning.add(1, ordering: .relaxed)
+            defer { buildsRunning.subtract(1, ordering: .relaxed) }
             return buildUncached(parts, snapshot: snapshot, prebuild: prebuild)
         }
     }
@@ -277,13 +279,15 @@ extension TransferResponder {
     /// DNSKEY, RRSIG and NSEC, the chain DO=1 answers prove, exported as those answers are
     /// (``CanonicalZone/exportOptions``, whatever ``options`` say) — re-signing only RRsets
     /// the previous version did not hold (``SignatureCarry``).
-    func recordSource(_ parts: [StoreZone], snapshot: Snapshot) -> ((ExportRecord) -> Void) -> Void {
+    /// - Parameter carried: sign with the zone's carry (and leave this version's signatures in
+    ///   it); false signs every RRset anew (or from the signer's cache) and keeps nothing.
+    func recordSource(_ parts: [StoreZone], snapshot: Snapshot, carried: Bool = true) -> ((ExportRecord) -> Void) -> Void {
         let zone = parts[0]
         let apex = zone.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
         guard let signer = snapshot.responder.signers.first(where: { $0.apex == apex }) else {
             return { [options] emit in _ = Exporter.export(parts, options: options, emit: emit) }
         }
-        let carry = carries.withLock { c in
+        let carry: SignatureCarry? = !carried ? nil : carries.withLock { c in
             if let k = c[apex] { return k }
             let k = SignatureCarry(); c[apex] = k; return k
         }
@@ -326,11 +330,41 @@ extension TransferResponder {
                 if firstAfter == nil { firstAfter = ContinuousClock.now - started }
                 alive = stream.put(Self.message(id: id, question: question, index: messages - 1, chunk: c))
             }
-            building.withLock { _ in
+            // Without an IXFR history, while another build runs (the one at start, or after a
+            // reload, signing the whole zone), this AXFR does not wait minutes for it: it signs
+            // on its own, without the carry, and keeps nothing (the peer is not recorded as
+            // holding a version: its signatures are not the build's). With a history it waits,
+            // so the version it sends is the one kept for IXFR.
+            let alone = history.limits.versions == 0 && buildsRunning.load(ordering: .relaxed) > 0
+            if alone {
+                var current = Chunk(count: 0, bytes: [])
+                var soa: Chunk? = nil
+                let unCarried = recordSource(parts, snapshot: snapshot, carried: false)
+                unCarried { r in
+                    if r.type == ExportType.soa && soa == nil {
+                        let c = Chunk(count: 1, bytes: r.wire)
+                        soa = c
+                        send(c)
+                        return
+                    }
+                    let w = r.wire
+                    if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
+                        send(current)
+                        current = Chunk(count: 0, bytes: [])
+                    }
+                    current.bytes += w
+                    current.count += 1
+                }
+                if current.count > 0 { send(current) }
+                if let soa { send(soa) }
+            }
+            if !alone { building.withLock { _ in
                 if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot {
                     for c in hit.chunks { send(c) }  // built meanwhile
                     return
                 }
+                buildsRunning.add(1, ordering: .relaxed)
+                defer { buildsRunning.subtract(1, ordering: .relaxed) }
                 let records = recordSource(parts, snapshot: snapshot)
                 var version: ZoneVersion.Builder? = history.limits.versions > 0 ? ZoneVersion.Builder(segmentBytes: Self.chunkBytes) : nil
                 var soa: Chunk? = nil
@@ -361,9 +395,9 @@ extension TransferResponder {
                     let chunks = [s] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [s]
                     cache.withLock { $0[zone.name] = CachedBody(snapshot: snapshot, chunks: chunks, version: built) }
                 }
-            }
+            } }
             stream.finish()
-            if let peer, alive {
+            if let peer, alive, !alone {
                 // The peer now holds this version (as this process signed it): an IXFR base for it.
                 let kept = Set(history.serials(zone: zone.name))
                 sent.withLock { s in
@@ -373,7 +407,7 @@ extension TransferResponder {
                 }
             }
             logger.info("zone transfer", metadata: [
-                "qtype": "AXFR", "streamed": "true", "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))",
+                "qtype": "AXFR", "streamed": "\(alone ? "alone" : "true")", "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))",
                 "serial": "\(zone.soa.serial)", "messages": "\(messages)", "bytes": "\(bytes)",
                 "first_message_after": "\(firstAfter.map { "\($0)" } ?? "none")",
                 "took": "\(ContinuousClock.now - started)", "complete": "\(alive)"])
