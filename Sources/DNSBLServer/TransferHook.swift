@@ -49,36 +49,71 @@ public struct TransferMessages: Sendable {
     }
 }
 
-/// The queue between a thread making a transfer's messages and the connection writing them:
-/// at most `capacity` messages wait, so a slow reader holds the producer back instead of the
-/// zone piling up in memory. The producer calls ``put(_:)`` per message then ``finish()``;
-/// the connection takes them on its event loop and is woken when one arrives.
+/// The queue between a thread making a transfer's messages and the connection writing them.
+/// With a `capacity`, at most that many messages wait, so a slow reader holds the producer
+/// back instead of the zone piling up in memory; a reader that takes nothing for
+/// `stallLimit` while the queue is full is given up ( ``put(_:)`` returns false and the
+/// connection is closed), so a stalled secondary cannot hold a build, or the transfers
+/// waiting for it, for as long as it keeps its connection. Unbounded (`capacity` nil), the
+/// producer never waits: for a transfer whose records are kept anyway (the IXFR history's
+/// version), so the build shared by every transfer runs at its own speed. The producer calls
+/// ``put(_:)`` per message then ``finish()``; the connection takes them on its event loop
+/// and is woken when one arrives.
 public final class TransferStream: Sendable {
     struct State {
+        /// Messages from `head` on wait; those before it were taken.
         var queue: [[UInt8]] = []
+        var head = 0
         var finished = false
         var cancelled = false
+        /// The producer gave the reader up (stalled past `stallLimit`).
+        var aborted = false
         /// The consumer found the queue empty and waits for `wake`.
         var wake: (@Sendable () -> Void)? = nil
+        var waiting: Int { queue.count - head }
     }
     private let state = Mutex(State())
-    public let capacity: Int
+    /// Messages that may wait (nil: no bound).
+    public let capacity: Int?
+    /// How long ``put(_:)`` waits on a full queue from which nothing is taken.
+    public let stallLimit: Duration
 
-    public init(capacity: Int = 8) { self.capacity = max(1, capacity) }
+    public init(capacity: Int? = 8, stallLimit: Duration = .seconds(30)) {
+        self.capacity = capacity.map { max(1, $0) }
+        self.stallLimit = stallLimit
+    }
 
     /// Queues `message`, waiting while `capacity` messages are queued. Returns false when the
-    /// connection is gone (``cancel()``): nothing more is wanted.
+    /// connection is gone (``cancel()``) or the reader stalled for ``stallLimit`` (the
+    /// connection then ends at ``take(wake:)``'s `.abort`): nothing more is wanted.
     public func put(_ message: [UInt8]) -> Bool {
+        let clock = ContinuousClock()
+        var fullSince: ContinuousClock.Instant? = nil
+        var lastWaiting = -1
         while true {
-            let r: (done: Bool?, wake: (@Sendable () -> Void)?) = state.withLock { s in
-                if s.cancelled { return (false, nil) }
-                if s.queue.count >= capacity { return (nil, nil) }
+            let r: (done: Bool?, wake: (@Sendable () -> Void)?, waiting: Int) = state.withLock { s in
+                if s.cancelled || s.aborted { return (false, nil, 0) }
+                if let c = capacity, s.waiting >= c { return (nil, nil, s.waiting) }
+                if s.head > 0 && s.head * 2 >= s.queue.count { s.queue.removeFirst(s.head); s.head = 0 }
                 s.queue.append(message)
                 let w = s.wake
                 s.wake = nil
-                return (true, w)
+                return (true, w, 0)
             }
             if let done = r.done { r.wake?(); return done }
+            // Full: a reader that takes nothing for stallLimit is given up.
+            let now = clock.now
+            if fullSince == nil || r.waiting != lastWaiting { fullSince = now; lastWaiting = r.waiting }
+            if let since = fullSince, now - since >= stallLimit {
+                let w: (@Sendable () -> Void)? = state.withLock { s in
+                    // Taken meanwhile: keep going.
+                    if s.waiting < lastWaiting { return nil }
+                    s.aborted = true; s.queue = []; s.head = 0
+                    let w = s.wake; s.wake = nil; return w
+                }
+                if state.withLock({ $0.aborted }) { w?(); return false }
+                fullSince = nil
+            }
             usleep(500)
         }
     }
@@ -95,18 +130,29 @@ public final class TransferStream: Sendable {
     }
 
     /// The connection is gone: the producer's next ``put(_:)`` returns false.
-    public func cancel() { state.withLock { $0.cancelled = true; $0.queue = []; $0.wake = nil } }
+    public func cancel() { state.withLock { $0.cancelled = true; $0.queue = []; $0.head = 0; $0.wake = nil } }
 
     /// Whether the connection gave up (``cancel()``).
     public var isCancelled: Bool { state.withLock { $0.cancelled } }
 
-    public enum Taken { case message([UInt8]), wait, end }
+    /// Whether the producer gave the reader up (it stalled past ``stallLimit``).
+    public var isAborted: Bool { state.withLock { $0.aborted } }
+
+    public enum Taken { case message([UInt8]), wait, end, abort }
 
     /// The next message; `.wait` when none is queued yet (`wake` is then called once when one
-    /// is, or at the end); `.end` after the last.
+    /// is, or at the end); `.end` after the last; `.abort` when the producer gave the reader
+    /// up (close the connection: the transfer is incomplete).
     public func take(wake: @escaping @Sendable () -> Void) -> Taken {
         state.withLock { s in
-            if !s.queue.isEmpty { return .message(s.queue.removeFirst()) }
+            if s.aborted { return .abort }
+            if s.head < s.queue.count {
+                let m = s.queue[s.head]
+                s.queue[s.head] = []
+                s.head += 1
+                if s.head == s.queue.count { s.queue.removeAll(keepingCapacity: true); s.head = 0 }
+                return .message(m)
+            }
             if s.finished { return .end }
             s.wake = wake
             return .wait
@@ -197,6 +243,12 @@ extension DNSTCPHandler {
                     context.flush()
                     transferState = TransferState()
                     resumeAfterTransfer(context: context)
+                    return
+                case .abort:
+                    // The reader stalled past the producer's limit: the transfer is
+                    // incomplete, and the connection ends (the secondary retries).
+                    context.flush()
+                    context.close(promise: nil)
                     return
                 }
             }

@@ -309,14 +309,19 @@ extension TransferResponder {
     }
 
     /// An AXFR of a signed zone, its messages made on a thread of its own as the zone is signed
-    /// (``SignedZoneStream``) and handed to the connection through a bounded queue: the first
+    /// (``SignedZoneStream``) and handed to the connection through a queue (bounded without an
+    /// IXFR history, see ``DNSBLServer/TransferStream``): the first
     /// message goes out as soon as the walk reaches it, and what the transfer holds is the
     /// carry, the queue and (with an IXFR history) the version kept for IXFR. The messages
     /// are those of ``build(_:snapshot:)``'s body (SOA alone first and last); the version and
     /// body are kept as a build keeps them. A connection that goes away stops the sending,
     /// not the build (its carry and version serve the next transfer).
     func streamSigned(_ request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> TransferMessages {
-        let stream = TransferStream(capacity: 8)
+        // With an IXFR history the build keeps the version (about the AXFR's bytes) anyway, and
+        // every transfer of the zone waits for it: the queue is not bounded, so a slow reader
+        // does not hold the shared build back. Without one, 8 messages (memory bounded by the
+        // carry); a reader that stalls for 30 s is given up.
+        let stream = TransferStream(capacity: history.limits.versions > 0 ? nil : 8)
         let id = request.id, question = request.question
         let zone = parts[0]
         ThreadJob { [self] in

@@ -120,4 +120,57 @@ struct TransferMemoryTests {
         #expect(Double(growth) < 2.1 * Double(bytes), "peak RSS grew by \(growth) bytes for a \(bytes)-byte signed AXFR")
         #expect(server.child.waitFor("streamed=true", timeout: 10), "the AXFR was streamed")
     }
+
+    /// A secondary that asks for the signed AXFR and then reads nothing must not hold the
+    /// other secondaries back (without an IXFR history the first transfer signs with the
+    /// carry while a second signs on its own), and is dropped once it has taken nothing for
+    /// the stream's stall limit (30 s), so it cannot hold the carry build for as long as it
+    /// keeps its connection.
+    @Test("signed AXFR, no IXFR history: a stalled secondary does not delay another's AXFR, and is dropped after the stall limit")
+    func stalledSecondaryHoldsNobody() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let specs = try Self.sources(dir: dir, count: 4_000)
+        let gen = try run("/bin/sh", ["-c", "cd '\(dir)' && ldns-keygen -a ED25519 -k bl.example"])
+        try #require(gen.status == 0, "ldns-keygen: \(gen.output)")
+        let key = dir + "/" + gen.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try ServeProcess(["--allow-transfer", "127.0.0.1", "--log-level", "info", "--ixfr-versions", "0",
+                                       "--dnssec-key", key] + specs, directory: dir, ipv6: false)
+        defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
+        try #require(server.child.waitFor("transfer prebuilt", timeout: 600), "the start build finished")
+        // The stalled one: a 4 KiB receive buffer, never read until the end.
+        let stalled = try TestSocket(tcp: server.v4, receiveBuffer: 4096)
+        try stalled.send(framed(makeQuery(id: 1, name: "bl.example", type: 252)))
+        usleep(1_000_000)
+        let started = Date()
+        let s = try TestSocket(tcp: server.v4)
+        s.setTimeout(300)
+        try s.send(framed(makeQuery(id: 2, name: "bl.example", type: 252)))
+        var messages = 0, soas = 0, bytes = 0
+        while soas < 2, let m = s.receiveFramed() {
+            messages += 1
+            bytes += m.count
+            if messages == 1 { soas += 1 }
+            soas += messages > 1 && soaCount(m) > 0 ? 1 : 0
+        }
+        let took = Date().timeIntervalSince(started)
+        try #require(soas == 2, "the second AXFR completed: \(messages) messages")
+        // The stalled transfer must still be unfinished (else this proved nothing).
+        #expect(bytes > 4_000_000, "the zone is larger than what the stalled connection's buffers hold: \(bytes) bytes")
+        #expect(!server.child.text.contains("complete=true") || server.child.text.components(separatedBy: "complete=true").count - 1 == 1,
+                "only the second transfer completed")
+        #expect(server.child.text.contains("streamed=alone"), "the second AXFR signed on its own")
+        print("second AXFR \(messages) messages, \(bytes) bytes, \(String(format: "%.1f", took)) s while the first was stalled")
+        // The stalled one is given up: the server closes it (it reads its buffered messages,
+        // then EOF) within the stall limit and a margin.
+        #expect(server.child.waitFor("complete=false", timeout: 90), "the stalled transfer was given up")
+        stalled.setTimeout(60)
+        var got = 0, stalledSOAs = 0
+        while let m = stalled.receiveFramed() {
+            got += 1
+            stalledSOAs += got == 1 || soaCount(m) > 0 ? 1 : 0
+        }
+        #expect(stalledSOAs < 2, "the stalled transfer ended before its last SOA (\(got) messages)")
+        print("stalled connection closed after \(got) messages")
+    }
 }
