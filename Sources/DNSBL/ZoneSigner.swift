@@ -339,7 +339,10 @@ public final class ZoneSigner: Sendable {
     ///   - expiringAfter: when given, a cached signature expiring at or before this time (Unix
     ///     seconds, serial arithmetic) is made anew too (a transfer re-signing an RRset ahead
     ///     of the margin, `ZoneTransfer.SignatureCarry`).
-    public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]], expiringAfter: UInt32? = nil) -> [[UInt8]] {
+    ///   - cacheResult: store signatures made now in the cache (false: a transfer signing a
+    ///     whole zone looks the cache up but does not fill it, nor the re-signing queue).
+    public func signatures(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]], expiringAfter: UInt32? = nil,
+                           cacheResult: Bool = true) -> [[UInt8]] {
         // No RRSIG without its RRset (RFC 4035 §2.2 signs RRsets; an empty one is none).
         if rdatas.isEmpty { return [] }
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))
@@ -360,7 +363,7 @@ public final class ZoneSigner: Sendable {
         }
         misses.add(1, ordering: .relaxed)
         let entry = sign(key, now: now, state: keysNow().state, used: false)
-        store(key, entry)
+        if cacheResult { store(key, entry) }
         return entry.rrsigs
     }
 

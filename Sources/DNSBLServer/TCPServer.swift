@@ -438,6 +438,8 @@ final class DNSTCPHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A streamed transfer's producer stops at its next message.
+        transferState.pending?.stream?.cancel()
         messageDeadline?.cancel()
         messageDeadline = nil
         context.fireChannelInactive()

@@ -196,7 +196,10 @@ public enum Exporter {
         return stats
     }
 
-    static func exportRecords(_ parts: [StoreZone], options: ExportOptions, emit: (ExportRecord) -> Void) -> ExportStats {
+    /// - Parameter deferWalk: when given, each label-tree walker is handed to it, not run
+    ///   (its records are not emitted nor counted): ``CanonicalExport`` steps them itself.
+    static func exportRecords(_ parts: [StoreZone], options: ExportOptions, emit: (ExportRecord) -> Void,
+                              deferWalk: ((TreeWalker, _ top: Bool) -> Void)? = nil) -> ExportStats {
         let zone = parts[0]
         var stats = ExportStats()
         emit(soaRecord(zone))
@@ -262,6 +265,11 @@ public enum Exporter {
                     stats.imageRanges += 2 * v4.reduce(0) { $0 + $1.table.rangeCount }
                 }
                 let forced = TreeWalker.forcedNodes(family: family, apex: apex, owners: owners, existing: existing)
+                if let deferWalk {
+                    deferWalk(TreeWalker(apex: apex, soa: zone.soa, family: family, sources: sources,
+                                         forced: forced, options: options, emit: { _ in }), sub.sub.isEmpty)
+                    continue
+                }
                 // The walker must not outlive `emit`: copy its counts out inside the closure.
                 withoutActuallyEscaping(emit) { e in
                     var w = TreeWalker(apex: apex, soa: zone.soa, family: family, sources: sources,

@@ -73,7 +73,7 @@ struct TreeWalker {
     let step: Int
     let labels: Int
     let options: ExportOptions
-    let emit: (ExportRecord) -> Void
+    var emit: (ExportRecord) -> Void
     let forced: [NodeKey: Forced]
     var intervals: [Interval] = []
     var values: [Combined] = []
@@ -231,9 +231,64 @@ struct TreeWalker {
         walk(base: 0, depth: 0, lo: 0, hi: intervals.count)
     }
 
+    /// One node of the walk: its children classified, and (stepping) the next child to visit.
+    struct Frame {
+        var base: UInt128
+        var depth: Int
+        /// Per child: -1 not listed, >= 0 uniform value, -2 mixed (range in `mixedRange`).
+        var kind: [Int32]
+        var mixedRange: [(Int, Int)]
+        var wildcard: Int32
+        /// Stepping: the position in ``childOrder`` of the next child.
+        var next = 0
+    }
+
     /// Walks the node at `depth` labels whose block starts at `base`; `intervals[lo..<hi]` are
-    /// those intersecting the block.
+    /// those intersecting the block. Children in numeric label order (the export's order).
     mutating func walk(base: UInt128, depth: Int, lo: Int, hi: Int) {
+        let f = enter(base: base, depth: depth, lo: lo, hi: hi)
+        for c in 0..<(1 << step) {
+            if let (cb, l, h) = visit(f, c) { walk(base: cb, depth: depth + 1, lo: l, hi: h) }
+        }
+    }
+
+    /// The children of a node in canonical DNS order of their labels (RFC 4034 §6.1): for
+    /// nibbles `0`…`9`, `a`…`f` (numeric order); for octets the decimal labels as byte strings
+    /// (`0`, `1`, `10`, `100`, …, `109`, `11`, `110`, …, `2`, …).
+    var childOrder: [Int] {
+        family == .ipv6 ? Array(0..<16) : (0..<256).sorted { String($0).utf8.lexicographicallyPrecedes(String($1).utf8) }
+    }
+
+    /// Stepping walk (``stepWalk()``): the frames from the root to the node being visited.
+    var stack: [Frame] = []
+    var order: [Int] = []
+
+    /// Starts a stepping walk whose owners come in canonical DNS order: each node's wildcard,
+    /// then its children in ``childOrder`` (a preorder walk of the label tree); it
+    /// visits one child at a time (``stepWalk()``), emitting its records.
+    mutating func startStepping() {
+        order = childOrder
+        stack = []
+        if !intervals.isEmpty { stack.append(enter(base: 0, depth: 0, lo: 0, hi: intervals.count)) }
+    }
+
+    /// Visits the next child of the stepping walk (emitting what it owns, or entering it);
+    /// false when the walk is over.
+    mutating func stepWalk() -> Bool {
+        while let top = stack.last {
+            if top.next == order.count { stack.removeLast(); continue }
+            let c = order[top.next]
+            stack[stack.count - 1].next += 1
+            if let (cb, l, h) = visit(top, c) {
+                stack.append(enter(base: cb, depth: top.depth + 1, lo: l, hi: h))
+            }
+            return true
+        }
+        return false
+    }
+
+    /// Classifies a node's children and emits its wildcard.
+    mutating func enter(base: UInt128, depth: Int, lo: Int, hi: Int) -> Frame {
         let shift = width - (depth + 1) * step
         let size = UInt128(1) << UInt128(shift)
         let fan = 1 << step
@@ -273,38 +328,45 @@ struct TreeWalker {
                 wildcards += 1
             }
         }
-        for c in 0..<fan {
-            let k = kind[c]
-            let cb = base + (UInt128(c) << UInt128(shift))
-            if depth == 0 && k != -1 { topLabels.insert(label(c)) }
-            if k == -2 {
-                walk(base: cb, depth: depth + 1, lo: mixedRange[c].0, hi: mixedRange[c].1)
-            } else if let f = forced.isEmpty ? nil : forced[NodeKey(depth: depth + 1, base: cb)] {
-                // The name exists anyway, so the wildcard above does not reach it.
-                if depth + 1 < labels {
-                    // Uniform or not listed: walk it to repeat the value as its own wildcard.
-                    walk(base: cb, depth: depth + 1, lo: mixedRange[c].0, hi: mixedRange[c].1)
-                } else if f == .existing && k >= 0 {
-                    put(owner: name(cb, depth + 1), value: k, base: cb, prefix: width)
-                }
-                // A generic owner at a full name answers its own records only; an existing
-                // name that is not listed answers NODATA, "not listed" to a DNSBL client.
-            } else if k != wildcard {
-                let owner = name(cb, depth + 1)
-                if k == -1 {
-                    // "excluded"/"not listed" under a listed wildcard: an existing name with a
-                    // type nobody asks for stops the wildcard.
-                    emit(ExportRecord(owner: owner, type: ExportType.marker, ttl: markerTTL,
-                                      rdata: Array("\u{8}excluded\u{8}prefixbl".utf8)))
-                    records += 1; markers += 1
-                } else if depth + 1 == labels {
-                    put(owner: owner, value: k, base: cb, prefix: width)
-                } else {
-                    put(owner: [1, UInt8(ascii: "*")] + owner, value: k, base: cb, prefix: (depth + 1) * step)
-                    wildcards += 1
-                }
+        return Frame(base: base, depth: depth, kind: kind, mixedRange: mixedRange, wildcard: wildcard)
+    }
+
+    /// Emits what child `c` of node `f` owns, or returns the child's block and intervals when
+    /// it is to be walked as a node of its own.
+    mutating func visit(_ f: Frame, _ c: Int) -> (UInt128, Int, Int)? {
+        let depth = f.depth, base = f.base, wildcard = f.wildcard
+        let shift = width - (depth + 1) * step
+        let k = f.kind[c]
+        let cb = base + (UInt128(c) << UInt128(shift))
+        if depth == 0 && k != -1 { topLabels.insert(label(c)) }
+        if k == -2 {
+            return (cb, f.mixedRange[c].0, f.mixedRange[c].1)
+        } else if let fk = forced.isEmpty ? nil : forced[NodeKey(depth: depth + 1, base: cb)] {
+            // The name exists anyway, so the wildcard above does not reach it.
+            if depth + 1 < labels {
+                // Uniform or not listed: walk it to repeat the value as its own wildcard.
+                return (cb, f.mixedRange[c].0, f.mixedRange[c].1)
+            } else if fk == .existing && k >= 0 {
+                put(owner: name(cb, depth + 1), value: k, base: cb, prefix: width)
+            }
+            // A generic owner at a full name answers its own records only; an existing
+            // name that is not listed answers NODATA, "not listed" to a DNSBL client.
+        } else if k != wildcard {
+            let owner = name(cb, depth + 1)
+            if k == -1 {
+                // "excluded"/"not listed" under a listed wildcard: an existing name with a
+                // type nobody asks for stops the wildcard.
+                emit(ExportRecord(owner: owner, type: ExportType.marker, ttl: markerTTL,
+                                  rdata: Array("\u{8}excluded\u{8}prefixbl".utf8)))
+                records += 1; markers += 1
+            } else if depth + 1 == labels {
+                put(owner: owner, value: k, base: cb, prefix: width)
+            } else {
+                put(owner: [1, UInt8(ascii: "*")] + owner, value: k, base: cb, prefix: (depth + 1) * step)
+                wildcards += 1
             }
         }
+        return nil
     }
 
     /// Emits the records of combined value `v` at `owner`, which stands for `base/prefix`.

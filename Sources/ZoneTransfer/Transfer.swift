@@ -145,6 +145,8 @@ public final class TransferResponder: TransferHandler {
 
     /// Held while a body is built, so concurrent requests for it wait instead of repeating it.
     let building = Mutex(())
+    /// Builds holding ``building`` now: a streamed AXFR that would wait for one signs on its own.
+    let buildsRunning = Atomic<Int>(0)
 
     /// Per signed zone: the previous version's signatures, reused for unchanged RRsets.
     let carries = Mutex<[[UInt8]: SignatureCarry]>([:])
@@ -191,20 +193,29 @@ public final class TransferResponder: TransferHandler {
         let parts = responder.stores.flatMap(\.zones).filter { $0.name == request.zone }
         guard !parts.isEmpty else { return .reply(request.reply(rcode: 9)) }  // NOTAUTH, RFC 5936 §2.2.1
         return .transfer { [self] in
+            // An AXFR of a signed zone not built for this snapshot is signed as it is sent.
+            if request.qtype == 252, isSigned(parts[0], snapshot: snapshot),
+               !(cache.withLock { $0[parts[0].name] }.map { $0.snapshot === snapshot } ?? false) {
+                return streamSigned(request, parts: parts, peer: peer, snapshot: snapshot)
+            }
             // The chunks are the cached body (or the IXFR answer) itself: each message is
             // assembled when the connection takes it, so a transfer adds no copy of the zone.
             let chunks = records(for: request, parts: parts, peer: peer, snapshot: snapshot)
             let id = request.id, question = request.question
             return TransferMessages(count: chunks.count) { k in
-                let c = chunks[k]
-                let q = k == 0 ? question : []
-                var m: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x84, 0,
-                                  0, k == 0 ? 1 : 0, UInt8(c.count >> 8), UInt8(c.count & 0xFF), 0, 0, 0, 0]
-                m.reserveCapacity(12 + q.count + c.bytes.count)
-                m += q
-                m += c.bytes
-                return m
+                Self.message(id: id, question: question, index: k, chunk: chunks[k])
             }
         }
+    }
+
+    /// The `index`-th message of a transfer answering query `id` (the question in the first).
+    static func message(id: UInt16, question: [UInt8], index k: Int, chunk c: Chunk) -> [UInt8] {
+        let q = k == 0 ? question : []
+        var m: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x84, 0,
+                          0, k == 0 ? 1 : 0, UInt8(c.count >> 8), UInt8(c.count & 0xFF), 0, 0, 0, 0]
+        m.reserveCapacity(12 + q.count + c.bytes.count)
+        m += q
+        m += c.bytes
+        return m
     }
 }

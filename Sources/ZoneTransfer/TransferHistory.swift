@@ -166,7 +166,7 @@ extension TransferResponder {
             for name in names {
                 let parts = responder.stores.flatMap(\.zones).filter { $0.name == name }
                 let started = ContinuousClock.now
-                _ = build(parts, snapshot: snapshot)
+                _ = build(parts, snapshot: snapshot, prebuild: true)
                 logger.info("transfer prebuilt", metadata: [
                     "zone": "\(zoneText(name))", "serial": "\(parts[0].soa.serial)",
                     "took": "\(ContinuousClock.now - started)", "why": "signed zone at start"])
@@ -190,7 +190,7 @@ extension TransferResponder {
             for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 let parts = responder.stores.flatMap(\.zones).filter { $0.name == name }
                 let started = ContinuousClock.now
-                _ = build(parts, snapshot: snapshot)
+                _ = build(parts, snapshot: snapshot, prebuild: true)
                 logger.info("transfer prebuilt", metadata: [
                     "zone": "\(zoneText(name))", "serial": "\(parts[0].soa.serial)",
                     "took": "\(ContinuousClock.now - started)"])
@@ -259,7 +259,8 @@ extension TransferResponder {
         build(parts, snapshot: snapshot).version
     }
 
-    func build(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+    /// - Parameter prebuild: a prebuild (nobody waits for the body).
+    func build(_ parts: [StoreZone], snapshot: Snapshot, prebuild: Bool = false) -> (chunks: [Chunk], version: ZoneVersion?) {
         let zone = parts[0]
         if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
         // One build at a time (background threads only): a request arriving while the same
@@ -267,7 +268,9 @@ extension TransferResponder {
         // of building it again.
         return building.withLock { _ in
             if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot { return (hit.chunks, hit.version) }
-            return buildUncached(parts, snapshot: snapshot)
+            buildsRunning.add(1, ordering: .relaxed)
+            defer { buildsRunning.subtract(1, ordering: .relaxed) }
+            return buildUncached(parts, snapshot: snapshot, prebuild: prebuild)
         }
     }
 
@@ -276,35 +279,158 @@ extension TransferResponder {
     /// DNSKEY, RRSIG and NSEC, the chain DO=1 answers prove, exported as those answers are
     /// (``CanonicalZone/exportOptions``, whatever ``options`` say) — re-signing only RRsets
     /// the previous version did not hold (``SignatureCarry``).
-    func recordSource(_ parts: [StoreZone], snapshot: Snapshot) -> ((ExportRecord) -> Void) -> Void {
+    /// - Parameter carried: sign with the zone's carry (and leave this version's signatures in
+    ///   it); false signs every RRset anew (or from the signer's cache) and keeps nothing.
+    func recordSource(_ parts: [StoreZone], snapshot: Snapshot, carried: Bool = true) -> ((ExportRecord) -> Void) -> Void {
         let zone = parts[0]
         let apex = zone.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
         guard let signer = snapshot.responder.signers.first(where: { $0.apex == apex }) else {
             return { [options] emit in _ = Exporter.export(parts, options: options, emit: emit) }
         }
-        let carry = carries.withLock { c in
+        let carry: SignatureCarry? = !carried ? nil : carries.withLock { c in
             if let k = c[apex] { return k }
             let k = SignatureCarry(); c[apex] = k; return k
         }
         return { [logger] emit in
             let started = ContinuousClock.now
-            let signed = CanonicalZone(parts: parts, apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true,
-                                       emptyNonTerminalRecords: signer.emptyNonTerminalRecords)
-            let f = signed.signedRecords(signer: signer, reuse: carry, emit: emit)
+            // Signed as the zone is walked, owner by owner (SignedZoneStream): the zone's
+            // records are not held, and the query path's signature cache is not filled.
+            let signed = SignedZoneStream.records(parts: parts, apex: apex, signer: signer, reuse: carry,
+                                                  emptyNonTerminalRecords: signer.emptyNonTerminalRecords,
+                                                  cacheResult: false, emit: emit)
+            let f = signed.figures
             let left = f.soonestExpiration.map { Int(Int32(bitPattern: $0 &- signer.clock())) }
             logger.info("signed zone built for transfer", metadata: [
-                "zone": "\(zoneText(apex))", "serial": "\(zone.soa.serial)", "owners": "\(signed.count)",
+                "zone": "\(zoneText(apex))", "serial": "\(zone.soa.serial)", "owners": "\(signed.owners)",
                 "rrsets": "\(f.rrsets)", "rrsets_reused": "\(f.reused)", "signatures_made": "\(f.signaturesMade)",
                 "records": "\(f.records)", "soonest_expiry_seconds": "\(left.map { "\($0)" } ?? "none")",
                 "took": "\(ContinuousClock.now - started)"])
         }
     }
 
-    private func buildUncached(_ parts: [StoreZone], snapshot: Snapshot) -> (chunks: [Chunk], version: ZoneVersion?) {
+    /// An AXFR of a signed zone, its messages made on a thread of its own as the zone is signed
+    /// (``SignedZoneStream``) and handed to the connection through a queue (bounded without an
+    /// IXFR history, see ``DNSBLServer/TransferStream``): the first
+    /// message goes out as soon as the walk reaches it, and what the transfer holds is the
+    /// carry, the queue and (with an IXFR history) the version kept for IXFR. The messages
+    /// are those of ``build(_:snapshot:)``'s body (SOA alone first and last); the version and
+    /// body are kept as a build keeps them. A connection that goes away stops the sending,
+    /// not the build (its carry and version serve the next transfer).
+    func streamSigned(_ request: TransferRequest, parts: [StoreZone], peer: String?, snapshot: Snapshot) -> TransferMessages {
+        // With an IXFR history the build keeps the version (about the AXFR's bytes) anyway, and
+        // every transfer of the zone waits for it: the queue is not bounded, so a slow reader
+        // does not hold the shared build back. Without one, 8 messages (memory bounded by the
+        // carry); a reader that stalls for 30 s is given up.
+        let stream = TransferStream(capacity: history.limits.versions > 0 ? nil : 8)
+        let id = request.id, question = request.question
+        let zone = parts[0]
+        ThreadJob { [self] in
+            var messages = 0, bytes = 0
+            var alive = true
+            let started = ContinuousClock.now
+            var firstAfter: Duration? = nil
+            func send(_ c: Chunk) {
+                messages += 1; bytes += c.bytes.count
+                guard alive else { return }
+                if firstAfter == nil { firstAfter = ContinuousClock.now - started }
+                alive = stream.put(Self.message(id: id, question: question, index: messages - 1, chunk: c))
+            }
+            // Without an IXFR history, while another build runs (the one at start, or after a
+            // reload, signing the whole zone), this AXFR does not wait minutes for it: it signs
+            // on its own, without the carry, and keeps nothing (the peer is not recorded as
+            // holding a version: its signatures are not the build's). With a history it waits,
+            // so the version it sends is the one kept for IXFR.
+            let alone = history.limits.versions == 0 && buildsRunning.load(ordering: .relaxed) > 0
+            if alone {
+                var current = Chunk(count: 0, bytes: [])
+                var soa: Chunk? = nil
+                let unCarried = recordSource(parts, snapshot: snapshot, carried: false)
+                unCarried { r in
+                    if r.type == ExportType.soa && soa == nil {
+                        let c = Chunk(count: 1, bytes: r.wire)
+                        soa = c
+                        send(c)
+                        return
+                    }
+                    let w = r.wire
+                    if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
+                        send(current)
+                        current = Chunk(count: 0, bytes: [])
+                    }
+                    current.bytes += w
+                    current.count += 1
+                }
+                if current.count > 0 { send(current) }
+                if let soa { send(soa) }
+            }
+            if !alone { building.withLock { _ in
+                if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot {
+                    for c in hit.chunks { send(c) }  // built meanwhile
+                    return
+                }
+                buildsRunning.add(1, ordering: .relaxed)
+                defer { buildsRunning.subtract(1, ordering: .relaxed) }
+                let records = recordSource(parts, snapshot: snapshot)
+                var version: ZoneVersion.Builder? = history.limits.versions > 0 ? ZoneVersion.Builder(segmentBytes: Self.chunkBytes) : nil
+                var soa: Chunk? = nil
+                var current = Chunk(count: 0, bytes: [])
+                records { r in
+                    version?.add(r)
+                    if r.type == ExportType.soa && soa == nil {
+                        let c = Chunk(count: 1, bytes: r.wire)
+                        soa = c
+                        send(c)
+                        return
+                    }
+                    let w = r.wire
+                    if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
+                        send(current)
+                        current = Chunk(count: 0, bytes: [])
+                        current.bytes.reserveCapacity(Self.chunkBytes)
+                    }
+                    current.bytes += w
+                    current.count += 1
+                }
+                if current.count > 0 { send(current) }
+                current = Chunk(count: 0, bytes: [])
+                if let soa { send(soa) }
+                if var v = version, let built = v.finish() {
+                    let s = Chunk(count: 1, bytes: built.soa.wire)
+                    history.keep(built, zone: zone.name)
+                    let chunks = [s] + built.segments.map { Chunk(count: $0.count, bytes: $0.bytes) } + [s]
+                    cache.withLock { $0[zone.name] = CachedBody(snapshot: snapshot, chunks: chunks, version: built) }
+                }
+            } }
+            stream.finish()
+            if let peer, alive, !alone {
+                // The peer now holds this version (as this process signed it): an IXFR base for it.
+                let kept = Set(history.serials(zone: zone.name))
+                sent.withLock { s in
+                    var serials = s[zone.name]?[peer] ?? []
+                    serials.insert(zone.soa.serial)
+                    s[zone.name, default: [:]][peer] = serials.filter { $0 == zone.soa.serial || kept.contains($0) }
+                }
+            }
+            logger.info("zone transfer", metadata: [
+                "qtype": "AXFR", "streamed": "\(alone ? "alone" : "true")", "peer": "\(peer ?? "?")", "zone": "\(zoneText(request.zone))",
+                "serial": "\(zone.soa.serial)", "messages": "\(messages)", "bytes": "\(bytes)",
+                "first_message_after": "\(firstAfter.map { "\($0)" } ?? "none")",
+                "took": "\(ContinuousClock.now - started)", "complete": "\(alive)"])
+        }.start()
+        return TransferMessages(stream: stream)
+    }
+
+    private func buildUncached(_ parts: [StoreZone], snapshot: Snapshot, prebuild: Bool) -> (chunks: [Chunk], version: ZoneVersion?) {
         let zone = parts[0]
         var chunks: [Chunk] = []
         var built: ZoneVersion? = nil
         let records = recordSource(parts, snapshot: snapshot)
+        if history.limits.versions == 0 && isSigned(zone, snapshot: snapshot) && prebuild {
+            // A prebuild of a signed zone without a history: it only fills the carry (an AXFR
+            // streams the zone, signing only what the carry lacks); no body is kept.
+            records { _ in }
+            return ([], nil)
+        }
         if history.limits.versions > 0 {
             // The version's segments are the messages' record sections (shared, not copied),
             // the SOA alone in the first and last message.
@@ -331,7 +457,11 @@ extension TransferResponder {
             add(Exporter.soaRecord(zone))
             chunks.append(current)
         }
-        cache.withLock { $0[zone.name] = CachedBody(snapshot: snapshot, chunks: chunks, version: built) }
+        // A signed zone without a history keeps no body: its AXFR is streamed (memory bounded
+        // by the carry), and the body built for an IXFR answer goes with that answer.
+        if built != nil || !isSigned(zone, snapshot: snapshot) {
+            cache.withLock { $0[zone.name] = CachedBody(snapshot: snapshot, chunks: chunks, version: built) }
+        }
         return (chunks, built)
     }
 

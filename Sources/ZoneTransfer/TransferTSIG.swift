@@ -46,6 +46,13 @@ extension TransferResponder {
                     // previous one, RFC 8945 §5.3.1).
                     let signedAt = UInt64(time(nil))
                     let state = Mutex(session)
+                    if let stream = messages.stream {
+                        return TransferMessages(stream: stream) { i, raw in
+                            var m = messages.wrap(i, raw)
+                            state.withLock { $0.sign(&m, now: signedAt) }
+                            return m
+                        }
+                    }
                     return TransferMessages(count: messages.count) { i in
                         var m = messages.message(i)
                         state.withLock { $0.sign(&m, now: signedAt) }

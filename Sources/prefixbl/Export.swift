@@ -91,17 +91,18 @@ struct Export: ParsableCommand {
             do throws(LDNSError) {
                 let apex = z.name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
                 if let signer = signers.first(where: { $0.apex == apex }) {
-                    let signed = CanonicalZone(parts: [z], apex: apex, dnskeys: signer.dnskeyRData, keepRRsets: true,
-                                               emptyNonTerminalRecords: dnssecENTRRset)
                     let tags = signer.keys.map { "\($0.dnskey.keyTag)" }.joined(separator: " ")
                     let header = MasterFile.header(z, options: CanonicalZone.exportOptions(emptyNonTerminalRecords: dnssecENTRRset))
                         + "; signed (NSEC) with DNSKEY tags \(tags); the IPv4 images are written in every zone.\n\n"
-                    var figures = SigningFigures()
+                    // Signed as the zone is walked (SignedZoneStream): the zone is not held.
+                    var signed: (figures: SigningFigures, owners: Int, stats: ExportStats?) = (SigningFigures(), 0, nil)
                     try MasterFile.write(header: header, records: { emit in
-                        figures = signed.signedRecords(signer: signer, emit: emit)
+                        signed = SignedZoneStream.records(parts: [z], apex: apex, signer: signer,
+                                                          emptyNonTerminalRecords: dnssecENTRRset, emit: emit)
                     }, to: { sink.add($0) })
                     stats = signed.stats!
-                    FileHandle.standardError.write(Data("\(name): signed: \(signed.count) NSEC owners, \(figures.rrsets) RRsets, \(figures.signaturesMade) signatures\n".utf8))
+                    let figures = signed.figures
+                    FileHandle.standardError.write(Data("\(name): signed: \(signed.owners) NSEC owners, \(figures.rrsets) RRsets, \(figures.signaturesMade) signatures\n".utf8))
                 } else {
                     stats = try MasterFile.write(z, options: options) { sink.add($0) }
                 }
