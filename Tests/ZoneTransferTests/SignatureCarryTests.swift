@@ -112,4 +112,29 @@ struct SignatureCarryTests {
     static func serial(_ zone: CanonicalZone) -> UInt32 {
         zone.soa.map { r in r.rdata.dropLast(16).suffix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } } ?? 0
     }
+
+    @Test("a full signature cache drops its oldest RRset for a new one (first in, first out), holds at most its capacity, and keeps a re-signed RRset's place")
+    func cacheEvictsOldestFirst() throws {
+        let now = Atomic<UInt32>(1_800_000_000)
+        let k = try SigningKey(publicFile: "K.key", publicText: Self.key, privateFile: "K.private", privateText: Self.secret)
+        let signer = ZoneSigner(keys: [k], cacheCapacity: 3, clock: { now.load(ordering: .relaxed) })
+        let owner: [UInt8] = [2, 0x62, 0x6c, 7, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0]
+        func sign(_ i: UInt8) -> [[UInt8]] { signer.signatures(owner: owner, type: 1, ttl: 300, rdatas: [[127, 0, 0, i]]) }
+        for i: UInt8 in 1...5 { #expect(!sign(i).isEmpty) }
+        #expect(signer.cachedRRsets == 3)
+        let hits = signer.cacheHits, misses = signer.cacheMisses
+        for i: UInt8 in 3...5 { _ = sign(i) }
+        #expect(signer.cacheHits == hits + 3 && signer.cacheMisses == misses, "the newest three are held")
+        _ = sign(1)  // dropped: signed again, and takes the oldest slot (3's)
+        #expect(signer.cacheMisses == misses + 1)
+        #expect(signer.cachedRRsets == 3)
+        let h2 = signer.cacheHits, m2 = signer.cacheMisses
+        _ = sign(4); _ = sign(5); _ = sign(1)
+        #expect(signer.cacheHits == h2 + 3 && signer.cacheMisses == m2)
+        _ = sign(3)
+        #expect(signer.cacheMisses == m2 + 1, "3 was the oldest, dropped for 1")
+        // Many more RRsets than slots: never more than the capacity held.
+        for i: UInt8 in 6...200 { _ = sign(i) }
+        #expect(signer.cachedRRsets == 3)
+    }
 }
