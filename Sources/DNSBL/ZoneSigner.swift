@@ -166,7 +166,7 @@ public final class ZoneSigner: Sendable {
     ///   - keys: at least one key; all owned by the same name, which becomes ``apex``.
     ///   - validity: the window (``SignatureValidity``).
     ///   - cacheCapacity: RRsets whose signatures are kept (at least 1); when full the
-    ///     oldest entry is dropped for a new one (O(1), ``SignatureTable``).
+    ///     oldest entry is dropped for a new one (O(1), `SignatureTable`).
     ///   - clock: Unix seconds now (tests move it); default the system's real-time clock.
     ///   - emptyNonTerminalRecords: ``emptyNonTerminalRecords``.
     ///   - jitter: a number in `0...bound` (default uniformly random), subtracted from each
@@ -335,7 +335,7 @@ public final class ZoneSigner: Sendable {
     /// Seconds until the soonest expiration of a cached signature that has not expired yet;
     /// nil when none is cached. A signature that expired in the cache (its RRset asked for by
     /// nobody, the background round late or absent) is left out: it is never served (a query
-    /// signs its RRset anew, see ``signatures(owner:type:ttl:rdatas:expiringAfter:)``), so it would only make
+    /// signs its RRset anew, see ``signatures(owner:type:ttl:rdatas:expiringAfter:cacheResult:)``), so it would only make
     /// the figure negative.
     public var secondsUntilSoonestExpiry: Int? {
         let now = clock()
@@ -392,7 +392,7 @@ public final class ZoneSigner: Sendable {
         return entry.rrsigs
     }
 
-    /// ``signatures(owner:type:ttl:rdatas:expiringAfter:)`` for a responder that keeps a copy: also when the
+    /// ``signatures(owner:type:ttl:rdatas:expiringAfter:cacheResult:)`` for a responder that keeps a copy: also when the
     /// copy must be given up and the mark its hits set.
     func signaturesForCopy(owner: [UInt8], type: UInt16, ttl: UInt32, rdatas: [[UInt8]]) -> SignaturesForCopy {
         let key = CacheKey(owner: owner, type: type, ttl: ttl, rdatas: DNSSECRecords.canonicalOrder(rdatas))

@@ -163,6 +163,7 @@ struct SignedAllocationTests {
             // covers that path; the first name of each kind, per transport, is kept).
             let fast = ProofCache.finishedCounts.served - served
             #expect(fast * 10 > queries.count * 9, "\(transport): \(fast) of \(queries.count) new names served finished")
+            #expect(after - before == 0, "\(transport): \(after - before) allocations in \(queries.count) answers to new names")
             var bad = 0
             for (i, c) in names.enumerated() {
                 let h = Array(headers[(12 * i)..<(12 * i + 12)])
