@@ -341,27 +341,35 @@ extension TransferResponder {
             // holding a version: its signatures are not the build's). With a history it waits,
             // so the version it sends is the one kept for IXFR.
             let alone = history.limits.versions == 0 && buildsRunning.load(ordering: .relaxed) > 0
-            if alone {
-                var current = Chunk(count: 0, bytes: [])
-                var soa: Chunk? = nil
-                let unCarried = recordSource(parts, snapshot: snapshot, carried: false)
-                unCarried { r in
-                    if r.type == ExportType.soa && soa == nil {
-                        let c = Chunk(count: 1, bytes: r.wire)
-                        soa = c
-                        send(c)
-                        return
-                    }
-                    let w = r.wire
-                    if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
-                        send(current)
-                        current = Chunk(count: 0, bytes: [])
-                    }
-                    current.bytes += w
-                    current.count += 1
+            // The records into messages: the SOA alone first (and again last, ``sendRest``),
+            // then up to chunkBytes of records a message.
+            var current = Chunk(count: 0, bytes: [])
+            var soa: Chunk? = nil
+            func add(_ r: ExportRecord) {
+                if r.type == ExportType.soa && soa == nil {
+                    let c = Chunk(count: 1, bytes: r.wire)
+                    soa = c
+                    send(c)
+                    return
                 }
+                let w = r.wire
+                if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
+                    send(current)
+                    current = Chunk(count: 0, bytes: [])
+                    current.bytes.reserveCapacity(Self.chunkBytes)
+                }
+                current.bytes += w
+                current.count += 1
+            }
+            func sendRest() {
                 if current.count > 0 { send(current) }
+                current = Chunk(count: 0, bytes: [])
                 if let soa { send(soa) }
+            }
+            if alone {
+                let unCarried = recordSource(parts, snapshot: snapshot, carried: false)
+                unCarried { add($0) }
+                sendRest()
             }
             if !alone { building.withLock { _ in
                 if let hit = cache.withLock({ $0[zone.name] }), hit.snapshot === snapshot {
@@ -372,28 +380,11 @@ extension TransferResponder {
                 defer { buildsRunning.subtract(1, ordering: .relaxed) }
                 let records = recordSource(parts, snapshot: snapshot)
                 var version: ZoneVersion.Builder? = history.limits.versions > 0 ? ZoneVersion.Builder(segmentBytes: Self.chunkBytes) : nil
-                var soa: Chunk? = nil
-                var current = Chunk(count: 0, bytes: [])
                 records { r in
                     version?.add(r)
-                    if r.type == ExportType.soa && soa == nil {
-                        let c = Chunk(count: 1, bytes: r.wire)
-                        soa = c
-                        send(c)
-                        return
-                    }
-                    let w = r.wire
-                    if current.count > 0 && current.bytes.count + w.count > Self.chunkBytes {
-                        send(current)
-                        current = Chunk(count: 0, bytes: [])
-                        current.bytes.reserveCapacity(Self.chunkBytes)
-                    }
-                    current.bytes += w
-                    current.count += 1
+                    add(r)
                 }
-                if current.count > 0 { send(current) }
-                current = Chunk(count: 0, bytes: [])
-                if let soa { send(soa) }
+                sendRest()
                 if var v = version, let built = v.finish() {
                     let s = Chunk(count: 1, bytes: built.soa.wire)
                     history.keep(built, zone: zone.name)

@@ -32,6 +32,19 @@ struct TransferMemoryTests {
         return ["bl.example:ip6trie:" + dir + "/v6.txt", "bl.example:ip4set:" + dir + "/v4.txt"]
     }
 
+    /// Reads one AXFR's messages until its closing SOA (or the connection ends): how many
+    /// messages, their bytes, and the SOAs seen (2 when complete).
+    static func readAXFR(_ s: TestSocket) -> (messages: Int, bytes: Int, soas: Int) {
+        var bytes = 0, messages = 0, soas = 0
+        while soas < 2, let m = s.receiveFramed() {
+            messages += 1
+            bytes += m.count
+            if messages == 1 { soas += 1 }
+            soas += messages > 1 && soaCount(m) > 0 ? 1 : 0
+        }
+        return (messages, bytes, soas)
+    }
+
     static func status(_ pid: Int32, _ field: String) -> Int {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         let line = text.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
@@ -61,13 +74,7 @@ struct TransferMemoryTests {
         let s = try TestSocket(tcp: server.v4)
         s.setTimeout(120)
         try s.send(framed(makeQuery(id: 77, name: "bl.example", type: 252)))
-        var bytes = 0, messages = 0, soas = 0
-        while soas < 2, let m = s.receiveFramed() {
-            messages += 1
-            bytes += m.count
-            if messages == 1 { soas += 1 }
-            soas += messages > 1 && soaCount(m) > 0 ? 1 : 0
-        }
+        let (messages, bytes, soas) = Self.readAXFR(s)
         try #require(soas == 2 && bytes > 2_000_000, "the AXFR completed: \(messages) messages, \(bytes) bytes")
         let after = Self.status(pid, "VmHWM")
         let growth = after - before
@@ -106,13 +113,7 @@ struct TransferMemoryTests {
         let s = try TestSocket(tcp: server.v4)
         s.setTimeout(300)
         try s.send(framed(makeQuery(id: 77, name: "bl.example", type: 252)))
-        var bytes = 0, messages = 0, soas = 0
-        while soas < 2, let m = s.receiveFramed() {
-            messages += 1
-            bytes += m.count
-            if messages == 1 { soas += 1 }
-            soas += messages > 1 && soaCount(m) > 0 ? 1 : 0
-        }
+        let (messages, bytes, soas) = Self.readAXFR(s)
         try #require(soas == 2 && bytes > 2_000_000, "the AXFR completed: \(messages) messages, \(bytes) bytes")
         let after = Self.status(pid, "VmHWM")
         let growth = after - before
@@ -146,13 +147,7 @@ struct TransferMemoryTests {
         let s = try TestSocket(tcp: server.v4)
         s.setTimeout(300)
         try s.send(framed(makeQuery(id: 2, name: "bl.example", type: 252)))
-        var messages = 0, soas = 0, bytes = 0
-        while soas < 2, let m = s.receiveFramed() {
-            messages += 1
-            bytes += m.count
-            if messages == 1 { soas += 1 }
-            soas += messages > 1 && soaCount(m) > 0 ? 1 : 0
-        }
+        let (messages, bytes, soas) = Self.readAXFR(s)
         let took = Date().timeIntervalSince(started)
         try #require(soas == 2, "the second AXFR completed: \(messages) messages")
         // The stalled transfer must still be unfinished (else this proved nothing).
