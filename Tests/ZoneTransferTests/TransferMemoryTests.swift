@@ -32,6 +32,24 @@ struct TransferMemoryTests {
         return ["bl.example:ip6trie:" + dir + "/v6.txt", "bl.example:ip4set:" + dir + "/v4.txt"]
     }
 
+    /// serve of `specs`, transfers allowed to 127.0.0.1, no IXFR history, signed with a new
+    /// Ed25519 CSK made in `dir` by ldns-keygen.
+    static func signedServer(dir: String, specs: [String]) throws -> ServeProcess {
+        let gen = try run("/bin/sh", ["-c", "cd '\(dir)' && ldns-keygen -a ED25519 -k bl.example"])
+        try #require(gen.status == 0, "ldns-keygen: \(gen.output)")
+        let key = dir + "/" + gen.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try ServeProcess(["--allow-transfer", "127.0.0.1", "--log-level", "info", "--ixfr-versions", "0",
+                                 "--dnssec-key", key] + specs, directory: dir, ipv6: false)
+    }
+
+    /// One answer, so every page an answer needs is touched before a baseline is taken.
+    static func firstAnswer(_ server: ServeProcess) {
+        if let u = try? TestSocket(udp: server.v4) {
+            try? u.send(makeQuery(id: 1, name: "2.0.0.127.bl.example", type: 1))
+            _ = u.receiveDatagram()
+        }
+    }
+
     /// Reads one AXFR's messages until its closing SOA (or the connection ends): how many
     /// messages, their bytes, and the SOAs seen (2 when complete).
     static func readAXFR(_ s: TestSocket) -> (messages: Int, bytes: Int, soas: Int) {
@@ -63,10 +81,7 @@ struct TransferMemoryTests {
         defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
         let pid = server.child.process.processIdentifier
         // Every page the answers need touched first: one answer, then the baseline.
-        if let u = try? TestSocket(udp: server.v4) {
-            try? u.send(makeQuery(id: 1, name: "2.0.0.127.bl.example", type: 1))
-            _ = u.receiveDatagram()
-        }
+        Self.firstAnswer(server)
         // The peak so far (compiling the sources at start) reset to the current RSS
         // (proc(5): writing 5 to clear_refs resets VmHWM).
         try "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
@@ -94,17 +109,10 @@ struct TransferMemoryTests {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let specs = try Self.sources(dir: dir, count: 10_000)
-        let gen = try run("/bin/sh", ["-c", "cd '\(dir)' && ldns-keygen -a ED25519 -k bl.example"])
-        try #require(gen.status == 0, "ldns-keygen: \(gen.output)")
-        let key = dir + "/" + gen.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try ServeProcess(["--allow-transfer", "127.0.0.1", "--log-level", "info", "--ixfr-versions", "0",
-                                       "--dnssec-key", key] + specs, directory: dir, ipv6: false)
+        let server = try Self.signedServer(dir: dir, specs: specs)
         defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
         let pid = server.child.process.processIdentifier
-        if let u = try? TestSocket(udp: server.v4) {
-            try? u.send(makeQuery(id: 1, name: "2.0.0.127.bl.example", type: 1))
-            _ = u.receiveDatagram()
-        }
+        Self.firstAnswer(server)
         // The baseline at the first answer (the data loaded); the signed build at start (which
         // fills the carry) comes after it.
         try "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8)
@@ -132,11 +140,7 @@ struct TransferMemoryTests {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let specs = try Self.sources(dir: dir, count: 4_000)
-        let gen = try run("/bin/sh", ["-c", "cd '\(dir)' && ldns-keygen -a ED25519 -k bl.example"])
-        try #require(gen.status == 0, "ldns-keygen: \(gen.output)")
-        let key = dir + "/" + gen.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try ServeProcess(["--allow-transfer", "127.0.0.1", "--log-level", "info", "--ixfr-versions", "0",
-                                       "--dnssec-key", key] + specs, directory: dir, ipv6: false)
+        let server = try Self.signedServer(dir: dir, specs: specs)
         defer { server.child.signal(SIGKILL); _ = server.child.waitExit() }
         try #require(server.child.waitFor("transfer prebuilt", timeout: 600), "the start build finished")
         // The stalled one: a 4 KiB receive buffer, never read until the end.
